@@ -1,0 +1,102 @@
+"""Median principal angles inside and between classes (P1 Definition 1), and the features they are taken on.
+
+θ_U = Med_{i<j} arccos(u_i·u_j / ‖u_i‖‖u_j‖) over the columns of one class, θ_{U,V} the median over all
+pairs (u_i, v_j) of two classes (we read Definition 1's ``u_i, v_i`` as all pairs). arccos is
+decreasing, so the median angle is the arccos of the median cosine: cosines are computed by chunked
+matrix products, only the wanted pairs are kept, and ``kthvalue`` picks the one or two middle ones
+(the mean of the two middle angles for an even count, as ``numpy.median``).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+def median_angle(u: torch.Tensor, v: torch.Tensor | None = None, chunk: int = 2048) -> float:
+    """Return the median principal angle in degrees: θ_U if ``v`` is None, else θ_{U,V} (P1 Def. 1).
+
+    ``u`` (N, D) and ``v`` (M, D) hold one sample per row. θ_U uses the N(N−1)/2 pairs i<j.
+    """
+    u = nn.functional.normalize(u.flatten(1).float(), dim=1)
+    w = u if v is None else nn.functional.normalize(v.flatten(1).float(), dim=1)
+    kept = []
+    for start in range(0, u.shape[0], chunk):
+        cos = u[start:start + chunk] @ w.T
+        if v is None:  # keep the strict upper triangle: row i pairs with columns j > i
+            rows = torch.arange(start, start + cos.shape[0], device=u.device)[:, None]
+            cos = cos[torch.arange(w.shape[0], device=u.device)[None, :] > rows]
+        kept.append(cos.flatten())
+    cos = torch.cat(kept)
+    n = cos.numel()
+    if n == 0:
+        return float("nan")
+    # The k-th smallest cosine is the k-th largest angle: middle ranks (n−1)//2 and n//2 (0-based).
+    middle = torch.stack([cos.kthvalue(n - k).values for k in {(n - 1) // 2, n // 2}])
+    return torch.rad2deg(torch.arccos(middle.clamp(-1.0, 1.0).double())).mean().item()
+
+
+def class_angles(features: torch.Tensor, labels: torch.Tensor, chunk: int = 2048) -> dict[str, float]:
+    """Return ``{"intra/i": θ_{U_i}, "inter/i-j": θ_{U_i,U_j}}`` in degrees for every class and class pair."""
+    classes = sorted(torch.unique(labels).tolist())
+    groups = {c: features[labels == c] for c in classes}
+    out = {f"intra/{c}": median_angle(groups[c], chunk=chunk) for c in classes}
+    for a, b in itertools.combinations(classes, 2):
+        out[f"inter/{a}-{b}"] = median_angle(groups[a], groups[b], chunk=chunk)
+    return out
+
+
+def level_modules(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
+    """Return where features are read: ``stage<i>`` = input of stage i (before its down-sampling), ``end`` = last stage's output."""
+    levels = {f"stage{i + 1}": (stage, "input") for i, stage in enumerate(model.stages)}
+    levels["end"] = (model.stages[-1], "output")
+    return levels
+
+
+@torch.no_grad()
+def collect_features(model: nn.Module, x: torch.Tensor, where: dict[str, tuple[nn.Module, str]],
+                     batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """Return ``{name: (N, D)}`` flattened inputs/outputs of the given modules, via forward hooks, in eval mode."""
+    stored: dict[str, list[torch.Tensor]] = {name: [] for name in where}
+    handles = []
+    for name, (module, kind) in where.items():
+        if kind == "input":
+            hook = (lambda n: lambda m, args: stored[n].append(args[0].flatten(1)))(name)
+            handles.append(module.register_forward_pre_hook(hook))
+        else:
+            hook = (lambda n: lambda m, args, out: stored[n].append(out.flatten(1)))(name)
+            handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, x.shape[0], batch_size):
+            model(x[start:start + batch_size])
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return {name: torch.cat(parts) for name, parts in stored.items()}
+
+
+def mpa_callback(images: torch.Tensor, labels: torch.Tensor, levels: tuple[str, ...] | None = None,
+                 batch_size: int = 256) -> Callable[[nn.Module, int], dict[str, float]]:
+    """Return a trainer callback ``fn(model, epoch) -> {"mpa/<level>/intra/i": …, "mpa_time_s": …}``.
+
+    ``images`` are normalised, on the model's device; ``levels`` picks among ``level_modules``
+    (all stage inputs and ``end`` by default). ``mpa_time_s`` is the callback's own wall time.
+    """
+    def callback(model: nn.Module, epoch: int) -> dict[str, float]:
+        start = time.perf_counter()
+        where = level_modules(model)
+        where = {k: v for k, v in where.items() if levels is None or k in levels}
+        features = collect_features(model, images, where, batch_size)
+        record = {f"mpa/{level}/{key}": value for level, feats in features.items()
+                  for key, value in class_angles(feats, labels).items()}
+        if images.is_cuda:
+            torch.cuda.synchronize(images.device)
+        record["mpa_time_s"] = time.perf_counter() - start
+        return record
+    return callback

@@ -1,0 +1,129 @@
+"""P1 condition numbers: per-frequency operators vs dense float64 Jacobians, and the paper's formula in closed forms."""
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_lab.metrics.conditioning import (conv_operator, kappa, paper_kappas, relative_perturbation_gain,
+                                             unit_condition, unit_operators)
+from resnet_lab.metrics.convsv import dense_conv_matrix
+from resnet_lab.models.units import BasicUnit, BottleneckUnit
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_operator_matches_dense(stride):
+    torch.manual_seed(0)
+    w = torch.randn(5, 3, 3, 3, dtype=torch.float64)
+    dense = torch.linalg.svdvals(dense_conv_matrix(w, 8, stride))
+    fast = torch.linalg.svdvals(conv_operator(w, 8, stride)).flatten().sort(descending=True).values
+    torch.testing.assert_close(fast, dense, rtol=1e-10, atol=1e-10)
+
+
+def _linear_twin(unit: nn.Module) -> nn.Module:
+    """Return a float64 copy with ReLUs removed and circular padding: its Jacobian is the unit's linear part."""
+    twin = copy.deepcopy(unit).double().eval()
+    for name, module in list(twin.branch.named_children()):
+        if isinstance(module, nn.ReLU):
+            twin.branch[int(name)] = nn.Identity()
+    for module in twin.modules():
+        if isinstance(module, nn.Conv2d):
+            module.padding_mode = "circular"
+    return twin
+
+
+def _randomise_bn(unit: nn.Module) -> None:
+    for module in unit.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+
+
+@pytest.mark.parametrize("unit_kind, c_in, planes, stride, shortcut, use_bn", [
+    ("basic", 4, 4, 1, "A", True),
+    ("basic", 4, 8, 2, "A", True),
+    ("basic", 4, 8, 2, "B", True),
+    ("basic", 4, 4, 1, "B", False),
+    ("bottleneck", 8, 2, 1, "B", True),
+    ("bottleneck", 8, 4, 2, "B", True),
+])
+def test_unit_operator_matches_dense_jacobian(unit_kind, c_in, planes, stride, shortcut, use_bn):
+    torch.manual_seed(1)
+    norm = nn.BatchNorm2d if use_bn else (lambda c: nn.Identity())
+    cls = BasicUnit if unit_kind == "basic" else BottleneckUnit
+    unit = cls(c_in, planes, stride, shortcut, norm)
+    unit.skip_scale = 0.7
+    _randomise_bn(unit)
+    unit.eval()
+    n = 8
+    twin = _linear_twin(unit)
+    x0 = torch.zeros(1, c_in, n, n, dtype=torch.float64)
+    f = lambda x: (twin.identity_scale * twin.shortcut(x) + twin.skip_scale * twin.branch(x)).flatten()  # noqa: E731
+    jac = torch.autograd.functional.jacobian(f, x0).reshape(-1, c_in * n * n)
+    dense = torch.linalg.svdvals(jac)
+    ops = unit_operators(unit, n)
+    fast = torch.linalg.svdvals(ops["residual"]).flatten().sort(descending=True).values
+    torch.testing.assert_close(fast, dense, rtol=1e-8, atol=1e-8)
+    row = unit_condition(unit, n)
+    singular = dense.min() <= 1e-12 * dense.max()  # e.g. a bottleneck transition: rank ≤ c_in/2 + planes < c_out
+    expected = math.inf if singular else (dense.max() / dense.min()).item()
+    assert row["exact_kappa_R"] == expected or math.isclose(row["exact_kappa_R"], expected, rel_tol=1e-6)
+
+
+def _one_by_one_unit(w1: torch.Tensor, w2: torch.Tensor) -> nn.Module:
+    """Return a unit ``x + W2·relu(W1·x)`` with 1×1 convs: its operator is ``I + W2W1`` at every frequency."""
+    unit = BasicUnit(w1.shape[1], w1.shape[0], norm=lambda c: nn.Identity())
+    unit.branch = nn.Sequential(nn.Conv2d(w1.shape[1], w1.shape[0], 1, bias=False), nn.ReLU(),
+                                nn.Conv2d(w2.shape[1], w2.shape[0], 1, bias=False))
+    unit.branch[0].weight.data = w1[:, :, None, None].float()
+    unit.branch[2].weight.data = w2[:, :, None, None].float()
+    return unit
+
+
+def test_orthogonal_weights_closed_form():
+    # W1 = rotation by θ (2×2 blocks), W2 = I: paper gives κ_R = κ_B = 1, but I + W2W1 has σ = 2|cos(θ/2)|.
+    thetas = torch.tensor([0.3, 1.2, 2.5], dtype=torch.float64)
+    w1 = torch.block_diag(*[torch.tensor([[t.cos(), -t.sin()], [t.sin(), t.cos()]]) for t in thetas])
+    row = unit_condition(_one_by_one_unit(w1, torch.eye(6, dtype=torch.float64)), 2)
+    assert math.isclose(row["paper_kappa_R"], 1.0, rel_tol=1e-6) and math.isclose(row["paper_kappa_B"], 1.0, rel_tol=1e-6)
+    sv = 2 * torch.cos(thetas / 2).abs()
+    assert math.isclose(row["exact_kappa_R"], (sv.max() / sv.min()).item(), rel_tol=1e-5)
+    assert math.isclose(row["exact_kappa_B"], 1.0, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_diagonal_weights_closed_form(aligned):
+    d1 = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
+    d2 = d1 if aligned else d1.flip(0)
+    row = unit_condition(_one_by_one_unit(torch.diag(d1), torch.diag(d2)), 2)
+    prod = d1 * d2
+    assert math.isclose(row["exact_kappa_R"], ((1 + prod.max()) / (1 + prod.min())).item(), rel_tol=1e-5)
+    assert math.isclose(row["exact_kappa_B"], (prod.max() / prod.min()).item(), rel_tol=1e-5)
+    assert math.isclose(row["paper_kappa_R"], (1 + 16) / (1 + 0.25), rel_tol=1e-5)
+    assert math.isclose(row["paper_kappa_B"], 16 / 0.25, rel_tol=1e-5)
+    # The formula is exact only when the largest (smallest) singular directions of W1 and W2 line up.
+    assert math.isclose(row["paper_kappa_R"], row["exact_kappa_R"], rel_tol=1e-5) == aligned
+
+
+def test_paper_kappas_formula():
+    out = paper_kappas([(3.0, 0.5), (2.0, 0.25)])
+    assert out == {"norm_R": 7.0, "smin_R": 1.125, "kappa_R": 7.0 / 1.125, "kappa_B": 6.0 / 0.125}
+
+
+def test_kappa_singular_is_inf():
+    op = torch.zeros(1, 1, 2, 2, dtype=torch.complex128)
+    op[..., 0, 0] = 1.0
+    assert kappa(op)[2] == math.inf
+
+
+def test_perturbation_gain_linear_within_kappa():
+    torch.manual_seed(2)
+    a = torch.randn(6, 6, dtype=torch.float64)
+    sv = torch.linalg.svdvals(a)
+    k = (sv.max() / sv.min()).item()
+    x = torch.randn(500, 6, dtype=torch.float64)
+    gain = relative_perturbation_gain(lambda t: t @ a.T, x, eps=0.1, generator=torch.Generator().manual_seed(0))
+    assert gain.min().item() >= 1 / k - 1e-12 and gain.max().item() <= k + 1e-12
+    ones = relative_perturbation_gain(lambda t: 3.0 * t, x, eps=0.1, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ones, torch.ones_like(ones))
