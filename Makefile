@@ -1,0 +1,54 @@
+# The two entry points (see README): `make book` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= auto
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+JB_FLAGS ?=
+# Smoke runs for tests write to throw-away folders, never over committed artifacts or ledgers.
+SCRATCH := $(or $(TMPDIR),/tmp)/resnet_lab_scratch
+
+.PHONY: book test unit nbval notebook notebooks benchmark clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## book: execute every chapter with papermill (profile auto: committed artifacts, else smoke on CPU) and build the HTML
+book: $(VENV)/.installed
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (profile $(PROFILE))"; \
+	  $(BIN)/papermill --log-level WARNING $$nb book/$$(basename $$nb) -p profile $(PROFILE) || exit 1; \
+	done
+	$(BIN)/python -m resnet_lab.ledger book/ledger.md
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Book: _build/html/index.html"
+
+## test: unit tests, notebooks under nbval at smoke, then the book with warnings as errors
+test: unit nbval
+	$(MAKE) book JB_FLAGS="-W -n --keep-going"
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -q tests
+
+nbval: $(VENV)/.installed
+	rm -rf $(SCRATCH) && mkdir -p $(SCRATCH)
+	RESNET_LAB_ARTIFACTS=$(SCRATCH)/artifacts RESNET_LAB_CLAIMS=$(SCRATCH)/claims \
+	  $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+
+## notebook NB=name: re-execute notebooks/NB.ipynb in place at smoke (the outputs nbval compares against)
+notebook: $(VENV)/.installed
+	rm -rf $(SCRATCH)/$(NB) && mkdir -p $(SCRATCH)/$(NB)
+	RESNET_LAB_ARTIFACTS=$(SCRATCH)/$(NB)/artifacts RESNET_LAB_CLAIMS=$(SCRATCH)/$(NB)/claims \
+	  $(BIN)/papermill --log-level WARNING notebooks/$(NB).ipynb notebooks/$(NB).ipynb
+
+notebooks:
+	for nb in $(NOTEBOOKS); do $(MAKE) notebook NB=$$(basename $$nb .ipynb) || exit 1; done
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf _build book/*.ipynb book/ledger.md $(SCRATCH)

@@ -1,0 +1,1 @@
+"""GPU metrics shared by the chapters: conv spectra, Jacobians, angles, stability constants."""

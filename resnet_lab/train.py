@@ -1,0 +1,249 @@
+"""The one trainer: SGD/Adam, step / one-cycle / cosine schedules, bf16 autocast and channels_last on CUDA,
+optional torch.compile, per-epoch callbacks, per-step hooks, checkpoint/resume and NaN/inf detection."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .artifacts import artifact_dir, load_json, provenance, save_json, save_torch
+from .data import DataSpec, DeviceLoader, ImageData
+from .models import build_model
+
+Callback = Callable[[nn.Module, int], dict]   # (model, epoch) -> values merged into that epoch's record
+StepHook = Callable[[nn.Module, int], None]   # (model, optimizer step) after each step
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (and keys its cache)."""
+
+    epochs: int = 10
+    batch_size: int = 128          # images per step
+    optimizer: str = "sgd"         # "sgd" | "adam"
+    lr: float = 0.1                # peak learning rate
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    schedule: str = "step"         # "step" | "onecycle" | "cosine" | "constant"
+    milestones: tuple[float, ...] = (0.5, 0.75)  # "step": fractions of all steps where lr ÷= 1/gamma
+    gamma: float = 0.1
+    warmup_fraction: float = 0.15  # "onecycle": fraction of steps rising to the peak
+    label_smoothing: float = 0.0
+    augment: bool = True           # random crop (pad 4) + flip, on the device
+    seed: int = 0
+    amp: bool = True               # bf16 autocast (CUDA only)
+    channels_last: bool = True
+    compile: bool = False          # torch.compile the model (CUDA only)
+    eval_batch_size: int = 1000
+    max_steps_per_epoch: int | None = None  # cap steps per epoch (smoke runs, benchmarks)
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch records and how the run ended."""
+
+    history: list[dict] = field(default_factory=list)
+    diverged: bool = False
+    diverged_step: int | None = None
+    wall_time_s: float = 0.0
+    steps: int = 0
+
+    def final(self, key: str = "test_acc"):
+        return self.history[-1][key] if self.history else None
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Return the optimizer named by ``config`` (weight decay on every parameter, as in He et al.)."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               nesterov=config.nesterov, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid: 'sgd', 'adam'")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int):
+    """Return a per-step learning-rate scheduler."""
+    s = torch.optim.lr_scheduler
+    if config.schedule == "step":
+        return s.MultiStepLR(optimizer, [round(f * total_steps) for f in config.milestones], config.gamma)
+    if config.schedule == "onecycle":
+        return s.OneCycleLR(optimizer, config.lr, total_steps=total_steps, pct_start=config.warmup_fraction,
+                            anneal_strategy="linear", cycle_momentum=False)
+    if config.schedule == "cosine":
+        return s.CosineAnnealingLR(optimizer, total_steps)
+    if config.schedule == "constant":
+        return s.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    raise ValueError(f"unknown schedule {config.schedule!r}; valid: 'step', 'onecycle', 'cosine', 'constant'")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageData, device: torch.device | str | None = None,
+             batch_size: int = 1000, amp: bool = True) -> tuple[float, float]:
+    """Return (mean cross-entropy, accuracy) of ``model`` on ``data`` in eval mode."""
+    device = torch.device(device or next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    for x, y in DeviceLoader(data, batch_size, train=False, device=device):
+        with _autocast(device, amp):
+            logits = model(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    return loss.item() / len(data), correct.item() / len(data)
+
+
+def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, config: TrainConfig,
+          device: torch.device | str | None = None, callbacks: Sequence[Callback] = (),
+          step_hooks: Sequence[StepHook] = (), checkpoint: str | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train ``model`` in place and return its per-epoch history.
+
+    Each epoch record holds ``epoch`` (1-based; a record with ``epoch`` 0 is taken before training),
+    ``lr``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``, ``epoch_time_s`` and whatever the
+    callbacks return. A non-finite loss stops the run: ``diverged`` is set with the step where it happened.
+    With ``checkpoint`` (a path) the state is saved after every epoch and a run resumes from it.
+    """
+    device = torch.device(device) if device is not None else default_device()
+    torch.manual_seed(config.seed)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    loader = DeviceLoader(train_data, config.batch_size, train=True, device=device, seed=config.seed,
+                          augment=config.augment)
+    steps_per_epoch = min(len(loader), config.max_steps_per_epoch or len(loader))
+    optimizer = make_optimizer(model, config)
+    schedule = make_schedule(optimizer, config, steps_per_epoch * config.epochs)
+    forward = torch.compile(model) if config.compile and device.type == "cuda" else model
+    result, start_epoch = TrainResult(), 0
+
+    if checkpoint is not None and _exists(checkpoint):
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        loader.load_state_dict(state["loader"])
+        result = TrainResult(**state["result"])
+        start_epoch = result.history[-1]["epoch"]
+    else:
+        record = {"epoch": 0, "lr": optimizer.param_groups[0]["lr"]}
+        if test_data is not None:
+            record["test_loss"], record["test_acc"] = evaluate(model, test_data, device, config.eval_batch_size, config.amp)
+        for callback in callbacks:
+            record.update(callback(model, 0))
+        result.history.append(record)
+
+    start_time = time.perf_counter() - result.wall_time_s
+    step = result.steps
+    bar = tqdm(total=steps_per_epoch * config.epochs, initial=step, disable=not progress, desc="train", unit="step")
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        seen = 0
+        for i, (x, y) in enumerate(loader):
+            if i == steps_per_epoch:
+                break
+            x = x.contiguous(memory_format=memory_format)
+            with _autocast(device, config.amp):
+                logits = forward(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            # A sync per step is cheap next to a step; it gives the exact step of divergence.
+            if not torch.isfinite(loss).item():
+                result.diverged, result.diverged_step = True, step
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            for hook in step_hooks:
+                hook(model, step)
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+            bar.update()
+        record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                  "train_loss": loss_sum.item() / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
+        if result.diverged:
+            record["train_loss"] = float("nan")
+        elif test_data is not None:
+            record["test_loss"], record["test_acc"] = evaluate(model, test_data, device, config.eval_batch_size, config.amp)
+        record["epoch_time_s"] = time.perf_counter() - epoch_start
+        if not result.diverged:
+            for callback in callbacks:
+                record.update(callback(model, epoch))
+        result.history.append(record)
+        result.steps, result.wall_time_s = step, time.perf_counter() - start_time
+        bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record.get('test_acc', float('nan')):.3f}")
+        if result.diverged:
+            break
+        if checkpoint is not None:
+            save_torch(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                    "schedule": schedule.state_dict(), "loader": loader.state_dict(),
+                                    "result": asdict(result)})
+    bar.close()
+    result.wall_time_s = time.perf_counter() - start_time
+    return result
+
+
+def _exists(path: str) -> bool:
+    from pathlib import Path
+
+    return Path(path).exists()
+
+
+def run_key(model_name: str, model_options: dict, data: DataSpec, config: TrainConfig) -> str:
+    """Return a short hash of everything that decides a training run."""
+    text = json.dumps({"model": model_name, "options": model_options, "data": asdict(data),
+                       "train": asdict(config)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def train_cached(experiment: str, profile: str, model_name: str, model_options: dict, data: DataSpec,
+                 config: TrainConfig, tag: str = "model", force: bool = False, device=None,
+                 callbacks: Sequence[Callback] = (), step_hooks: Sequence[StepHook] = (),
+                 progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train once and keep the weights; afterwards reload them. Returns (model on device, record).
+
+    Saved as ``<experiment>/<profile>/<tag>-<hash>.pt`` (weights) and ``.json`` (history, provenance),
+    the hash covering the model, its options, the data and the config. The model is built under
+    ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``).
+    """
+    device = torch.device(device) if device is not None else default_device()
+    stem = artifact_dir(experiment, profile) / f"{tag}-{run_key(model_name, model_options, data, config)}"
+    weights, record_path = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    torch.manual_seed(config.seed)
+    model = build_model(model_name, **model_options)
+    if weights.exists() and record_path.exists() and not force:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return model.to(device).eval(), load_json(record_path)
+    train_data, test_data = data.load("train"), data.load("test")
+    result = train(model, train_data, test_data, config, device, callbacks, step_hooks, progress=progress)
+    record = {"model": model_name, "options": model_options, "data": asdict(data), "config": asdict(config),
+              **asdict(result),
+              "provenance": provenance(profile, result.wall_time_s, train_data.source, device)}
+    save_torch(weights, {k: v.cpu() for k, v in model.state_dict().items()})
+    save_json(record_path, record)
+    return model.eval(), load_json(record_path)
