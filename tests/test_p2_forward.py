@@ -1,0 +1,82 @@
+"""P2 bound constants: fast (FFT, polyphase, BN folding) vs dense float64, and bounds vs observed ratios."""
+import pytest
+import torch
+
+from resnet_lab.metrics.convsv import dense_conv_matrix
+from resnet_lab.metrics.forward import (bn_affine, feature_norms, growth_per_decade, layer_bounds,
+                                        layer_responses, network_constant, probe_layers,
+                                        strided_conv_spectral_norm)
+from resnet_lab.models import build_model
+
+
+@pytest.mark.parametrize("c_in,c_out,n", [(2, 4, 8), (3, 6, 6)])
+def test_strided_norm_matches_dense_svd(c_in, c_out, n):
+    w = torch.randn(c_out, c_in, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    dense = dense_conv_matrix(w, n, stride=2)
+    assert dense.shape == (c_out * (n // 2) ** 2, c_in * n * n)
+    exact = torch.linalg.matrix_norm(dense, ord=2)
+    assert strided_conv_spectral_norm(w, n, 2).item() == pytest.approx(exact.item(), rel=1e-10)
+
+
+def test_bn_affine_matches_eval_bn():
+    bn = torch.nn.BatchNorm2d(5)
+    bn.train()
+    bn(torch.randn(16, 5, 4, 4) * 3 + 1)
+    bn.weight.data.uniform_(-1, 2)
+    bn.eval()
+    x = torch.randn(2, 5, 4, 4)
+    d, c = bn_affine(bn)
+    assert torch.allclose(bn(x), d[:, None, None] * x + c[:, None, None], atol=1e-6)
+
+
+def _warmed(name, **options):
+    """A model whose BN running statistics come from a few train-mode passes (non-trivial scales)."""
+    torch.manual_seed(0)
+    model = build_model(name, **options).double()
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 3, 32, 32, dtype=torch.float64) * 2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["resnet_d", "resnet_s"])
+def test_observed_ratios_within_layer_bounds(name):
+    model = _warmed(name, n=2)
+    bounds = {r["name"]: r for r in layer_bounds(model)}
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(32, 3, 32, 32, generator=g, dtype=torch.float64)
+    y = x + 0.05 * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    responses = layer_responses(model, x, y)
+    assert list(responses) == list(bounds)
+    for layer, r in responses.items():
+        b = bounds[layer]
+        assert (r["out_diff"] <= b["lipschitz"] * r["in_diff"] * (1 + 1e-9)).all(), layer
+        assert (r["out_norm"] <= b["growth_mult"] * r["in_norm"] + b["growth_add"] + 1e-9).all(), layer
+    ratio = (model(x) - model(y)).flatten(1).norm(dim=1) / (x - y).flatten(1).norm(dim=1)
+    assert (ratio <= network_constant(layer_bounds(model))).all()
+
+
+def test_s_layer_lemma_bound_used_when_folded_hypothesis_holds():
+    model = _warmed("resnet_s", n=2, step_size=1e-3)  # tiny h: h‖B‖² ≤ 2 surely holds
+    rows = [r for r in layer_bounds(model) if r["kind"] == "S"]
+    assert all(r["folded_hypothesis"] for r in rows)
+    assert all(r["lipschitz"] >= 1 for r in rows)
+
+
+def test_feature_norms_match_manual_pass():
+    model = _warmed("resnet20")
+    x = torch.rand(4, 3, 32, 32, dtype=torch.float64)
+    norms = feature_norms(model, x)
+    assert list(norms) == [name for name, _ in probe_layers(model)]
+    with torch.no_grad():
+        h = model.stem(x)
+        assert torch.allclose(norms["stem"], h.flatten(1).norm(dim=1))
+        first = model.stages[0][0](h)
+    assert torch.allclose(norms[probe_layers(model)[1][0]], first.flatten(1).norm(dim=1))
+
+
+def test_growth_per_decade_closed_form():
+    norms = 10 ** (torch.arange(12, dtype=torch.float64) / 3.5)
+    assert growth_per_decade(norms) == pytest.approx(3.5)
+    assert growth_per_decade(torch.ones(5)) == float("inf")
