@@ -79,9 +79,8 @@ def _closest_pairs(pa: torch.Tensor, pb: torch.Tensor, ia: torch.Tensor, ib: tor
     p_v, p_at = inf.expand(n_blocks), none.expand(n_blocks, 2)
     for rows, d in block_distances(pa, pb, max_elements):
         rows_ia = ia[rows]
-        far, far_block = d.max(dim=0)                         # (rows, N_b): Def. 1's maxₙ per pair
-        v, flat = far.flatten().min(dim=0)
-        s_blk = torch.where(v < s_v, far_block.flatten()[flat], s_blk)
+        v, flat = d.amax(dim=0).flatten().min(dim=0)          # Def. 1's maxₙ per pair, then min over pairs
+        s_blk = torch.where(v < s_v, d[:, flat // width, flat % width].argmax(), s_blk)
         s_v, s_at = _keep_smaller(s_v, s_at, v, torch.stack([rows_ia[flat // width], ib[flat % width]]))
         v, flat = d.mean(dim=0).flatten().min(dim=0)
         m_v, m_at = _keep_smaller(m_v, m_at, v, torch.stack([rows_ia[flat // width], ib[flat % width]]))
