@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+
+from resnet_lab.models import build_model
+from resnet_lab.train import TrainConfig, evaluate, make_schedule, train, train_cached
+
+TINY = dict(width=4, num_classes=2)
+CONFIG = TrainConfig(epochs=3, batch_size=32, lr=0.05, schedule="onecycle", augment=False, channels_last=False)
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model("resnet20", **TINY)
+
+
+def test_training_learns(toy_data):
+    model = tiny_model()
+    result = train(model, toy_data, toy_data, CONFIG, device="cpu", progress=False)
+    assert result.history[-1]["train_loss"] < 0.5 * result.history[1]["train_loss"] or result.history[-1]["test_acc"] > 0.95
+    assert result.history[-1]["test_acc"] > 0.9 and not result.diverged
+    assert [r["epoch"] for r in result.history] == [0, 1, 2, 3]
+    loss, acc = evaluate(model, toy_data, "cpu")
+    assert acc == result.history[-1]["test_acc"] and math.isclose(loss, result.history[-1]["test_loss"])
+
+
+def test_resume_after_kill_equals_uninterrupted(toy_data, tmp_path):
+    straight = tiny_model()
+    full = train(straight, toy_data, toy_data, CONFIG, device="cpu", progress=False)
+
+    def kill_in_epoch_two(model, step):
+        if step == 9:  # 8 steps per epoch
+            raise KeyboardInterrupt
+
+    ckpt = str(tmp_path / "ckpt.pt")
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_model(), toy_data, toy_data, CONFIG, device="cpu", step_hooks=[kill_in_epoch_two],
+              checkpoint=ckpt, progress=False)
+    resumed_model = tiny_model(seed=123)  # weights come from the checkpoint
+    resumed = train(resumed_model, toy_data, toy_data, CONFIG, device="cpu", checkpoint=ckpt, progress=False)
+    for a, b in zip(straight.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5)
+    assert resumed.history[-1]["test_loss"] == pytest.approx(full.history[-1]["test_loss"], rel=1e-5)
+
+
+def test_nan_is_recorded_as_diverged(toy_data):
+    def poison(model, step):
+        if step == 5:
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+
+    result = train(tiny_model(), toy_data, toy_data, CONFIG, device="cpu", step_hooks=[poison], progress=False)
+    assert result.diverged and result.diverged_step == 5
+    assert len(result.history) == 2 and math.isnan(result.history[-1]["train_loss"])
+
+
+def test_callbacks_and_step_hooks_are_called(toy_data):
+    steps = []
+    result = train(tiny_model(), toy_data, None, CONFIG, device="cpu", progress=False,
+                   callbacks=[lambda m, e: {"seen_epoch": e}], step_hooks=[lambda m, s: steps.append(s)])
+    assert [r["seen_epoch"] for r in result.history] == [0, 1, 2, 3]
+    assert steps == list(range(1, 25))
+
+
+def test_schedules_follow_their_definitions():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = make_schedule(opt, TrainConfig(lr=1.0, schedule="step", milestones=(0.5, 0.75)), 100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step(), sched.step()
+    assert lrs[49] == 1.0 and lrs[50] == pytest.approx(0.1) and lrs[75] == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="onecycle"):
+        make_schedule(opt, TrainConfig(schedule="triangle"), 10)
+
+
+def test_train_cached_reloads_instead_of_training(toy_data, monkeypatch):
+    from resnet_lab.data import DataSpec
+
+    monkeypatch.setattr(DataSpec, "load", lambda self, split, root=None: toy_data)
+    spec, cfg = DataSpec("toy"), TrainConfig(epochs=1, batch_size=32, augment=False, channels_last=False)
+    model, record = train_cached("t", "smoke", "resnet20", TINY, spec, cfg, device="cpu", progress=False)
+    monkeypatch.setattr("resnet_lab.train.train", lambda *a, **k: pytest.fail("retrained"))
+    again, record2 = train_cached("t", "smoke", "resnet20", TINY, spec, cfg, device="cpu")
+    assert record2 == record and record["provenance"]["data_source"] == "synthetic"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
