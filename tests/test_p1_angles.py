@@ -48,7 +48,7 @@ def test_callback_levels_and_hooks_removed():
     x, y = torch.randn(6, 3, 32, 32), torch.tensor([0, 1] * 3)
     where = level_modules(model)
     feats = collect_features(model, x, where, batch_size=4)
-    assert {k: v.shape[1] for k, v in feats.items()} == {
+    assert {k: v.flatten(1).shape[1] for k, v in feats.items()} == {
         "stage1": 4 * 32 * 32, "stage2": 4 * 32 * 32, "stage3": 8 * 16 * 16, "stage4": 16 * 8 * 8, "end": 32 * 4 * 4}
     assert model.training and not any(s._forward_pre_hooks or s._forward_hooks for s in model.stages)
     record = mpa_callback(x, y)(model, 0)

@@ -59,15 +59,15 @@ def level_modules(model: nn.Module) -> dict[str, tuple[nn.Module, str]]:
 @torch.no_grad()
 def collect_features(model: nn.Module, x: torch.Tensor, where: dict[str, tuple[nn.Module, str]],
                      batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """Return ``{name: (N, D)}`` flattened inputs/outputs of the given modules, via forward hooks, in eval mode."""
+    """Return ``{name: (N, …)}`` the inputs/outputs of the given modules, via forward hooks, in eval mode."""
     stored: dict[str, list[torch.Tensor]] = {name: [] for name in where}
     handles = []
     for name, (module, kind) in where.items():
         if kind == "input":
-            hook = (lambda n: lambda m, args: stored[n].append(args[0].flatten(1)))(name)
+            hook = (lambda n: lambda m, args: stored[n].append(args[0]))(name)
             handles.append(module.register_forward_pre_hook(hook))
         else:
-            hook = (lambda n: lambda m, args, out: stored[n].append(out.flatten(1)))(name)
+            hook = (lambda n: lambda m, args, out: stored[n].append(out))(name)
             handles.append(module.register_forward_hook(hook))
     was_training = model.training
     model.eval()
