@@ -113,25 +113,16 @@ def predicted_norm(values: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(alpha * values)
 
 
-class _Scaled(nn.Module):
-    """``x ↦ α · inner(x)``: a rescaled shortcut."""
-
-    def __init__(self, inner: nn.Module, alpha: float) -> None:
-        super().__init__()
-        self.inner, self.alpha = inner, alpha
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.alpha * self.inner(x)
-
-
 def scaled_skip(unit: nn.Module, alpha: float) -> nn.Module:
-    """Return a copy of ``unit`` computing ``σ(α·shortcut(x) + F(x))`` (P3 §3.4.1).
+    """Return a copy of ``unit`` computing ``σ(α·S(x) + F(x))``: the skip scaled by α (P3 §3.4.1).
 
-    Note the paper scales the *skip*; the house skip scale (``unit.skip_scale``) weights the branch.
-    The unit must have a ``.shortcut`` module (the foundation's units do).
+    The paper scales the *skip*, which is the units' ``identity_scale``; the house skip scale
+    (``unit.skip_scale``) weights the branch instead and is left alone.
     """
+    if not hasattr(unit, "identity_scale"):
+        raise AttributeError(f"{type(unit).__name__} has no identity_scale (the weight of its shortcut)")
     scaled = copy.deepcopy(unit)
-    scaled.shortcut = _Scaled(scaled.shortcut, alpha)
+    scaled.identity_scale = alpha
     return scaled
 
 
