@@ -43,3 +43,15 @@ def test_units_never_mix_patches():
     out, out_bumped = model.stages[0](stem), model.stages[0](bumped)
     changed = (out - out_bumped).abs().amax(dim=(0, 2, 3)).reshape(4, 8).amax(dim=1)
     assert changed[1] > 0 and torch.all(changed[[0, 2, 3]] == 0)
+
+
+def test_orbit_probabilities_end_with_the_models_prediction():
+    from resnet_lab.metrics.dynamics import orbit_probabilities
+
+    model = build_model("dimpreserve_resnet50", width=8).eval()
+    x = torch.randn(6, 3, 32, 32)
+    probs = orbit_probabilities(model, x)
+    assert probs.shape == (17, 6, 10) and probs.dtype == torch.float64
+    assert torch.allclose(probs.sum(-1), torch.ones(17, 6, dtype=torch.float64))
+    with torch.no_grad():
+        assert torch.allclose(probs[-1], torch.softmax(model(x).double(), -1), atol=1e-6)
