@@ -57,11 +57,11 @@ PROFILES = {
                       triple=cifar(("airplane", "frog", "truck"), 32, 16), deep_models=("resnet34",),
                       mpa_per_class=16, probe_images=16,
                       train=TrainConfig(epochs=1, batch_size=16, lr=0.05, schedule="constant", max_steps_per_epoch=2)),
-    # ~20–30 min on a shared 2-core CPU: width 8, 300 training images per class, 6 epochs; no ResNet-50/101.
-    "small": P1Config(width=8, pair=cifar(("cat", "dog"), 300, 150), other_pair=cifar(("deer", "horse"), 300, 150),
-                      triple=cifar(("airplane", "frog", "truck"), 200, 100), deep_models=("resnet34",),
-                      mpa_per_class=100, probe_images=64,
-                      train=TrainConfig(epochs=6, batch_size=32, lr=0.05, schedule="onecycle")),
+    # ~20 min on a shared 2-core CPU: width 8, 1,000 training images per class, 10 epochs; no ResNet-50/101.
+    "small": P1Config(width=8, pair=cifar(("cat", "dog"), 1000, 300), other_pair=cifar(("deer", "horse"), 600, 300),
+                      triple=cifar(("airplane", "frog", "truck"), 400, 200), deep_models=("resnet34",),
+                      mpa_per_class=200, probe_images=128,
+                      train=TrainConfig(epochs=10, batch_size=64, lr=0.05, schedule="onecycle")),
     # One GPU (estimated, not timed here): full width, all 10,000 pair images, 20 epochs at batch 64.
     "standard": P1Config(train=TrainConfig(epochs=20, batch_size=64, lr=0.02, schedule="cosine")),
     # The paper's protocol: 50 epochs at batch 64 (optimizer and schedule are not given in the paper).
@@ -294,7 +294,7 @@ def claims(result: dict) -> list[Claim]:
         reason="trained ResNet-18s in eval mode"))
 
     f2 = {tag: _final(runs[tag]) for tag in FIG2}
-    base_near_chance = f2["base18"]["acc"] <= 0.60
+    base_near_chance = f2["base18"]["acc"] <= 0.60 and f2["resnet18"]["acc"] >= f2["base18"]["acc"] + 0.05
     bn_tighter = f2["resnet18"]["intra"] < f2["resnet18-nobn"]["intra"]
     bn_gap = f2["resnet18"]["gap"] > f2["resnet18-nobn"]["gap"]
     bn_steady = f2["resnet18"]["gap_spread"] <= f2["resnet18-nobn"]["gap_spread"]
@@ -302,7 +302,7 @@ def claims(result: dict) -> list[Claim]:
     rows.append(Claim(
         "P1.4", "Fig. 2: Base18 stays near chance (~55%); with BN the intra-class MPA ends smaller and the "
                 "inter−intra gap is larger and steadier",
-        "all four: Base18 acc ≤ 60%; intra(BN) < intra(no BN); gap(BN) > gap(no BN); gap spread over the "
+        "all four: Base18 acc ≤ 60% and ≥ 5 pts under ResNet-18; intra(BN) < intra(no BN); gap(BN) > gap(no BN); gap spread over the "
         "last half of epochs (BN) ≤ (no BN); partly if ≥ 2",
         "acc Base18/noBN/BN = " + "/".join(f"{f2[t]['acc']:.2f}" for t in FIG2)
         + "; intra " + "/".join(f"{f2[t]['intra']:.1f}°" for t in FIG2)
