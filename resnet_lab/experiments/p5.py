@@ -111,7 +111,7 @@ PROFILES = {
     "small": P5Config(
         linear=LinearConfig(dim=16, depths=(3, 6, 12, 24, 48, 96), steps=1500),
         grid=GridConfig(channels=(4, 8, 16, 32), data=DataSpec("cifar10", train_per_class=30, test_per_class=10),
-                        train=TrainConfig(epochs=2, batch_size=50, lr=0.02, schedule="constant", weight_decay=1e-4)),
+                        train=TrainConfig(epochs=5, batch_size=50, lr=0.05, schedule="constant", weight_decay=1e-4)),
         nets=NetsConfig(depths=(20,), extra_depths=(83,), width=0.25, seeds=(0, 1, 2),
                         data=DataSpec("cifar10", train_per_class=100, test_per_class=50),
                         train=TrainConfig(epochs=6, batch_size=50, lr=0.1, weight_decay=1e-4, schedule="constant")),
@@ -239,13 +239,19 @@ def projection_agreement(iters: int, width: float = 1.0, seed: int = 0) -> list[
 
 def conv_relu_probe(c: int, d: int, hidden: int, num_classes: int = 10, project: bool = False,
                     image_size: int = 32) -> nn.Sequential:
-    """Return Fig. 2's net: 1×1 conv 3→c, ReLU, [3×3 conv c→d, ReLU] (the measured unit), 1×1 conv d→hidden, ReLU, pool, linear."""
+    """Return Fig. 2's net: 1×1 conv 3→c, ReLU, [3×3 conv c→d, ReLU] (the measured unit), 1×1 conv d→hidden, ReLU, pool, linear.
+
+    The middle conv is tagged for projection to √(2d/min(d,c)) (Conv-ReLU, §3) when ``project``.
+    """
     middle = nn.Sequential(nn.Conv2d(c, d, 3, padding=1, bias=False), nn.ReLU())
     middle.is_transition = c != d  # tag it as the unit whose gradient-norm ratio is measured
     if project:
         mark_for_projection(middle[0], image_size, relu=True)
-    return nn.Sequential(nn.Conv2d(3, c, 1), nn.ReLU(), middle, nn.Conv2d(d, hidden, 1), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, num_classes))
+    model = nn.Sequential(nn.Conv2d(3, c, 1), nn.ReLU(), middle, nn.Conv2d(d, hidden, 1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, num_classes))
+    for conv in (model[0], middle[0], model[3]):  # §4: He et al. (2015) initialisation
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    return model
 
 
 def _probe_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
