@@ -75,6 +75,7 @@ def test_shadowing_constant_waits_for_ties_and_skips_zero():
                               epsilon=torch.tensor([0.0, 0.1, 0.4, 0.3, 0.5], dtype=torch.float64))
     estimate = dyn.g_shadowing_constant(orbits)
     assert estimate.curve_epsilon.tolist() == [0.0, 0.4, 0.4, 0.4, 0.5]
+    assert estimate.curve_delta.tolist() == [0.0, 0.5, 0.5, 0.5, 0.9]
     assert (estimate.epsilon, estimate.delta) == (0.4, 0.5)
     assert estimate.value == pytest.approx(1.25)
 

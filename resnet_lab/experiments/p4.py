@@ -143,6 +143,7 @@ def constants(probs: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, m
     shadowing = dyn.g_shadowing_constant(orbits)
     lip, lip_linear = dyn.head_lipschitz(weight, softmax=True), dyn.head_lipschitz(weight, softmax=False)
     row = {"images": len(labels), "expansive": expansive, "expansive_pair": list(pair), "expansive_block": block,
+           "closest_any_block": float(minima.per_block.min()),
            "shadowing": shadowing.value, "epsilon": shadowing.epsilon, "delta": shadowing.delta,
            "lip": lip, "lip_linear": lip_linear,
            "topological": dyn.topological_stability_lower_bound(shadowing.value, lip),
@@ -337,6 +338,7 @@ def table2_frame(result: dict, sample: int = 0):
         c, paper = r["constants"][sample], PAPER_TABLE2[(r["dataset"], r["depth"])]
         rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "images": c["images"],
                      "g-expansive": c["expansive"], "paper g-expansive": paper[0],
+                     "closest pair at any block": c["closest_any_block"],
                      "g-shadowing": c["shadowing"], "ε": c["epsilon"], "δ": c["delta"],
                      "paper g-shadowing (ε, δ)": f"{paper[1]} ({paper[2]}, {paper[3]})",
                      "Lip(g) softmax∘linear": c["lip"], "‖W‖₂ (linear only)": c["lip_linear"], "paper Lip(g)": paper[4],
@@ -353,7 +355,8 @@ def sensitivity_frame(result: dict):
     for r in result["runs"]:
         for c in r["constants"]:
             rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "images": c["images"],
-                         "g-expansive": c["expansive"], "g-shadowing": c["shadowing"], "ε": c["epsilon"],
+                         "g-expansive": c["expansive"], "closest at any block": c["closest_any_block"],
+                         "g-shadowing": c["shadowing"], "ε": c["epsilon"],
                          "δ": c["delta"], "T_g ≥": c["topological"]})
     return pd.DataFrame(rows).set_index(["dataset", "model", "images"])
 

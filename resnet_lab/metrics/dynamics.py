@@ -184,7 +184,7 @@ class ShadowingEstimate:
     delta: float             # δ*(ε₀)
     orbit: int               # the start image of the orbit whose δ is δ*(ε₀)
     curve_epsilon: torch.Tensor  # (M,) ε at which each observed δ becomes certified, ascending
-    curve_delta: torch.Tensor    # (M,) δ*(ε) = largest observed δ all of whose orbits up to it are ε-shadowed
+    curve_delta: torch.Tensor    # (M,) δ*(curve_epsilon): the largest observed δ certified at that ε
 
 
 def g_shadowing_constant(orbits: PseudoOrbits) -> ShadowingEstimate:
@@ -203,7 +203,8 @@ def g_shadowing_constant(orbits: PseudoOrbits) -> ShadowingEstimate:
     eps0 = needed[needed > 0].min() if bool((needed > 0).any()) else needed.max()
     certified = torch.nonzero(needed <= eps0).flatten()[-1]
     value = float(delta[certified] / eps0) if eps0 > 0 else float("nan")
-    return ShadowingEstimate(value, float(eps0), float(delta[certified]), int(order[certified]), needed, delta)
+    reach = delta[torch.searchsorted(needed, needed, right=True) - 1]  # δ*(ε) at each ε where a δ becomes certified
+    return ShadowingEstimate(value, float(eps0), float(delta[certified]), int(order[certified]), needed, reach)
 
 
 def head_lipschitz(weight: torch.Tensor, softmax: bool = True) -> float:
