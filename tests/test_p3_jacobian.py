@@ -135,3 +135,11 @@ def test_relu_derivative_at_zero_is_zero() -> None:
     """Our convention is PyTorch's: σ'(0) = 0."""
     op = jacobian_operator(F.relu, torch.zeros(3, dtype=torch.float64))
     assert torch.equal(op.matvec(torch.ones(3, dtype=torch.float64)), torch.zeros(3, dtype=torch.float64))
+
+
+def test_unbatched_input_uses_vmap_products() -> None:
+    """Without a batch dimension the block products vmap over columns; J of tanh is diag(1 − tanh²)."""
+    x = torch.linspace(-1, 1, 6, dtype=torch.float64)
+    op = jacobian_operator(torch.tanh, x)
+    v = torch.randn(6, 3, dtype=torch.float64)
+    assert torch.allclose(op.matmat(v), torch.diag(1 - torch.tanh(x) ** 2) @ v, atol=1e-14)
