@@ -70,15 +70,13 @@ PROFILES = {
                       train={v: TrainConfig(epochs=1, batch_size=50, lr=0.05, schedule="onecycle", weight_decay=0)
                              for v in "ds"},
                       noise_test_per_class=10, figure_depth={"d": 2, "s": 2}, stability_images=8,
-                      bn_probe_model="resnet20", bn_probe_images=8),
+                      bn_probe_images=8),
     # A real but reduced run for a shared 2-core CPU (~20 min): 200 training images per class, 3 epochs,
     # n = 1, 2, 3, two seeds. Accuracies are far from the paper's; the depth trend is what we test.
     "small": P2Config(depths=(1, 2, 3), seeds=(0, 1), data=DataSpec("cifar10", train_per_class=200, test_per_class=100),
                       train={v: TrainConfig(epochs=3, batch_size=64, lr=0.05, schedule="onecycle", weight_decay=0)
                              for v in "ds"},
-                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=32,
-                      bn_probe_model="resnet20",
-                      bn_probe_train=TrainConfig(epochs=3, batch_size=64, lr=0.05, schedule="onecycle")),
+                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=32),
     # One GPU (budgeted, not timed here): the paper's four depths, three seeds, 15 epochs one-cycle.
     "standard": P2Config(train={v: TrainConfig(epochs=15, batch_size=256, lr=0.2, nesterov=True, schedule="onecycle",
                                                weight_decay=0) for v in "ds"},
@@ -247,7 +245,7 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
                     models.append(row)
         return {"config": asdict(cfg), "models": models, "figures": figures,
                 "table52": table52_counts(), "bn_growth": bn_feature_growth(cfg, profile, test, force, device, progress),
-                "data_source": test.source, "device": str(device)}
+                "noise_test_images": len(noise_test), "data_source": test.source, "device": str(device)}
 
     return cached("p2", profile, compute, force)
 
@@ -395,11 +393,14 @@ def claims(result: dict, profile: str) -> list[Claim]:
         kind, level = c.split("@")
         if float(level) >= float(strongest.get(kind, "x@-1").split("@")[1]):
             strongest[kind] = c
-    degrade = all((noise[c] <= noise["clean"] + 1e-9).all() for c in strongest.values())
+    # Binomial s.e. of a clean accuracy on this many test images (a seed mean only shrinks it).
+    se = 100 * (noise["clean"] / 100 * (1 - noise["clean"] / 100) / result["noise_test_images"]) ** 0.5
+    degrade = all((noise[c] <= noise["clean"] + 2 * se).all() for c in strongest.values())
     positive = sum(r > 0 for r in corr)
     rows.append(Claim("P2.3", "Table 5.4: accuracy falls with noise level; deeper nets tend to be more robust",
-                      "at the highest level of each kind no model beats its clean accuracy, and Spearman ρ(depth, "
-                      "accuracy under noise) > 0 for every (variant, noise condition); partly: for most",
+                      "at the highest level of each kind no model beats its clean accuracy by more than 2 binomial "
+                      "s.e., and Spearman ρ(depth, accuracy under noise) > 0 for every (variant, noise condition); "
+                      "partly: ρ > 0 for most",
                       f"highest level ≤ clean for all: {degrade}; ρ > 0 in {positive}/{len(corr)} conditions "
                       f"(ρ = {', '.join(f'{r:.2f}' for r in corr)})",
                       judge(degrade and positive == len(corr), positive > len(corr) / 2), profile=profile))
@@ -426,26 +427,28 @@ def claims(result: dict, profile: str) -> list[Claim]:
     hyp_s_folded = float(s["‖A‖₂² ≤ 2 (BN folded)"].mean()) if len(s) else 0.0
     d_growth = _depth_ratio(d, "‖x‖ before head")
     s_growth = _depth_ratio(s, "observed ratio (median)")
-    flat = d_growth <= 1.5 and s_growth <= 1.5
     rows.append(Claim("P2.5", "Thms. 4.1/4.2: features bounded (D) and sensitivity ≤ C‖x−y‖ with C independent of "
                       "depth (S) when A₂ ≥ 0 and ‖A‖₂² ≤ 2",
                       "every per-layer bound from the trained weights (FFT norms, BN folded) holds on test images; "
-                      "hypotheses met (A₂ ≥ 0; ‖A‖₂² ≤ 2 in every S layer); deepest/shallowest ratio ≤ 1.5 for D's "
-                      "feature norm and S's observed sensitivity. Partly: bounds hold but a hypothesis or the flatness fails",
+                      "hypotheses met (A₂ ≥ 0; ‖A‖₂² ≤ 2 in every S layer); S's observed sensitivity at the largest n "
+                      "≤ 1.5× that at the smallest. Partly: bounds hold but a hypothesis or the flatness fails. D's "
+                      "feature-norm ratio is reported, not judged: Thm. 4.1 lets it grow by the biases' norms",
                       f"bounds hold: {bounds_ok}; A₂ ≥ 0: {hyp_d}; S layers with ‖A‖₂² ≤ 2: {100 * hyp_s:.0f}% raw, "
                       f"{100 * hyp_s_folded:.0f}% BN-folded; depth ratio D ‖x‖: {d_growth:.2f}, S sensitivity: {s_growth:.2f}",
-                      "fails" if not bounds_ok else judge(hyp_d and hyp_s == 1.0 and flat, True), profile=profile))
+                      "fails" if not bounds_ok else judge(hyp_d and hyp_s == 1.0 and s_growth <= 1.5, True), profile=profile))
 
     growth = result["bn_growth"]
     stage = "trained" if all("trained" in growth[k] for k in ("bn", "no_bn")) else "init"
     nb, b = growth["no_bn"][stage], growth["bn"][stage]
     per_nb, per_b = float(nb["layers_per_decade"]), float(b["layers_per_decade"])   # JSON keeps ∞ as "inf"
+    other = ("; at init: " + ", ".join(f"{float(growth[k]['init']['layers_per_decade']):.1f} ({k})" for k in ("no_bn", "bn"))
+             if stage == "trained" else "")
     rows.append(Claim("P2.6", "§3.1: without BN, feature norms of a standard ResNet grow ~10× every 3–4 residual layers; "
                       "with BN much less",
                       "layers per 10× growth (log-linear fit) ≤ 5 without BN and at least twice as many with BN; "
                       "partly: no-BN grows faster than BN",
                       f"{result['config']['bn_probe_model']} ({stage}): {per_nb:.1f} layers/10× without BN "
-                      f"(total ×{nb['total_growth']:.3g}), {per_b:.1f} with BN (×{b['total_growth']:.3g})",
+                      f"(total ×{nb['total_growth']:.3g}), {per_b:.1f} with BN (×{b['total_growth']:.3g})" + other,
                       judge(per_nb <= 5 and per_b >= 2 * per_nb, per_nb < per_b), profile=profile))
     return rows
 
