@@ -86,9 +86,9 @@ PROFILES = {
     # Seconds on a CPU: width 4, 50 training images per class, 1 epoch at batch 100.
     "smoke": P4Config(width=4, train_per_class=50, test_per_class=20, sample_per_class=20, small_sample_per_class=8,
                       train=replace(PAPER_TRAIN, epochs=1, batch_size=100)),
-    # ~10-15 min on a shared 2-core CPU (OMP_NUM_THREADS=1): width 16 (1,024-dim phase space), 2,000
-    # training images per class, 6 epochs; constants on 300 and 100 test images per class.
-    "small": P4Config(width=16, train_per_class=2000, sample_per_class=300, small_sample_per_class=100,
+    # ~15-20 min on a shared 2-core CPU (OMP_NUM_THREADS=1): width 16 (1,024-dim phase space), 2,000
+    # training images per class, 6 epochs; constants on the paper's ~1K and on 100 test images per class.
+    "small": P4Config(width=16, train_per_class=2000, sample_per_class=1000, small_sample_per_class=100,
                       train=replace(PAPER_TRAIN, epochs=6)),
     # One GPU, a few minutes: full width and data, 30 epochs; constants on 1,000 and 300 images per class.
     "standard": P4Config(train=replace(PAPER_TRAIN, epochs=30), small_sample_per_class=300),
