@@ -7,6 +7,7 @@ Sources, in the order tried: torchvision's own files under the data root (downlo
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -165,6 +166,13 @@ def _torchvision(name: str):
 
 
 def _sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
+    """Hash a file once per process for a given size and modification time."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -206,11 +214,19 @@ def _offline_cifar10(root: Path, split: str, download: bool) -> ImageData | None
     cache = cache_dir() / f"cifar10-jpeg-{digest[:12]}.npz"
     if not cache.exists():
         _decode_cifar_jpeg(archive, cache)
+    images, labels = _read_cache(cache, split)
+    mean, std = STATS["cifar10"]
+    return ImageData(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), CIFAR10_CLASSES,
+                     f"offline:cifar10-jpeg(sha256 {digest[:12]}, lossy JPEG re-encoding):{archive}", mean, std)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_cache(cache: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read one split of a decoded cache once per process (read-only arrays: callers index, never write)."""
     with np.load(cache) as arrays:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-    mean, std = STATS["cifar10"]
-    return ImageData(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), CIFAR10_CLASSES,
-                     f"offline:cifar10-jpeg(sha256 {digest[:12]}, lossy JPEG re-encoding):{archive}", mean, std)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def _decode_cifar_jpeg(archive: Path, cache: Path) -> None:
