@@ -9,7 +9,7 @@ built from the returned dict; ``claims`` turns it into ledger rows.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
