@@ -323,15 +323,17 @@ def _claim_fractions(result: dict) -> Claim:
     above = [u["fractions"]["above"] for u in dense]
     rho = float(spearmanr([u["unit"] for u in dense], above).statistic)
     s3 = [u for u in dense if u["stage"] == last and not u["is_transition"]]
-    plateau_drop = len(s3) >= 2 and s3[-1]["fractions"]["plateau"] < s3[0]["fractions"]["plateau"]
+    # "The plateau shrinks" presupposes one: it must hold ≥ 5% of the σ at the stage's first interior unit.
+    plateau_drop = len(s3) >= 2 and s3[0]["fractions"]["plateau"] >= 0.05 and \
+        s3[-1]["fractions"]["plateau"] < s3[0]["fractions"]["plateau"]
     rank_drop = len(s3) >= 2 and s3[-1]["fractions"]["zero"] > s3[0]["fractions"]["zero"]
     parts = [rho < 0, plateau_drop, rank_drop]
     value = (f"Spearman ρ(unit, fraction > 1.01) = {rho:.2f} over {len(dense)} dense units; last stage interior "
              f"plateau {s3[0]['fractions']['plateau']:.1%} → {s3[-1]['fractions']['plateau']:.1%}, zeros "
              f"{s3[0]['fractions']['zero']:.1%} → {s3[-1]['fractions']['zero']:.1%}" if len(s3) >= 2 else f"ρ = {rho:.2f}")
     return Claim("P3.3", "Fig. 2: the fraction of σ > 1 falls slowly through the net; in stage 3 the plateau "
-                 "shrinks and the rank drops", "ρ < 0; last-stage plateau fraction and rank both lower at its "
-                 "last unit than at its first interior unit (holds: all three; partly: one or two)",
+                 "shrinks and the rank drops", "ρ < 0; last-stage plateau (≥ 5% of σ at its first interior unit) and rank "
+                 "both lower at its last unit than at its first interior unit (holds: all three; partly: one or two)",
                  value, judge(all(parts), any(parts)))
 
 
