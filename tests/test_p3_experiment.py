@@ -1,7 +1,6 @@
 """P3 experiment: stage layout, spectrum routing, and verdicts computed from the numbers handed in."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from resnet_lab.experiments import p3
