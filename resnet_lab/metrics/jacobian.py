@@ -10,7 +10,7 @@ paper notes that the kink matters only for pre-activations that are exactly 0.
 
 Spectra: all singular values from the dense Jacobian where that is affordable (``svdvals``), else the
 top-k or bottom-k from :func:`krylov_svd` (block Krylov with Rayleigh–Ritz; a block method so that
-repeated singular values, such as the plateau at 1 or the zeros of dead ReLUs, are counted with their
+repeated singular values, such as the many zeros of dead ReLUs at the bottom, are counted with their
 multiplicity up to the block size), checked against ARPACK (:func:`arpack_svd`, the paper's tool).
 ``torch.lobpcg`` is not used because it needs the matrix as a tensor, not as a product.
 """
