@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .hooks import eval_mode
+
 
 def median_angle(u: torch.Tensor, v: torch.Tensor | None = None, chunk: int = 2048) -> float:
     """Return the median principal angle in degrees: θ_U if ``v`` is None, else θ_{U,V} (P1 Def. 1).
@@ -69,13 +71,11 @@ def collect_features(model: nn.Module, x: torch.Tensor, where: dict[str, tuple[n
         else:
             hook = (lambda n: lambda m, args, out: stored[n].append(out))(name)
             handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        for start in range(0, x.shape[0], batch_size):
-            model(x[start:start + batch_size])
+        with eval_mode(model):
+            for start in range(0, x.shape[0], batch_size):
+                model(x[start:start + batch_size])
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return {name: torch.cat(parts) for name, parts in stored.items()}

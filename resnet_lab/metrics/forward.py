@@ -20,6 +20,7 @@ from torch import nn
 from ..models import residual_units
 from ..models.resnet_ds import DecayBranch, PoolingLayer, ResNetDS, SubtractiveLayer, SymmetricBranch
 from .convsv import conv_spectral_norm
+from .hooks import capture_io
 
 
 def probe_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -35,18 +36,8 @@ def feature_norms(model: nn.Module, x: torch.Tensor,
     Forward hooks record the outputs in one pass; eval mode (BN with running statistics).
     """
     probes = probe_layers(model) if probes is None else probes
-    norms: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, out, name=name: norms.__setitem__(name, out.flatten(1).norm(dim=1)))
-               for name, m in probes]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return norms
+    outputs = capture_io(model, [m for _, m in probes], x)
+    return {name: out.flatten(1).norm(dim=1) for (name, _), (_, out) in zip(probes, outputs)}
 
 
 def growth_per_decade(norms: torch.Tensor) -> float:
@@ -180,18 +171,8 @@ def layer_responses(model: ResNetDS, x: torch.Tensor, y: torch.Tensor) -> dict[s
     ``{name: {"in_norm", "out_norm", "in_diff", "out_diff"}}``, each ``(B,)``; eval mode, one pass of
     ``torch.cat([x, y])`` with forward hooks.
     """
-    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     layers = list(_named_layers(model))
-    handles = [m.register_forward_hook(lambda _m, inp, out, name=name: seen.__setitem__(name, (inp[0], out)))
-               for name, m in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        model(torch.cat([x, y]))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    seen = dict(zip((name for name, _ in layers), capture_io(model, [m for _, m in layers], torch.cat([x, y]))))
     b = len(x)
     out = {}
     for name, _ in layers:

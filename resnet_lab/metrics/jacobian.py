@@ -16,28 +16,15 @@ multiplicity up to the block size), checked against ARPACK (:func:`arpack_svd`, 
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-
-@contextlib.contextmanager
-def eval_mode(fn: Callable) -> Iterator[None]:
-    """Put an ``nn.Module`` in eval mode (BN uses its running statistics) and restore it afterwards."""
-    if not isinstance(fn, torch.nn.Module):
-        yield
-        return
-    was_training = fn.training
-    fn.eval()
-    try:
-        yield
-    finally:
-        fn.train(was_training)
+from .hooks import eval_mode
 
 
 @dataclass

@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .hooks import capture_io, eval_mode
+
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
     """Return the FGSM perturbation ``ε · sign(∇ₓ loss)`` per image (Goodfellow et al., 2014).
@@ -37,15 +39,10 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: i
 
 def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Return ``∇ₓ`` of the summed cross-entropy (per-image gradients: eval mode couples no images)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)
-            loss = F.cross_entropy(model(x), y, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(model(x), y, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
     return grad
 
 
@@ -82,17 +79,7 @@ def _image_norms(t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def unit_activations(model: nn.Module, units: Sequence[nn.Module], x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Return ``(input, output)`` of every unit in ``units`` for a forward pass of ``x`` (eval mode)."""
-    records: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [u.register_forward_hook(lambda _m, inp, out: records.append((inp[0], out))) for u in units]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    return records
+    return capture_io(model, units, x)
 
 
 def propagated_perturbations(model: nn.Module, units: Sequence[nn.Module], x: torch.Tensor,
