@@ -3,8 +3,10 @@
 Evidence (fill in from the output; each line names its machine):
 - No GPU was lent to the task that wrote this script, so the H100 target (≥ 5× a plain loop, which
   measured ~4,300 img/s there for ResNet-56 at batch 128) is NOT yet verified.
-- 2-core shared CPU VM, torch 2.14.1, ResNet-20, batch 128, 1 thread: see benchmarks/results/train_speed_cpu.json
-  (the CPU path has no bf16/compile, so the ratio there mostly measures device-side augmentation).
+- 2-core shared CPU VM (two other training jobs running), torch 2.14.1, ResNet-20, batch 128, 1 thread,
+  15 timed steps after 3 warm-up steps, 2026-11-23: plain loop 229.9 img/s, resnet_lab 294.8 img/s,
+  ratio 1.28× (benchmarks/results/train_speed_cpu.json). The CPU path has no bf16 or compile, so the
+  ratio there mostly measures device-side batching and augmentation versus per-sample transforms.
 
 Reproduce: .venv/bin/python benchmarks/train_speed.py --model resnet56 --steps 200   (on a GPU)
            .venv/bin/python benchmarks/train_speed.py --model resnet20 --steps 10 --warmup 2   (CPU)
