@@ -1,6 +1,6 @@
 """Training throughput: a plain fp32 DataLoader loop vs resnet_lab's trainer, in one run.
 
-Evidence (fill in from the output; each line names its machine):
+Evidence (each line names its machine):
 - No GPU was lent to the task that wrote this script, so the H100 target (≥ 5× a plain loop, which
   measured ~4,300 img/s there for ResNet-56 at batch 128) is NOT yet verified.
 - 2-core shared CPU VM (two other training jobs running), torch 2.14.1, ResNet-20, batch 128, 1 thread,
