@@ -1,6 +1,6 @@
 """Introduction chapter: train a CIFAR ResNet with the book's trainer and show its learning curve.
 
-It also provides the trained ResNet-20 that the P3 chapter analyses at the ``small`` profile.
+At ``standard`` and ``paper`` it also provides the trained ResNet-56 that the P3 chapter analyses.
 """
 from __future__ import annotations
 
