@@ -107,16 +107,16 @@ class P5Config:
 PROFILES = {
     # ~1 minute on a CPU: everything tiny (200 CIFAR-10 images, depth 20 at width 1/4, 2 epochs).
     "smoke": P5Config(),
-    # ~20 min on a shared 2-core CPU: 1,000 images; depth 20 at width 1/4 with 3 seeds, depth 83 (1 seed) for Fig. 3.
+    # ~25 min on a shared 2-core CPU: depth 20 at width 1/4, 2 seeds, 10,000 images, 18 epochs (batch 128).
     "small": P5Config(
         linear=LinearConfig(dim=16, depths=(3, 6, 12, 24, 48, 96), steps=1500),
         grid=GridConfig(channels=(4, 8, 16, 32), data=DataSpec("cifar10", train_per_class=30, test_per_class=10),
                         train=TrainConfig(epochs=5, batch_size=50, lr=0.05, schedule="constant", weight_decay=1e-4)),
-        nets=NetsConfig(depths=(20,), extra_depths=(83,), width=0.25, seeds=(0, 1, 2),
-                        data=DataSpec("cifar10", train_per_class=100, test_per_class=50),
-                        train=TrainConfig(epochs=6, batch_size=50, lr=0.1, weight_decay=1e-4, schedule="constant")),
+        nets=NetsConfig(depths=(20,), width=0.25, seeds=(0, 1),
+                        data=DataSpec("cifar10", train_per_class=1000, test_per_class=200),
+                        train=TrainConfig(epochs=18, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="constant")),
         overhead=OverheadConfig(batch_size=32, steps=4, repeats=3), agreement_width=1.0,
-        skipped=("depth 164 (Fig. 3 (g)-(i), Table 1 row 164): not run: needs GPU (standard)",)),
+        skipped=("depths 83 and 164 (Fig. 3 (d)-(i), Table 1 rows 83/164): not run: needs GPU (standard)",)),
     # One GPU, ~8 min: depths 20/83/164 at full width on 10k images, 15 epochs.
     "standard": P5Config(
         linear=LinearConfig(dim=32, depths=(4, 8, 16, 32, 64, 128, 256), steps=3000),
