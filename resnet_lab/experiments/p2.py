@@ -392,7 +392,7 @@ def claims(result: dict, profile: str) -> list[Claim]:
     for v in sorted(set(acc["variant"])):
         a = acc[acc["variant"] == v].sort_values("n")
         steps, rising = _monotone(list(a["mean"]), list(a["se"]))
-        verdicts.append("holds" if steps and rising else "partly" if rising else "fails")
+        verdicts.append(judge(bool(steps and rising), bool(rising)))
         values.append(f"{v.upper()}: " + " → ".join(f"{m:.1f}" for m in a["mean"]) + f" (n={list(a['n'])})")
     rows.append(Claim("P2.2", "Table 5.3: test accuracy rises monotonically with depth (CIFAR-10)",
                       f"per variant, mean accuracy over {spread} never falls by more than 2 s.e. from one depth to the "
