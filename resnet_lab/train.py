@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +46,6 @@ class TrainConfig:
     eval_batch_size: int = 1000
     max_steps_per_epoch: int | None = None  # cap steps per epoch (smoke runs, benchmarks)
 
-    def key(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
 
 @dataclass
 class TrainResult:
@@ -59,11 +57,11 @@ class TrainResult:
     wall_time_s: float = 0.0
     steps: int = 0
 
-    def final(self, key: str = "test_acc"):
-        return self.history[-1][key] if self.history else None
 
-
-def default_device() -> torch.device:
+def default_device(device: torch.device | str | None = None) -> torch.device:
+    """Return ``device`` as a ``torch.device``; ``None`` means CUDA when present, else the CPU."""
+    if device is not None:
+        return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -125,7 +123,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
     callbacks return. A non-finite loss stops the run: ``diverged`` is set with the step where it happened.
     With ``checkpoint`` (a path) the state is saved after every epoch and a run resumes from it.
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
     torch.manual_seed(config.seed)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
@@ -137,7 +135,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
     forward = torch.compile(model) if config.compile and device.type == "cuda" else model
     result, start_epoch = TrainResult(), 0
 
-    if checkpoint is not None and _exists(checkpoint):
+    if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -208,12 +206,6 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
     return result
 
 
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).exists()
-
-
 def run_key(model_name: str, model_options: dict, data: DataSpec, config: TrainConfig) -> str:
     """Return a short hash of everything that decides a training run."""
     text = json.dumps({"model": model_name, "options": model_options, "data": asdict(data),
@@ -231,7 +223,7 @@ def train_cached(experiment: str, profile: str, model_name: str, model_options: 
     the hash covering the model, its options, the data and the config. The model is built under
     ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``).
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
     stem = artifact_dir(experiment, profile) / f"{tag}-{run_key(model_name, model_options, data, config)}"
     weights, record_path = stem.with_suffix(".pt"), stem.with_suffix(".json")
     torch.manual_seed(config.seed)

@@ -5,7 +5,7 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from resnet_lab.metrics.convsv import conv_singular_values, dense_conv_matrix, kernel_spectrum
+from resnet_lab.metrics.convsv import conv_singular_values, dense_conv_matrix
 from resnet_lab.procrustes import (inverse_sqrt_newton_schulz, mark_for_projection, procrustes_target,
                                    project_kernel, project_matrices, project_spectrum,
                                    projection_step_hook, spectrum_deviation)

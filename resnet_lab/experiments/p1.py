@@ -140,7 +140,7 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
     """
     cfg = config or select(PROFILES, profile)
     name = "result" if config is None else f"result-{hashlib.sha256(repr(config).encode()).hexdigest()[:12]}"
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
 
     def compute() -> dict:
         runs, models, mpa_images = {}, {}, {}

@@ -230,7 +230,7 @@ def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, force: bool,
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:
     """Train (or reload) every ResNet-D/S of ``profile`` and return all P2 measurements (cached)."""
     cfg = select(PROFILES, profile)
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
 
     def compute() -> dict:
         test = cfg.data.load("test")

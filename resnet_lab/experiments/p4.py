@@ -205,7 +205,7 @@ def load_sample(dataset: str, per_class: int) -> ImageData:
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:
     """Train (or reload) the four networks and return Table 1, Table 2 and the data behind Figs. 2–3, Tables 3–5."""
     cfg = select(PROFILES, profile)
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
 
     def compute() -> dict:
         runs, source = [], None

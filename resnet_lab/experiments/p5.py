@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -260,7 +260,7 @@ def _probe_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def grid_experiment(cfg: GridConfig, iters: int, device) -> dict:
     """Return Fig. 2's gradient-norm ratio of the c→d Conv-ReLU layer after training, with/without projection."""
-    train_data, test_data = cfg.data.load("train"), cfg.data.load("test")
+    train_data = cfg.data.load("train")
     batch = _fixed_batch(train_data, 64)
     cells = []
     for c in cfg.channels:
@@ -403,7 +403,7 @@ def overhead_experiment(cfg: OverheadConfig, iters: int, device) -> dict:
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = False) -> dict:
     """Run every part of the chapter at ``profile`` (cached under ``artifacts/p5/<profile>/``)."""
     cfg = select(PROFILES, profile)
-    device = torch.device(device) if device is not None else default_device()
+    device = default_device(device)
 
     def compute() -> dict:
         parts = {"config": asdict(cfg), "profile": profile}
