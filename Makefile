@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 book: $(VENV)/.installed
 	@for nb in $(NOTEBOOKS); do \
 	  echo "== $$nb (profile $(PROFILE))"; \
-	  $(BIN)/papermill --log-level WARNING $$nb book/$$(basename $$nb) -p profile $(PROFILE) || exit 1; \
+	  $(BIN)/papermill --log-level WARNING --execution-timeout 1800 $$nb book/$$(basename $$nb) -p profile $(PROFILE) || exit 1; \
 	done
 	$(BIN)/python -m resnet_lab.ledger book/ledger.md
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
@@ -36,7 +36,7 @@ unit: $(VENV)/.installed
 nbval: $(VENV)/.installed
 	rm -rf $(SCRATCH) && mkdir -p $(SCRATCH)
 	RESNET_LAB_ARTIFACTS=$(SCRATCH)/artifacts RESNET_LAB_CLAIMS=$(SCRATCH)/claims \
-	  $(BIN)/python -m pytest -q --nbval-lax -p no:cacheprovider notebooks
+	  $(BIN)/python -m pytest -q --nbval-lax --nbval-cell-timeout=600 -p no:cacheprovider notebooks
 
 ## notebook NB=name: re-execute notebooks/NB.ipynb in place at smoke (the outputs nbval compares against)
 notebook: $(VENV)/.installed

@@ -221,7 +221,8 @@ def train_cached(experiment: str, profile: str, model_name: str, model_options: 
 
     Saved as ``<experiment>/<profile>/<tag>-<hash>.pt`` (weights) and ``.json`` (history, provenance),
     the hash covering the model, its options, the data and the config. The model is built under
-    ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``).
+    ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``). While training,
+    ``<tag>-<hash>.ckpt`` holds the last finished epoch, so an interrupted run resumes there.
     """
     device = default_device(device)
     stem = artifact_dir(experiment, profile) / f"{tag}-{run_key(model_name, model_options, data, config)}"
@@ -232,10 +233,16 @@ def train_cached(experiment: str, profile: str, model_name: str, model_options: 
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         return model.to(device).eval(), load_json(record_path)
     train_data, test_data = data.load("train"), data.load("test")
-    result = train(model, train_data, test_data, config, device, callbacks, step_hooks, progress=progress)
+    # Per-epoch checkpoint (git-ignored): a run killed mid-way resumes at its last finished epoch.
+    checkpoint = stem.with_suffix(".ckpt")
+    if force and checkpoint.exists():
+        checkpoint.unlink()
+    result = train(model, train_data, test_data, config, device, callbacks, step_hooks, checkpoint=checkpoint,
+                   progress=progress)
     record = {"model": model_name, "options": model_options, "data": asdict(data), "config": asdict(config),
               **asdict(result),
               "provenance": provenance(profile, result.wall_time_s, train_data.source, device)}
     save_torch(weights, {k: v.cpu() for k, v in model.state_dict().items()})
     save_json(record_path, record)
+    checkpoint.unlink(missing_ok=True)
     return model.eval(), load_json(record_path)

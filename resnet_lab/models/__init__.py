@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .onednn_guard import guard_strided_1x1
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 _discovered = False
 
@@ -37,11 +39,14 @@ def list_models() -> list[str]:
 
 
 def build_model(name: str, **options) -> nn.Module:
-    """Build a registered model; an unknown name raises ``KeyError`` listing the valid ones."""
+    """Build a registered model; an unknown name raises ``KeyError`` listing the valid ones.
+
+    Strided 1×1 convolutions are guarded against a broken oneDNN CPU kernel (see ``onednn_guard``).
+    """
     _discover()
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; valid: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
+    return guard_strided_1x1(_REGISTRY[name](**options))
 
 
 def residual_units(model: nn.Module) -> list[tuple[str, nn.Module]]:

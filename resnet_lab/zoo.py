@@ -1,0 +1,75 @@
+"""The zoo: networks trained once, to a stated quality gate, and shared by every chapter that analyses them.
+
+Each entry is keyed by architecture, data and recipe; its weights and training record live in
+``artifacts/zoo/<name>/model-<hash>.{pt,json}`` (the hash covers the whole config, so an edited recipe
+is a new network, never a stale one). Training checkpoints every epoch and resumes after an interruption.
+No chapter trains a copy of a zoo network: it calls ``load(name)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .artifacts import artifact_dir
+from .data import DataSpec
+from .train import TrainConfig, run_key, train_cached
+
+EXPERIMENT = "zoo"
+
+# The book's CPU recipe for CIFAR ResNets, measured on the 2-core machine (README of benchmarks/):
+# one-cycle to lr 0.2, Nesterov, batch 128, label smoothing 0.1, 18 epochs: 85.8% for ResNet-20.
+CPU_RECIPE = TrainConfig(epochs=18, batch_size=128, lr=0.2, nesterov=True, schedule="onecycle", label_smoothing=0.1)
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One shared network: what to build, what to train it on, how, and the gate it must meet."""
+
+    model: str
+    data: DataSpec
+    train: TrainConfig
+    gate_test_acc: float            # test accuracy the network must reach before a verdict rests on it
+    paper: str                      # the paper's network and accuracy, shown beside ours
+    model_options: dict = field(default_factory=dict)
+    minutes_cpu: float = 0.0        # measured wall time on the 2-core CPU (1 thread), for planning
+
+
+ZOO = {
+    # The intro chapter's network and P3's `small` network: full-width ResNet-20 on all of CIFAR-10.
+    "resnet20-cifar10": ZooEntry("resnet20", DataSpec("cifar10"), CPU_RECIPE, gate_test_acc=0.85,
+                                 paper="ResNet-20, 91.25% (He et al. 2016, Table 6)", minutes_cpu=75),
+}
+
+
+def entry(name: str) -> ZooEntry:
+    """Return the zoo entry ``name``; an unknown name raises ``KeyError`` listing the valid ones."""
+    if name not in ZOO:
+        raise KeyError(f"unknown zoo network {name!r}; valid: {', '.join(ZOO)}")
+    return ZOO[name]
+
+
+def weights_path(name: str):
+    """Return the path of the weights of zoo network ``name`` (present once it has been trained)."""
+    e = entry(name)
+    return artifact_dir(EXPERIMENT, name) / f"model-{run_key(e.model, e.model_options, e.data, e.train)}.pt"
+
+
+def is_trained(name: str) -> bool:
+    """Return whether the zoo network ``name`` has committed weights and a training record."""
+    path = weights_path(name)
+    return path.exists() and path.with_suffix(".json").exists()
+
+
+def load(name: str, device=None, force: bool = False, progress: bool = True):
+    """Return ``(model, record)`` of zoo network ``name``: reloaded if trained, else trained now (resumable)."""
+    e = entry(name)
+    return train_cached(EXPERIMENT, name, e.model, e.model_options, e.data, e.train, force=force,
+                        device=device, progress=progress)
+
+
+if __name__ == "__main__":
+    import sys
+
+    import torch
+
+    torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    load(sys.argv[1])
