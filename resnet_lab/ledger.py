@@ -1,21 +1,99 @@
-"""Claims ledgers: one row per claim, written per chapter to ``book/claims/<chapter>.json``."""
+"""Claims ledgers: each claim declared once, each verdict computed from measured numbers, behind a quality gate.
+
+A chapter declares its claims as data (``ClaimSpec``: id, statement, the paper's reference, thresholds,
+the criterion text generated from those thresholds, and a ``Gate`` on the networks the test needs) and
+turns a result into rows with ``spec.row(...)``. Five verdicts:
+
+- ``holds`` / ``partly`` / ``fails``: the criterion was tested and came out that way;
+- ``inconclusive``: the run could not test the claim (gate unmet, a difference inside the noise band,
+  too few depths or seeds); the reason names the cause and the number;
+- ``not run``: nothing was measured (e.g. the network needs a GPU profile).
+
+A row whose gate is unmet can never hold, partly hold or fail: ``row`` turns it into ``inconclusive``.
+Rows are written per chapter to ``book/claims/<chapter>.json``.
+"""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
+from .stats import Estimate
 
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
-VERDICTS = ("holds", "partly", "fails", "not run")
+VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
+TESTED = ("holds", "partly", "fails")
 CHAPTERS = {"P1": "p1_dynamical_system", "P2": "p2_forward_stability", "P3": "p3_linearization",
             "P4": "p4_dynamical_stability", "P5": "p5_norm_preservation"}
+# One colour per verdict, shared by the ledger page, the chapter summary cards and every figure.
+VERDICT_COLORS = {"holds": "#2e7d32", "partly": "#f9a825", "fails": "#c62828",
+                  "inconclusive": "#78909c", "not run": "#e0e0e0"}
+
+_ignore_gates = contextvars.ContextVar("ignore_gates", default=False)
+
+
+@contextlib.contextmanager
+def gates_ignored() -> Iterator[None]:
+    """Judge criteria without their gates (negative controls: does the criterion alone tell?)."""
+    token = _ignore_gates.set(True)
+    try:
+        yield
+    finally:
+        _ignore_gates.reset(token)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A quality bar the networks behind a claim must meet before the claim is judged.
+
+    ``quantity`` names what is measured (e.g. "test accuracy"), ``required`` the bar, ``at_least`` its
+    direction, ``why`` where the bar comes from (e.g. "paper's 91.25% minus 6 points"), ``fmt`` how
+    values print.
+    """
+
+    quantity: str
+    required: float
+    at_least: bool = True
+    why: str = ""
+    fmt: str = ".1%"
+
+    def met_by(self, value: float) -> bool:
+        return value >= self.required if self.at_least else value <= self.required
+
+    def check(self, measured: float | dict[str, float] | None) -> dict:
+        """Return ``{quantity, required, measured, met, why}``; a dict of measured values must all meet it."""
+        values = measured if isinstance(measured, dict) else {"": measured}
+        met = bool(values) and all(v is not None and v == v and self.met_by(v) for v in values.values())
+        return {"quantity": self.quantity, "required": self.required, "at_least": self.at_least,
+                "measured": measured, "met": met, "why": self.why}
+
+    def shortfall(self, measured: float | dict[str, float] | None) -> str:
+        """Return the reason text for an unmet gate, naming the numbers."""
+        op = "<" if self.at_least else ">"
+        values = measured if isinstance(measured, dict) else {"": measured}
+        bad = [f"{(k + ' ') if k else ''}{self.quantity} "
+               + ("not measured" if v is None else f"{v:{self.fmt}} {op} gate {self.required:{self.fmt}}")
+               for k, v in values.items() if v is None or v != v or not self.met_by(v)]
+        return "gate unmet: " + "; ".join(bad or [f"no {self.quantity} measured"])
+
+    def describe(self) -> str:
+        op = "≥" if self.at_least else "≤"
+        return f"{self.quantity} {op} {self.required:{self.fmt}}" + (f" ({self.why})" if self.why else "")
 
 
 @dataclass
 class Claim:
-    """One ledger row: the paper's statement, our criterion, the measured value and the verdict."""
+    """One ledger row: the paper's statement, our criterion, the measured value, the verdict and its support.
+
+    ``gate``: ``None`` or ``Gate.check``'s dict. ``band``: the noise band or sample size behind a
+    comparison (an ``Estimate`` dict, or a dict of them). ``implementation_check``: the row checks our
+    code against the maths (it may hold on a negative control). ``reference``: the paper's section,
+    figure or equation.
+    """
 
     id: str
     statement: str
@@ -24,17 +102,91 @@ class Claim:
     verdict: str
     reason: str = ""
     profile: str = ""
+    reference: str = ""
+    gate: dict | None = None
+    band: dict | None = None
+    implementation_check: bool = False
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} not in {VERDICTS}")
-        if self.verdict == "not run" and not self.reason:
-            raise ValueError(f"claim {self.id}: a 'not run' verdict needs a reason")
+        if self.verdict in ("not run", "inconclusive") and not self.reason:
+            raise ValueError(f"claim {self.id}: a {self.verdict!r} verdict needs a reason")
+        if self.gate is not None and not self.gate["met"] and self.verdict in TESTED:
+            raise ValueError(f"claim {self.id}: gate unmet, so it cannot be {self.verdict!r}")
+
+
+def _band_dict(band) -> dict | None:
+    if band is None:
+        return None
+    if isinstance(band, Estimate):
+        return band.to_dict()
+    return {k: (v.to_dict() if isinstance(v, Estimate) else v) for k, v in band.items()}
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim declared once: the criterion text is generated from ``thresholds`` (``criterion.format``).
+
+    ``criterion`` is a template such as ``"holds: slope ≤ {hold_slope}; partly: ≤ {partly_slope}"``;
+    code reads the same numbers from ``spec.t["hold_slope"]``, so prose and code cannot drift apart.
+    """
+
+    id: str
+    statement: str
+    reference: str
+    criterion: str
+    thresholds: dict = field(default_factory=dict)
+    gate: Gate | None = None
+    implementation_check: bool = False
+
+    @property
+    def t(self) -> dict:
+        return self.thresholds
+
+    def criterion_text(self) -> str:
+        text = self.criterion.format(**self.thresholds)
+        return text + (f". Gate: {self.gate.describe()}" if self.gate else "")
+
+    def row(self, value: str, verdict: str, reason: str = "", *, gate_measured=None, band=None,
+            profile: str = "") -> Claim:
+        """Return the ledger row; an unmet gate turns a tested verdict into ``inconclusive`` with the numbers."""
+        gate = None
+        if self.gate is not None:
+            gate = self.gate.check(gate_measured)
+            if not gate["met"] and verdict in TESTED:
+                if _ignore_gates.get():
+                    gate = {**gate, "ignored": True, "met": True}
+                else:
+                    reason = self.gate.shortfall(gate_measured) + (
+                        f" (the criterion alone gives {verdict}{': ' + reason if reason else ''})")
+                    verdict = "inconclusive"
+        return Claim(self.id, self.statement, self.criterion_text(), value, verdict, reason, profile,
+                     self.reference, gate, _band_dict(band), self.implementation_check)
+
+    def not_run(self, reason: str, profile: str = "") -> Claim:
+        return Claim(self.id, self.statement, self.criterion_text(), "—", "not run", reason, profile,
+                     self.reference, None, None, self.implementation_check)
+
+
+def declare(*specs: ClaimSpec) -> dict[str, ClaimSpec]:
+    """Return the chapter's claims by id (ids must be unique)."""
+    out = {}
+    for s in specs:
+        if s.id in out:
+            raise ValueError(f"claim {s.id} declared twice")
+        out[s.id] = s
+    return out
 
 
 def judge(holds: bool, partly: bool = False) -> str:
     """Return ``holds`` if the criterion is met, ``partly`` if only its weaker form is, else ``fails``."""
     return "holds" if holds else "partly" if partly else "fails"
+
+
+def profile_of(result: dict) -> str:
+    """Return the profile a chapter result was computed at (from its provenance)."""
+    return result.get("provenance", {}).get("profile", "")
 
 
 def claims_root() -> Path:
@@ -54,32 +206,110 @@ def read_ledger(chapter: str) -> list[Claim] | None:
 
 
 def ledger_frame(claims: list[Claim]):
-    """Return the ledger as a pandas DataFrame for display."""
+    """Return the ledger as a pandas DataFrame for display (gate and band flattened to text)."""
     import pandas as pd
 
-    return pd.DataFrame([asdict(c) for c in claims]).set_index("id")
+    rows = []
+    for c in claims:
+        rows.append({"id": c.id, "verdict": c.verdict, "claim": c.statement, "criterion": c.criterion,
+                     "measured": c.value, "gate": gate_text(c.gate), "reason": c.reason, "profile": c.profile})
+    return pd.DataFrame(rows).set_index("id")
 
 
-def render_markdown(chapters: dict[str, str] = CHAPTERS) -> str:
-    """Return the book's ledger page: every chapter's rows, or 'pending' for chapters without a ledger."""
+def gate_text(gate: dict | None) -> str:
+    """Return a gate record as text: ``required / measured / met``."""
+    if gate is None:
+        return "—"
+    measured = gate["measured"]
+    fmt = (lambda v: "—" if v is None else f"{v:.3g}")
+    shown = ", ".join(f"{k}: {fmt(v)}" for k, v in measured.items()) if isinstance(measured, dict) else fmt(measured)
+    op = "≥" if gate["at_least"] else "≤"
+    state = "ignored (control)" if gate.get("ignored") else ("met" if gate["met"] else "unmet")
+    return f"{gate['quantity']} {op} {gate['required']:.3g}; measured {shown}: {state}"
+
+
+def band_text(band: dict | None) -> str:
+    """Return the noise band or sample size behind a row as text."""
+    if not band:
+        return "—"
+    if "se" in band:
+        return Estimate(band["value"], float(band["se"]), band["n"], band["method"]).format()
+    return "; ".join(f"{k}: {band_text(v) if isinstance(v, dict) else v}" for k, v in band.items())
+
+
+def verdict_counts(ledgers: dict[str, list[Claim]]) -> dict[str, int]:
+    counts = {v: 0 for v in VERDICTS}
+    for rows in ledgers.values():
+        for r in rows:
+            counts[r.verdict] += 1
+    return counts
+
+
+def verdict_matrix_figure(ledgers: dict[str, list[Claim]], path: Path) -> Path:
+    """Draw the paper × claim verdict matrix (colour: verdict; text: claim id and profile) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
+
+    width = max((len(rows) for rows in ledgers.values()), default=1)
+    fig, ax = plt.subplots(figsize=(max(1.15 * width + 1.5, 7.0), 0.7 * len(ledgers) + 1.4))
+    for i, (chapter, rows) in enumerate(ledgers.items()):
+        for j, r in enumerate(rows):
+            ax.add_patch(Rectangle((j, -i - 1), 0.95, 0.9, color=VERDICT_COLORS[r.verdict]))
+            dark = r.verdict in ("holds", "fails", "inconclusive")
+            ax.text(j + 0.475, -i - 0.45, f"{r.id}\n{r.profile or '—'}", ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.set_xlim(0, width)
+    ax.set_ylim(-len(ledgers), 0)
+    ax.set_yticks([-i - 0.55 for i in range(len(ledgers))], list(ledgers))
+    ax.set_xticks([])
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()], loc="upper center",
+              bbox_to_anchor=(0.5, 0.0), ncol=len(VERDICT_COLORS), frameon=False, fontsize=8)
+    ax.set_title("Verdict per claim (cell text: claim id and the profile that produced it)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(chapters: dict[str, str] = CHAPTERS, figure: Path | None = None) -> str:
+    """Return the book's ledger page: the verdict matrix, then every chapter's rows with gate and band."""
+    ledgers = {c: rows for c in chapters if (rows := read_ledger(c)) is not None}
+    counts = verdict_counts(ledgers)
     lines = ["# Claims ledger", "",
              "Every row is written by its chapter's notebook from measured numbers "
-             "(`book/claims/<chapter>.json`); the profile column says which run produced it.", ""]
-    counts = {v: 0 for v in VERDICTS}
+             "(`book/claims/<chapter>.json`); the profile column says which run produced it. "
+             "*Inconclusive* means the run could not test the claim (a quality gate unmet, a difference inside "
+             "the noise band, too few depths or seeds); the reason gives the numbers.", "",
+             "Totals: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
+    if figure is not None and ledgers:
+        verdict_matrix_figure(ledgers, figure)
+        lines += [f"![Verdict matrix: one row per paper, one cell per claim, coloured by verdict]({figure.name})", ""]
     for chapter, notebook in chapters.items():
-        rows = read_ledger(chapter)
+        rows = ledgers.get(chapter)
         lines.append(f"## {chapter}")
         if rows is None:
             lines += ["", f"*Pending: chapter `{notebook}` has not written its ledger yet.*", ""]
             continue
-        lines += ["", "| id | claim | criterion | measured | verdict | profile |", "|---|---|---|---|---|---|"]
+        lines += ["", f"Chapter: [{notebook}]({notebook}.ipynb)", "",
+                  "| id | verdict | claim | criterion | measured | gate | band | profile |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in rows:
-            counts[r.verdict] += 1
-            verdict = r.verdict + (f": {r.reason}" if r.reason else "")
-            cells = [r.id, r.statement, r.criterion, str(r.value), verdict, r.profile]
-            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+            verdict = f"**{r.verdict}**" + (f": {r.reason}" if r.reason else "")
+            claim = r.statement + (f" ({r.reference})" if r.reference else "")
+            cells = [f"[{r.id}]({notebook}.ipynb)", verdict, claim, r.criterion, r.value, gate_text(r.gate),
+                     band_text(r.band), r.profile]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
-    lines.insert(4, "Totals: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".\n")
     return "\n".join(lines)
 
 
@@ -87,5 +317,5 @@ if __name__ == "__main__":
     import sys
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else REPO_ROOT / "book" / "ledger.md")
-    out.write_text(render_markdown())
+    out.write_text(render_markdown(figure=out.parent / "ledger_matrix.png"))
     print(f"wrote {out}")

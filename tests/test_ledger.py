@@ -14,7 +14,7 @@ def test_roundtrip_and_pending_chapters():
     write_ledger("P5", rows)
     assert read_ledger("P5") == rows and read_ledger("P1") is None
     page = render_markdown()
-    assert "not run: needs a GPU" in page and "*Pending" in page and "1 holds" in page
+    assert "**not run**: needs a GPU" in page and "*Pending" in page and "1 holds" in page
 
 
 def test_verdicts_are_validated():
@@ -33,3 +33,64 @@ def test_committed_ledgers_are_well_formed(chapter):
     rows = json.loads(path.read_text())
     assert rows and all(r["id"].startswith(chapter + ".") and r["verdict"] in VERDICTS for r in rows)
     assert all(r["profile"] and r["criterion"] and r["statement"] for r in rows)
+
+
+# --- ledger v2: declarations, gates, inconclusive -------------------------------------------------
+from resnet_lab.ledger import ClaimSpec, Gate, declare, gates_ignored, ledger_frame  # noqa: E402
+from resnet_lab.stats import binomial  # noqa: E402
+
+SPEC = ClaimSpec("P9.1", "Deeper is better.", "Table 1",
+                 "holds: gain ≥ {hold:.0%}; partly: ≥ {partly:.0%}", {"hold": 0.05, "partly": 0.01},
+                 gate=Gate("test accuracy", 0.85, why="paper's 91% minus 6 points"))
+
+
+def test_criterion_text_is_generated_from_the_thresholds():
+    assert SPEC.criterion_text().startswith("holds: gain ≥ 5%; partly: ≥ 1%. Gate: test accuracy ≥ 85.0%")
+    assert SPEC.t["hold"] == 0.05
+
+
+def test_unmet_gate_turns_every_tested_verdict_into_inconclusive_with_the_numbers():
+    for verdict in ("holds", "partly", "fails"):
+        row = SPEC.row("gain 7%", verdict, gate_measured=0.54, band=binomial(0.54, 10_000))
+        assert row.verdict == "inconclusive"
+        assert "54.0% < gate 85.0%" in row.reason and verdict in row.reason
+        assert row.gate["met"] is False and row.gate["required"] == 0.85 and row.gate["measured"] == 0.54
+        assert row.band["n"] == 10_000 and row.band["method"] == "binomial"
+    row = SPEC.row("gain 7%", "holds", gate_measured={"R20": 0.9, "R56": 0.8})
+    assert row.verdict == "inconclusive" and "R56 test accuracy 80.0% < gate" in row.reason
+    assert "R20" not in row.reason
+    assert SPEC.row("gain 7%", "holds", gate_measured=None).verdict == "inconclusive"
+
+
+def test_met_gate_keeps_the_verdict_and_records_it():
+    row = SPEC.row("gain 7%", "holds", gate_measured={"R20": 0.9, "R56": 0.86})
+    assert row.verdict == "holds" and row.gate["met"] is True
+
+
+def test_gates_ignored_judges_the_criterion_alone():
+    with gates_ignored():
+        row = SPEC.row("gain 7%", "holds", gate_measured=0.1)
+    assert row.verdict == "holds" and row.gate["ignored"]
+
+
+def test_claim_refuses_a_tested_verdict_behind_an_unmet_gate_and_bare_inconclusive():
+    with pytest.raises(ValueError, match="gate unmet"):
+        Claim("P9.1", "s", "c", "v", "holds", gate={"met": False})
+    with pytest.raises(ValueError, match="reason"):
+        Claim("P9.1", "s", "c", "v", "inconclusive")
+
+
+def test_declare_refuses_duplicates_and_not_run_rows_keep_the_criterion():
+    with pytest.raises(ValueError, match="twice"):
+        declare(SPEC, SPEC)
+    row = declare(SPEC)["P9.1"].not_run("needs a GPU", profile="small")
+    assert row.verdict == "not run" and row.criterion == SPEC.criterion_text()
+
+
+def test_ledger_page_shows_gate_band_matrix_and_links(tmp_path):
+    write_ledger("P1", [SPEC.row("gain 7%", "holds", gate_measured=0.4, band=binomial(0.4, 100), profile="small")])
+    page = render_markdown(figure=tmp_path / "m.png")
+    assert (tmp_path / "m.png").stat().st_size > 1000
+    assert "1 inconclusive" in page and "unmet" in page and "(n=100, binomial)" in page
+    assert "[P9.1](p1_dynamical_system.ipynb)" in page
+    assert ledger_frame(read_ledger("P1")).loc["P9.1", "verdict"] == "inconclusive"

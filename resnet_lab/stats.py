@@ -1,0 +1,114 @@
+"""Noise bands in one place: estimates with a standard error, and comparisons that respect them.
+
+A verdict that compares two measured quantities uses these and nothing else: a difference counts only
+when it exceeds ``K_SE`` standard errors (default 2, about a 95% band). An estimate whose standard error
+is unknown (one seed) cannot make a difference count: the comparison is *undecided*, and the ledger row
+says *inconclusive*.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+K_SE = 2.0  # a difference counts when |difference| > K_SE · its standard error
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured value with its standard error, the sample size behind it and how the error was found.
+
+    ``method``: ``"seeds"`` (spread over independent runs), ``"bootstrap"`` (over test images),
+    ``"binomial"`` (an accuracy on n images), ``"exact"`` (no sampling noise, se 0), ``"single"``
+    (one run, se unknown: NaN).
+    """
+
+    value: float
+    se: float
+    n: int
+    method: str
+
+    def band(self, k: float = K_SE) -> float:
+        """Return the half-width of the ±band, ``k`` standard errors."""
+        return k * self.se
+
+    def format(self, spec: str = ".3g", k: float = K_SE) -> str:
+        """Return ``value ± k·se (n=…, method)``; ``± ?`` when the error is unknown."""
+        band = "?" if math.isnan(self.se) else format(self.band(k), ".2g")
+        return f"{self.value:{spec}} ± {band} (n={self.n}, {self.method})"
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "k": K_SE}
+
+
+def exact(value: float) -> Estimate:
+    """Return a value with no sampling noise (a closed form, a count over a whole fixed set)."""
+    return Estimate(float(value), 0.0, 1, "exact")
+
+
+def over_seeds(values: Sequence[float]) -> Estimate:
+    """Return the mean of per-seed values with its standard error (NaN with fewer than two seeds)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("over_seeds needs at least one value")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    return Estimate(float(v.mean()), se, int(v.size), "seeds" if v.size > 1 else "single")
+
+
+def binomial(p: float, n: int) -> Estimate:
+    """Return an accuracy ``p`` measured on ``n`` images with its binomial standard error."""
+    if n <= 0:
+        raise ValueError(f"binomial needs n > 0 images, got {n}")
+    return Estimate(float(p), math.sqrt(max(p * (1 - p), 0.0) / n), int(n), "binomial")
+
+
+def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
+              n_boot: int = 1000, seed: int = 0) -> Estimate:
+    """Return ``statistic(values)`` with a bootstrap standard error, resampling the first axis (items)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 2:
+        raise ValueError(f"bootstrap needs at least two items, got {len(v)}")
+    rng = np.random.default_rng(seed)
+    draws = [statistic(v[rng.integers(0, len(v), len(v))]) for _ in range(n_boot)]
+    return Estimate(float(statistic(v)), float(np.std(draws, ddof=1)), len(v), "bootstrap")
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float],
+                     statistic: Callable[[np.ndarray], float] = np.mean, n_boot: int = 1000,
+                     seed: int = 0) -> Estimate:
+    """Return ``statistic(a) − statistic(b)`` over the same items (paired), with a bootstrap standard error."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"paired samples differ in length: {a.shape[0]} vs {b.shape[0]}")
+    rng = np.random.default_rng(seed)
+    idx = [rng.integers(0, len(a), len(a)) for _ in range(n_boot)]
+    draws = [statistic(a[i]) - statistic(b[i]) for i in idx]
+    return Estimate(float(statistic(a) - statistic(b)), float(np.std(draws, ddof=1)), len(a), "bootstrap")
+
+
+def difference(a: Estimate, b: Estimate) -> Estimate:
+    """Return ``a − b`` for independent estimates (errors add in quadrature)."""
+    method = a.method if a.method == b.method else f"{a.method}/{b.method}"
+    return Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n), method)
+
+
+def sign(d: Estimate, k: float = K_SE) -> int | None:
+    """Return +1 or −1 if ``d`` differs from zero by more than ``k`` standard errors, 0 if inside the band,
+    ``None`` if the error is unknown (the comparison cannot be decided)."""
+    if math.isnan(d.se):
+        return None
+    if abs(d.value) <= k * d.se:
+        return 0
+    return 1 if d.value > 0 else -1
+
+
+def greater(a: Estimate, b: Estimate | float = 0.0, k: float = K_SE) -> bool | None:
+    """Return True if ``a > b`` beyond the band, False if not (less, or inside it), None if undecidable."""
+    b = b if isinstance(b, Estimate) else exact(b)
+    s = sign(difference(a, b), k)
+    return None if s is None else s > 0
