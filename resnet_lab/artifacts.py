@@ -2,17 +2,35 @@
 
 Layout: ``<root>/<experiment>/<profile>/<name>.json`` (+ ``.npz`` arrays, ``.pt`` checkpoints), where
 root is ``$RESNET_LAB_ARTIFACTS`` or the repo's ``artifacts/``. Committed artifacts are what the book shows.
+
+Staleness: ``cached`` stores in each result's provenance ``config_hash`` (sha256 of the profile's config as
+JSON) and ``code_version`` (the chapter's ``CODE_VERSION`` if it declares one, else a hash of the source of
+``run`` and every function and class of the chapter module it reaches). On loading, a mismatch sets the
+result's ``stale`` field to the reason (it is ``False`` when current, and ``"unknown (no config hash)"`` for
+results saved before hashes existed: those load and are not refused). ``resolve_profile("auto")`` skips
+stale results; ``python -m resnet_lab run`` and the runner recompute them (networks with unchanged
+configs are reloaded, not retrained, since ``train_cached`` keys them by their own hash).
+
+Faults: a truncated or corrupt ``.json``/``.npz``/``.pt`` raises ``ArtifactError`` naming the file and the
+command that recomputes it.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import importlib
+import inspect
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
+import types
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +39,13 @@ import numpy as np
 import torch
 
 ARTIFACTS_ENV = "RESNET_LAB_ARTIFACTS"
+RECOMPUTE_STALE_ENV = "RESNET_LAB_RECOMPUTE_STALE"  # "1": cached() recomputes a stale result instead of loading it
 REPO_ROOT = Path(__file__).resolve().parents[1]
+NO_HASH = "unknown (no config hash)"
+
+
+class ArtifactError(RuntimeError):
+    """A stored artifact is truncated or corrupt; the message names the file and how to recompute it."""
 
 
 def artifact_root() -> Path:
@@ -73,9 +97,30 @@ def save_json(path: Path, obj) -> Path:
     return Path(path)
 
 
+def recompute_hint(path: Path) -> str:
+    """Return the shell command that recomputes the artifact at ``path`` (delete it, then rerun its unit)."""
+    path = Path(path)
+    try:
+        experiment, profile = path.resolve().relative_to(artifact_root().resolve()).parts[:2]
+    except (ValueError, OSError):
+        return f"rm '{path}' and rerun the computation that wrote it"
+    if experiment == "zoo":
+        return f"rm '{path}' && python -m resnet_lab.zoo {profile}"
+    return f"rm '{path}' && python -m resnet_lab run {experiment} --profile {profile}"
+
+
+def _corrupt(path: Path, err: Exception) -> ArtifactError:
+    return ArtifactError(f"artifact {path} is truncated or corrupt ({type(err).__name__}: {err}); "
+                         f"recompute it with: {recompute_hint(path)}")
+
+
 def load_json(path: Path):
-    """Read a JSON file written by ``save_json``."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file written by ``save_json`` (``ArtifactError`` if it is truncated or corrupt)."""
+    text = Path(path).read_text()
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _corrupt(path, err) from err
 
 
 def save_arrays(path: Path, **arrays) -> Path:
@@ -88,9 +133,14 @@ def save_arrays(path: Path, **arrays) -> Path:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read a ``.npz`` written by ``save_arrays`` into a dict of arrays."""
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files}
+    """Read a ``.npz`` written by ``save_arrays`` into a dict of arrays (``ArtifactError`` if corrupt)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(path)
+    try:
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        raise _corrupt(path, err) from err
 
 
 def save_torch(path: Path, obj) -> Path:
@@ -98,6 +148,16 @@ def save_torch(path: Path, obj) -> Path:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
+
+
+def load_torch(path: Path, map_location="cpu", weights_only: bool = True):
+    """``torch.load`` a checkpoint or state dict (``ArtifactError`` naming the file if it is corrupt)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, __import__("pickle").UnpicklingError) as err:
+        raise _corrupt(path, err) from err
 
 
 def git_commit() -> str:
@@ -110,6 +170,16 @@ def git_commit() -> str:
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def uncommitted_files(limit: int = 200) -> list[str] | None:
+    """Return ``git status --porcelain`` lines (what a run's code differed from its commit by); None outside git."""
+    try:
+        lines = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def device_name(device: torch.device | str | None = None) -> str:
@@ -129,23 +199,166 @@ def provenance(profile: str, wall_time_s: float | None = None, data_source: str 
         "torch": torch.__version__,
         "python": platform.python_version(),
         "commit": git_commit(),
+        "uncommitted": uncommitted_files(),
         "wall_time_s": None if wall_time_s is None else round(wall_time_s, 2),
         "data_source": data_source,
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
+def config_hash(config) -> str | None:
+    """Return a stable sha256 (16 hex digits) of a config dataclass (or dict) as sorted JSON; None for None."""
+    if config is None:
+        return None
+    data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    text = json.dumps(_jsonable(data), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def experiment_module(experiment: str) -> types.ModuleType | None:
+    """Return the chapter module ``resnet_lab.experiments.<experiment>`` if there is one, else None."""
+    name = f"{__package__}.experiments.{experiment}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if not (Path(__file__).parent / "experiments" / f"{experiment}.py").exists():
+        return None
+    return importlib.import_module(name)
+
+
+def _reached_source(module: types.ModuleType, root) -> list[str]:
+    """Return the source of ``root`` and of every function/class of ``module`` it references, transitively."""
+    seen, order, todo = set(), [], [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        order.append(obj)
+        codes = []
+        if isinstance(obj, types.FunctionType):
+            codes.append(obj.__code__)
+        elif isinstance(obj, type):
+            codes += [f.__code__ for f in vars(obj).values() if isinstance(f, types.FunctionType)]
+        names = set()
+        while codes:
+            code = codes.pop()
+            names.update(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        for n in sorted(names):
+            target = getattr(module, n, None)
+            if (isinstance(target, (types.FunctionType, type)) and getattr(target, "__module__", None) == module.__name__
+                    and not n.startswith("claim")):
+                todo.append(target)
+    return sorted(inspect.getsource(o) for o in order)
+
+
+def code_version(experiment: str) -> str | None:
+    """Return the chapter's code version: its ``CODE_VERSION`` if declared, else a hash of the compute path's source.
+
+    The compute path is ``run`` and every function and class of the module it reaches (``claims*`` excluded),
+    so editing the claims, figures or docstrings elsewhere does not make results stale. None without a module.
+    """
+    module = experiment_module(experiment)
+    if module is None:
+        return None
+    if getattr(module, "CODE_VERSION", None) is not None:
+        return str(module.CODE_VERSION)
+    try:
+        text = "\n".join(_reached_source(module, module.run))
+    except (AttributeError, OSError, TypeError):
+        text = Path(module.__file__).read_text()
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def profile_config(experiment: str, profile: str):
+    """Return the chapter's config for ``profile`` (from its ``PROFILES``), or None."""
+    module = experiment_module(experiment)
+    profiles = getattr(module, "PROFILES", None) or {}
+    return profiles.get(profile) if isinstance(profiles, dict) else None
+
+
+def staleness(result: dict, experiment: str, profile: str, config=None, name: str = "result") -> str | bool:
+    """Return False if ``result`` matches today's config and code, else the reason it is stale.
+
+    ``config`` defaults to the chapter's ``PROFILES[profile]`` (for the default result name only: other names
+    are keyed by their own config). A result saved before hashes existed gives ``NO_HASH``.
+    """
+    prov = result.get("provenance") or {}
+    if "config_hash" not in prov:
+        return NO_HASH
+    if config is None and name == "result":
+        config = profile_config(experiment, profile)
+    reasons = []
+    now = config_hash(config)
+    if now is not None and prov["config_hash"] is not None and now != prov["config_hash"]:
+        reasons.append(f"config changed (saved {prov['config_hash']}, now {now})")
+    version = code_version(experiment)
+    if version is not None and prov.get("code_version") is not None and version != prov["code_version"]:
+        reasons.append(f"code changed (saved {prov['code_version']}, now {version})")
+    return "; ".join(reasons) or False
+
+
+def is_stale(result: dict) -> bool:
+    """Return whether a loaded result is known to be stale (an unknown staleness, for old results, is not)."""
+    stale = result.get("stale", False)
+    return bool(stale) and stale != NO_HASH
+
+
+def _recompute_stale() -> bool:
+    return os.environ.get(RECOMPUTE_STALE_ENV, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def recompute_stale(enabled: bool = True) -> Iterator[None]:
+    """Within this context, ``cached`` recomputes stale results instead of returning them marked stale."""
+    old = os.environ.get(RECOMPUTE_STALE_ENV)
+    os.environ[RECOMPUTE_STALE_ENV] = "1" if enabled else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(RECOMPUTE_STALE_ENV, None)
+        else:
+            os.environ[RECOMPUTE_STALE_ENV] = old
+
+
+def load_result(experiment: str, profile: str, name: str = "result", config=None) -> dict | None:
+    """Return ``<experiment>/<profile>/<name>.json`` with its ``stale`` field set, or None if absent."""
+    path = artifact_dir(experiment, profile) / f"{name}.json"
+    if not path.exists():
+        return None
+    result = load_json(path)
+    result["stale"] = staleness(result, experiment, profile, config, name)
+    return result
+
+
 def cached(experiment: str, profile: str, compute: Callable[[], dict], force: bool = False,
-           name: str = "result") -> dict:
+           name: str = "result", config=None) -> dict:
     """Return ``<experiment>/<profile>/<name>.json`` if present (and not ``force``), else compute and save it.
 
-    ``compute`` returns a JSON-able dict; a ``data_source`` key in it goes into the provenance.
+    ``compute`` returns a JSON-able dict; a ``data_source`` key in it goes into the provenance. ``config``
+    (default: the chapter's ``PROFILES[profile]``) is hashed into the provenance with the chapter's code
+    version; a saved result whose hashes differ comes back with ``stale`` set to the reason (and a warning),
+    or is recomputed inside ``recompute_stale()`` (as ``python -m resnet_lab run`` and the runner do).
     """
     path = artifact_dir(experiment, profile) / f"{name}.json"
     if path.exists() and not force:
-        return load_json(path)
+        result = load_result(experiment, profile, name, config)
+        if not (is_stale(result) and _recompute_stale()):
+            if is_stale(result):
+                import warnings
+
+                warnings.warn(f"{path} is stale: {result['stale']}; recompute: "
+                              f"python -m resnet_lab run {experiment} --profile {profile}", stacklevel=2)
+            return result
+    if config is None and name == "result":
+        config = profile_config(experiment, profile)
     start = time.perf_counter()
     result = compute()
-    result["provenance"] = provenance(profile, time.perf_counter() - start, result.get("data_source"))
+    result.pop("stale", None)
+    result["provenance"] = {**provenance(profile, time.perf_counter() - start, result.get("data_source")),
+                            "config_hash": config_hash(config) if config is not None
+                            else config_hash(result.get("config")),
+                            "code_version": code_version(experiment)}
     save_json(path, result)
-    return load_json(path)
+    return load_result(experiment, profile, name, config)

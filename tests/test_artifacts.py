@@ -54,3 +54,131 @@ def test_unknown_profile_lists_valid_ones():
         resolve_profile("huge", "exp")
     with pytest.raises(ValueError, match="not defined"):
         select({"smoke": 1}, "paper")
+
+
+# ---- staleness (issue 12 §2) --------------------------------------------------------------------------
+import sys  # noqa: E402
+import types  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    n: int = 3
+
+
+def fake_chapter(monkeypatch, profiles, version="1"):
+    """Register ``resnet_lab.experiments.fakechap`` with ``PROFILES`` and a ``CODE_VERSION``."""
+    module = types.ModuleType("resnet_lab.experiments.fakechap")
+    module.PROFILES, module.CODE_VERSION = profiles, version
+    module.run = lambda profile="smoke", force=False, device=None, progress=True: None
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return module
+
+
+def test_cached_records_config_hash_code_version_and_uncommitted(monkeypatch):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+    result = A.cached("fakechap", "small", lambda: {"value": 1})
+    prov = result["provenance"]
+    assert prov["config_hash"] == A.config_hash(FakeConfig(3)) and prov["code_version"] == "1"
+    assert isinstance(prov["uncommitted"], list) and result["stale"] is False
+    assert A.config_hash(FakeConfig(3)) == A.config_hash(FakeConfig(3)) != A.config_hash(FakeConfig(4))
+    assert "stale" not in A.load_json(A.artifact_dir("fakechap", "small") / "result.json")  # judged on load
+
+
+def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch):
+    module = fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+    calls = []
+    A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 1})
+    module.PROFILES = {"small": FakeConfig(4)}  # someone edits the profile
+    with pytest.warns(UserWarning, match="stale"):
+        again = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 2})
+    assert again["value"] == 1 and again["stale"].startswith("config changed") and calls == [1]
+    with pytest.warns(UserWarning, match="auto skips fakechap small"):
+        assert resolve_profile("auto", "fakechap") in ("smoke", "standard")
+    module.PROFILES, module.CODE_VERSION = {"small": FakeConfig(3)}, "2"  # config back, code changed
+    assert A.load_result("fakechap", "small")["stale"].startswith("code changed")
+    with A.recompute_stale():
+        fresh = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 3})
+    assert fresh["value"] == 3 and fresh["stale"] is False and calls == [1, 1]
+    assert resolve_profile("auto", "fakechap") == "small"
+
+
+def test_results_saved_before_hashes_load_as_unknown_and_are_not_refused(monkeypatch):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+    A.save_json(A.artifact_dir("fakechap", "small") / "result.json", {"value": 7, "provenance": {"profile": "small"}})
+    result = A.cached("fakechap", "small", lambda: pytest.fail("recomputed"))
+    assert result["value"] == 7 and result["stale"] == "unknown (no config hash)"
+    assert resolve_profile("auto", "fakechap") == "small"
+
+
+def test_committed_results_still_load():
+    for experiment in ("intro", "p1", "p2", "p3", "p4", "p5"):
+        path = A.REPO_ROOT / "artifacts" / experiment / "small" / "result.json"
+        if path.exists():
+            assert "provenance" in A.load_json(path)
+
+
+def test_code_version_of_a_chapter_is_stable():
+    first = A.code_version("p5")
+    assert first == A.code_version("p5") and len(first) == 12
+    assert A.code_version("not_a_chapter") is None
+
+
+CHAPTER_SOURCE = """
+def helper(x):
+    return x + {helper}
+
+def run(profile="smoke", force=False, device=None, progress=True):
+    return helper(1)
+
+def claims(result):
+    return "{claims}"
+"""
+
+
+def test_code_version_follows_the_compute_path_not_the_claims(tmp_path, monkeypatch):
+    import importlib.util
+
+    def version(helper, claims, n):
+        path = tmp_path / f"fakesrc{n}.py"
+        path.write_text(CHAPTER_SOURCE.format(helper=helper, claims=claims))
+        spec = importlib.util.spec_from_file_location("resnet_lab.experiments.fakesrc", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        monkeypatch.setitem(sys.modules, "resnet_lab.experiments.fakesrc", module)
+        return A.code_version("fakesrc")
+
+    base = version(1, "a", 0)
+    assert version(1, "b", 1) == base   # claims edited: results stay current
+    assert version(2, "a", 2) != base   # a function run() calls edited: stale
+
+
+# ---- faults (issue 12 §5) -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["json", "npz", "pt"])
+def test_truncated_artifact_names_file_and_command(kind):
+    path = A.artifact_dir("p3", "small") / f"thing.{kind}"
+    if kind == "json":
+        A.save_json(path, {"a": list(range(100))})
+    elif kind == "npz":
+        A.save_arrays(path, x=np.random.rand(200))
+    else:
+        A.save_torch(path, {"w": torch.randn(200)})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    load = {"json": A.load_json, "npz": A.load_arrays, "pt": A.load_torch}[kind]
+    with pytest.raises(A.ArtifactError) as err:
+        load(path)
+    message = str(err.value)
+    assert str(path) in message and "python -m resnet_lab run p3 --profile small" in message
+
+
+def test_corrupt_zoo_weights_point_at_the_zoo_command():
+    path = A.artifact_dir("zoo", "resnet20-cifar10") / "model-x.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(A.ArtifactError, match="python -m resnet_lab.zoo resnet20-cifar10"):
+        A.load_torch(path)
