@@ -85,3 +85,75 @@ def test_train_cached_reloads_instead_of_training(toy_data, monkeypatch):
     again, record2 = train_cached("t", "smoke", "resnet20", TINY, spec, cfg, device="cpu")
     assert record2 == record and record["provenance"]["data_source"] == "synthetic"
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+@pytest.mark.parametrize("check_every", [4, 32])
+def test_deferred_finite_check_reports_the_exact_step(toy_data, check_every):
+    """On a GPU the loss is checked every k steps (no host sync per step); the reported step stays exact."""
+    def poison(model, step):
+        if step == 5:
+            with torch.no_grad():
+                next(model.parameters()).fill_(float("nan"))
+
+    result = train(tiny_model(), toy_data, toy_data, CONFIG, device="cpu", step_hooks=[poison], progress=False,
+                   check_every=check_every)
+    assert result.diverged and result.diverged_step == 5 and result.steps == 5
+    assert len(result.history) == 2 and math.isnan(result.history[-1]["train_loss"])
+
+
+def test_deferred_check_changes_nothing_on_a_finite_run(toy_data):
+    a = train(tiny_model(), toy_data, toy_data, CONFIG, device="cpu", progress=False)
+    b = train(tiny_model(), toy_data, toy_data, CONFIG, device="cpu", progress=False, check_every=5)
+    assert [r["test_loss"] for r in a.history] == [r["test_loss"] for r in b.history] and not b.diverged
+
+
+def test_corrupt_checkpoint_restarts_with_a_warning(toy_data, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    ckpt.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="truncated or corrupt"):
+        result = train(tiny_model(), toy_data, None, CONFIG, device="cpu", checkpoint=str(ckpt), progress=False)
+    assert result.steps == 24 and [r["epoch"] for r in result.history] == [0, 1, 2, 3]
+
+
+def _chapter_compute(callback=None):
+    """A chapter with three networks, each cached by ``train_cached`` (as P1, P2, P4 and P5 do)."""
+    from resnet_lab.artifacts import cached
+    from resnet_lab.data import DataSpec
+
+    def compute():
+        finals = {}
+        for seed in (0, 1, 2):
+            cfg = TrainConfig(epochs=3, batch_size=32, lr=0.05, schedule="onecycle", augment=False,
+                              channels_last=False, seed=seed)
+            cbs = [lambda m, e, seed=seed: callback(seed, e) or {}] if callback else []
+            _, record = train_cached("multi", "smoke", "resnet20", TINY, DataSpec("toy"), cfg, tag=f"net{seed}",
+                                     device="cpu", callbacks=cbs, progress=False)
+            finals[seed] = record["history"][-1]["test_loss"]
+        return {"finals": finals}
+
+    return cached("multi", "smoke", compute)
+
+
+def test_chapter_run_killed_mid_way_resumes_to_the_uninterrupted_result(toy_data, monkeypatch, tmp_path):
+    from resnet_lab.data import DataSpec
+
+    monkeypatch.setattr(DataSpec, "load", lambda self, split, root=None: toy_data)
+    monkeypatch.setenv("RESNET_LAB_ARTIFACTS", str(tmp_path / "straight"))
+    straight = _chapter_compute()["finals"]
+
+    monkeypatch.setenv("RESNET_LAB_ARTIFACTS", str(tmp_path / "killed"))
+
+    def kill(seed, epoch):  # the second network dies in its second epoch
+        if (seed, epoch) == (1, 2):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _chapter_compute(kill)
+    done = sorted(p.name for p in (tmp_path / "killed" / "multi" / "smoke").iterdir())
+    assert sum(n.startswith("net0-") and n.endswith(".pt") for n in done) == 1   # network 1 kept
+    assert sum(n.startswith("net1-") and n.endswith(".ckpt") for n in done) == 1  # network 2 at epoch 1
+    assert not any(n.startswith("net2-") for n in done) and "result.json" not in done
+    resumed = _chapter_compute()["finals"]
+    assert resumed.keys() == straight.keys()
+    for seed in straight:
+        assert resumed[seed] == pytest.approx(straight[seed], rel=1e-5)
