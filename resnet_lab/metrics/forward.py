@@ -100,8 +100,11 @@ def _residual_bounds(layer: SubtractiveLayer, size: int) -> dict:
                 "a2_min": float(conv2.weight.min())}
     assert isinstance(branch, SymmetricBranch)
     w = branch.conv.weight
-    d1, _ = bn_affine(branch.bn1)
-    d2, _ = bn_affine(branch.bn2)
+    if branch.use_bn:
+        d1, _ = bn_affine(branch.bn1)
+        d2, _ = bn_affine(branch.bn2)
+    else:   # BN-free branch Aᵀσ(Ax + b): Lemma A.1 on the raw filter (d₁ = d₂ = 1)
+        d1 = d2 = torch.ones(w.shape[0], dtype=w.dtype, device=w.device)
     generic = 1 + h * conv_spectral_norm(_scaled(w, None, d2), size) * conv_spectral_norm(_scaled(w, d1), size)
     raw_sq = float(conv_spectral_norm(w, size) ** 2)
     # Lemma A.1 after folding BN: with B = D₁^½ A D₂^½ and h‖B‖² ≤ 2 the layer is non-expansive in

@@ -54,15 +54,26 @@ def conv_adjoint(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 class SymmetricBranch(nn.Module):
-    """Return ``BN₂(Aᵀ σ(BN₁(A x)))``: the ResNet-S branch with one shared filter (Eq. 4.2)."""
+    """Return ``BN₂(Aᵀ σ(BN₁(A x)))``: the ResNet-S branch with one shared filter (Eq. 4.2).
 
-    def __init__(self, channels: int) -> None:
+    ``use_bn=False`` gives the BN-free branch ``Aᵀ σ(A x + b)`` of Lemma A.1 (a bias per channel in
+    place of BN₁, nothing in place of BN₂): the form in which Theorem 4.2's hypothesis ``h‖A‖₂² ≤ 2``
+    is a condition on the trained filter itself (with BN, BN₁ and BN₂ undo any rescaling of ``A``).
+    """
+
+    def __init__(self, channels: int, use_bn: bool = True) -> None:
         super().__init__()
         self.conv = circular_conv3x3(channels, channels)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.bn2 = nn.BatchNorm2d(channels, affine=False)  # γ=1, β=0 fixed (Remark 4.3)
+        self.use_bn = use_bn
+        if use_bn:
+            self.bn1 = nn.BatchNorm2d(channels)
+            self.bn2 = nn.BatchNorm2d(channels, affine=False)  # γ=1, β=0 fixed (Remark 4.3)
+        else:
+            self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.use_bn:
+            return conv_adjoint(F.relu(self.conv(x) + self.bias[:, None, None]), self.conv.weight)
         return self.bn2(conv_adjoint(F.relu(self.bn1(self.conv(x))), self.conv.weight))
 
 
@@ -129,9 +140,14 @@ class ResNetDS(nn.Module):
     """The network of Fig. 4.1: conv layer → 3 stages → global average pooling → fully connected layer."""
 
     def __init__(self, variant: str, n: int = 3, num_classes: int = 10, width: int = 16, in_channels: int = 3,
-                 step_size: float = 1.0, pool_counts_as_layer: bool = True, filter_penalty: float = 0.0) -> None:
+                 step_size: float = 1.0, pool_counts_as_layer: bool = True, filter_penalty: float = 0.0,
+                 branch_bn: bool = True) -> None:
         super().__init__()
-        branches: dict[str, Callable[[int], nn.Module]] = {"D": DecayBranch, "S": SymmetricBranch}
+        if not branch_bn and variant != "S":
+            raise ValueError("branch_bn=False is the BN-free ResNet-S branch; ResNet-D keeps its BN")
+        self.branch_bn = branch_bn
+        branches: dict[str, Callable[[int], nn.Module]] = {
+            "D": DecayBranch, "S": (lambda c: SymmetricBranch(c, use_bn=branch_bn))}
         if variant not in branches:
             raise ValueError(f"unknown variant {variant!r}; valid: 'D', 'S'")
         if n < 1:
@@ -158,6 +174,9 @@ class ResNetDS(nn.Module):
         for conv in nonneg_filters(self):
             with torch.no_grad():
                 conv.weight.abs_()
+        if not self.branch_bn:
+            # BN-free ResNet-S starts feasible for Theorem 4.2: h‖A‖₂² ≤ 2 in every residual layer.
+            spectral_clip_hook(2.0 / self.stages[0][0].step_size)(self, 0)
         fc = self.head[-1]
         std = fc.in_features ** -0.5
         nn.init.trunc_normal_(fc.weight, std=std, a=-2 * std, b=2 * std)
@@ -206,21 +225,27 @@ def add_filter_penalty(model: nn.Module, lam: float) -> None:
             m.weight.register_hook(lambda grad, w=m.weight: grad + lam * w.detach())
 
 
-def spectral_clip_hook(max_sq_norm: float = 2.0, every: int = 1) -> Callable[[nn.Module, int], None]:
-    """Return a step hook that rescales each ResNet-S filter so ``‖A‖₂² ≤ max_sq_norm`` (Eq. 4.11).
+# Rescale to just inside the bound, so float32 rounding of the scaled kernel cannot push ‖A‖₂² past it.
+CLIP_MARGIN = 1e-5
 
-    ``‖A‖₂`` is the exact operator norm of the circular conv on the layer's feature map (FFT,
-    :func:`resnet_lab.metrics.convsv.conv_spectral_norm`). Rescaling is a feasible point of the
-    constraint set, not its Euclidean projection (which would leave the 3×3 support).
+
+def spectral_clip_hook(max_sq_norm: float = 2.0, every: int = 1, input_size: int = 32) -> Callable[[nn.Module, int], None]:
+    """Return a step hook that keeps each ResNet-S filter at ``‖A‖₂² ≤ max_sq_norm`` (Eq. 4.11).
+
+    ``‖A‖₂`` is the exact operator norm of the circular conv on the layer's feature map: the largest
+    of the conv's singular values, per frequency of the FFT (:func:`resnet_lab.metrics.convsv.conv_spectral_norm`).
+    A filter above the bound is rescaled onto it (times ``1 − CLIP_MARGIN``): a feasible point of the
+    constraint set, not its Euclidean projection (clipping the singular values per frequency would leave
+    the 3×3 support). ``input_size``: side of the network's input images.
     """
     def hook(model: nn.Module, step: int) -> None:
         if step % every:
             return
         with torch.no_grad():
-            for conv, size in symmetric_filters_with_size(model):
-                norm = conv_spectral_norm(conv.weight, size)
-                if norm.pow(2) > max_sq_norm:
-                    conv.weight.mul_(max_sq_norm ** 0.5 / norm)
+            for conv, size in symmetric_filters_with_size(model, input_size):
+                norm = conv_spectral_norm(conv.weight.double(), size)
+                if norm.pow(2) > max_sq_norm * (1 - CLIP_MARGIN):
+                    conv.weight.mul_(float(max_sq_norm ** 0.5 * (1 - CLIP_MARGIN) / norm))
     return hook
 
 
