@@ -9,6 +9,7 @@ are not adopted: no GPU has measured them here yet.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -29,6 +30,21 @@ from .models import build_model
 Callback = Callable[[nn.Module, int], dict]   # (model, epoch) -> values merged into that epoch's record
 StepHook = Callable[[nn.Module, int], None]   # (model, optimizer step) after each step
 CHECK_EVERY_CUDA = 32  # steps between host syncs for the finite-loss check on a GPU (every step on a CPU)
+_DEADLINE: list[float] = []  # time.monotonic() past which a checkpointed run stops at its next epoch end
+
+
+class BudgetExceeded(Exception):
+    """A checkpointed run stopped at an epoch end because the runner's budget ran out; it resumes next time."""
+
+
+@contextlib.contextmanager
+def deadline(when: float):
+    """Within this context, ``train`` with a checkpoint stops at the first epoch end after ``when`` (monotonic)."""
+    _DEADLINE.append(when)
+    try:
+        yield
+    finally:
+        _DEADLINE.pop()
 
 
 @dataclass(frozen=True)
@@ -254,6 +270,9 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
             save_torch(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                     "schedule": schedule.state_dict(), "loader": loader.state_dict(),
                                     "result": asdict(result)})
+            if _DEADLINE and time.monotonic() > _DEADLINE[-1] and epoch < config.epochs:
+                bar.close()
+                raise BudgetExceeded(f"stopped after epoch {epoch} of {config.epochs}; checkpoint {checkpoint}")
     bar.close()
     result.wall_time_s = time.perf_counter() - start_time
     return result

@@ -1,0 +1,341 @@
+"""A budgeted, resumable runner: ``python -m resnet_lab run all --profile small --budget 150m [--threads 1]``.
+
+It plans every pending unit — the zoo networks the profile's chapters share first, then each chapter's
+``run(profile)`` whose result is missing or stale — with a predicted time, prints the plan and its total,
+runs the units that fit the budget in order, exits cleanly and prints what remains. It commits nothing.
+Run it again and it goes on: every trained network is cached on its own (``train_cached``), and a network
+cut off mid-way resumes from its last finished epoch (a git-ignored ``.ckpt``).
+
+Predictions, best source first (the ``basis`` column):
+
+* ``recorded``: the wall time a previous run of the same unit recorded (a chapter result's
+  ``provenance.wall_time_s``, a zoo network's training record), on the device it names;
+* ``zoo``: a zoo entry's measured ``minutes_cpu`` (on the CPU only);
+* ``estimate``: images to train (every ``TrainConfig`` in the config × its data × epochs × the lengths of
+  the grid fields in ``GRID_FIELDS``) ÷ the ResNet-20 training throughput measured on this machine in a few
+  steps (cached per device in ``~/.cache/resnet_lab/throughput.json``). Rough: it ignores the width and depth
+  of the networks and all the measuring, so it is a lower bound for chapters with wide or deep networks.
+
+The budget is a hard limit too: the trainer stops at the first epoch end past the deadline (its checkpoint is
+written), the unit counts as ``partial`` and resumes next time. A first unit larger than the whole budget
+is still started, so every invocation makes progress.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import time
+import traceback
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import train as trainer
+from . import zoo
+from .artifacts import (ArtifactError, artifact_dir, device_name, experiment_module, is_stale, load_json,
+                        load_result, recompute_stale)
+from .data import DataSpec, cache_dir
+from .experiments import list_experiments
+
+# Chapters in the order issue 19 asks for (intro's network is P3's), then any others.
+ORDER = ("intro", "p3", "p5", "p2", "p1", "p4")
+# Tuple fields of a config dataclass that multiply the networks its TrainConfig trains (for the estimate).
+GRID_FIELDS = ("depths", "extra_depths", "seeds", "archs", "deep_models", "channels", "variants", "ns", "widths",
+               "models", "datasets")
+IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
+
+
+@dataclass
+class Unit:
+    """One thing to compute: a zoo network or a chapter at a profile."""
+
+    kind: str            # "zoo" | "chapter"
+    target: str          # zoo name or experiment
+    profile: str
+    predicted_s: float
+    basis: str           # where the prediction comes from
+    why: str = "missing"  # missing | stale: <reason> | partial
+
+    @property
+    def name(self) -> str:
+        return f"zoo/{self.target}" if self.kind == "zoo" else f"{self.target}@{self.profile}"
+
+
+def parse_budget(text: str) -> float:
+    """Return seconds from ``150m``, ``2h``, ``90s``, ``1h30m`` or a bare number of minutes."""
+    text = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text) * 60
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", text):
+        raise ValueError(f"unreadable budget {text!r}; write e.g. 150m, 2h, 1h30m, 90s")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+# ---- predictions ---------------------------------------------------------------------------------------
+def _throughput_file() -> Path:
+    return cache_dir() / "throughput.json"
+
+
+def measure_throughput(device=None, batch_size: int = 128, steps: int = 3) -> float:
+    """Return training images/s of a ResNet-20 (width 16) on ``device``, timed over a few steps; cached per device."""
+    from .models import build_model
+
+    device = trainer.default_device(device)
+    key = f"{device_name(device)} | torch {torch.__version__}"
+    path = _throughput_file()
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        known = {}
+    if key in known:
+        return known[key]
+    torch.manual_seed(0)
+    model = build_model("resnet20").to(device=device, memory_format=torch.channels_last).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(batch_size, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    step()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    rate = steps * batch_size / (time.perf_counter() - start)
+    known[key] = rate
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=1))
+    return rate
+
+
+def spec_images(spec: DataSpec) -> int:
+    """Return the number of training images a ``DataSpec`` selects (CIFAR/MNIST sizes; 10,000 if unknown)."""
+    per_class, n_classes = IMAGES_PER_CLASS.get(spec.name, (1000, 10))
+    n_classes = len(spec.classes) if spec.classes else n_classes
+    return n_classes * min(per_class, spec.train_per_class or per_class)
+
+
+def training_images(config, multiplier: int = 1, data: DataSpec | None = None) -> float:
+    """Return images × epochs summed over every ``TrainConfig`` in a config (see the module doc: rough)."""
+    if not dataclasses.is_dataclass(config):
+        return 0.0
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    for name, value in values.items():
+        if name in GRID_FIELDS and isinstance(value, (tuple, list)) and value:
+            multiplier *= len(value)
+    specs = [v for v in values.values() if isinstance(v, DataSpec)]
+    data = specs[0] if specs else data
+    total = 0.0
+    for value in values.values():
+        if isinstance(value, trainer.TrainConfig):
+            images = spec_images(data) if data is not None else 10_000
+            if value.max_steps_per_epoch:
+                images = min(images, value.max_steps_per_epoch * value.batch_size)
+            total += multiplier * images * value.epochs
+        elif dataclasses.is_dataclass(value) and not isinstance(value, DataSpec):
+            total += training_images(value, multiplier, data)
+    return total
+
+
+def _recorded_zoo_seconds(name: str) -> float | None:
+    record = zoo.weights_path(name).with_suffix(".json")
+    try:
+        return float(load_json(record)["wall_time_s"]) if record.exists() else None
+    except (ArtifactError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _fraction_done(checkpoint: Path, epochs: int) -> float:
+    """Return the share of ``epochs`` a training checkpoint has finished (0 if unreadable)."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        return min(1.0, state["result"]["history"][-1]["epoch"] / max(epochs, 1))
+    except Exception:  # a checkpoint being written or corrupt: predict the whole run
+        return 0.0
+
+
+def predict_zoo(name: str, device) -> tuple[float, str]:
+    """Return (seconds, basis) for training zoo network ``name`` on ``device`` (less the epochs a checkpoint holds)."""
+    entry = zoo.entry(name)
+    recorded = _recorded_zoo_seconds(name)
+    if recorded is not None:
+        return recorded, "recorded"
+    left = 1.0 - _fraction_done(zoo.weights_path(name).with_suffix(".ckpt"), entry.train.epochs)
+    if trainer.default_device(device).type == "cpu" and entry.minutes_cpu:
+        return left * entry.minutes_cpu * 60, "zoo minutes_cpu"
+    images = spec_images(entry.data) * entry.train.epochs
+    return left * images / measure_throughput(device), "estimate"
+
+
+def predict_chapter(experiment: str, profile: str, device, result: dict | None) -> tuple[float, str]:
+    """Return (seconds, basis) for ``run(profile)`` of a chapter; a previous result's wall time comes first."""
+    wall = ((result or {}).get("provenance") or {}).get("wall_time_s")
+    if wall is not None:
+        return float(wall), f"recorded ({result['provenance'].get('device', '?').split(' (')[0]})"
+    config = getattr(experiment_module(experiment), "PROFILES", {}).get(profile)
+    images = training_images(config)
+    if images == 0:
+        return 60.0, "estimate (no training; 1 min)"
+    return images / measure_throughput(device), "estimate"
+
+
+# ---- the plan ------------------------------------------------------------------------------------------
+def chapters(profile: str, experiments: Sequence[str] | None = None) -> list[str]:
+    """Return the chapters that define ``profile``, in ``ORDER``."""
+    names = list(experiments) if experiments is not None else list_experiments()
+    ordered = [e for e in ORDER if e in names] + [e for e in names if e not in ORDER]
+    found = []
+    for e in ordered:
+        try:
+            module = experiment_module(e)
+        except Exception as err:  # a chapter mid-rewrite must not stop the others
+            warnings.warn(f"chapter {e} does not import ({type(err).__name__}: {err}); left out of the plan")
+            continue
+        if profile in (getattr(module, "PROFILES", None) or {}):
+            found.append(e)
+    return found
+
+
+def zoo_needed(profile: str, experiments: Sequence[str]) -> list[str]:
+    """Return the zoo networks that the chapters' configs at ``profile`` name (any string field equal to one)."""
+    needed = []
+
+    def walk(obj):
+        if isinstance(obj, str) and obj in zoo.ZOO and obj not in needed:
+            needed.append(obj)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dataclasses.fields(obj):
+                walk(getattr(obj, f.name))
+        elif isinstance(obj, (tuple, list)):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+
+    for e in experiments:
+        walk(experiment_module(e).PROFILES[profile])
+    return needed
+
+
+def plan(profile: str, device=None, experiments: Sequence[str] | None = None) -> list[Unit]:
+    """Return every pending unit at ``profile``: the zoo networks first, then each chapter not yet current."""
+    names = chapters(profile, experiments)
+    units = []
+    for name in zoo_needed(profile, names):
+        if not zoo.is_trained(name):
+            seconds, basis = predict_zoo(name, device)
+            partial = zoo.weights_path(name).with_suffix(".ckpt").exists()
+            units.append(Unit("zoo", name, profile, seconds, basis, "partial" if partial else "missing"))
+    for experiment in names:
+        try:
+            result = load_result(experiment, profile)
+        except ArtifactError as err:
+            result, why = None, f"corrupt: {err}"
+        else:
+            if result is not None and not is_stale(result):
+                continue
+            why = "missing" if result is None else f"stale: {result['stale']}"
+        seconds, basis = predict_chapter(experiment, profile, device, result)
+        units.append(Unit("chapter", experiment, profile, seconds, basis, why))
+    return units
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:7.1f}"
+
+
+def format_plan(units: Sequence[Unit], budget_s: float | None = None) -> str:
+    """Return the plan as a text table with the cumulative time, the total and what fits the budget."""
+    lines = [f"{'unit':<28} {'min':>7} {'cum.':>7}  {'basis':<26} why"]
+    cumulative = 0.0
+    for u in units:
+        cumulative += u.predicted_s
+        fits = "" if budget_s is None or cumulative <= budget_s else "  (after budget)"
+        lines.append(f"{u.name:<28} {_minutes(u.predicted_s)} {_minutes(cumulative)}  {u.basis:<26} "
+                     f"{u.why[:70]}{fits}")
+    total = f"total: {len(units)} units, {cumulative / 60:.1f} min predicted"
+    if budget_s is not None:
+        total += f"; budget {budget_s / 60:.1f} min"
+    return "\n".join(lines + [total])
+
+
+# ---- running ------------------------------------------------------------------------------------------
+def run_unit(unit: Unit, device=None, progress: bool = True) -> None:
+    """Compute one unit (stale chapter results are recomputed; cached networks are reloaded, not retrained)."""
+    if unit.kind == "zoo":
+        zoo.load(unit.target, device=device, progress=progress)
+        return
+    with recompute_stale():
+        experiment_module(unit.target).run(profile=unit.profile, force=False, device=device, progress=progress)
+
+
+def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence[str] | None = None,
+               threads: int | None = None, dry: bool = False, progress: bool = True, echo=print) -> dict:
+    """Plan, print, run what fits ``budget_s`` in order, print what remains. Returns {done, partial, failed, remaining}.
+
+    Units run in plan order while their predicted time fits what is left of the budget (the first one always
+    starts); the trainer stops at the first epoch end past the deadline, and that unit resumes next time.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    units = plan(profile, device, experiments)
+    echo(format_plan(units, budget_s))
+    if any(u.basis.startswith("estimate") for u in units):
+        echo(f"estimates use {measure_throughput(device):.0f} training images/s (ResNet-20, batch 128, "
+             f"{device_name(trainer.default_device(device))}): rough, see `resnet_lab.runner`")
+    outcome = {"done": [], "partial": [], "failed": [], "remaining": [u.name for u in units]}
+    if dry or not units:
+        echo("nothing to run" if not units else "dry run: nothing computed")
+        return outcome
+    start = time.monotonic()
+    deadline = start + budget_s
+    bar = tqdm(total=round(sum(u.predicted_s for u in units)), unit="s", desc=f"run all {profile}",
+               disable=not progress, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} predicted s [{elapsed}<{remaining}]")
+    for i, unit in enumerate(units):
+        left = deadline - time.monotonic()
+        if left <= 0 or (i > 0 and unit.predicted_s > left):
+            break
+        bar.set_postfix_str(unit.name)
+        echo(f"== {unit.name}: predicted {unit.predicted_s / 60:.1f} min ({unit.basis})")
+        unit_start = time.monotonic()
+        try:
+            with trainer.deadline(deadline):
+                run_unit(unit, device, progress)
+        except trainer.BudgetExceeded as stop:
+            echo(f"   budget reached: {stop}; resumes there next time")
+            outcome["partial"].append(unit.name)
+            break
+        except Exception as err:  # one failing unit does not stop the others
+            echo(f"   FAILED: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
+            outcome["failed"].append(unit.name)
+        else:
+            outcome["done"].append(unit.name)
+            echo(f"   done in {(time.monotonic() - unit_start) / 60:.1f} min")
+        bar.update(round(unit.predicted_s))
+    bar.close()
+    finished = set(outcome["done"])
+    outcome["remaining"] = [u.name for u in units if u.name not in finished]
+    spent = (time.monotonic() - start) / 60
+    echo(f"spent {spent:.1f} of {budget_s / 60:.1f} min; done: {', '.join(outcome['done']) or 'nothing'}")
+    if outcome["failed"]:
+        echo(f"failed: {', '.join(outcome['failed'])}")
+    echo("remaining: " + (", ".join(outcome["remaining"]) or "nothing") +
+         ("" if not outcome["remaining"] else f"\n  continue with: python -m resnet_lab run all --profile {profile} "
+                                              f"--budget <time>"))
+    echo("nothing was committed: review and commit the new artifacts yourself")
+    return outcome
+

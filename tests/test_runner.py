@@ -1,0 +1,128 @@
+"""The budgeted runner: plan, predictions, budget, resumption across invocations (issue 13 §3, issue 19 §2–3)."""
+import sys
+import types
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+
+from resnet_lab import runner
+from resnet_lab.artifacts import cached
+from resnet_lab.data import DataSpec
+from resnet_lab.train import TrainConfig, train_cached
+
+RATE = 10.0  # images/s the tests pretend to measure
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    data: DataSpec = DataSpec("cifar10", train_per_class=100)  # 1,000 images
+    train: TrainConfig = TrainConfig(epochs=1)
+    seeds: tuple = (0,)
+
+
+def add_chapter(monkeypatch, name, config, calls, train_tiny=False):
+    module = types.ModuleType(f"resnet_lab.experiments.{name}")
+    module.PROFILES, module.CODE_VERSION = {"small": config}, "1"
+
+    def run(profile="smoke", force=False, device=None, progress=True):
+        def compute():
+            calls.append(name)
+            if train_tiny:
+                cfg = TrainConfig(epochs=3, batch_size=32, augment=False, channels_last=False)
+                _, record = train_cached(name, profile, "resnet20", {"width": 4, "num_classes": 2}, DataSpec("toy"),
+                                         cfg, device="cpu", progress=False)
+                return {"epochs": len(record["history"]) - 1}
+            return {"value": 1}
+        return cached(name, profile, compute, force)
+
+    module.run = run
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+
+@pytest.fixture
+def fake_rate(monkeypatch):
+    monkeypatch.setattr(runner, "measure_throughput", lambda device=None: RATE)
+
+
+def test_parse_budget():
+    assert runner.parse_budget("150m") == 9000 and runner.parse_budget("2h") == 7200
+    assert runner.parse_budget("1h30m") == 5400 and runner.parse_budget("90s") == 90 and runner.parse_budget("9") == 540
+    with pytest.raises(ValueError, match="150m"):
+        runner.parse_budget("soon")
+
+
+def test_training_images_counts_grids_and_caps():
+    assert runner.training_images(FakeConfig()) == 1000
+    assert runner.training_images(FakeConfig(seeds=(0, 1, 2), train=TrainConfig(epochs=2))) == 6000
+    capped = FakeConfig(train=TrainConfig(epochs=1, batch_size=16, max_steps_per_epoch=2))
+    assert runner.training_images(capped) == 32
+
+
+def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
+    calls = []
+    add_chapter(monkeypatch, "fa", FakeConfig(), calls)
+    add_chapter(monkeypatch, "fb", FakeConfig(), calls)
+    sys.modules["resnet_lab.experiments.fa"].run("small")
+    sys.modules["resnet_lab.experiments.fb"].run("small")
+    assert runner.plan("small", "cpu", ["fa", "fb"]) == []
+    sys.modules["resnet_lab.experiments.fb"].PROFILES = {"small": FakeConfig(seeds=(0, 1))}  # edited: stale
+    add_chapter(monkeypatch, "fc", FakeConfig(train=TrainConfig(epochs=2)), calls)
+    units = runner.plan("small", "cpu", ["fa", "fb", "fc"])
+    assert [u.name for u in units] == ["fb@small", "fc@small"]
+    assert units[0].why.startswith("stale: config changed") and units[0].basis.startswith("recorded")
+    assert units[1].predicted_s == pytest.approx(2000 / RATE) and units[1].basis == "estimate"
+    table = runner.format_plan(units, budget_s=100)
+    assert "fc@small" in table and "(after budget)" in table and "total: 2 units" in table
+
+
+def test_budget_runs_what_fits_and_a_second_invocation_continues(monkeypatch, fake_rate):
+    calls, lines = [], []
+    add_chapter(monkeypatch, "fa", FakeConfig(), calls)                              # 100 s predicted
+    add_chapter(monkeypatch, "fb", FakeConfig(train=TrainConfig(epochs=2)), calls)   # 200 s
+    add_chapter(monkeypatch, "fc", FakeConfig(), calls)                              # 100 s
+    first = runner.run_budget("small", 150, "cpu", ["fa", "fb", "fc"], progress=False, echo=lines.append)
+    assert calls == ["fa"] and first["done"] == ["fa@small"] and first["remaining"] == ["fb@small", "fc@small"]
+    assert any("remaining: fb@small, fc@small" in line for line in lines)
+    dry = runner.run_budget("small", 1000, "cpu", ["fa", "fb", "fc"], dry=True, progress=False, echo=lines.append)
+    assert calls == ["fa"] and dry["remaining"] == ["fb@small", "fc@small"]
+    second = runner.run_budget("small", 1000, "cpu", ["fa", "fb", "fc"], progress=False, echo=lines.append)
+    assert calls == ["fa", "fb", "fc"] and second["remaining"] == []
+    assert runner.plan("small", "cpu", ["fa", "fb", "fc"]) == []
+
+
+def test_a_unit_cut_at_the_deadline_resumes_from_its_checkpoint(monkeypatch, toy_data, fake_rate):
+    monkeypatch.setattr(DataSpec, "load", lambda self, split, root=None: toy_data)
+    calls, lines = [], []
+    add_chapter(monkeypatch, "fd", FakeConfig(), calls, train_tiny=True)
+    first = runner.run_budget("small", 1e-3, "cpu", ["fd"], progress=False, echo=lines.append)
+    assert first["partial"] == ["fd@small"] and first["remaining"] == ["fd@small"]
+    assert any("stopped after epoch 1 of 3" in line for line in lines)
+    second = runner.run_budget("small", 600, "cpu", ["fd"], progress=False, echo=lines.append)
+    assert second["done"] == ["fd@small"]
+    assert sys.modules["resnet_lab.experiments.fd"].run("small")["epochs"] == 3
+
+
+def test_a_failing_unit_does_not_stop_the_others(monkeypatch, fake_rate):
+    calls, lines = [], []
+    add_chapter(monkeypatch, "fe", FakeConfig(), calls)
+    add_chapter(monkeypatch, "ff", FakeConfig(), calls)
+    sys.modules["resnet_lab.experiments.fe"].run = lambda **k: 1 / 0
+    out = runner.run_budget("small", 1000, "cpu", ["fe", "ff"], progress=False, echo=lines.append)
+    assert out["failed"] == ["fe@small"] and out["done"] == ["ff@small"] and out["remaining"] == ["fe@small"]
+
+
+def test_cli_dry_plan(monkeypatch, capsys, fake_rate):
+    from resnet_lab.__main__ import main
+
+    monkeypatch.setattr(runner, "run_budget", lambda profile, budget, **k: print(profile, budget, k["dry"],
+                                                                                    torch.get_num_threads())
+                        or {"failed": []})
+    threads = torch.get_num_threads()
+    try:
+        assert main(["run", "all", "--profile", "standard", "--budget", "9m", "--dry", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert capsys.readouterr().out.split() == ["standard", "540.0", "True", "1"]
+    with pytest.raises(SystemExit):
+        main(["run", "all", "--profile", "small", "--budget", "soon"])
