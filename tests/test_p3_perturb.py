@@ -111,3 +111,13 @@ def test_interpolation_endpoints() -> None:
     assert noise[0].weight.norm().item() == pytest.approx(unit[0].weight.norm().item(), rel=1e-6)
     assert not torch.allclose(noise[0].weight, unit[0].weight)
     assert torch.equal(noise[1].weight, unit[1].weight)  # BN untouched
+
+
+def test_minimal_fgsm_restores_train_mode() -> None:
+    """Issue 12 §4: ``minimal_fgsm`` used to leave a model in training mode in eval mode."""
+    model = _classifier().train()
+    x = torch.randn(3, 3, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    minimal_fgsm(model, x, model.eval()(x).argmax(1), [0.1, 1.0])  # labels from eval mode; mode set back below
+    model.train()
+    minimal_fgsm(model, x, torch.zeros(3, dtype=torch.long), [0.1, 1.0])
+    assert model.training and all(m.training for m in model.modules())

@@ -109,6 +109,47 @@ def singular_values(op: JacobianOperator, chunk_size: int = 256) -> torch.Tensor
 
 
 @dataclass
+class DenseSpectrum:
+    """All ``min(m, n)`` singular values of ``J`` (descending), optionally with the right singular vectors."""
+
+    values: torch.Tensor  # (min(m, n),) in the operator's dtype
+    right: torch.Tensor | None  # (n, min(m, n)) right singular vectors v_i (0 where σ_i = 0 and J is wide)
+
+
+def gram_spectrum(op: JacobianOperator, vectors: bool = False, chunk_size: int = 256) -> DenseSpectrum:
+    """Return every singular value of ``J`` from ``eigvalsh`` of its smaller Gram matrix in float64.
+
+    ``σ_i = √λ_i(JᵀJ)`` (or of ``JJᵀ`` when ``J`` is wide, ``m < n``), built and diagonalised in float64:
+    2.8–3.6 s against 10.4 s for ``svdvals`` at 2,048 on our CPU, with the same plateau share. Squaring
+    costs relative precision only below ``√eps₆₄ · σ_max ≈ 1.5e-8 σ_max``, far under the float32 rank
+    threshold (``len · eps₃₂ · σ_max``) that :func:`spectrum_fractions` applies to the returned values
+    (returned in the operator's dtype, so that threshold stays the one of the data). With ``vectors``,
+    the right singular vectors: eigenvectors of ``JᵀJ``, or ``Jᵀu_i / σ_i`` from those of ``JJᵀ``.
+    """
+    dense = op.dense(chunk_size).double()
+    m, n = dense.shape
+    wide = m < n
+    gram = dense @ dense.T if wide else dense.T @ dense
+    if vectors:
+        lam, vec = torch.linalg.eigh(gram)
+    else:
+        lam, vec = torch.linalg.eigvalsh(gram), None
+    lam = lam.flip(0)
+    values = lam.clamp_min(0).sqrt()
+    right = None
+    if vectors:
+        vec = vec.flip(1)
+        right = dense.T @ vec / values.where(values > 0, torch.ones_like(values)) if wide else vec
+        if wide:
+            right[:, values <= 0] = 0
+        right = right.to(op.output.dtype)
+    return DenseSpectrum(values.to(op.output.dtype), right)
+
+
+ORTHOGONALITY_TOL = 1e-3  # a Krylov basis further from orthonormal than this gives wrong Ritz values
+
+
+@dataclass
 class PartialSVD:
     """Some singular triplets ``J v_i = σ_i u_i`` (descending σ), with convergence information."""
 
@@ -116,8 +157,9 @@ class PartialSVD:
     right: torch.Tensor | None  # (n, k) right singular vectors v_i
     left: torch.Tensor | None  # (m, k) left singular vectors u_i
     residuals: torch.Tensor  # (k,) ‖JᵀJ v − σ² v‖ / σ_max²
-    converged: bool
+    converged: bool  # every residual ≤ tol and the basis orthonormal to ``ORTHOGONALITY_TOL``
     products: int  # J·v plus Jᵀ·u products used
+    orthogonality: float = 0.0  # max |QᵀQ − I| of the Krylov basis (round-off: ~1e-6 in float32)
 
 
 def krylov_svd(
@@ -177,9 +219,12 @@ def krylov_svd(
         if converged or dim >= max_dim:
             break
         grow = gq[:, -new.shape[1]:]
+        scale = float(torch.linalg.vector_norm(grow, dim=0).max())
         for _ in range(2):  # twice is enough (Giraud et al., "twice is enough")
             grow = grow - q @ (q.T @ grow)
-        new = _orthonormal_columns(grow, min(block, max_dim - dim), q, gen)
+        new = _orthonormal_columns(grow, min(block, max_dim - dim), q, gen, scale)
+    orthogonality = orthogonality_loss(q)
+    converged = converged and orthogonality <= ORTHOGONALITY_TOL
     values = torch.linalg.vector_norm(torch.cat(images, 1) @ sk, dim=0)
     order = values.argsort(descending=True)
     values, sk, residuals = values[order], sk[:, order], residuals[order]
@@ -187,18 +232,34 @@ def krylov_svd(
     if vectors:
         right = q @ sk
         left = (torch.cat(images, 1) @ sk) / values.clamp_min(1e-30)
-    return PartialSVD(values, right, left, residuals, converged, products)
+    return PartialSVD(values, right, left, residuals, converged, products, orthogonality)
 
 
-def _orthonormal_columns(w: torch.Tensor, width: int, q: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Return ``width`` orthonormal columns spanning ``w`` (already ⟂ ``q``), topped up at random if ``w`` is rank-deficient."""
+def _orthonormal_columns(w: torch.Tensor, width: int, q: torch.Tensor, gen: torch.Generator,
+                         scale: float) -> torch.Tensor:
+    """Return ``width`` orthonormal columns ⟂ ``q`` spanning ``w`` (already ⟂ ``q``), topped up at random.
+
+    A column of ``w`` is round-off, not a new direction, when its part left after the previous
+    columns is at most ``√eps · scale``, with ``scale`` the norm of the block *before* it was
+    projected off ``q`` (the global scale of ``JᵀJ Q``). Judging it against its own block's largest
+    column instead lets a block of pure noise pass once the Krylov space is invariant (ReLU units of
+    low rank). Round-off columns are replaced by random directions ⟂ ``q``; the normalised block is
+    then re-orthogonalised against ``q`` and itself (twice), so ``[q, new]`` stays orthonormal.
+    """
+    rtol = torch.finfo(w.dtype).eps ** 0.5
     new, r = torch.linalg.qr(w[:, :width])
-    weak = r.diagonal().abs() <= 1e-6 * r.diagonal().abs().max().clamp_min(1e-30)
-    if weak.any():  # an invariant subspace was found: continue from random directions ⟂ q
+    weak = r.diagonal().abs() <= rtol * max(scale, 1e-30)
+    if weak.any():  # an (almost) invariant subspace was found: continue from random directions ⟂ q
         new[:, weak] = torch.randn(new.shape[0], int(weak.sum()), generator=gen, dtype=new.dtype, device=new.device)
+    for _ in range(2):  # normalising amplified what was left of q in small columns: project it out again
         new = new - q @ (q.T @ new)
         new = torch.linalg.qr(new).Q
     return new
+
+
+def orthogonality_loss(q: torch.Tensor) -> float:
+    """Return ``max |QᵀQ − I|``: how far the columns of ``q`` are from orthonormal."""
+    return float((q.T @ q - torch.eye(q.shape[1], dtype=q.dtype, device=q.device)).abs().max())
 
 
 def arpack_svd(op: JacobianOperator, k: int, which: str = "LM", vectors: bool = False, tol: float = 0.0) -> PartialSVD:

@@ -52,12 +52,12 @@ def minimal_fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Return ``(delta, eps, fooled)``: per image the smallest FGSM step in ``eps_grid`` that changes the prediction.
 
     Images that no step fools get the largest step and ``fooled = False``. All grid points are
-    evaluated in one batched pass per step size.
+    evaluated in one batched pass per step size, in eval mode; the model's own mode is restored.
     """
     direction = fgsm(model, x, y, 1.0)
     grid = torch.as_tensor(sorted(eps_grid), dtype=x.dtype, device=x.device)
-    model.eval()
-    flipped = torch.stack([model(x + e * direction).argmax(1) != y for e in grid])  # (E, B)
+    with eval_mode(model):
+        flipped = torch.stack([model(x + e * direction).argmax(1) != y for e in grid])  # (E, B)
     fooled = flipped.any(0)
     first = torch.where(fooled, flipped.int().argmax(0), torch.full_like(y, len(grid) - 1))
     eps = grid[first]
