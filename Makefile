@@ -28,7 +28,12 @@ book: $(VENV)/.installed
 
 ## test: unit tests, notebooks under nbval at smoke, then the book with warnings as errors
 test: unit nbval
-	$(MAKE) book JB_FLAGS="-W -n --keep-going"
+	$(MAKE) book JB_FLAGS="-W -n --keep-going" && $(MAKE) bookcheck
+
+## bookcheck: check the built HTML as a reader sees it (maths, summary cards, figures, no errors, references)
+.PHONY: bookcheck
+bookcheck: $(VENV)/.installed
+	RESNET_LAB_BOOKCHECK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_book_html.py
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests

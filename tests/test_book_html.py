@@ -1,0 +1,285 @@
+"""The built book, checked as a reader would see it (run by ``make bookcheck`` after ``make book``).
+
+Over ``_build/html`` (or ``$RESNET_LAB_BOOK_HTML``):
+
+- every page of ``_toc.yml`` is built, its figures load (every ``<img>`` source is a non-empty file on disk),
+  it shows no error output (no traceback, no stream with ``Traceback``) and no formula left in a code span;
+- every chapter page (``book/p*.ipynb``) has MathJax-typeset maths, and opens with its summary card
+  (before its first figure) whose verdicts match the chapter's ledger ``book/claims/PN.json``;
+- the references page lists the five papers.
+
+The checks on the built book run only when ``RESNET_LAB_BOOKCHECK=1`` (``make bookcheck`` sets it) and skip
+when the book has not been built. The checkers themselves are tested on small hand-written pages, so a
+check that could never fail is caught without a build.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from resnet_lab.artifacts import REPO_ROOT
+from resnet_lab.ledger import CHAPTERS, CLAIMS_ENV, VERDICTS
+from resnet_lab.report import PAPERS
+
+bs4 = pytest.importorskip("bs4")
+
+HTML_ROOT = Path(os.environ.get("RESNET_LAB_BOOK_HTML", REPO_ROOT / "_build" / "html"))
+# Where `make book`'s papermill runs wrote the ledgers: read at import, before conftest points
+# $RESNET_LAB_CLAIMS at each test's scratch folder.
+LEDGERS = Path(os.environ.get(CLAIMS_ENV, REPO_ROOT / "book" / "claims"))
+ENABLED = os.environ.get("RESNET_LAB_BOOKCHECK") == "1"
+# Characters that mark a formula: one in an inline code span should be typeset maths instead.
+MATH_CHARS = re.compile(r"[‖↦∂∑∏∫≤≥≈≠√²³κσαβγδελμπρτφψω∘⊤∥∇]")
+
+
+def toc_pages() -> list[str]:
+    """Return every page named in ``_toc.yml`` (root first), as paths without suffix."""
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part.get("chapters", [])]
+    return pages
+
+
+CHAPTER_PAGES = {chapter: f"book/{notebook}" for chapter, notebook in CHAPTERS.items()}
+
+
+# ------------------------------------------------------------------ checkers (pure: HTML text in, problems out)
+def soup(text: str):
+    return bs4.BeautifulSoup(text, "html.parser")
+
+
+def content(page):
+    """Return the page's article (the content, without the theme's navigation), else the whole page."""
+    return page.select_one("article") or page
+
+
+def missing_images(page, page_path: Path) -> list[str]:
+    """Return the ``<img>`` sources that do not resolve to a non-empty file (or a non-empty data URI)."""
+    bad = []
+    for img in page.find_all("img"):
+        src = img.get("src", "")
+        if src.startswith("data:"):
+            payload = src.split(",", 1)[1] if "," in src else ""
+            try:
+                ok = len(base64.b64decode(payload)) > 0 if ";base64" in src.split(",", 1)[0] else bool(payload)
+            except ValueError:
+                ok = False
+            if not ok:
+                bad.append(src[:40] + "… (empty or broken data URI)")
+            continue
+        if re.match(r"^[a-z]+://", src) or src.startswith("//"):
+            bad.append(f"{src} (external: the book must show its figures offline)")
+            continue
+        target = (page_path.parent / src.split("#")[0].split("?")[0]).resolve()
+        if not src or not target.is_file() or target.stat().st_size == 0:
+            bad.append(f"{src or '(empty src)'} (no such file: {target})")
+    return bad
+
+
+def error_outputs(page) -> list[str]:
+    """Return the error outputs on a page: traceback outputs, and streams (stdout/stderr) with a Traceback."""
+    bad = []
+    for out in content(page).find_all(class_=True):
+        classes = out.get("class") or []
+        if not any(c == "output" or c.startswith("output") for c in classes):
+            continue
+        text = out.get_text(" ", strip=True)
+        if "traceback" in classes:
+            bad.append("error output: " + text[:160])
+        elif ("stderr" in classes or "stream" in classes) and "Traceback" in text:
+            bad.append("stream with a Traceback: " + text[:160])
+    return bad
+
+
+def formulas_in_code(page) -> list[str]:
+    """Return inline code spans in the prose that hold a formula (they should be typeset maths)."""
+    spans = content(page).select("code.docutils.literal")
+    return [c.get_text() for c in spans if MATH_CHARS.search(c.get_text())]
+
+
+def has_typeset_math(page) -> list[str]:
+    """Return what is missing for MathJax-typeset maths: math elements and the MathJax script."""
+    problems = []
+    if not content(page).select(".math"):
+        problems.append("no typeset maths ($…$ or $$…$$) on the page")
+    if not any("mathjax" in (s.get("src") or "").lower() or "mathjax" in (s.string or "").lower()
+               for s in page.find_all("script")):
+        problems.append("MathJax is not loaded")
+    return problems
+
+
+def summary_card(page):
+    """Return the page's summary card element, or ``None``."""
+    return content(page).find(class_="summary-card")
+
+
+def card_problems(page, ledger_rows: list[dict] | None) -> list[str]:
+    """Return how the page's summary card fails: missing, after a figure, or not matching the ledger rows."""
+    card = summary_card(page)
+    if card is None:
+        return ["no summary card (resnet_lab.report.summary_card) on the page"]
+    problems = []
+    first = content(page).find(lambda t: t.name == "img" or "summary-card" in (t.get("class") or []))
+    if first is not card:
+        problems.append("the summary card comes after the first figure: the chapter should open with it")
+    if ledger_rows is None:
+        return problems + ["no ledger (book/claims/PN.json) to compare the card with"]
+    rows = {}  # claim id → the verdict badge's text (the card's first two cells: id, verdict)
+    for tr in card.find_all("tr"):
+        cells = tr.find_all("td")
+        if len(cells) >= 2:
+            rows[cells[0].get_text(strip=True)] = " ".join(cells[1].get_text(" ", strip=True).split())
+    for row in ledger_rows:
+        if row["id"] not in rows:
+            problems.append(f"claim {row['id']} of the ledger is not on the card")
+        elif rows[row["id"]] != row["verdict"]:
+            problems.append(f"claim {row['id']}: the ledger says {row['verdict']!r}, the card {rows[row['id']]!r}")
+    extra = set(rows) - {r["id"] for r in ledger_rows}
+    if extra:
+        problems.append(f"card rows not in the ledger: {sorted(extra)}")
+    return problems
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def missing_papers(page) -> list[str]:
+    """Return the five papers' titles that the references page does not list."""
+    text = norm(content(page).get_text(" "))
+    return [f"{chapter}: {title}" for chapter, (_, title) in PAPERS.items() if norm(title) not in text]
+
+
+# ------------------------------------------------------------------ the checkers can fail (no build needed)
+BAD_PAGE = """<html><head></head><body><article class="bd-article">
+<p>The unit is <code class="docutils literal notranslate"><span class="pre">x ↦ x + F(x)</span></code>.</p>
+<img src="../_images/missing.png">
+<div class="cell_output docutils container"><div class="output traceback highlight-ipythontb">
+<pre>ValueError: boom</pre></div>
+<div class="output stream highlight-myst-ansi"><pre>Traceback (most recent call last): ...</pre></div></div>
+<div class="summary-card"><table><tr><td><b>P9.1</b></td><td><span>holds</span></td></tr></table></div>
+</article></body></html>"""
+
+GOOD_PAGE = """<html><head><script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
+</head><body><article class="bd-article"><h1>P9</h1>
+<div class="summary-card"><table><tr><th>claim</th><th>verdict</th></tr>
+<tr><td><b>P9.1</b></td><td><span>not run</span></td><td>a statement</td></tr>
+<tr><td><b>P9.2</b></td><td><span>holds</span></td><td>another</td></tr></table></div>
+<p>The unit is <span class="math notranslate nohighlight">\\(x \\mapsto x + F(x)\\)</span>;
+see <code class="docutils literal notranslate"><span class="pre">resnet_lab.plotting</span></code>.</p>
+<img src="fig.png"><img src="data:image/png;base64,iVBORw0KGgo=">
+<div class="output stream highlight-myst-ansi"><pre>epoch 1: loss 2.3</pre></div>
+</article></body></html>"""
+
+GOOD_LEDGER = [{"id": "P9.1", "verdict": "not run"}, {"id": "P9.2", "verdict": "holds"}]
+
+
+def test_checkers_pass_a_good_page(tmp_path):
+    (tmp_path / "fig.png").write_bytes(b"\x89PNG")
+    page = soup(GOOD_PAGE)
+    assert missing_images(page, tmp_path / "p9.html") == []
+    assert error_outputs(page) == []
+    assert formulas_in_code(page) == []
+    assert has_typeset_math(page) == []
+    assert card_problems(page, GOOD_LEDGER) == []
+
+
+def test_checkers_flag_a_bad_page(tmp_path):
+    page = soup(BAD_PAGE)
+    assert len(missing_images(page, tmp_path / "p9.html")) == 1
+    assert len(error_outputs(page)) == 2
+    assert formulas_in_code(page) == ["x ↦ x + F(x)"]
+    assert has_typeset_math(page) == ["no typeset maths ($…$ or $$…$$) on the page", "MathJax is not loaded"]
+    problems = card_problems(page, GOOD_LEDGER)
+    assert any("after the first figure" in p for p in problems)
+    assert any("P9.1" in p and "'not run'" in p and "'holds'" in p for p in problems)
+    assert any("P9.2" in p and "not on the card" in p for p in problems)
+    assert card_problems(soup("<article><p>no card</p></article>"), GOOD_LEDGER)[0].startswith("no summary card")
+
+
+def test_card_verdict_is_read_from_its_badge_only():
+    """A verdict word in the statement must not pass for the badge; every verdict is checkable."""
+    page = soup('<article><div class="summary-card"><table><tr><td>P9.1</td><td>inconclusive</td>'
+                "<td>holds partly fails not run</td></tr></table></div></article>")
+    assert card_problems(page, [{"id": "P9.1", "verdict": "inconclusive"}]) == []
+    for verdict in VERDICTS:
+        if verdict != "inconclusive":
+            assert card_problems(page, [{"id": "P9.1", "verdict": verdict}]), verdict
+
+
+def test_checker_reads_the_cards_report_writes():
+    """The card checker understands ``resnet_lab.report.summary_card_html`` (a card that matches its rows)."""
+    from resnet_lab.ledger import Claim
+    from resnet_lab.report import summary_card_html
+
+    claims = [Claim(f"P1.{i}", f"statement {i}", "criterion", "value", v, reason="why" if v in
+                    ("inconclusive", "not run") else "", profile="small") for i, v in enumerate(VERDICTS, 1)]
+    page = soup(f"<article><h1>P1</h1>{summary_card_html('P1', claims)}<img src='x.png'></article>")
+    rows = [{"id": c.id, "verdict": c.verdict} for c in claims]
+    assert card_problems(page, rows) == []
+    rows[0]["verdict"] = "fails"
+    assert card_problems(page, rows) == ["claim P1.1: the ledger says 'fails', the card 'holds'"]
+
+
+def test_missing_papers_on_a_references_page():
+    titles = " ".join(t for _, t in PAPERS.values())
+    assert missing_papers(soup(f"<article>{titles}</article>")) == []
+    assert len(missing_papers(soup("<article>nothing</article>"))) == len(PAPERS)
+
+
+# ------------------------------------------------------------------ the built book
+built = pytest.mark.skipif(not ENABLED, reason="checks the built book: run `make bookcheck` after `make book`")
+
+
+@pytest.fixture(scope="module")
+def html_root() -> Path:
+    if not HTML_ROOT.is_dir():
+        pytest.skip(f"the book is not built ({HTML_ROOT} does not exist): run `make book` first")
+    return HTML_ROOT
+
+
+def load(html_root: Path, page: str):
+    path = html_root / f"{page}.html"
+    assert path.is_file(), f"{page} is in _toc.yml but was not built ({path} missing)"
+    return soup(path.read_text(encoding="utf-8")), path
+
+
+@built
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_figures_load_and_show_no_errors(html_root, page):
+    html, path = load(html_root, page)
+    problems = ([f"figure does not load: {m}" for m in missing_images(html, path)] + error_outputs(html)
+                + [f"formula in a code span (typeset it with $…$): {f}" for f in formulas_in_code(html)])
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+@built
+@pytest.mark.parametrize("chapter", list(CHAPTER_PAGES))
+def test_chapter_has_typeset_maths(html_root, chapter):
+    html, _ = load(html_root, CHAPTER_PAGES[chapter])
+    problems = has_typeset_math(html)
+    assert not problems, f"{chapter}: " + "; ".join(problems)
+
+
+@built
+@pytest.mark.parametrize("chapter", list(CHAPTER_PAGES))
+def test_chapter_opens_with_a_summary_card_matching_its_ledger(html_root, chapter):
+    html, _ = load(html_root, CHAPTER_PAGES[chapter])
+    ledger_path = LEDGERS / f"{chapter}.json"
+    rows = json.loads(ledger_path.read_text()) if ledger_path.exists() else None
+    problems = card_problems(html, rows)
+    assert not problems, f"{chapter}:\n  " + "\n  ".join(problems)
+
+
+@built
+def test_references_page_lists_the_five_papers(html_root):
+    html, _ = load(html_root, "book/bibliography")
+    assert not missing_papers(html), missing_papers(html)
+    assert content(html).select("[role=doc-biblioentry], .citation"), "the references page has no entries"
