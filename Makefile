@@ -52,6 +52,15 @@ notebook: $(VENV)/.installed
 notebooks:
 	for nb in $(NOTEBOOKS); do $(MAKE) notebook NB=$$(basename $$nb .ipynb) || exit 1; done
 
+.PHONY: controls dryrun
+## controls: every chapter's claim logic on negative controls and hand-built fixtures
+controls: $(VENV)/.installed
+	$(BIN)/python -m resnet_lab controls
+
+## dryrun: every chapter's standard-profile code path, capped to a few steps, on the CPU (scratch folders)
+dryrun: $(VENV)/.installed
+	$(BIN)/python -m resnet_lab dry-run --profile standard
+
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_speed.py
 
