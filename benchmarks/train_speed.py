@@ -1,8 +1,10 @@
 """Training throughput: a plain fp32 DataLoader loop vs resnet_lab's trainer, in one run.
 
 Evidence (each line names its machine):
-- No GPU was lent to the task that wrote this script, so the H100 target (≥ 5× a plain loop, which
-  measured ~4,300 img/s there for ResNet-56 at batch 128) is NOT yet verified.
+- GPU: not measured. No GPU was lent to the tasks that wrote this script or the trainer's GPU path (no
+  host sync per step, cudnn.benchmark, test data kept on the device, torch.compile where
+  ``config.compile``), so the H100 target (≥ 5× a plain loop, which measured ~4,300 img/s there for
+  ResNet-56 at batch 128) is NOT yet verified.
 - 2-core shared CPU VM (two other training jobs running), torch 2.14.1, ResNet-20, batch 128, 1 thread,
   15 timed steps after 3 warm-up steps, 2026-11-23: plain loop 229.9 img/s, resnet_lab 294.8 img/s,
   ratio 1.28× (benchmarks/results/train_speed_cpu.json). The CPU path has no bf16 or compile, so the
