@@ -3,6 +3,10 @@
 ``x_l`` is a residual unit's input and ``x_{l+1}`` its output; norms are taken over the whole
 mini-batch gradient tensor of the mean loss ``E``. A ratio of 1 means the unit preserves the
 gradient norm in the backward pass. (P5's figures plot the reciprocal, output over input.)
+
+ProcResNet's transition (Fig. 1(d)) is a conv* layer followed by an identity-skip unit; the paper
+measures the block as a whole (``part="unit"``: conv* + unit, its Fig. 3 view). :func:`with_conv_star`
+adds the conv* layer on its own (``part="conv*"``), the layer the projection acts on.
 """
 from __future__ import annotations
 
@@ -20,10 +24,23 @@ def tagged_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if hasattr(m, "is_transition")]
 
 
+def with_conv_star(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Return :func:`tagged_units` plus, before each unit with a conv* entry, that conv* on its own."""
+    out = []
+    for name, unit in tagged_units(model):
+        entry = getattr(unit, "entry", None)
+        if getattr(entry, "is_conv_star", False):
+            out.append((f"{name}.entry", entry))
+        out.append((name, unit))
+    return out
+
+
 def gradient_norm_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                          units: Units = tagged_units, train_mode: bool = True,
                          loss_fn: Callable = F.cross_entropy) -> list[dict]:
-    """Return one ``{"unit", "transition", "ratio", "grad_in", "grad_out"}`` dict per unit.
+    """Return one ``{"unit", "part", "transition", "ratio", "grad_in", "grad_out"}`` dict per unit.
+
+    ``part`` is ``"conv*"`` for a conv* layer on its own (counted as a transition), else ``"unit"``.
 
     Forward hooks on each unit attach tensor hooks to its input and output; one backward pass
     of ``loss_fn(model(x), y)`` fills them. With ``train_mode`` BatchNorm uses batch statistics
@@ -63,7 +80,9 @@ def gradient_norm_ratios(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     for name, unit in named:
         g_in = grads[name]["in"].norm().item()
         g_out = grads[name]["out"].norm().item()
-        rows.append({"unit": name, "transition": bool(getattr(unit, "is_transition", False)),
+        conv_star = bool(getattr(unit, "is_conv_star", False))
+        rows.append({"unit": name, "part": "conv*" if conv_star else "unit",
+                     "transition": conv_star or bool(getattr(unit, "is_transition", False)),
                      "ratio": g_in / g_out if g_out > 0 else float("nan"),
                      "grad_in": g_in, "grad_out": g_out})
     return rows

@@ -80,6 +80,7 @@ class PreActResNet(nn.Module):
                 if j == 0 and modified:
                     k = 3 if i == 0 else 1  # the 3×3 stem becomes the first conv*
                     conv = nn.Conv2d(channels, 4 * planes, k, stride, padding=k // 2, bias=False)
+                    conv.is_conv_star = True  # measured on its own by metrics.gradnorm.with_conv_star
                     if project:
                         mark_for_projection(conv, size)
                     units.append(PreActBottleneck(4 * planes, planes, 1, use_skip, entry=conv))

@@ -1,0 +1,118 @@
+"""P5 ledger logic: every row against fixtures built to hold, fail, partly hold and be inconclusive; the control."""
+import math
+
+import pytest
+import torch
+
+from resnet_lab.controls import check_control
+from resnet_lab.experiments import p5
+from resnet_lab.ledger import gates_ignored
+
+FIXTURES = p5.synthetic_results()
+CASES = [(name, claim_id, want) for name, (_, expected) in FIXTURES.items() for claim_id, want in expected.items()]
+
+
+def verdicts(result):
+    return {c.id: c for c in p5.claims(result)}
+
+
+@pytest.mark.parametrize("name,claim_id,want", CASES, ids=[f"{c}-{n.split(': ')[1]}" for n, c, _ in CASES])
+def test_every_row_gets_the_verdict_its_fixture_was_built_for(name, claim_id, want):
+    assert verdicts(FIXTURES[name][0])[claim_id].verdict == want
+
+
+def test_every_claim_is_declared_once_and_covered_by_hold_fail_and_inconclusive_fixtures():
+    assert [c.id for c in p5.claims(FIXTURES["synthetic: built to hold"][0])] == list(p5.CLAIMS)
+    for claim_id in p5.CLAIMS:
+        seen = {expected.get(claim_id) for _, expected in FIXTURES.values()}
+        assert {"holds", "fails", "partly"} <= seen, claim_id
+        assert seen & {"inconclusive", "not run"}, claim_id
+
+
+def test_p51_one_real_depth_is_only_partly_even_when_everything_else_holds():
+    """Issue 11: `real_ok = len(real) < 2 or …` passed by default; one depth is now 'partly' with the reason."""
+    result = p5._fake_result(depths=(20,))
+    row = verdicts(result)["P5.1"]
+    assert row.verdict == "partly" and "one depth only" in row.reason
+    assert verdicts(p5._fake_result())["P5.1"].verdict == "holds"
+
+
+def test_p51_real_half_untested_when_nets_are_under_the_bar():
+    row = verdicts(p5._fake_result(acc_err=40.0))["P5.1"]
+    assert row.verdict == "partly" and "< 80%" in row.reason
+
+
+def test_p52_value_carries_the_after_crop_deviation():
+    row = verdicts(FIXTURES["synthetic: built to hold"][0])["P5.2"]
+    assert "after the crop" in row.value and "13.6%" in row.value
+
+
+def test_p53_is_tested_only_at_depth_83_or_more():
+    """The paper calls ResNet and Plain 'fairly similar' at depth 20: a depth-20 difference decides nothing."""
+    row = verdicts(p5._fake_result(depths=(20,)))["P5.3"]
+    assert row.verdict == "inconclusive" and "depth ≥ 83" in row.reason
+    assert verdicts(p5._fake_result(depths=(83,)))["P5.3"].verdict == "holds"
+
+
+def test_p53_reports_both_views_of_a_procresnet_transition():
+    value = verdicts(FIXTURES["synthetic: built to hold"][0])["P5.3"].value
+    assert "conv* + unit" in value and "conv* alone" in value and "paper's view" in value
+
+
+def test_p56_is_not_run_on_a_cpu_whatever_the_timings():
+    row = verdicts(p5._fake_result(device="cpu (x86_64, 2 cores)"))["P5.6"]
+    assert row.verdict == "not run" and "GPU" in row.reason
+
+
+def test_differences_inside_the_band_are_inconclusive_not_decided():
+    result = p5._fake_result()
+    for run in result["nets"]["runs"]:  # ProcResNet's error 1.6 points lower, but seeds spread by ±10 points
+        j = 10.0 * (run["seed"] - 1)
+        for rec in run["history"][1:]:
+            rec["test_acc"] -= j / 100
+            rec["train_acc"] -= j / 100
+    row = verdicts(result)["P5.5"]
+    assert row.verdict == "inconclusive" and row.band["ResNet − ProcResNet"]["n"] == 3
+
+
+def test_unmet_gate_names_the_numbers():
+    row = verdicts(p5._fake_result(acc_err=50.0))["P5.4"]
+    assert row.verdict == "inconclusive" and "50.0% < gate 80.0%" in row.reason
+    assert row.gate["met"] is False and row.gate["required"] == pytest.approx(0.80)
+
+
+def test_criterion_text_comes_from_the_declared_thresholds():
+    spec = p5.CLAIMS["P5.3"]
+    assert f"depth ≥ {spec.t['min_depth']}" in spec.criterion_text()
+    assert spec.gate is p5.NET_GATE and "Gate: test accuracy" in spec.criterion_text()
+
+
+def test_control_result_holds_nothing():
+    """Linear units unfitted at a fixed scale, Fig. 2 with a placebo projection, nets at initialisation."""
+    rows = check_control("P5", p5.control_result(device="cpu"), p5)
+    assert rows and all(r.ok for r in rows), [vars(r) for r in rows if not r.ok]
+    with gates_ignored():
+        got = verdicts(p5.control_result(device="cpu"))
+    assert got["P5.1"].verdict == "fails"  # δ does not fall with L: the criterion alone refuses
+
+
+def test_ratio_views_from_conv_star_hooks_multiply_to_the_whole_block():
+    """conv* alone (x → h) times the unit after it (h → out) is the paper's block ratio (x → out)."""
+    from resnet_lab.metrics.gradnorm import gradient_norm_ratios, with_conv_star
+    from resnet_lab.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("procresnet", depth=11, width=0.25).double()
+    x, y = torch.randn(4, 3, 32, 32, dtype=torch.float64), torch.tensor([0, 1, 2, 3])
+    rows = {r["unit"]: r for r in gradient_norm_ratios(model, x, y, with_conv_star)}
+    conv, block = rows["stages.1.0.entry"], rows["stages.1.0"]
+    assert conv["part"] == "conv*" and conv["transition"] and block["part"] == "unit"
+    unit = model.stages[1][0]
+    h = unit.entry(model.stages[0](x)).detach().requires_grad_()
+    out = unit.branch[1](unit.preact(h)) + h
+    rest = model.stages[2](out)
+    loss = torch.nn.functional.cross_entropy(model.head(rest), y)
+    g_h, g_out = torch.autograd.grad(loss, (h, out))
+    assert conv["grad_out"] == pytest.approx(g_h.norm().item(), rel=1e-9)
+    assert block["grad_out"] == pytest.approx(g_out.norm().item(), rel=1e-9)
+    assert math.isclose(conv["ratio"] * (g_h.norm() / g_out.norm()).item(), block["ratio"], rel_tol=1e-9)
