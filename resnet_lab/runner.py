@@ -48,6 +48,7 @@ ORDER = ("intro", "p3", "p5", "p2", "p1", "p4")
 GRID_FIELDS = ("depths", "extra_depths", "seeds", "archs", "deep_models", "channels", "variants", "ns", "widths",
                "models", "datasets")
 IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
+BUSY_S = 900  # a zoo checkpoint written this recently may belong to a training run in another process
 
 
 @dataclass
@@ -274,6 +275,15 @@ def format_plan(units: Sequence[Unit], budget_s: float | None = None) -> str:
 
 
 # ---- running ------------------------------------------------------------------------------------------
+def busy_elsewhere(unit: Unit) -> float | None:
+    """Return the age in seconds of a zoo unit's checkpoint if it is recent enough to be another process's run."""
+    if unit.kind != "zoo":
+        return None
+    ckpt = zoo.weights_path(unit.target).with_suffix(".ckpt")
+    age = time.time() - ckpt.stat().st_mtime if ckpt.exists() else None
+    return age if age is not None and age < BUSY_S else None
+
+
 def run_unit(unit: Unit, device=None, progress: bool = True) -> None:
     """Compute one unit (stale chapter results are recomputed; cached networks are reloaded, not retrained)."""
     if unit.kind == "zoo":
@@ -310,6 +320,11 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
         if left <= 0 or (i > 0 and unit.predicted_s > left):
             break
         bar.set_postfix_str(unit.name)
+        age = busy_elsewhere(unit)
+        if age is not None:
+            echo(f"== {unit.name}: its checkpoint was written {age / 60:.0f} min ago, so another process may be "
+                 f"training it; skipped (rerun once it is idle for {BUSY_S // 60} min)")
+            continue
         echo(f"== {unit.name}: predicted {unit.predicted_s / 60:.1f} min ({unit.basis})")
         unit_start = time.monotonic()
         try:

@@ -126,3 +126,19 @@ def test_cli_dry_plan(monkeypatch, capsys, fake_rate):
     assert capsys.readouterr().out.split() == ["standard", "540.0", "True", "1"]
     with pytest.raises(SystemExit):
         main(["run", "all", "--profile", "small", "--budget", "soon"])
+
+
+def test_a_zoo_network_training_elsewhere_is_not_started_twice(monkeypatch, fake_rate):
+    from resnet_lab import zoo
+    from resnet_lab.artifacts import save_torch
+
+    name = next(iter(zoo.ZOO))
+    save_torch(zoo.weights_path(name).with_suffix(".ckpt"), {"result": {"history": [{"epoch": 3}]}})
+    monkeypatch.setattr(runner, "zoo_needed", lambda profile, names: [name])
+    monkeypatch.setattr(zoo, "load", lambda *a, **k: pytest.fail("trained twice"))
+    lines = []
+    units = runner.plan("small", "cpu", [])
+    assert [u.why for u in units] == ["partial"]
+    assert units[0].predicted_s == pytest.approx(zoo.ZOO[name].minutes_cpu * 60 * (1 - 3 / zoo.ZOO[name].train.epochs))
+    out = runner.run_budget("small", 1e9, "cpu", [], progress=False, echo=lines.append)
+    assert out["done"] == [] and any("another process" in line for line in lines)
