@@ -1,23 +1,51 @@
-"""P2 experiment helpers: the monotonicity criterion, BN calibration and the pixel → input map."""
+"""P2 experiment helpers: probe selection, paired errors, noise calibration targets, BN calibration, pixel → input."""
 import math
+
+import numpy as np
 
 import pytest
 import torch
 
 from resnet_lab.data import ImageData, normalize
-from resnet_lab.experiments.p2 import _monotone, calibrate_bn, pixels, to_input
+from resnet_lab.experiments.p2 import (calibrate_bn, choose_probes, paired_mean, paper_drop_fractions, pixels,
+                                       spread_indices, to_input)
 from resnet_lab.models import build_model
 
 
-@pytest.mark.parametrize("means,ses,expected", [
-    ([80, 82, 85], [0.5, 0.5, 0.5], (True, True)),      # rising
-    ([80, 79.5, 85], [0.5, 0.5, 0.5], (True, True)),    # a dip inside 2 s.e. (2·√0.5 ≈ 1.41)
-    ([80, 77, 85], [0.5, 0.5, 0.5], (False, True)),     # a dip outside the band
-    ([80, 80.5, 80.6], [0.5, 0.5, 0.5], (True, False)), # flat within noise
-    ([80, 81], [math.nan, math.nan], (True, True)),     # one seed: no band
-])
-def test_monotone_criterion(means, ses, expected):
-    assert _monotone(means, ses) == expected
+def test_spread_indices_cover_every_class_round_robin():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])   # sorted by class, as the CIFAR test split
+    assert spread_indices(labels, 3) == [0, 3, 5]
+    assert spread_indices(labels, 5) == [0, 3, 5, 1, 4]
+    assert spread_indices(labels, 3, skip=(0,)) == [1, 3, 5]
+    assert spread_indices(labels, 100) == [0, 3, 5, 1, 4, 6, 2, 7, 8]
+
+
+def test_choose_probes_prefers_correct_and_confident():
+    classes = ("airplane", "bird", "dog", "horse")
+    labels = torch.tensor([1, 1, 1, 2, 2, 3])
+    probs = torch.tensor([[0.1, 0.2, 0.7, 0.0],    # bird misclassified
+                          [0.0, 0.4, 0.3, 0.3],    # bird correct, not confident
+                          [0.0, 0.9, 0.1, 0.0],    # bird correct and confident ← chosen
+                          [0.0, 0.3, 0.4, 0.3],    # dog correct, not confident ← best available
+                          [0.5, 0.0, 0.2, 0.3],    # dog wrong
+                          [0.9, 0.0, 0.0, 0.1]])   # horse wrong ← only one
+    probes = choose_probes(probs, labels, classes, 0.5)
+    assert [p["index"] for p in probes] == [2, 3, 5]
+    assert "first correct" in probes[0]["how"] and "most confident" in probes[1]["how"] and "none" in probes[2]["how"]
+
+
+def test_paired_mean_standard_error():
+    d = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    e = paired_mean(d)
+    assert e.value == pytest.approx(d.mean())
+    assert e.se == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)))
+
+
+def test_paper_drop_fractions_match_table54_row():
+    frac = paper_drop_fractions()
+    assert frac["gaussian"][1] == pytest.approx((88.02 - 50.55) / 78.02)
+    assert frac["structured"][1] == pytest.approx((88.02 - 41.24) / 78.02)
+    assert all(0 < f < 1 for fs in frac.values() for f in fs)
 
 
 def test_calibrate_bn_sets_batch_statistics():

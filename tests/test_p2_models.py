@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from resnet_lab.metrics.convsv import conv_spectral_norm, dense_conv_matrix
 from resnet_lab.models import build_model
-from resnet_lab.models.resnet_ds import (conv_adjoint, nonneg_filters, nonneg_projection_hook,
+from resnet_lab.models.resnet_ds import (SymmetricBranch, conv_adjoint, nonneg_filters, nonneg_projection_hook,
                                          spectral_clip_hook, symmetric_filters_with_size, table52_depth)
 
 # Table 5.2 of the paper (trainable parameters, millions): variant → n → (CIFAR-10, CIFAR-100).
@@ -66,8 +66,9 @@ def test_lemma_a1_dense(sq_norm, expands):
     b = torch.randn(30, generator=g, dtype=torch.float64)
     x, y = torch.randn(2, 4000, 20, generator=g, dtype=torch.float64)
     ratio = (_residual_map(a, b, x) - _residual_map(a, b, y)).norm(dim=1) / (x - y).norm(dim=1)
-    assert (ratio <= 1 + 1e-12).all() or expands
-    if expands:
+    if not expands:
+        assert (ratio <= 1 + 1e-12).all()
+    else:
         # All pre-activations positive (large b): g is linear, I − AᵀA, and stretches the top singular
         # direction by |1 − ‖A‖²| = 7.
         v = torch.linalg.svd(a).Vh[0]
@@ -142,3 +143,38 @@ def test_filter_penalty_adds_lambda_w_to_gradients():
     w0, w1 = plain.stem[0].weight, penalised.stem[0].weight
     assert torch.allclose(w1.grad - w0.grad, 0.1 * w1.detach(), atol=1e-6)
     assert torch.equal(plain.stem[1].weight.grad, penalised.stem[1].weight.grad)  # BN not penalised
+
+
+def _dense_sq_norm(weight: torch.Tensor, size: int) -> float:
+    """‖A‖₂² of the circular conv from its dense float64 matrix (independent of the FFT route)."""
+    return float(torch.linalg.matrix_norm(dense_conv_matrix(weight.detach().double(), size), ord=2)) ** 2
+
+
+def test_spectral_projection_meets_hypothesis_against_dense_operator():
+    """After the step hook every ResNet-S filter satisfies ‖A‖₂² ≤ 2 on its feature map, in dense float64."""
+    torch.manual_seed(0)
+    model = build_model("resnet_s", n=2, width=4)
+    with torch.no_grad():
+        for conv, _ in symmetric_filters_with_size(model, 16):
+            conv.weight.mul_(3.0)   # far outside the ball
+    before = [_dense_sq_norm(c.weight, n) for c, n in symmetric_filters_with_size(model, 16)]
+    assert min(before) > 2
+    spectral_clip_hook(2.0, input_size=16)(model, 0)
+    after = [_dense_sq_norm(c.weight, n) for c, n in symmetric_filters_with_size(model, 16)]
+    assert max(after) <= 2.0
+    assert min(after) > 2.0 * (1 - 1e-4)   # rescaled onto the boundary, not shrunk further
+
+
+def test_bn_free_resnet_s_starts_and_stays_feasible():
+    torch.manual_seed(0)
+    model = build_model("resnet_s", n=1, branch_bn=False)
+    branches = [m for m in model.modules() if isinstance(m, SymmetricBranch)]
+    assert branches and not any(b.use_bn for b in branches)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for b in branches for m in b.modules())
+    norms = lambda: [float(conv_spectral_norm(c.weight.detach().double(), n)) ** 2
+                     for c, n in symmetric_filters_with_size(model)]
+    assert max(norms()) <= 2.0            # He initialisation projected at construction
+    _train_steps(model, [spectral_clip_hook(2.0)], steps=2)
+    assert max(norms()) <= 2.0
+    with pytest.raises(ValueError):
+        build_model("resnet_d", n=1, branch_bn=False)

@@ -46,6 +46,12 @@ PAPER_NOISE = {"d": {3: (88.02, 83.52, 50.55, 83.40, 41.24), 6: (90.74, 85.48, 5
                "s": {3: (87.73, 82.43, 52.44, 82.24, 33.66), 6: (88.29, 83.22, 56.51, 82.94, 34.93),
                      9: (88.05, 83.68, 55.82, 83.50, 36.80), 12: (89.00, 85.67, 59.86, 83.58, 34.13)}}
 FIGURE_CLASSES = ("bird", "dog", "horse")  # the three test images of Figs. 5.3/5.4
+# The probabilities §5.2 quotes from Fig. 5.4 (ResNet-S-20, Gaussian noise σ = 0.02, 0.05).
+PAPER_PROBS = [{"net": "S-20", "image": "horse", "noise": "none", "class": "horse (true)", "p": 0.9985},
+               {"net": "S-20", "image": "horse", "noise": "σ = 0.02", "class": "horse (true)", "p": 0.8750},
+               {"net": "S-20", "image": "horse", "noise": "σ = 0.05", "class": "horse (true)", "p": 0.7940},
+               {"net": "S-20", "image": "dog", "noise": "σ = 0.02", "class": "cat (second)", "p": 0.1410},
+               {"net": "S-20", "image": "dog", "noise": "σ = 0.05", "class": "frog (second)", "p": 0.1717}]
 NOISE_KINDS = ("gaussian", "structured")
 CHANCE = 0.1                               # ten classes
 VARIANT_NAMES = {"d": "ResNet-D", "s": "ResNet-S", "sp": "ResNet-S, BN-free, ‖A‖₂² ≤ 2"}
