@@ -2,7 +2,8 @@
 
 Each chapter's ``PROFILES[profile]`` (and the zoo entries) is replaced, in this process only, by a capped
 copy: every ``TrainConfig`` trains one epoch of at most two steps at batch ≤ 8, every ``DataSpec`` keeps a
-few images per class, and the size fields named in ``CAPS`` / ``SHORTEN`` below are capped or shortened.
+few images per class, and the size fields named in ``CAPS`` / ``SHORTEN`` / ``THIN`` below are capped,
+shortened or thinned.
 Everything else — the architectures and depths, the measurements, the caching, ``claims(result)`` and the
 ledger written from its rows — is the real code path (``torch.compile`` is skipped, as on every CPU run).
 Artifacts and ledgers go to a scratch folder (``RESNET_LAB_ARTIFACTS`` / ``RESNET_LAB_CLAIMS``), never over
@@ -30,12 +31,14 @@ CAPS = {
     "small_sample_per_class": 4, "mpa_per_class": 4,                        # images per class
     "images": 2, "perturb_images": 2, "probe_images": 8, "bn_probe_images": 8, "stability_images": 8,
     "gradnorm_batch": 8, "batch": 16, "batch_size": 8,                      # image / sample counts
-    "dense_max_dim": 256, "top_k": 4,                                       # P3 spectra
+    "dense_max_dim": 256, "top_k": 4, "energy_k": 4,                        # P3 spectra
     "steps": 5, "repeats": 1, "projection_repeats": 1,                      # P5 linear nets, overhead timing
     "average_last_epochs": 1,                                               # P2: one epoch is all there is
 }
 # Tuple fields that multiply the work (networks, grid cells), shortened to their first few entries.
 SHORTEN = {"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}
+# Long grids of cheap-looking values that each cost a pass over the networks: thinned evenly (ends kept).
+THIN = {"eps_grid": 4}
 EXPERIMENTS = ("intro", "p3", "p5", "p2", "p1", "p4")
 
 
@@ -56,6 +59,9 @@ def cap(obj, name: str | None = None):
         return {k: cap(v, name) for k, v in obj.items()}
     if name in SHORTEN and isinstance(obj, tuple):
         return obj[:SHORTEN[name]]
+    if name in THIN and isinstance(obj, tuple) and len(obj) > THIN[name]:
+        k = THIN[name]
+        return tuple(obj[round(i * (len(obj) - 1) / (k - 1))] for i in range(k))
     if name in CAPS and (obj is None or (isinstance(obj, int) and not isinstance(obj, bool))):
         return _min(obj, CAPS[name])
     return obj

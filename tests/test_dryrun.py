@@ -28,6 +28,7 @@ class Big:
     per_variant: dict = field(default_factory=lambda: {"d": TrainConfig(epochs=9)})
     inner: Inner = Inner()
     lr_like: float = 0.1
+    eps_grid: tuple = tuple(range(28))
 
 
 def test_cap_caps_training_data_and_named_sizes():
@@ -35,6 +36,7 @@ def test_cap_caps_training_data_and_named_sizes():
     assert capped.data == DataSpec("cifar10", ("cat", "dog"), 8, 4)
     assert capped.images == 2 and capped.dense_max_dim == 256 and capped.lr_like == 0.1
     assert capped.depths == (20, 56, 110)  # every architecture still runs
+    assert capped.eps_grid == (0, 9, 18, 27)  # thinned, both ends kept
     assert capped.per_variant["d"].epochs == 1 and capped.per_variant["d"].max_steps_per_epoch == 2
     assert capped.inner.seeds == (0, 1) and capped.inner.steps == 5
     assert capped.inner.train == TrainConfig(epochs=1, batch_size=8, max_steps_per_epoch=2)
