@@ -1,4 +1,4 @@
-"""P3 experiment: stage layout, spectrum routing, and verdicts computed from the numbers handed in."""
+"""P3 experiment: stage layout and spectrum routing (full spectra vs top-k). Claim logic: test_p3_claims.py."""
 from __future__ import annotations
 
 import torch
@@ -25,24 +25,5 @@ def test_spectrum_dense_and_topk_agree() -> None:
     top = p3._spectrum(unit, x, p3.P3Config(dense_max_dim=128, top_k=6))
     assert dense["dense"] and not top["dense"] and len(dense["values"]) == 256
     assert torch.allclose(top["values"], dense["values"][:6], rtol=1e-3)
-    assert torch.allclose(dense["values"], torch.linalg.svdvals(jacobian_operator(unit, x).dense()))
-
-
-def _result(adv_jump: float, rnd_jump: float, slope: float) -> dict:
-    """A minimal result: stages [0], [1], [2, 3]; perturbations jump by the given factors across the last stage."""
-    eps = [1e-1, 1e-2, 1e-3, 1e-4]
-    per_unit = lambda jump: [[1.0] * 4, [1.0] * 4, [1.0] * 4, [jump] * 4]  # noqa: E731 - (units, images)
-    return {"provenance": {"profile": "test"}, "layout": [[0], [1], [2, 3]],
-            "fig3": {"adversarial": per_unit(adv_jump), "random": per_unit(rnd_jump), "fooled": [True] * 4},
-            "jacobian_test": {name: {"eps": eps, "zeroth": eps, "first": [e ** slope for e in eps]}
-                              for name in ("relu", "softplus")}}
-
-
-def test_verdicts_follow_the_numbers() -> None:
-    good = _result(adv_jump=3.0, rnd_jump=0.5, slope=2.0)
-    assert p3._claim_propagation(good).verdict == "holds"
-    assert p3._claim_jacobian_test(good).verdict == "holds"
-    flat = _result(adv_jump=1.0, rnd_jump=1.0, slope=1.0)
-    assert p3._claim_propagation(flat).verdict == "partly"  # random does not grow, but FGSM does not jump
-    assert p3._claim_jacobian_test(flat).verdict == "fails"
-    assert p3._claim_propagation(_result(1.0, 2.0, 2.0)).verdict == "fails"
+    exact = torch.linalg.svdvals(jacobian_operator(unit, x).dense().double())
+    assert torch.allclose(dense["values"].double(), exact, atol=1e-5 * exact[0].item())  # Gram eigvalsh, float64
