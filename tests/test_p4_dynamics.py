@@ -178,3 +178,20 @@ def test_softmax_lipschitz_bound_is_half_and_nearly_attained():
 def test_theorem1_lower_bound_reproduces_paper_table2():
     """Table 2's last column is Sh_g / Lip(g): 2.3583 / 3.38 = 0.6977."""
     assert dyn.topological_stability_lower_bound(2.3583, 3.38) == pytest.approx(0.6977, abs=1e-4)
+
+
+def test_cross_class_nearest_matches_dense_twin_and_the_constants():
+    """Per image: nearest other-class image under max over blocks and min over blocks (dense float64 twin);
+    their minima are the g-expansive constant and the closest approach at any block; one pass gives both."""
+    probs, labels = random_orbits(seed=3, blocks=5, n=41, classes=4)
+    dense = dense_distances(probs)
+    other = labels.numpy()[:, None] != labels.numpy()[None, :]
+    minmax, minmin = dyn.cross_class_nearest(probs, labels, max_elements=97)
+    assert minmax.numpy() == pytest.approx(np.where(other, dense.max(0), np.inf).min(1), rel=1e-12)
+    assert minmin.numpy() == pytest.approx(np.where(other, dense.min(0), np.inf).min(1), rel=1e-12)
+    minima = dyn.class_pair_minima(probs, labels)
+    assert float(minmax.min()) == pytest.approx(dyn.g_expansive_constant(minima)[0], rel=1e-12)
+    assert float(minmin.min()) == pytest.approx(float(minima.per_block.min()), rel=1e-12)
+    dist, index, *_ = dyn.sample_neighbours(probs, labels, max_elements=97)
+    nn_dist, nn_index = dyn.nearest_neighbours(probs)
+    assert torch.equal(index, nn_index) and torch.allclose(dist, nn_dist, rtol=1e-12)

@@ -1,4 +1,4 @@
-"""P4 experiment helpers: MNIST → 3×32×32, macro scores, nested samples, ledger verdicts from numbers."""
+"""P4 experiment helpers: MNIST → 3×32×32, macro scores, nested samples, class-ordered samples (claims: test_p4_claims)."""
 import numpy as np
 import pytest
 import torch
@@ -36,27 +36,14 @@ def test_nested_subset_takes_the_first_images_of_each_class():
     assert p4.nested_subset(labels, 2).tolist() == [0, 1, 3, 4, 6, 7]
 
 
-def fake_run(dataset: str, depth: int, f1: float, expansive: float, stay: float) -> dict:
-    sep = np.full((10, 10), 1.0)
-    for a, b in [(4, 6), (1, 2), (2, 5), (0, 3), (7, 8)] if dataset == "mnist" else [(3, 5), (2, 4), (0, 1), (4, 6), (8, 9)]:
-        sep[a, b] = sep[b, a] = 0.01
-    per_block = np.full((10, 10, 3), 0.5)
-    for _, _, a, b, _, dist in p4.PAPER_TABLE3:
-        per_block[a, b, 1] = per_block[b, a, 1] = dist * 2
-    return {"dataset": dataset, "depth": depth, "table1": {"f1": f1},
-            "constants": [{"expansive": expansive, "shadowing": 1.0, "lip": 2.0, "topological": 0.5}],
-            "pairs": {"separation": sep.tolist(), "per_block": per_block.tolist()},
-            "orbits": {"shadowing": {}, "class_crossing": {}}, "orbit_stay_fraction": stay,
-            "orbit_two_cycle_fraction": 0.5}
+def test_class_offsets_of_a_class_ordered_sample():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])
+    assert p4.class_offsets(labels) == [0, 2, 5]
 
 
-def test_claims_are_computed_from_the_numbers():
-    result = {"runs": [fake_run("mnist", 18, 0.99, 4e-5, 0.5), fake_run("mnist", 50, 0.98, 1e-5, 0.95),
-                       fake_run("cifar10", 18, 0.75, 8e-3, 0.3), fake_run("cifar10", 50, 0.72, 5e-3, 0.3)]}
-    verdicts = {c.id: c.verdict for c in p4.claims(result, "test")}
-    assert verdicts == {"P4.1": "holds", "P4.2": "holds", "P4.3": "holds", "P4.4": "holds", "P4.5": "holds"}
-    result["runs"][0]["table1"]["f1"] = 0.5
-    result["runs"][1]["constants"][0]["expansive"] = 1e-3  # R50 above R18 on MNIST
-    result["runs"][1]["orbit_stay_fraction"] = 0.2
-    verdicts = {c.id: c.verdict for c in p4.claims(result, "test")}
-    assert verdicts["P4.1"] == "fails" and verdicts["P4.2"] == "partly" and verdicts["P4.5"] == "partly"
+def test_config_per_dataset_protocol():
+    cfg = p4.PROFILES["small"]
+    per_class, train = cfg.training("mnist", seed=2)
+    assert per_class is None and train.lr == 1e-3 and train.seed == 2
+    per_class, train = cfg.training("cifar10")
+    assert per_class == 2000 and train == cfg.train

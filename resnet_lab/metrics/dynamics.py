@@ -122,6 +122,37 @@ def class_pair_minima(probs: torch.Tensor, labels: torch.Tensor,
     return out
 
 
+def cross_class_nearest(probs: torch.Tensor, labels: torch.Tensor,
+                        max_elements: int = MAX_ELEMENTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return, per image, the distance to its nearest image of another class under both readings: ``(N,)`` each.
+
+    ``minmax[i] = min_{j: y_j ≠ y_i} maxₙ d(gφⁿx_i, gφⁿx_j)`` (Def. 1) and ``minmin[i] = min_j minₙ d(·)`` (the
+    closest approach at any block). Their minima over ``i`` are the sample's two constants; per-image values
+    let a bootstrap over images put a band on them.
+    """
+    return sample_neighbours(probs, labels, max_elements)[2:]
+
+
+def sample_neighbours(probs: torch.Tensor, labels: torch.Tensor,
+                      max_elements: int = MAX_ELEMENTS) -> tuple[torch.Tensor, ...]:
+    """Return ``nearest_neighbours(probs)`` and ``cross_class_nearest(probs, labels)`` from one pass over the
+    all-pairs distances: ``(nn_dist (B, N), nn_index (B, N), minmax (N,), minmin (N,))``."""
+    labels = labels.to(probs.device)
+    n_blocks, n = probs.shape[:2]
+    dist = torch.empty((n_blocks, n), dtype=probs.dtype, device=probs.device)
+    index = torch.empty((n_blocks, n), dtype=torch.long, device=probs.device)
+    minmax = torch.empty(n, dtype=probs.dtype, device=probs.device)
+    minmin = torch.empty_like(minmax)
+    for rows, d in block_distances(probs, probs, max_elements):
+        same = labels[rows, None] == labels[None, :]
+        minmax[rows] = d.amax(dim=0).masked_fill(same, float("inf")).min(dim=1).values
+        minmin[rows] = d.amin(dim=0).masked_fill(same, float("inf")).min(dim=1).values
+        local = torch.arange(d.shape[1], device=probs.device)
+        d[:, local, local + rows.start] = float("inf")  # an image is not its own neighbour
+        dist[:, rows], index[:, rows] = d.min(dim=2)
+    return dist, index, minmax, minmin
+
+
 def g_expansive_constant(minima: ClassPairMinima) -> tuple[float, tuple[int, int], int]:
     """Return P4 Def. 1's g-expansive constant ``min_{y≠y'} maxₙ d(gφⁿx, gφⁿx')``, its pair and block."""
     flat = int(torch.argmin(minima.separation))
@@ -152,14 +183,16 @@ class PseudoOrbits:
     shadow: torch.Tensor   # (N,) the image x attaining ε
 
 
-def trace_pseudo_orbits(probs: torch.Tensor, max_elements: int = MAX_ELEMENTS) -> PseudoOrbits:
+def trace_pseudo_orbits(probs: torch.Tensor, max_elements: int = MAX_ELEMENTS,
+                        neighbours: tuple[torch.Tensor, torch.Tensor] | None = None) -> PseudoOrbits:
     """Return the pseudo-orbits that start at each image and jump, after each unit, to the most similar other image.
 
     ``x_n = φⁿ(k_n)`` with ``k_0`` the start and ``k_{n+1}`` the nearest other image to ``φ^{n+1}(k_n)`` under
     ``d∘g`` at block ``n+1``; the jump is that distance. Shadows are sought among the same ``N`` images, so ε
-    is an upper bound on the best shadow in all of X.
+    is an upper bound on the best shadow in all of X. ``neighbours``: ``nearest_neighbours(probs)`` if already
+    computed (``sample_neighbours`` gives it with the cross-class distances in one pass).
     """
-    nn_dist, nn_index = nearest_neighbours(probs, max_elements)
+    nn_dist, nn_index = neighbours if neighbours is not None else nearest_neighbours(probs, max_elements)
     n_blocks, n = probs.shape[:2]
     images = [torch.arange(n, device=probs.device)]
     jumps = []

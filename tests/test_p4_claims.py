@@ -1,0 +1,173 @@
+"""P4's ledger logic: every row on hand-built results made to hold, fail, hold partly and be inconclusive;
+the gates; the chance levels of P4.3; the Lipschitz check behind Theorem 1; the untrained control."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from resnet_lab.data import data_roots
+from resnet_lab.experiments import p4
+from resnet_lab.ledger import gates_ignored
+from resnet_lab.metrics import dynamics as dyn
+from resnet_lab.stats import Estimate
+
+FIXTURES = p4.synthetic_results()
+CASES = [(fixture, claim, want) for fixture, (_, expected) in FIXTURES.items() for claim, want in expected.items()]
+
+
+def verdicts(result: dict) -> dict[str, str]:
+    return {c.id: c.verdict for c in p4.claims(result)}
+
+
+@pytest.mark.parametrize("fixture, claim, want", CASES, ids=[f"{f}-{c}" for f, c, _ in CASES])
+def test_synthetic_result_gets_its_verdict(fixture, claim, want):
+    result, _ = FIXTURES[fixture]
+    assert verdicts(result)[claim] == want
+
+
+def test_every_row_has_hold_fail_and_inconclusive_fixtures():
+    seen = {claim: {want for f, c, want in CASES if c == claim} for claim in p4.CLAIMS}
+    for claim, wants in seen.items():
+        assert {"holds", "fails", "inconclusive"} <= wants, (claim, wants)
+    assert all("partly" in seen[c] for c in p4.CLAIMS)
+
+
+def test_claims_take_one_argument_and_read_the_profile():
+    rows = p4.claims(FIXTURES["as the paper"][0])
+    assert [r.id for r in rows] == list(p4.CLAIMS) and {r.profile for r in rows} == {"synthetic"}
+
+
+def test_an_untrained_network_fails_every_criterion():
+    """Gates ignored, a network at chance that has stopped improving, with 3 seeds, fails every row."""
+    result, _ = FIXTURES["untrained, levelled off"]
+    with gates_ignored():
+        assert set(verdicts(result).values()) == {"fails"}
+
+
+def test_unmet_gate_names_the_numbers():
+    result, _ = FIXTURES["CIFAR-10 levelled off below its bar"]
+    row = next(c for c in p4.claims(result) if c.id == "P4.3")
+    assert row.verdict == "inconclusive" and not row.gate["met"]
+    assert "CIFAR-10 R18 F1 minus its bar -0.224 < gate +0.000" in row.reason
+    assert "MNIST R50" in row.gate["measured"] and row.gate["measured"]["MNIST R50"] == pytest.approx(0.01)
+
+
+def test_p41_gate_needs_training_to_have_levelled_off():
+    result = p4.synthetic_result({"all": {"gain": 0.02}})
+    row = p4.claims(result)[0]
+    assert row.verdict == "inconclusive" and "last-epoch gain in test accuracy 2.00% > gate 0.50%" in row.reason
+
+
+def test_p42_needs_three_seeds_for_orderings():
+    row = p4.claims(p4.synthetic_result({"all": {"se": 0.01}}, seeds=2))[1]
+    assert row.verdict == "inconclusive" and "≥ 3 seeds; 2 ran" in row.reason
+
+
+def test_p42_reading_status():
+    """One ordering reversed beyond the band fails a reading; one inside it leaves the reading undecided."""
+    est = {k: Estimate(v, 0.01 * v, 3, "seeds") for k, v in p4.ORDERED.items()}
+    assert p4.reading_status(est) == ("holds", [1, 1, 1, 1])
+    est[("mnist", 50)] = Estimate(1e-3, 1e-6, 3, "seeds")  # above MNIST R18 now
+    status, signs = p4.reading_status(est)
+    assert status == "fails" and signs[0] == -1
+    est[("mnist", 50)] = Estimate(4e-5, 1e-5, 3, "seeds")  # equal to R18 within the band
+    assert p4.reading_status(est)[0] == "undecided"
+
+
+def test_expansive_estimate_combines_seeds_and_bootstrap():
+    runs = [{"expansive_band": {"min_max": {"value": v, "se": 0.1}}} for v in (1.0, 2.0, 3.0)]
+    est = p4.expansive_estimate(runs, "min_max")
+    assert est.value == pytest.approx(2.0) and est.n == 3
+    assert est.se == pytest.approx(math.hypot(1 / math.sqrt(3), 0.1 / math.sqrt(3)))
+    single = p4.expansive_estimate(runs[:1], "min_max")
+    assert (single.value, single.se, single.n) == (1.0, 0.1, 1)
+
+
+def test_p43_chance_levels():
+    """Top 5 of 45 pairs: ≥ 3 of the paper's 5 has p = 0.0065, ≥ 4 of the 15 animal pairs p = 0.036,
+    and the old '≥ 3 of 5 animal pairs' p = 0.198 (it does not beat chance)."""
+    assert (p4.MNIST_K, p4.CIFAR_K) == (3, 4)
+    assert p4.chance_tail(3, 5) == pytest.approx(0.00650, abs=1e-4)
+    assert p4.chance_tail(4, 15) == pytest.approx(0.03601, abs=1e-4)
+    assert p4.chance_tail(3, 15) == pytest.approx(0.19797, abs=1e-4)
+    # the same tail by enumeration
+    draws = np.random.default_rng(0).permuted(np.tile(np.arange(45), (40000, 1)), axis=1)[:, :5]
+    assert ((draws < 15).sum(1) >= 4).mean() == pytest.approx(0.036, abs=0.004)
+
+
+def test_hardest_pairs_follow_each_ranking():
+    run = p4.synthetic_run(("mnist", 50), 0)
+    assert set(p4.hardest_pairs(run, ranking="Fig. 2")) == p4.PAPER_HARD_MNIST_PAIRS
+    assert set(p4.hardest_pairs(run, ranking="Fig. 3")) == p4.PAPER_HARD_MNIST_PAIRS
+
+
+def test_p45_judges_the_sh_orbit_and_the_per_hop_rate():
+    result = p4.synthetic_result({"all": {"rate": 0.995, "stays": False}})
+    assert verdicts(result)["P4.5"] == "partly"
+    result = p4.synthetic_result({"all": {"rate": 0.9}})
+    assert verdicts(result)["P4.5"] == "fails"
+
+
+# --- Theorem 1: Lip(g) must bound every stretch of g on real features -----------------------------
+class FixedFeatures(nn.Module):
+    """A stand-in network: its trajectory is given feature maps, its head a given linear layer."""
+
+    def __init__(self, states: list[torch.Tensor], weight: torch.Tensor) -> None:
+        super().__init__()
+        self.states = states
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(weight.shape[1], weight.shape[0], bias=False))
+        self.head[1].weight.data = weight
+
+    def trajectory(self, x):
+        return [s[: len(x)] for s in self.states]
+
+
+def sample_of(n: int):
+    from resnet_lab.data import ImageData
+
+    return ImageData(torch.zeros(n, 3, 2, 2, dtype=torch.uint8), torch.zeros(n, dtype=torch.long), ("a",), "t",
+                     (0.0,) * 3, (1.0,) * 3)
+
+
+def test_lipschitz_stretch_is_at_most_one_and_attained_at_the_steepest_point():
+    """Random features: every stretch ≤ ½‖W‖₂. A feature whose logits are (t, t, −40, …) along W's top
+    direction stretches by ½‖W‖₂ exactly — so a mis-derived Lip(g) (e.g. ¼‖W‖₂) would show a ratio 2."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(10, 12, generator=gen)
+    states = [torch.randn(50, 3, 2, 2, generator=gen) * 3 for _ in range(3)]
+    ratio = p4.lipschitz_stretch(FixedFeatures(states, w), sample_of(50), "cpu", images=50)
+    assert 0 < ratio <= 1 + 1e-6
+    # W = I + (e₀ − e₁)(e₀ − e₁)ᵀ/2 on the first 10 features: top direction (e₀ − e₁)/√2 with σ₁ = 2; at logits
+    # (0, 0, −40, …) softmax's Jacobian is ½ on e₀ − e₁, so the stretch there is ½σ₁ = Lip(g) exactly
+    w = torch.zeros(10, 12)
+    w[:10, :10] = torch.eye(10)
+    w[:2, :2] += torch.tensor([[0.5, -0.5], [-0.5, 0.5]])
+    u = torch.zeros(1, 12)
+    u[0, 2:10] = -40.0
+    ratio = p4.lipschitz_stretch(FixedFeatures([u.reshape(1, 3, 2, 2)], w), sample_of(1), "cpu", images=1)
+    assert ratio == pytest.approx(1.0, rel=1e-4)
+
+
+def test_theorem1_bound_is_shadowing_over_lipschitz_of_the_head():
+    """T_g ≥ Sh_g / Lip(g) with Lip(g) = ½‖W‖₂: Table 2's row reproduced, and our value from a real head."""
+    assert dyn.topological_stability_lower_bound(2.3583, 3.38) == pytest.approx(0.6977, abs=1e-4)
+    w = torch.diag(torch.tensor([4.0, 1.0]))
+    assert dyn.topological_stability_lower_bound(1.0, dyn.head_lipschitz(w)) == pytest.approx(0.5)
+
+
+# --- the negative control: untrained networks hold nothing -----------------------------------------
+def have_data() -> bool:
+    return any((root / name).exists() for root in data_roots() for name in ("mnist", "cifar10"))
+
+
+@pytest.mark.skipif(not have_data(), reason="the control computes P4 at smoke size: needs MNIST and CIFAR-10")
+def test_control_holds_nothing():
+    """Untrained networks (epoch 0, 3 seeds, ~15 s of CPU): no row holds or partly holds, gates on or off."""
+    result = p4.control_result(device="cpu")
+    with gates_ignored():
+        ignored = verdicts(result)
+    assert not {"holds", "partly"} & set(ignored.values()), ignored
+    assert ignored["P4.1"] == "fails"
+    assert set(verdicts(result).values()) == {"inconclusive"}
