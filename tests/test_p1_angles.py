@@ -54,3 +54,28 @@ def test_callback_levels_and_hooks_removed():
     record = mpa_callback(x, y)(model, 0)
     assert record["mpa/end/inter/0-1"] == pytest.approx(median_angle(feats["end"][y == 0], feats["end"][y == 1]), abs=1e-4)
     assert record["mpa_time_s"] > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_median_angle_small_angles_accurate(dtype):
+    """0.2° between every pair: float64 closed form 2·atan2(‖u−v‖, ‖u+v‖); arccos of a float32 cosine was 3e-3 off."""
+    theta = np.deg2rad(0.2)
+    u = torch.tensor([[1.0, 0.0, 0.0], [np.cos(theta), np.sin(theta), 0.0]], dtype=dtype)
+    v = torch.tensor([[np.cos(2 * theta), np.sin(2 * theta), 0.0]], dtype=dtype)
+    a64, b64 = u.double()[0], u.double()[1]
+    want = np.rad2deg(2 * np.arctan2((a64 - b64).norm().item(), (a64 + b64).norm().item()))
+    tol = 1e-12 if dtype == torch.float64 else 2e-4
+    assert median_angle(u) == pytest.approx(want, rel=tol)
+    assert median_angle(u[:1], v) == pytest.approx(0.4, rel=tol)
+
+
+def test_median_angle_keeps_float64():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=8)
+    u = torch.tensor(base + 1e-5 * rng.normal(size=(4, 8)))  # angles ~1e-4°: lost entirely in float32
+    got = median_angle(u)
+    assert 0 < got < 1e-2
+    units = u.numpy() / np.linalg.norm(u.numpy(), axis=1, keepdims=True)
+    want = np.median([np.degrees(2 * np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b)))
+                      for a, b in itertools.combinations(units, 2)])
+    assert got == pytest.approx(want, rel=1e-6)

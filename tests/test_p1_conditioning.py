@@ -127,3 +127,74 @@ def test_perturbation_gain_linear_within_kappa():
     assert gain.min().item() >= 1 / k - 1e-12 and gain.max().item() <= k + 1e-12
     ones = relative_perturbation_gain(lambda t: 3.0 * t, x, eps=0.1, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(ones, torch.ones_like(ones))
+
+
+# ---- zero padding, pre-activation units, worst-case directions (issues 12 and 14) ------------------------
+
+def _zero_padded_jacobian(unit: nn.Module, c_in: int, n: int, plain: bool = False) -> torch.Tensor:
+    """Return the dense float64 Jacobian of the unit's linear part with the zero padding the net uses (reference)."""
+    twin = copy.deepcopy(unit).double().eval()
+    for name, module in list(twin.branch.named_children()):
+        if isinstance(module, nn.ReLU):
+            twin.branch[int(name)] = nn.Identity()
+    if plain:
+        f = lambda x: twin.branch(x).flatten()  # noqa: E731
+    else:
+        f = lambda x: (twin.identity_scale * twin.shortcut(x) + twin.skip_scale * twin.branch(x)).flatten()  # noqa: E731
+    x0 = torch.zeros(1, c_in, n, n, dtype=torch.float64)
+    return torch.autograd.functional.jacobian(f, x0).reshape(-1, c_in * n * n)
+
+
+@pytest.mark.parametrize("c_in, planes, stride, use_bn", [(4, 4, 1, True), (3, 3, 1, False), (4, 8, 2, True)])
+def test_zero_padded_kappa_matches_dense_jacobian(c_in, planes, stride, use_bn):
+    from resnet_lab.metrics.conditioning import zero_padded_condition
+
+    torch.manual_seed(3)
+    norm = nn.BatchNorm2d if use_bn else (lambda c: nn.Identity())
+    unit = BasicUnit(c_in, planes, stride, "B", norm).eval()
+    _randomise_bn(unit)
+    n = 6
+    row = zero_padded_condition(unit, c_in, n)
+    for key, plain in (("zero_kappa_R", False), ("zero_kappa_B", True)):
+        sv = torch.linalg.svdvals(_zero_padded_jacobian(unit, c_in, n, plain))
+        assert math.isclose(row[key], (sv.max() / sv.min()).item(), rel_tol=1e-8)
+    sv = torch.linalg.svdvals(_zero_padded_jacobian(unit, c_in, n))
+    assert math.isclose(row["zero_smin_R"], sv.min().item(), rel_tol=1e-8)
+    # The circular operator is a different one: its κ differs from the zero-padded κ.
+    assert not math.isclose(unit_condition(unit, n)["exact_kappa_R"], row["zero_kappa_R"], rel_tol=1e-3)
+
+
+def test_zero_padded_kappa_skips_large_units():
+    from resnet_lab.metrics.conditioning import zero_padded_condition
+
+    row = zero_padded_condition(BasicUnit(4, 4), 4, 32, max_dim=2048)
+    assert all(math.isnan(v) for v in row.values())
+
+
+def test_unit_condition_refuses_preactivation_units():
+    from resnet_lab.models.preact import PreActBottleneck
+
+    for unit in (PreActBottleneck(16, 4), PreActBottleneck(16, 8, stride=2)):
+        with pytest.raises(NotImplementedError):
+            unit_condition(unit, 8)
+
+
+def test_worst_case_gain_matches_dense_jacobian():
+    from resnet_lab.metrics.conditioning import preactivation, worst_case_gains
+
+    torch.manual_seed(4)
+    unit = BasicUnit(2, 2).double().eval()
+    _randomise_bn(unit)
+    x = torch.relu(torch.randn(3, 2, 4, 4, dtype=torch.float64)) + 0.1
+    fn = preactivation(unit)
+    out = worst_case_gains(fn, x, eps=1e-7, iters=32)
+    for i in range(x.shape[0]):
+        jac = torch.autograd.functional.jacobian(lambda t: fn(t[None])[0].flatten(), x[i]).reshape(32, 32)
+        sv = torch.linalg.svdvals(jac)
+        assert math.isclose(out["sigma_top"][i].item(), sv.max().item(), rel_tol=1e-6)
+        assert math.isclose(out["sigma_bottom"][i].item(), sv.min().item(), rel_tol=1e-4)
+        worst = (out["gain_top"][i] / out["gain_bottom"][i]).item()
+        assert math.isclose(worst, (sv.max() / sv.min()).item(), rel_tol=1e-4)
+        # Random directions stay strictly inside the extremes.
+        rand = relative_perturbation_gain(fn, x[i:i + 1], 1e-7, torch.Generator().manual_seed(i))
+        assert out["gain_bottom"][i] <= rand.item() <= out["gain_top"][i]
