@@ -13,8 +13,8 @@ Predictions, best source first (the ``basis`` column):
 * ``zoo``: a zoo entry's measured ``minutes_cpu`` (on the CPU only);
 * ``estimate``: images to train (every ``TrainConfig`` in the config × its data × epochs × the lengths of
   the grid fields in ``GRID_FIELDS``) ÷ the ResNet-20 training throughput measured on this machine in a few
-  steps (cached per device in ``~/.cache/resnet_lab/throughput.json``). Rough: it ignores the width and depth
-  of the networks and all the measuring, so it is a lower bound for chapters with wide or deep networks.
+  steps (once per process: a load-dependent rate is not kept). Rough: it ignores the networks' width
+  and depth (over-predicting narrow networks, under-predicting wide or deep ones) and the measuring.
 
 The budget is a hard limit too: the trainer stops at the first epoch end past the deadline (its checkpoint is
 written), the unit counts as ``partial`` and resumes next time. A first unit larger than the whole budget
@@ -23,7 +23,6 @@ is still started, so every invocation makes progress.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 import traceback
@@ -37,9 +36,9 @@ from tqdm import tqdm
 
 from . import train as trainer
 from . import zoo
-from .artifacts import (ArtifactError, artifact_dir, device_name, experiment_module, is_stale, load_json,
+from .artifacts import (ArtifactError, device_name, experiment_module, is_stale, load_json,
                         load_result, recompute_stale)
-from .data import DataSpec, cache_dir
+from .data import DataSpec
 from .experiments import list_experiments
 
 # Chapters in the order issue 19 asks for (intro's network is P3's), then any others.
@@ -79,23 +78,21 @@ def parse_budget(text: str) -> float:
 
 
 # ---- predictions ---------------------------------------------------------------------------------------
-def _throughput_file() -> Path:
-    return cache_dir() / "throughput.json"
+_THROUGHPUT: dict[str, float] = {}
 
 
 def measure_throughput(device=None, batch_size: int = 128, steps: int = 3) -> float:
-    """Return training images/s of a ResNet-20 (width 16) on ``device``, timed over a few steps; cached per device."""
+    """Return training images/s of a ResNet-20 (width 16) on ``device``, timed over a few steps (once per process).
+
+    Not kept across processes: a shared machine's load changes, and a rate measured under load would
+    mislead every later plan.
+    """
     from .models import build_model
 
     device = trainer.default_device(device)
     key = f"{device_name(device)} | torch {torch.__version__}"
-    path = _throughput_file()
-    try:
-        known = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, json.JSONDecodeError):
-        known = {}
-    if key in known:
-        return known[key]
+    if key in _THROUGHPUT:
+        return _THROUGHPUT[key]
     torch.manual_seed(0)
     model = build_model("resnet20").to(device=device, memory_format=torch.channels_last).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -115,11 +112,8 @@ def measure_throughput(device=None, batch_size: int = 128, steps: int = 3) -> fl
         step()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    rate = steps * batch_size / (time.perf_counter() - start)
-    known[key] = rate
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(known, indent=1))
-    return rate
+    _THROUGHPUT[key] = steps * batch_size / (time.perf_counter() - start)
+    return _THROUGHPUT[key]
 
 
 def spec_images(spec: DataSpec) -> int:
@@ -240,7 +234,11 @@ def plan(profile: str, device=None, experiments: Sequence[str] | None = None) ->
         if not zoo.is_trained(name):
             seconds, basis = predict_zoo(name, device)
             partial = zoo.weights_path(name).with_suffix(".ckpt").exists()
-            units.append(Unit("zoo", name, profile, seconds, basis, "partial" if partial else "missing"))
+            unit = Unit("zoo", name, profile, seconds, basis, "partial" if partial else "missing")
+            age = busy_elsewhere(unit)
+            if age is not None:
+                unit.why += f"; checkpoint written {age / 60:.0f} min ago: training elsewhere?"
+            units.append(unit)
     for experiment in names:
         try:
             result = load_result(experiment, profile)
