@@ -104,14 +104,20 @@ def formulas_in_code(page) -> list[str]:
     return [c.get_text() for c in spans if MATH_CHARS.search(c.get_text())]
 
 
-def has_typeset_math(page) -> list[str]:
-    """Return what is missing for MathJax-typeset maths: math elements and the MathJax script."""
+def has_typeset_math(page, page_path: Path | None = None) -> list[str]:
+    """Return what is missing for MathJax-typeset maths: math elements, the MathJax script (and, when the
+    book serves MathJax itself, its file next to the page)."""
     problems = []
     if not content(page).select(".math"):
         problems.append("no typeset maths ($…$ or $$…$$) on the page")
-    if not any("mathjax" in (s.get("src") or "").lower() or "mathjax" in (s.string or "").lower()
-               for s in page.find_all("script")):
+    sources = [s.get("src") or "" for s in page.find_all("script")]
+    mathjax = [src for src in sources if "mathjax" in src.lower()]
+    if not mathjax:
         problems.append("MathJax is not loaded")
+    local = [src for src in mathjax if not re.match(r"^([a-z]+:)?//", src)]
+    if page_path is not None:
+        problems += [f"MathJax script {src} is not in the build" for src in local
+                     if not (page_path.parent / src.split("?")[0]).is_file()]
     return problems
 
 
@@ -187,8 +193,14 @@ def test_checkers_pass_a_good_page(tmp_path):
     assert missing_images(page, tmp_path / "p9.html") == []
     assert error_outputs(page) == []
     assert formulas_in_code(page) == []
-    assert has_typeset_math(page) == []
+    assert has_typeset_math(page, tmp_path / "p9.html") == []
     assert card_problems(page, GOOD_LEDGER) == []
+    local = soup(GOOD_PAGE.replace("https://cdn.jsdelivr.net/npm/mathjax@3/es5/", "_static/mathjax/"))
+    assert has_typeset_math(local, tmp_path / "p9.html") == [
+        "MathJax script _static/mathjax/tex-mml-chtml.js is not in the build"]
+    (tmp_path / "_static" / "mathjax").mkdir(parents=True)
+    (tmp_path / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// MathJax")
+    assert has_typeset_math(local, tmp_path / "p9.html") == []
 
 
 def test_checkers_flag_a_bad_page(tmp_path):
@@ -263,8 +275,8 @@ def test_page_figures_load_and_show_no_errors(html_root, page):
 @built
 @pytest.mark.parametrize("chapter", list(CHAPTER_PAGES))
 def test_chapter_has_typeset_maths(html_root, chapter):
-    html, _ = load(html_root, CHAPTER_PAGES[chapter])
-    problems = has_typeset_math(html)
+    html, path = load(html_root, CHAPTER_PAGES[chapter])
+    problems = has_typeset_math(html, path)
     assert not problems, f"{chapter}: " + "; ".join(problems)
 
 

@@ -68,3 +68,15 @@ def test_use_book_style_sets_the_theme_and_scales_fonts():
         big = plotting.use_book_style(font_scale=1.5)
         assert big["axes.labelsize"] == pytest.approx(1.5 * plotting.BOOK_RC["axes.labelsize"])
         assert plt.rcParams["figure.figsize"] == list(plotting.BOOK_RC["figure.figsize"])
+
+
+def test_how_to_read_page_shows_the_palettes_colours():
+    """The swatches on book/how_to_read.md are the package's colours (prose and code cannot drift apart)."""
+    from resnet_lab.artifacts import REPO_ROOT
+
+    rows = [line for line in (REPO_ROOT / "book" / "how_to_read.md").read_text().splitlines()
+            if line.startswith("|") and "background:#" in line]
+    shown = {re.search(r"background:(#[0-9a-fA-F]{6})", r).group(1).lower(): r for r in rows}
+    for verdict, color in plotting.VERDICT_COLORS.items():
+        assert color.lower() in shown and f">{verdict}<" in shown[color.lower()], verdict
+    assert {c.lower() for c in plotting.ARCH_COLORS.values()} <= set(shown)
