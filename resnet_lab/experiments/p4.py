@@ -453,6 +453,9 @@ def last_gain(run: dict) -> float | None:
     return accs[-1] - accs[-2] if len(accs) >= 2 else None
 
 
+STALE = "the result predates the per-image bands and per-hop rates: recompute it (python -m resnet_lab run p4)"
+
+
 def claim_table1(result: dict) -> Claim:
     """P4.1: every network's F1 at the paper's minus the margin; gated on training having levelled off."""
     spec, nets, profile = CLAIMS["P4.1"], networks(result), profile_of(result)
@@ -497,6 +500,8 @@ def claim_expansive(result: dict) -> Claim:
     spec, nets, profile = CLAIMS["P4.2"], networks(result), profile_of(result)
     if any(k not in nets for k in NETWORKS):
         return spec.not_run(f"needs all 4 networks; ran {', '.join(map(name, nets))}", profile)
+    if any("expansive_band" not in r for k in NETWORKS for r in nets[k]):
+        return spec.row("—", "inconclusive", STALE, profile=profile)
     est = {reading: {k: expansive_estimate(nets[k], reading) for k in NETWORKS} for reading in READINGS}
     status = {reading: reading_status(est[reading]) for reading in READINGS}
     parts = []
@@ -588,6 +593,8 @@ def claim_orbits(result: dict) -> Claim:
     if key not in nets:
         return spec.not_run("needs MNIST ResNet-50", profile)
     run = nets[key][0]
+    if "hop_same_class" not in run:
+        return spec.row("—", "inconclusive", STALE, profile=profile)
     rate = binomial(run["hop_same_class"], run["hops"])
     stays = orbit_stays(run["orbits"]["shadowing"])
     parts = [f"MNIST R50: the Sh_g orbit {'stays in' if stays else 'leaves'} its class; per-hop same-class rate "
@@ -719,6 +726,54 @@ def table2_frame(result: dict, sample: int = 0):
                      "T_g ≥ Sh/Lip(g)": c["topological"], "Sh/‖W‖₂": c["topological_linear_lip"],
                      "paper T_g ≥": paper[5]})
     return pd.DataFrame(rows).set_index(["dataset", "model"]).T
+
+
+def expansive_frame(result: dict):
+    """Return the g-expansive constant per network under both readings, ± 2 s.e. (bootstrap over images; seeds
+    when there are several), the block where Def. 1's max is reached, and the paper's value."""
+    import pandas as pd
+
+    rows = []
+    for key, runs in networks(result).items():
+        c = runs[0]["constants"][0]
+        row = {"dataset": key[0], "model": f"ResNet-{key[1]}", "seeds": len(runs)}
+        for reading, label in READINGS.items():
+            est = expansive_estimate(runs, reading)
+            row[label] = est.value
+            row[f"{label} ± 2 s.e."] = 2 * est.se
+        row.update({"block of Def. 1's max": c["expansive_block"], "paper": PAPER_TABLE2[key][0],
+                    "min–min / paper": row["min–min"] / PAPER_TABLE2[key][0],
+                    "min–max / paper": row["Def. 1 min–max"] / PAPER_TABLE2[key][0]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["dataset", "model"])
+
+
+def ranking_frame(result: dict):
+    """Return each network's 5 closest class pairs under Fig. 3's and Fig. 2's rankings, with the named ones marked."""
+    import pandas as pd
+
+    rows = []
+    for key, runs in networks(result).items():
+        r = runs[0]
+        target = PAPER_HARD_MNIST_PAIRS if key[0] == "mnist" else ANIMAL_PAIRS
+        for ranking in RANKINGS:
+            pairs = hardest_pairs(r, ranking=ranking)
+            rows.append({"dataset": key[0], "model": f"ResNet-{key[1]}", "ranking": ranking,
+                         "closest pairs (* = paper's / animal–animal)": ", ".join(
+                             f"{r['classes'][a]}–{r['classes'][b]}" + ("*" if (a, b) in target else "") for a, b in pairs),
+                         "hits": sum(p in target for p in pairs),
+                         "chance p": chance_tail(sum(p in target for p in pairs), len(target)),
+                         "judged": key in JUDGED})
+    return pd.DataFrame(rows).set_index(["dataset", "model", "ranking"])
+
+
+def finding(rows: list[Claim], claim_id: str):
+    """Return a claim's verdict, measured value and reason as Markdown (the notebook's "what we found" lead)."""
+    from IPython.display import Markdown
+
+    c = next(r for r in rows if r.id == claim_id)
+    text = f"**{c.id}: {c.verdict}** ({c.profile} profile). Measured: {c.value}."
+    return Markdown(text + (f"\n\n*Why {c.verdict}:* {c.reason}." if c.reason else ""))
 
 
 def sensitivity_frame(result: dict):
