@@ -25,7 +25,7 @@ from .train import TrainConfig
 
 TRAIN_CAP = {"epochs": 1, "max_steps_per_epoch": 2, "batch_size": 8}
 DATA_CAP = {"train_per_class": 8, "test_per_class": 4}
-# Integer size fields, capped by name wherever they appear in a chapter's config (None, "all", is capped too).
+# Size fields (numbers), capped by name wherever they appear in a chapter's config (None, "all", is capped too).
 CAPS = {
     "train_per_class": 8, "test_per_class": 4, "noise_test_per_class": 4, "sample_per_class": 4,
     "small_sample_per_class": 4, "mpa_per_class": 4,                        # images per class
@@ -34,6 +34,7 @@ CAPS = {
     "dense_max_dim": 256, "top_k": 4, "energy_k": 4,                        # P3 spectra
     "steps": 5, "repeats": 1, "projection_repeats": 1,                      # P5 linear nets, overhead timing
     "average_last_epochs": 1,                                               # P2: one epoch is all there is
+    "agreement_width": 0.25,                                                # P5: NS-vs-SVD check on conv* sizes
 }
 # Tuple fields that multiply the work (networks, grid cells), shortened to their first few entries.
 SHORTEN = {"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}
@@ -62,7 +63,7 @@ def cap(obj, name: str | None = None):
     if name in THIN and isinstance(obj, tuple) and len(obj) > THIN[name]:
         k = THIN[name]
         return tuple(obj[round(i * (len(obj) - 1) / (k - 1))] for i in range(k))
-    if name in CAPS and (obj is None or (isinstance(obj, int) and not isinstance(obj, bool))):
+    if name in CAPS and (obj is None or (isinstance(obj, (int, float)) and not isinstance(obj, bool))):
         return _min(obj, CAPS[name])
     return obj
 
