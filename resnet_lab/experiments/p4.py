@@ -269,10 +269,10 @@ def thin(x: torch.Tensor, points: int = 300) -> torch.Tensor:
 def lipschitz_stretch(model: nn.Module, sample: ImageData, device, images: int = 200) -> float:
     """Return the largest stretch of ``g`` seen on the sample's features, as a fraction of our Lip(g) = ½‖W‖₂.
 
-    At every block and for ``images`` evenly spread sample images ``u``: ``‖g(u + t·v₁) − g(u)‖ / t`` with ``v₁``
-    the top right singular vector of the head's weight and ``t = 1e-6‖u‖`` (float64). Theorem 1's bound needs
-    Lip(g) to cover every stretch, so the fraction must be ≤ 1 (it can fail if Lip(g) were mis-derived); how
-    close it comes says how tight ½‖W‖₂ is on real features.
+    At every block and for ``images`` evenly spread sample images ``u``: ``‖g(u + t·v₁) − g(u)‖ / t`` with
+    ``v₁`` the top right singular vector of the head's weight and ``t = 1e-6‖u‖`` (float64). Theorem 1's bound
+    needs Lip(g) to cover every stretch, so the fraction must be ≤ 1 (it can fail if Lip(g) were mis-derived);
+    how close it comes says how tight ½‖W‖₂ is on real features.
     """
     model.eval()
     idx = torch.linspace(0, len(sample.labels) - 1, min(images, len(sample.labels))).round().long()
@@ -307,7 +307,7 @@ def analyse(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
     small, *_ = constants(probs[:, sub], labels[sub], weight, cfg.max_elements)
     hop_labels = labels[orbits.images]                       # (N, B): the class of the image at each hop
     same_hop = hop_labels[:, 1:] == hop_labels[:, :-1]
-    two_cycle = (orbits.images[:, 2:] == orbits.images[:, :-2]).all(dim=1)  # k₀, k₁, k₀, k₁, … (mutual neighbours)
+    two_cycle = (orbits.images[:, 2:] == orbits.images[:, :-2]).all(dim=1)  # k₀, k₁, k₀, k₁, …
     return {
         "constants": [main, small],
         "expansive_band": expansive_bands(minmax, minmin),
@@ -358,9 +358,9 @@ def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: b
         for depth in cfg.depths:
             for seed in cfg.seeds:
                 _, train = cfg.training(dataset, seed)
+                tag = f"{dataset}-resnet{depth}" + (f"-seed{seed}" if seed else "")
                 model, record = train_cached(EXPERIMENT, profile, f"dimpreserve_resnet{depth}", {"width": cfg.width},
-                                             data, train, tag=f"{dataset}-resnet{depth}" + (f"-seed{seed}" if seed else ""),
-                                             force=force, device=device, progress=progress)
+                                             data, train, tag=tag, force=force, device=device, progress=progress)
                 runs.append({"dataset": dataset, "depth": depth, "seed": seed,
                              **evaluate_network(model, record, data, sample, cfg, device)})
     result = {"config": asdict(cfg), "runs": runs, "data_source": "; ".join(s.source for s in samples.values())}
