@@ -64,3 +64,13 @@ def test_to_input_matches_uint8_normalisation():
     images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
     data = ImageData(images, torch.zeros(4, dtype=torch.int64), ("a",), "test", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
     assert torch.allclose(to_input(pixels(data, "cpu"), data), normalize(images, data.mean, data.std), atol=1e-6)
+
+
+def test_notebook_reads_no_dataset():
+    """The book builds at profile auto without CIFAR-10: the figures read images stored in the result."""
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "p2_forward_stability.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "DataSpec" not in code and ".load(" not in code and "load_dataset" not in code
