@@ -119,7 +119,9 @@ class P3Config:
     images: int = 5                   # test images whose spectra are overlaid (Fig. 1)
     perturb_images: int = 10          # test images whose perturbations are propagated (Fig. 3, 4)
     dense_max_dim: int = 8192         # largest Gram side min(m, n) for a full spectrum; beyond it, top-k only
+    stage_dense_max_dim: int | None = None  # the same for whole-stage Jacobians (None: dense_max_dim)
     top_k: int = 16                   # singular values from block Krylov where the spectrum is not full
+    topk_images: int | None = None    # images for top-k-only panels of Fig. 1 (None: ``images``)
     energy_k: int = 16                # top right singular vectors whose share of ‖δ‖² Fig. 4 measures
     probe_stage: int = 3              # stage (1-based) whose interior unit gets the Jacobian test and Fig. 5
     eps_grid: tuple[float, ...] = tuple(float(e) for e in np.geomspace(1e-3, 0.5, 28))  # FGSM steps (normalised input)
@@ -141,12 +143,15 @@ PROFILES = {
                       train=TrainConfig(epochs=1, batch_size=32, lr=0.05, schedule="onecycle", max_steps_per_epoch=30),
                       images=3, perturb_images=4, dense_max_dim=1024, top_k=8, energy_k=4, alphas=(0.5, 1.0, 2.0),
                       ts=(0.0, 0.5, 1.0), eps_grid=tuple(float(e) for e in np.geomspace(1e-3, 2.0, 12))),
-    # ≤ 15 min on one CPU thread: the zoo's full-width ResNet-20 (16/32/64, option A; the intro's network).
-    # Full spectra (eigvalsh of the 4,096-sided Gram matrix in float64, ≈ 45 s each) for stage 3 only;
-    # stages 1–2 (16,384 and 8,192) by top-16. Budget: Fig. 1 six full spectra + 3 stage top-k, Fig. 4 one
-    # eigh, Fig. 5 four full spectra (α = 1 and t = 1 are Fig. 1's), ≈ 30 top-16 Krylov runs for Fig. 4.
+    # ≈ 15 min on one CPU thread of the shared 2-core machine (estimated from measured parts, not yet run end
+    # to end): the zoo's full-width ResNet-20 (16/32/64, option A; the intro's network). Full spectra (eigvalsh
+    # of the 4,096-sided Gram matrix in float64, ≈ 45 s each; eigh with vectors ≈ 100 s) for stage-3 units
+    # only: Fig. 1 six (3 images), Fig. 2 one (reused by Fig. 4), Fig. 5 three (α = 1 and t = 1 are Fig. 1's).
+    # Stages 1–2 (16,384 and 8,192) and stage Jacobians by top-4 on the first image (≈ 20 s per stage-1 unit,
+    # 35 ms per product); Fig. 4's alignment by top-8 Krylov on 3 units × 9 images.
     "small": P3Config(zoo="resnet20-cifar10", data=_ZOO20.data, train=_ZOO20.train, images=3, dense_max_dim=4096,
-                      top_k=16, energy_k=16, alphas=(0.5, 1.0, 2.0), ts=(0.0, 0.25, 0.5, 1.0)),
+                      stage_dense_max_dim=0, top_k=4, topk_images=1, energy_k=8, alphas=(0.5, 1.0, 2.0),
+                      ts=(0.0, 0.5, 1.0)),
     # One GPU: the paper's networks, option-B ResNet-110 (all figures) and ResNet-56 (Fig. 1), every spectrum
     # full (Gram side ≤ 16,384); not timed (no GPU lent).
     "standard": P3Config(model="resnet110", model_options={"shortcut": "B"}, train=_GPU_RECIPE, companion="resnet56",
@@ -187,7 +192,7 @@ def stage_layout(model: torch.nn.Module) -> list[list[int]]:
     return [[names.index(f"stages.{s}.{j}") for j in range(len(stage))] for s, stage in enumerate(model.stages)]
 
 
-def _spectrum(fn, x: torch.Tensor, cfg: P3Config, vectors: bool = False) -> dict:
+def _spectrum(fn, x: torch.Tensor, cfg: P3Config, vectors: bool = False, dense_max_dim: int | None = None) -> dict:
     """Return the spectrum of ``fn``'s Jacobian at ``x``: every σ if affordable, else the top-k.
 
     Full spectra come from eigvalsh of the smaller Gram matrix in float64 (:func:`gram_spectrum`).
@@ -196,7 +201,7 @@ def _spectrum(fn, x: torch.Tensor, cfg: P3Config, vectors: bool = False) -> dict
     """
     op = jacobian_operator(fn, x)
     m, n = op.shape
-    if min(m, n) <= cfg.dense_max_dim:
+    if min(m, n) <= (cfg.dense_max_dim if dense_max_dim is None else dense_max_dim):
         full = gram_spectrum(op, vectors=vectors)
         return {"values": full.values, "right": full.right, "dense": True, "converged": True, "shape": (m, n)}
     part = krylov_svd(op, min(cfg.top_k, m, n), tol=1e-4, seed=cfg.seed, vectors=vectors)
@@ -235,9 +240,12 @@ def _image_spread(spectra: list[torch.Tensor | None]) -> float | None:
     return float(dist.max() / np.linalg.norm(top, axis=-1).min())
 
 
-def _panel(fn, inputs: torch.Tensor, cfg: P3Config, vectors_first: bool) -> tuple[dict, list[dict]]:
+def _panel(fn, inputs: torch.Tensor, cfg: P3Config, vectors_first: bool, dense_max_dim: int | None = None
+           ) -> tuple[dict, list[dict]]:
     """Return the Fig. 1 record of one component over ``cfg.images`` images, and the spectra themselves."""
-    spectra = [_spectrum(fn, inputs[i:i + 1], cfg, vectors=vectors_first and i == 0) for i in range(cfg.images)]
+    spectra = [_spectrum(fn, inputs[:1], cfg, vectors=vectors_first, dense_max_dim=dense_max_dim)]
+    count = cfg.images if spectra[0]["dense"] or cfg.topk_images is None else min(cfg.topk_images, cfg.images)
+    spectra += [_spectrum(fn, inputs[i:i + 1], cfg, dense_max_dim=dense_max_dim) for i in range(1, count)]
     values = [sp["values"] for sp in spectra]
     record = {"dense": spectra[0]["dense"], "shape": spectra[0]["shape"],
               "is_transition": bool(getattr(fn, "is_transition", False)),
@@ -265,7 +273,8 @@ def _fig1(model, cfg: P3Config, x: torch.Tensor, arrays: dict, prefix: str = "fi
         for kind, k in (("unit", _interior_probe(idx)), ("first", idx[0]), ("stage", None)):
             fn = model.stages[s] if k is None else units[k]
             inputs = stage_inputs[s] if k is None else unit_inputs[k]
-            record, spectra = _panel(fn, inputs, cfg, vectors_first=last and k is not None)
+            record, spectra = _panel(fn, inputs, cfg, vectors_first=last and k is not None,
+                                     dense_max_dim=cfg.stage_dense_max_dim if k is None else None)
             fig1[f"{kind}_{s}"] = record
             width = max(len(sp["values"]) for sp in spectra if sp["values"] is not None) if any(
                 sp["values"] is not None for sp in spectra) else cfg.top_k
@@ -294,13 +303,18 @@ def _relu_activity(model, units: list, x: torch.Tensor) -> dict:
 
 def _fig2(units: list, layout: list[list[int]], acts: list[tuple[torch.Tensor, torch.Tensor]], cfg: P3Config,
           first_image: dict) -> list[dict]:
-    """Fig. 2: band shares of every unit's full spectrum at the first image (``None`` where unaffordable)."""
+    """Fig. 2: band shares of every unit's full spectrum at the first image (``None`` where unaffordable).
+
+    Last-stage units get their right singular vectors too and join ``first_image``, so Fig. 4 reuses them.
+    """
     rows = []
     for k, unit in enumerate(units):
         m, n = acts[k][1][0].numel(), acts[k][0][0].numel()
         sp = first_image.get(k)
         if sp is None and min(m, n) <= cfg.dense_max_dim:
-            sp = _spectrum(unit, acts[k][0][:1], cfg)
+            sp = _spectrum(unit, acts[k][0][:1], cfg, vectors=k in layout[-1])
+            if k in layout[-1]:
+                first_image[k] = sp
         full = sp is not None and sp["dense"]
         rows.append({"unit": k, "stage": next(s for s, idx in enumerate(layout) if k in idx),
                      "is_transition": bool(unit.is_transition), "dense": full,
