@@ -33,8 +33,11 @@ CHECK_EVERY_CUDA = 32  # steps between host syncs for the finite-loss check on a
 _DEADLINE: list[float] = []  # time.monotonic() past which a checkpointed run stops at its next epoch end
 
 
-class BudgetExceeded(Exception):
-    """A checkpointed run stopped at an epoch end because the runner's budget ran out; it resumes next time."""
+class BudgetExceeded(BaseException):
+    """A checkpointed run stopped at an epoch end because the runner's budget ran out; it resumes next time.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so that a chapter's ``except Exception`` does not swallow it.
+    """
 
 
 @contextlib.contextmanager
