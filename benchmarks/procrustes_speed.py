@@ -34,7 +34,7 @@ import torch
 
 from resnet_lab.artifacts import device_name
 from resnet_lab.experiments.p5 import OverheadConfig, procresnet_conv_sizes, step_overhead
-from resnet_lab.procrustes import project_kernel
+from resnet_lab.procrustes import NS_ITERS, project_kernel
 
 
 def time_call(fn, repeats: int, device: torch.device) -> float:
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--iters", type=int, default=20, help="Newton–Schulz iterations")
+    parser.add_argument("--iters", type=int, default=NS_ITERS, help="Newton–Schulz iterations (the authors' 10)")
     parser.add_argument("--depth", type=int, default=20, help="ProcResNet base depth for the step overhead")
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -71,6 +71,11 @@ def main() -> None:
         t_svd = time_call(lambda: project_kernel(w, n, method="svd"), args.repeats, device)
         print(f"{c:>3}→{d:<3} k={k} n={n:>2}: NS {1e3 * t_ns:8.1f} ms  SVD {1e3 * t_svd:8.1f} ms  "
               f"SVD/NS {t_svd / t_ns:5.2f}  rel diff {((ns - svd).norm() / svd.norm()).item():.1e}")
+        if k == 1:  # the same matrix at all n² frequencies: projected once above; here at every frequency
+            t_freq = time_call(lambda: project_kernel(w, n, method="newton_schulz", iters=args.iters,
+                                                      once_for_1x1=False), args.repeats, device)
+            print(f"{'':>22}NS at all {n * n} frequencies {1e3 * t_freq:8.1f} ms "
+                  f"({t_freq / t_ns:.0f}× the single projection)")
     cfg = OverheadConfig(depth=args.depth, width=args.width, batch_size=args.batch_size, steps=4, repeats=3)
     out = step_overhead(cfg, args.iters, device)
     print(f"step ({out['model']}, batch {out['batch_size']}): " +

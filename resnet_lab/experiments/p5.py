@@ -50,9 +50,9 @@ PAPER_OVERHEAD = {"newton_schulz": 0.076, "svd": 0.53}  # ResNet-164 training-ti
 
 # ---------------------------------------------------------------- the claims, each declared once
 NET_GATE = Gate("test accuracy (last 3 epochs)", 0.80,
-                why="every net compared; the paper's nets reach 93-95% on CIFAR-10 (Table 2); we allow 13-15 points for shorter "
-                    "training on fewer images, not the 46-54% of an under-trained net, whose ratios and gaps "
-                    "describe early training only")
+                why="every net compared; the paper's nets reach 93-95% on CIFAR-10 (Table 2); we allow 13-15 "
+                    "points for shorter training on fewer images, not the 46-54% of an under-trained net, "
+                    "whose ratios and gaps describe early training only")
 LINEAR_GATE = Gate("linear fits: max relative error ‖Π(I+W_l) − R‖/‖R‖", 1e-3, at_least=False,
                    why="Theorem 2 is about optima of Eq. (4): the product must have reached R", fmt=".1e")
 GRID_GATE = Gate("Fig. 2 probe train accuracy (mean over cells)", 0.30,
@@ -682,7 +682,8 @@ def claim_linear(result: dict, profile: str) -> Claim:
     real_state, real_text = _real_depth_trend(result, t["real_gate"])
     value = (f"δ at L={rows[0]['L']}…{rows[-1]['L']}: {deltas[0]:.3g}…{deltas[-1]:.3g}; log-log slope "
              f"{lin['loglog_slope']:.2f}; δ ≈ {lin['intercept']:.3g} + {lin['slope_vs_invL']:.3g}/L; "
-             f"measured max|ratio−1| {rows[0]['max_abs_ratio_minus_1']:.3g}…{rows[-1]['max_abs_ratio_minus_1']:.3g}; "
+             f"measured max|ratio−1| {rows[0]['max_abs_ratio_minus_1']:.3g}…"
+             f"{rows[-1]['max_abs_ratio_minus_1']:.3g}; "
              f"real nets: {real_text}")
     verdict = "fails" if not linear_ok else "holds" if real_state == "holds" else "partly"
     reason = "" if verdict != "partly" else f"the linear half holds; the real-net half {real_state}: {real_text}"
@@ -735,7 +736,8 @@ def claim_projection(result: dict, profile: str) -> Claim:
     s = None if d is None else sign(d)
     accs = [c.get("train_acc") for c in cells]
     acc = float(np.mean(accs)) if accs and all(isinstance(a, float) for a in accs) else None
-    value = (f"NS–SVD rel diff ≤ {max_diff:.1e}, before-crop max |σ/t−1| {max_before:.1e}; after the crop to k×k "
+    value = (f"NS–SVD rel diff ≤ {max_diff:.1e}, before-crop max |σ/t−1| {max_before:.1e}; "
+             "after the crop to k×k "
              f"(max |σ/t−1| of the conv operator): {crop}; grid mean |log ratio| without − with projection "
              f"{_sign_text(d)}")
     if not maths_ok:
@@ -758,7 +760,8 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     diverged = [f"{r['arch']}-{r['depth']} (seed {r['seed']}) diverged at step {r['diverged_step']}"
                 for rs in by.values() for r in rs if r["diverged"]]
     value = "; ".join(parts + diverged)
-    deep = [d for d in depths if d >= spec.t["min_depth"] and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
+    deep = [d for d in depths if d >= spec.t["min_depth"]
+            and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
     runs = [r for d in (deep or depths) for a in ("Plain", "ResNet", "ProcResNet") for r in by.get((d, a), [])
             if not r["diverged"]]
     bands = {f"depth {d} {a} {v}": est[(d, a, v)] for d in depths for a, v in
@@ -811,9 +814,11 @@ def claim_gap(result: dict, profile: str) -> Claim:
         s_max, d_max = _compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
         mean_signs.append(s_mean)
         max_signs.append(s_max)
-        bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean, f"depth {d} max gap ResNet − ProcResNet": d_max})
+        bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
+                      f"depth {d} max gap ResNet − ProcResNet": d_max})
         paper = PAPER_TABLE1.get(d, {})
-        texts.append(f"depth {d}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / {_sign_text(est[('ResNet', 1)])}, "
+        texts.append(f"depth {d}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / "
+                     f"{_sign_text(est[('ResNet', 1)])}, "
                      f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
                      f"(paper {paper.get('ResNet')} vs {paper.get('ProcResNet')})")
     verdict, reason = _judge_signs(mean_signs, max_signs, "the mean gap", "the max gap")
