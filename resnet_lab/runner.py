@@ -315,7 +315,7 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
                disable=not progress, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} predicted s [{elapsed}<{remaining}]")
     for i, unit in enumerate(units):
         left = deadline - time.monotonic()
-        if left <= 0 or (i > 0 and unit.predicted_s > left):
+        if i > 0 and (left <= 0 or unit.predicted_s > left):  # the first unit always starts
             break
         bar.set_postfix_str(unit.name)
         age = busy_elsewhere(unit)
