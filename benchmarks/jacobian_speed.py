@@ -9,9 +9,18 @@ result   : top-64: block Krylov 36.6 s (1,664 products, residuals ≤ 1e-5) vs A
            ratio 0.8× (ARPACK faster here); top-64 agree to 5.8e-6 relative. Full spectrum: not run here —
            dense ``svdvals`` measured 69 s at 8,192² on the idle machine, so ≈ 9 min (×8) at 16,384²
 command  : nice -n 10 .venv/bin/python benchmarks/jacobian_speed.py [--dense] [--device cuda]
+full     : ``--full WIDTH`` times every singular value of a stage-3 unit (width·4 channels, 8×8) by
+           ``gram_spectrum`` (eigvalsh of JᵀJ in float64) against ``svdvals`` of the float32 J, with the
+           plateau and zero shares of both (see FULL SPECTRA below).
 No GPU was lent for this task, so these are CPU figures. The full spectrum (all 16,384 singular values, dense
 ``svdvals`` of a 1 GiB matrix) takes about 9 minutes on an idle 2-core CPU, so it runs only with ``--dense``;
 on a GPU pass ``--device cuda --dense``.
+
+FULL SPECTRA (``--full``; 1 thread, machine shared with a training run, 2026-11-25): at 4,096 (full-width
+ResNet-20, stage 3) building J took 10.6 s, JᵀJ in float64 13.2 s, eigvalsh 20.6 s (eigh with vectors 63.6 s):
+≈ 45 s per full spectrum, the unit P3's ``small`` profile is sized by. ``--full 8`` (2,048, one run, same
+load): from the same J, eigvalsh of JᵀJ in float64 9.9 s vs svdvals 21.0 s; σ agree to 2.7e-6·σ_max and the
+four shares (above / plateau / below / zero) are identical. Issue 16 measured 2.8–3.6 s vs 10.4 s unloaded.
 
 What is compared: ``krylov_svd`` (block Krylov on JᵀJ with Rayleigh–Ritz, products batched by vmap) and
 ``arpack_svd`` (``scipy.sparse.linalg.svds``, ARPACK, one J·v / Jᵀ·u at a time) through the same
@@ -26,7 +35,14 @@ import time
 import torch
 
 from resnet_lab.artifacts import device_name
-from resnet_lab.metrics.jacobian import arpack_svd, jacobian_operator, krylov_svd, singular_values
+from resnet_lab.metrics.jacobian import (
+    arpack_svd,
+    gram_spectrum,
+    jacobian_operator,
+    krylov_svd,
+    singular_values,
+    spectrum_fractions,
+)
 from resnet_lab.models import build_model
 
 
@@ -46,8 +62,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--k", type=int, default=64, help="how many top singular values")
     parser.add_argument("--dense", action="store_true", help="also compute all 16,384 singular values densely")
+    parser.add_argument("--full", type=int, default=None, metavar="WIDTH",
+                        help="only compare gram_spectrum with svdvals on a stage-3 unit of a ResNet-20 of this width")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.full is not None:
+        return full_spectrum(args.full, args.device)
     model = build_model("resnet20").to(args.device).eval()
     unit = model.stages[0][1]
     with torch.no_grad():
@@ -65,6 +85,22 @@ def main() -> None:
         values, t_dense = timed(lambda: singular_values(op))
         rel_dense = ((values[:args.k] - arpack.values).abs() / arpack.values).max().item()
         print(f"dense all {len(values)}: {t_dense:.1f} s; top-{args.k} vs ARPACK max relative difference {rel_dense:.1e}")
+
+
+def full_spectrum(width: int, device: str) -> None:
+    """Time every singular value of a stage-3 unit: eigvalsh of the float64 Gram matrix vs ``svdvals``."""
+    model = build_model("resnet20", width=width).to(device).eval()
+    unit = model.stages[2][1]
+    x = torch.randn(1, 4 * width, 8, 8, device=device)
+    op = jacobian_operator(unit, x)
+    dense, t_dense = timed(op.dense)  # also warms torch.func up, so the two timings below are comparable
+    op.dense = lambda chunk_size=256: dense  # both routes start from the same J
+    gram, t_gram = timed(lambda: gram_spectrum(op).values)
+    svd, t_svd = timed(lambda: torch.linalg.svdvals(dense))
+    print(f"J: {op.shape[0]} × {op.shape[1]} on {device_name(device)}; building J: {t_dense:.1f} s")
+    print(f"from J: eigvalsh of JᵀJ in float64 {t_gram:.1f} s; svdvals of J in float32 {t_svd:.1f} s")
+    print(f"max |Δσ| / σ_max = {((gram - svd).abs().max() / svd[0]).item():.1e}")
+    print(f"shares gram: {spectrum_fractions(gram)}\nshares svd:  {spectrum_fractions(svd)}")
 
 
 if __name__ == "__main__":
