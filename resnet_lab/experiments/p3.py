@@ -175,9 +175,9 @@ def trained_model(cfg: P3Config, profile: str, model_name: str | None = None, fo
                   progress: bool = True):
     """Return ``(model, record, source)``: the zoo network if the config names one, else our own training run."""
     if cfg.zoo is not None:
-        if not zoo.is_trained(cfg.zoo) and not force:
+        if not zoo.is_trained(cfg.zoo):
             raise RuntimeError(f"P3 {profile} analyses the zoo network {cfg.zoo!r}, which is not trained yet; train it "
-                               f"with `python -m resnet_lab.zoo {cfg.zoo}` (P3 never trains a copy)")
+                               f"with `python -m resnet_lab.zoo {cfg.zoo}` (P3 never trains it, nor a copy)")
         model, record = zoo.load(cfg.zoo, device=device, progress=progress)
         return model, record, f"zoo/{cfg.zoo}"
     name = model_name or cfg.model
@@ -376,8 +376,9 @@ def _fig4(model, units: list, last: list[int], x: torch.Tensor, deltas: dict, cf
             rows["actual"].append((torch.linalg.vector_norm(d_out.flatten(1), dim=1) / norm_in).cpu().tolist())
             right0 = svd[k]["right"]
             k_e = min(cfg.energy_k, d_in[0].numel())
+            reuse = right0 if right0 is not None and right0.shape[1] >= k_e else None  # full SVD: its top k_e
             rows["energy_ratio"].append([_top_energy(units[k], clean[k][0][i:i + 1], d_in[i], k_e, cfg,
-                                                     right=right0 if i == 0 else None) for i in range(len(x))])
+                                                     right=reuse if i == 0 else None) for i in range(len(x))])
             if right0 is not None:
                 arrays[f"fig4_alpha_{name}_{k}"] = projections(right0, d_in[0].flatten()).cpu().numpy()
         fig4[name] = rows
@@ -743,10 +744,10 @@ def _claim_alignment(result: dict) -> Claim:
     later = bootstrap(np.log(adv[-1, keep]) - np.log(adv[1, keep]))
     vs_rnd = bootstrap(np.log(adv[-1, keep]) - np.log(rnd[-1, keep]))
     align = [sign(later), sign(vs_rnd)]
-    value = (f"median Eq. (1) error {err:.1%}; top-{f4['energy_k']} energy / chance, FGSM: "
-             f"{np.exp(np.log(adv[1, keep]).mean()):.2f} (first interior unit) → {np.exp(np.log(adv[-1, keep]).mean()):.2f} "
-             f"(last unit), random at the last unit {np.exp(np.log(rnd[-1, keep]).mean()):.2f} (geometric means over "
-             f"{int(keep.sum())} images)")
+    gmean = lambda row: float(np.exp(np.log(row[keep]).mean()))  # noqa: E731 - geometric mean over images
+    value = (f"median Eq. (1) error {err:.1%}; top-{f4['energy_k']} energy / chance, FGSM: {gmean(adv[1]):.2f} "
+             f"(first interior unit) → {gmean(adv[-1]):.2f} (last unit), random at the last unit {gmean(rnd[-1]):.2f} "
+             f"(geometric means over {int(keep.sum())} images)")
     band = {"log ratio last − first interior (FGSM)": later, "log ratio FGSM − random (last)": vs_rnd,
             "Eq. (1) median error": exact(err)}
     n_ok = err_ok + sum(s == 1 for s in align)
@@ -861,7 +862,8 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
     p1 = 0.6 if kind != "band" else 0.05
     fig5 = {"unit": 14, "alphas": [0.5, 1.0, 2.0], "ts": [0.0, 0.5, 1.0], "dense": True,
             "share_at_alpha": [0.5 if hold else 0.01, p1, 0.5 if hold else 0.01],
-            "unscaled_share_at_alpha": [0.01, p1, 0.0], "share_at_one": [0.02 if hold else p1, p1, 0.02 if hold else p1],
+            "unscaled_share_at_alpha": [0.01, p1, 0.0],
+            "share_at_one": [0.02 if hold else p1, p1, 0.02 if hold else p1],
             "t_fractions": [{"above": 0.3, "plateau": q, "below": 0.6 - q, "zero": 0.1}
                             for q in ((0.02, 0.7, 0.6) if hold else (0.3, 0.2, 0.6) if fail else (0.01, 0.02, 0.05))]}
     return {"provenance": {"profile": "synthetic"}, "config": {"model": "resnet-synthetic"}, "test_accuracy": accuracy,
