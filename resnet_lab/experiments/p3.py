@@ -422,8 +422,9 @@ def _jacobian_test(probe, probe_x: torch.Tensor, cfg: P3Config) -> dict:
 def _pick_images(model, test, cfg: P3Config, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``perturb_images`` correctly classified test images and labels (a seeded random choice)."""
     x_all, y_all = test.normalized(device), test.labels.to(device)
-    with torch.no_grad():
-        correct = (model(x_all).argmax(1) == y_all).nonzero().flatten().cpu()
+    with torch.no_grad():  # in batches: 10,000 images at once would hold gigabytes of activations
+        pred = torch.cat([model(x_all[i:i + 500]).argmax(1) for i in range(0, len(x_all), 500)])
+    correct = (pred == y_all).nonzero().flatten().cpu()
     pick = correct[torch.randperm(len(correct), generator=torch.Generator().manual_seed(cfg.seed))]
     pick = pick[:cfg.perturb_images].to(device)
     return x_all[pick], y_all[pick]
@@ -507,7 +508,7 @@ def control_result(device=None) -> dict:
         return {"config": asdict(cfg), "network": network_label(cfg) + " at initialisation (epoch 0)",
                 "model_source": "initialisation", **out, "device": str(device), "data_source": test.source}
 
-    return cached(EXPERIMENT, "control", compute, config=replace(cfg, seed=cfg.seed))
+    return cached(EXPERIMENT, "control", compute, config=cfg)
 
 
 def spectra(profile: str) -> dict[str, np.ndarray]:
