@@ -313,6 +313,7 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
     deadline = start + budget_s
     bar = tqdm(total=round(sum(u.predicted_s for u in units)), unit="s", desc=f"run all {profile}",
                disable=not progress, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} predicted s [{elapsed}<{remaining}]")
+    blocked: set[str] = set()  # zoo networks not trained in this invocation: chapters needing them wait
     for i, unit in enumerate(units):
         left = deadline - time.monotonic()
         if i > 0 and (left <= 0 or unit.predicted_s > left):  # the first unit always starts
@@ -322,6 +323,11 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
         if age is not None:
             echo(f"== {unit.name}: its checkpoint was written {age / 60:.0f} min ago, so another process may be "
                  f"training it; skipped (rerun once it is idle for {BUSY_S // 60} min)")
+            blocked.add(unit.target)
+            continue
+        waits_for = blocked & set(zoo_needed(profile, [unit.target])) if unit.kind == "chapter" else set()
+        if waits_for:
+            echo(f"== {unit.name}: skipped, it needs zoo/{', zoo/'.join(sorted(waits_for))}, which is not trained")
             continue
         echo(f"== {unit.name}: predicted {unit.predicted_s / 60:.1f} min ({unit.basis})")
         unit_start = time.monotonic()
@@ -329,10 +335,12 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
             with trainer.deadline(deadline):
                 run_unit(unit, device, progress)
         except trainer.BudgetExceeded as stop:
+            blocked.add(unit.target)
             echo(f"   budget reached: {stop}; resumes there next time")
             outcome["partial"].append(unit.name)
             break
-        except Exception as err:  # one failing unit does not stop the others
+        except Exception as err:  # one failing unit does not stop the others (save those that need it)
+            blocked.add(unit.target)
             echo(f"   FAILED: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}")
             outcome["failed"].append(unit.name)
         else:

@@ -134,11 +134,15 @@ def test_a_zoo_network_training_elsewhere_is_not_started_twice(monkeypatch, fake
 
     name = next(iter(zoo.ZOO))
     save_torch(zoo.weights_path(name).with_suffix(".ckpt"), {"result": {"history": [{"epoch": 3}]}})
-    monkeypatch.setattr(runner, "zoo_needed", lambda profile, names: [name])
+    calls = []
+    add_chapter(monkeypatch, "fz", FakeConfig(), calls)      # needs the zoo network
+    add_chapter(monkeypatch, "fy", FakeConfig(), calls)      # does not
+    monkeypatch.setattr(runner, "zoo_needed", lambda profile, names: [name] if "fz" in names else [])
     monkeypatch.setattr(zoo, "load", lambda *a, **k: pytest.fail("trained twice"))
     lines = []
-    units = runner.plan("small", "cpu", [])
+    units = runner.plan("small", "cpu", ["fz"])
     assert units[0].why.startswith("partial; checkpoint written 0 min ago")
     assert units[0].predicted_s == pytest.approx(zoo.ZOO[name].minutes_cpu * 60 * (1 - 3 / zoo.ZOO[name].train.epochs))
-    out = runner.run_budget("small", 1e9, "cpu", [], progress=False, echo=lines.append)
-    assert out["done"] == [] and any("another process" in line for line in lines)
+    out = runner.run_budget("small", 1e9, "cpu", ["fz", "fy"], progress=False, echo=lines.append)
+    assert out["done"] == ["fy@small"] and calls == ["fy"] and any("another process" in line for line in lines)
+    assert any(line.startswith("== fz@small: skipped, it needs zoo/") for line in lines)
