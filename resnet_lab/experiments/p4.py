@@ -106,9 +106,11 @@ CLAIMS = declare(
     ClaimSpec(
         "P4.4", "Table 3: images of different classes come very close at some block (MNIST ~5e-5, CIFAR-10 ~0.01).",
         "Table 3",
-        "for each of Table 3's 8 (network, class pair), our closest approach at any block within {window:g}× of the "
-        "paper's distance. holds: all 8; partly: ≥ {partly} of 8; fails otherwise",
-        {"window": 3.0, "partly": 6}, TRAINED),
+        "for each of Table 3's 4 MNIST ResNet-50 class pairs, our closest approach at any block within {window:g}× of "
+        "the paper's distance. holds: all 4; partly: ≥ {partly} of 4; fails otherwise. The 4 CIFAR-10 pairs are "
+        "reported, not judged: untrained networks (the control) already come within {control_low}–{control_high}× "
+        "of the paper's CIFAR-10 distances, so that half cannot tell a trained network from an untrained one",
+        {"window": 3.0, "partly": 2, "control_low": 1.6, "control_high": 3.3}, TRAINED),
     ClaimSpec(
         "P4.5", "Tables 4–5: ResNet-50 on MNIST traces along the same class (Table 5); ResNet-18's traced orbits "
                 "can cross classes (a 4 traced to a 9, a ship to an airplane; Table 4).", "Tables 4–5, Sec. 3",
@@ -565,20 +567,23 @@ def claim_hard_pairs(result: dict) -> Claim:
 
 
 def claim_close_pairs(result: dict) -> Claim:
-    """P4.4: Table 3's class pairs come as close as the paper's, within a factor ``window``."""
+    """P4.4: Table 3's MNIST class pairs come as close as the paper's, within a factor ``window``."""
     spec, nets, profile = CLAIMS["P4.4"], networks(result), profile_of(result)
-    keys = sorted({(d, n) for d, n, *_ in PAPER_TABLE3})
-    if any(k not in nets for k in keys):
-        return spec.not_run(f"needs {', '.join(map(name, keys))}", profile)
+    key = ("mnist", 50)
+    if key not in nets:
+        return spec.not_run("needs MNIST ResNet-50", profile)
     close, parts = [], []
     for d, n, a, b, block, paper in PAPER_TABLE3:
+        if (d, n) not in nets:
+            continue
         per_block = np.array(nets[(d, n)][0]["pairs"]["per_block"][a][b], dtype=float)
         ours = float(per_block.min())
-        close.append(1 / spec.t["window"] <= ours / paper <= spec.t["window"])
-        parts.append(f"{name((d, n))} {a}–{b}: {ours:.3g} at block {int(per_block.argmin())} "
-                     f"(paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
+        if (d, n) == key:
+            close.append(1 / spec.t["window"] <= ours / paper <= spec.t["window"])
+        parts.append(("" if (d, n) == key else "not judged: ") + f"{name((d, n))} {a}–{b}: {ours:.3g} at block "
+                     f"{int(per_block.argmin())} (paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
     verdict = judge(all(close), partly=sum(close) >= spec.t["partly"])
-    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, keys),
+    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, [key]),
                     band={"pairs": len(close)}, profile=profile)
 
 
@@ -625,9 +630,10 @@ OTHER_PAIRS = [(0, 3), (0, 8), (3, 8), (5, 9), (1, 7)]  # neither the paper's MN
 
 def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain: float = 0.001,
                   min_max: dict | None = None, min_min: dict | None = None, se: float = 0.0, hard: str = "paper",
-                  close: float = 1.5, stays: bool = True, rate: float = 0.995) -> dict:
+                  close: float | tuple = 1.5, stays: bool = True, rate: float = 0.995) -> dict:
     """Return one hand-built run: F1 and last-epoch gain, both constants (value ± se), which class pairs are
-    hardest ("paper": the named ones; "other": none of them), Table 3 pairs at ``close`` × the paper's distance,
+    hardest ("paper": the named ones; "other": none of them), Table 3 pairs at ``close`` × the paper's distance
+    (one factor, or one per pair),
     whether the Sh_g orbit stays in class and the per-hop same-class rate."""
     dataset, depth = key
     f1 = PAPER_TABLE1[key][2] if f1 is None else f1
@@ -636,9 +642,9 @@ def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain
     named = (PAPER_HARD_MNIST_PAIRS if dataset == "mnist" else ANIMAL_PAIRS) if hard == "paper" else OTHER_PAIRS
     for a, b in named:
         per_block[a, b], mean[a, b] = 0.05 if hard == "paper" else 1e-6, 0.1
-    for d, n, a, b, block, dist in PAPER_TABLE3:
-        if (d, n) == key:
-            per_block[a, b, block] = dist * close
+    table3 = [row for row in PAPER_TABLE3 if row[:2] == key]
+    for (*_, a, b, block, dist), factor in zip(table3, close if isinstance(close, tuple) else [close] * 4):
+        per_block[a, b, block] = dist * factor
     per_block, mean = np.minimum(per_block, per_block.transpose(1, 0, 2)), np.minimum(mean, mean.T)
     band = {r: {"value": v[key] * jitter, "se": se * v[key], "n": 10000, "method": "bootstrap", "k": K_SE}
             for r, v in (("min_max", min_max or ORDERED), ("min_min", min_min or ORDERED))}
@@ -677,12 +683,11 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "partly": (
             synthetic_result({"all": {"min_max": dict.fromkeys(NETWORKS, 1e-3), "se": 0.01, "rate": 0.97,
                                       "stays": False},
-                              "cifar10": {"hard": "other"}, ("cifar10", 50): {"close": 20}}),
+                              "cifar10": {"hard": "other"}, ("mnist", 50): {"close": (1.5, 1.5, 20, 20)}}),
             {"P4.1": "holds", "P4.2": "partly", "P4.3": "partly", "P4.4": "partly", "P4.5": "partly"}),
         "CIFAR-10 levelled off below its bar": (
             synthetic_result({"cifar10": {"f1": 0.5}, "mnist": {"rate": 0.97}}),
-            {"P4.1": "partly", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "inconclusive",
-             "P4.5": "partly"}),
+            {"P4.1": "partly", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "holds", "P4.5": "partly"}),
         "under-trained, one seed": (
             synthetic_result({"all": {"f1": 0.5, "gain": 0.03}}, seeds=1), dict.fromkeys(CLAIMS, "inconclusive")),
         "orderings inside the band": (
