@@ -24,6 +24,7 @@ import inspect
 import json
 import math
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -156,7 +157,7 @@ def load_torch(path: Path, map_location="cpu", weights_only: bool = True):
         raise FileNotFoundError(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, __import__("pickle").UnpicklingError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
         raise _corrupt(path, err) from err
 
 
@@ -246,8 +247,8 @@ def _reached_source(module: types.ModuleType, root) -> list[str]:
             codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
         for n in sorted(names):
             target = getattr(module, n, None)
-            if (isinstance(target, (types.FunctionType, type)) and getattr(target, "__module__", None) == module.__name__
-                    and not n.startswith("claim")):
+            own = getattr(target, "__module__", None) == module.__name__
+            if isinstance(target, (types.FunctionType, type)) and own and not n.startswith("claim"):
                 todo.append(target)
     return sorted(inspect.getsource(o) for o in order)
 

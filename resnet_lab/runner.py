@@ -47,7 +47,8 @@ ORDER = ("intro", "p3", "p5", "p2", "p1", "p4")
 GRID_FIELDS = ("depths", "extra_depths", "seeds", "archs", "deep_models", "channels", "variants", "ns", "widths",
                "models", "datasets")
 IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
-BUSY_S = 900  # a zoo checkpoint written this recently may belong to a training run in another process
+# A zoo checkpoint written this recently may be another process's run (an epoch is ~3–10 min on this CPU).
+BUSY_S = 1800
 
 
 @dataclass
