@@ -445,9 +445,10 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     init = square[square["state"] == "init"]
     init_share = float((init["exact_kappa_R"] < init["exact_kappa_B"]).mean()) if len(init) else math.nan
     ratio = trained.loc[zero, "zero_vs_circular"]
-    value = (f"true κ: {better:.0%} of {len(trained)} trained units ({int(zero.sum())} zero-padded dense, rest circular); "
-             f"circular: {circ:.0%}; formula: {formula:.0%}; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× "
-             f"circular; init units (counted once): {init_share:.0%} of {len(init)}")
+    value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded "
+             f"dense, rest circular); circular: {circ:.0%}; formula: {formula:.0%}"
+             + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
+             + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else ""))
     verdict = judge(better >= spec.t["hold"], better >= spec.t["partly"])
     return spec.row(value, verdict, "ReLU taken as identity, BN folded (eval)", profile=profile,
                     gate_measured=_accs(result, ("resnet18", "resnet18-nobn")), band=exact(better))
