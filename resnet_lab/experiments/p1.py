@@ -475,8 +475,8 @@ def _claim_lemma2(result: dict, profile: str) -> Claim:
 def _claim_bn(result: dict, profile: str) -> Claim:
     spec = CLAIMS["P1.3"]
     bn = result.get("bn_layers", [])
-    if not bn:
-        return spec.not_run("ResNet-18 with BN not measured (diverged or not run)", profile)
+    if not bn or "train_frac_at_most_1" not in bn[0]:
+        return spec.not_run("ResNet-18 with BN not measured in eval and train mode (diverged, or an older result)", profile)
     share = {mode: statistics.mean(r[f"{mode}_frac_at_most_1"] for r in bn) for mode in ("eval", "train")}
     ok = [share[m] >= spec.t["hold"] for m in share]
     gains = result.get("network_gain", {})
