@@ -708,9 +708,11 @@ def _claim_propagation(result: dict) -> Claim:
     fooled = np.array(f3["fooled"], dtype=bool)
     gate = _accuracy(result)
     adv, rnd = np.array(f3["adversarial"])[:, fooled], np.array(f3["random"])[:, fooled]
-    if fooled.sum() < t["min_images"] or len(last) < 3:
-        return spec.row("—", "inconclusive", f"{int(fooled.sum())} fooled images (need {t['min_images']}) and "
-                        f"{len(last)} last-stage units (need 3)", gate_measured=gate)
+    short = ([f"{int(fooled.sum())} of {len(fooled)} images fooled by FGSM on the step grid (need "
+              f"{t['min_images']})"] if fooled.sum() < t["min_images"] else []) + (
+        [f"{len(last)} last-stage units (need 3)"] if len(last) < 3 else [])
+    if short:
+        return spec.row("—", "inconclusive", "; ".join(short), gate_measured=gate)
     adv_late, adv_early = _log_growth(adv, last, t["late"])
     rnd_late, _ = _log_growth(rnd, last, t["late"])
     excess, diverge, rnd_est = bootstrap(adv_late - adv_early), bootstrap(adv_late - rnd_late), bootstrap(rnd_late)
