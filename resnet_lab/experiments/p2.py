@@ -710,6 +710,13 @@ def _combine(verdicts: list[str]) -> str:
     return "fails" if "fails" in verdicts else "inconclusive"
 
 
+def _row(spec: ClaimSpec, value: str, verdict: str, reason: str = "", *, gate=None, band=None, profile="") -> Claim:
+    """Return ``spec.row``; an inconclusive row also names an unmet gate (the band alone is not the whole story)."""
+    if verdict == "inconclusive" and spec.gate is not None and gate is not None and not spec.gate.check(gate)["met"]:
+        reason = "; ".join(r for r in (reason, spec.gate.shortfall(gate)) if r)
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
+
+
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
     return {f"{m['variant'].upper()} n={m['n']} s{m['seed']}": m["test_acc"] for m in result["models"]
             if m["variant"] in variants}
@@ -721,7 +728,7 @@ def claim_table52(result: dict) -> Claim:
     worst = float(t52["rel_diff_%"].abs().max())
     depth_ok = bool((t52["depth"] == t52["paper_depth"]).all())
     literal = float((100 * (t52["literal_M"] - t52["paper_M"]) / t52["paper_M"]).abs().max())
-    return spec.row(f"depths equal: {depth_ok}; worst relative difference {worst:.2f}% (literal Fig. 4.1 layout: up "
+    return _row(spec, f"depths equal: {depth_ok}; worst relative difference {worst:.2f}% (literal Fig. 4.1 layout: up "
                     f"to {literal:.0f}%)", judge(depth_ok and worst <= spec.t["hold_pct"],
                                                  depth_ok and worst <= spec.t["partly_pct"]),
                     profile="any (counted, not trained)")
@@ -749,7 +756,7 @@ def claim_depth_accuracy(result: dict) -> Claim:
         band.update({f"{v.upper()} n={n}": e for n, e in ests.items()})
     verdict = _combine(verdicts)
     reason = "the depth differences are inside the noise band" if verdict == "inconclusive" else ""
-    return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile)
+    return _row(spec, "; ".join(values), verdict, reason, gate=_acc_gate(result), band=band, profile=profile)
 
 
 def claim_noise(result: dict) -> Claim:
@@ -774,12 +781,12 @@ def claim_noise(result: dict) -> Claim:
             values.append(f"{v.upper()} {cond}: drop " + ", ".join(f"n={n} {100 * e.value:.1f}±{100 * e.band():.1f}"
                                                                     for n, e in drops.items()) + " pts")
     if not robust:
-        return spec.row("; ".join(values) or "—", "inconclusive", "fewer than two depths per variant",
-                        gate_measured=_acc_gate(result), profile=profile)
+        return _row(spec, "; ".join(values) or "—", "inconclusive", "fewer than two depths per variant",
+                        gate=_acc_gate(result), profile=profile)
     verdict = _tally(robust) if hurt else "fails"
     reason = ("noise at the calibrated level does not lower every net's accuracy beyond the band" if not hurt
               else "every depth difference of the drops is inside the paired band" if verdict == "inconclusive" else "")
-    return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile)
+    return _row(spec, "; ".join(values), verdict, reason, gate=_acc_gate(result), band=band, profile=profile)
 
 
 def claim_probabilities(result: dict) -> Claim:
@@ -802,7 +809,7 @@ def claim_probabilities(result: dict) -> Claim:
     verdict = _tally(signs)
     reason = "every drop is inside the paired band" if verdict == "inconclusive" else ""
     gate = {f"{v.upper()} n={f['n']}": f["test_acc"] for v, f in figs.items()}
-    return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile)
+    return _row(spec, "; ".join(values), verdict, reason, gate=gate, band=band, profile=profile)
 
 
 def claim_bounds(result: dict) -> Claim:
@@ -811,7 +818,7 @@ def claim_bounds(result: dict) -> Claim:
     if not checked:
         return spec.not_run("no net was measured", profile)
     bad = [f"{m['variant'].upper()} n={m['n']}" for m in checked if not m["stability"]["bounds_ok"]]
-    return spec.row(f"{len(checked) - len(bad)}/{len(checked)} nets within every bound"
+    return _row(spec, f"{len(checked) - len(bad)}/{len(checked)} nets within every bound"
                     + (f"; violated in {', '.join(bad)}" if bad else ""), judge(not bad), profile=profile)
 
 
@@ -828,10 +835,10 @@ def claim_theorem42(result: dict) -> Claim:
              + (f"; s(n)/s(n_min) ≤ {max(e.value for e in ests.values()) / ests[ns[0]].value:.2f}" if ns else ""))
     band = {f"s(n={n})": e for n, e in ests.items()}
     if worst > 2 * (1 + spec.t["tol"]):
-        return spec.row(value, "inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says "
-                        "nothing about these nets", gate_measured=gate, band=band, profile=profile)
+        return _row(spec, value, "inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says "
+                        "nothing about these nets", gate=gate, band=band, profile=profile)
     if len(ns) < spec.t["min_depths"]:
-        return spec.row(value, "inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}", gate_measured=gate,
+        return _row(spec, value, "inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}", gate=gate,
                         band=band, profile=profile)
     scaled = lambda e, c: Estimate(c * e.value, c * e.se, e.n, e.method)
     lo = ests[ns[0]]
@@ -847,7 +854,7 @@ def claim_theorem42(result: dict) -> Claim:
     else:
         verdict = "inconclusive"
     reason = "s(n)/s(n_min) lies within the band of a threshold" if verdict == "inconclusive" else ""
-    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
+    return _row(spec, value, verdict, reason, gate=gate, band=band, profile=profile)
 
 
 def claim_bn_growth(result: dict) -> Claim:
@@ -860,14 +867,14 @@ def claim_bn_growth(result: dict) -> Claim:
     if diverged or not all("trained" in growth[k] for k in ("bn", "no_bn")):
         why = (f"the trained {' and '.join(diverged)} probe diverged; its initialisation is not a substitute"
                if diverged else "the probes were not trained at this profile (measured at initialisation only)")
-        return spec.row(f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
+        return _row(spec, f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
     nb, b = growth["no_bn"]["trained"], growth["bn"]["trained"]
     per_nb, per_b = float(nb["layers_per_decade"]), float(b["layers_per_decade"])   # JSON keeps ∞ as "inf"
     value = (f"{model} trained: {per_nb:.1f} layers/10× without BN (total ×{nb['total_growth']:.3g}), {per_b:.1f} with "
              f"BN (×{b['total_growth']:.3g}); at init: {init}")
     verdict = judge(per_nb <= spec.t["fast"] and per_b >= spec.t["ratio"] * per_nb, per_nb < per_b)
     gate = {"BN": growth["bn"]["trained_test_acc"], "no BN": growth["no_bn"]["trained_test_acc"]}
-    return spec.row(value, verdict, gate_measured=gate, profile=profile)
+    return _row(spec, value, verdict, gate=gate, profile=profile)
 
 
 def claims(result: dict) -> list[Claim]:
