@@ -15,7 +15,7 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -24,13 +24,13 @@ from torch import nn
 from ..artifacts import artifact_dir, cached, config_hash, device_name, load_json, save_json
 from ..data import DataSpec, ImageData
 from ..ledger import Claim, ClaimSpec, Gate, declare, profile_of
+from ..metrics.convsv import kernel_spectrum
 from ..metrics.gradnorm import gradient_norm_ratios, gradnorm_callback, with_conv_star
 from ..models import build_model
-from ..metrics.convsv import kernel_spectrum
 from ..procrustes import (NS_ITERS, mark_for_projection, polar_newton_schulz, procrustes_target, project_kernel,
                           project_spectrum, projection_step_hook, spectrum_deviation)
 from ..profiles import select
-from ..stats import Estimate, bootstrap, difference, exact, over_seeds, paired_bootstrap, sign
+from ..stats import Estimate, difference, over_seeds, paired_bootstrap, sign
 from ..train import TrainConfig, default_device, train, train_cached
 
 EXPERIMENT = "p5"
