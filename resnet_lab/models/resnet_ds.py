@@ -6,6 +6,9 @@ The paper's symbols were lost from our copy; this module implements *our reading
 * ResNet-D layer (4.1): ``x⁺ = σ(x − h·BN₂(A₂ σ(BN₁(A₁ x))))`` with ``A₂ ≥ 0`` element-wise
   (kept by :func:`nonneg_projection_hook`);
 * ResNet-S layer (4.2): ``x⁺ = σ(x − h·BN₂(Aᵀ σ(BN₁(A x))))`` — one filter and its adjoint;
+  with ``branch_bn=False`` (ours, for Theorem 4.2) ``x⁺ = σ(x − h·Aᵀ σ(A x + b))``, the filters started and
+  kept (by :func:`spectral_clip_hook`) at ``h‖A‖₂² ≤ 2`` — with BN the hypothesis cannot be reached by
+  constraining ``A``, because BN₁ and BN₂ undo any rescaling of it;
 * 2D pooling layer (4.4): ``x⁺ = σ(E P x − σ(BN(A ∗₂ x)))``: ``P`` 2×2 average pooling, ``E`` zero
   channel padding (c → 2c), ``A ∗₂`` a stride-2 3×3 filter; both terms are non-negative, so
   ``0 ≤ x⁺ ≤ E P x`` (the component-wise inequality of the proof of Thm. 4.1, (A.5));
