@@ -415,6 +415,13 @@ def _paired(result: dict, a: tuple[str, str], b: tuple[str, str]) -> Estimate | 
     return Estimate(float(ga["gap"] - gb["gap"]), se, len(da), "bootstrap")
 
 
+def _and_gate(spec: ClaimSpec, measured: dict[str, float], why: str) -> str:
+    """Return ``why`` prefixed by the gate's shortfall when the gate is unmet too (both make the row inconclusive)."""
+    if spec.gate is None or spec.gate.check(measured)["met"]:
+        return why
+    return spec.gate.shortfall(measured) + ("; and " + why if why else "")
+
+
 def decided(d: Estimate | None, min_effect: float) -> int | None:
     """Return +1/−1 when ``d`` exceeds both K_SE s.e. and ``min_effect`` in size, 0 when not, None when unknown."""
     if d is None:
@@ -504,7 +511,8 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
     gate = _accs(result, ("resnet18",))
     if s in (0, None):
         why = "no bootstrap band" if s is None else f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
-        return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=band)
+        return spec.row(value, "inconclusive", _and_gate(spec, gate, why), profile=profile, gate_measured=gate,
+                        band=band)
     parts = [base_ok, s > 0]
     return spec.row(value, judge(all(parts), any(parts)), profile=profile, gate_measured=gate, band=band)
 
@@ -542,8 +550,8 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     d = _paired(result, (shallow, "end"), (deep, "end"))
     s = decided(d, spec.t["min_effect"])
     if s in (0, None):
-        return spec.row(value, "inconclusive", f"{shallow} − {deep} = {d.value:+.2f}° inside the band", profile=profile,
-                        gate_measured=gate, band=d)
+        return spec.row(value, "inconclusive", _and_gate(spec, gate, f"{shallow} − {deep} = {d.value:+.2f}° inside the band"),
+                        profile=profile, gate_measured=gate, band=d)
     return spec.row(value, judge(s > 0), profile=profile, gate_measured=gate, band=d)
 
 
@@ -557,10 +565,13 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
     separated = {t: min(v for k, v in angles[t].items() if k.startswith("inter/"))
                  > max(v for k, v in angles[t].items() if k.startswith("intra/")) for t in tags}
     verdict, why = _per_net(gaps, separated, spec.t["min_effect"])
+    gate = _accs(result, tags)
+    if verdict == "inconclusive":
+        why = _and_gate(spec, gate, why)
     value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, "
                       f"every inter > every intra: {separated[t]}" for t in tags)
     return spec.row(value, verdict, (why + "; " if why else "") + "CIFAR-10 deer/horse and airplane/frog/truck stand in "
-                    "for Animals-10 and ImageNet", profile=profile, gate_measured=_accs(result, tags), band=gaps)
+                    "for Animals-10 and ImageNet", profile=profile, gate_measured=gate, band=gaps)
 
 
 def _claim_stages(result: dict, profile: str) -> Claim:
@@ -570,13 +581,16 @@ def _claim_stages(result: dict, profile: str) -> Claim:
         return spec.not_run("no deep net measured", profile)
     diffs = {t: _paired(result, (t, "end"), (t, "stage1")) for t in tags}
     verdict, why = _per_net(diffs, {}, spec.t["min_effect"])
+    gate = _accs(result, tags)
+    if verdict == "inconclusive":
+        why = _and_gate(spec, gate, why)
     value = "; ".join(f"{t}: gap " + " → ".join(f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in
                                                  ("stage1", "stage2", "stage3", "stage4", "end"))
                       + f" (end − stage 1 = {diffs[t].format('.2f')})" for t in tags)
     missing = [t for t in DEEP if t not in result["runs"]]
     reason = "; ".join(x for x in (why, f"{', '.join(missing)} need the standard profile (GPU); judged on the nets run"
                                    if missing else "") if x)
-    return spec.row(value, verdict, reason, profile=profile, gate_measured=_accs(result, tags), band=diffs)
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=gate, band=diffs)
 
 
 def claims(result: dict) -> list[Claim]:
