@@ -3,23 +3,26 @@
 Evidence
 --------
 hardware : cpu (AMD EPYC, x86_64, 2 cores, torch using 1 thread; torch 2.14.1); no GPU was lent for this task
-runs     : median of 5 timings per size and method; step overhead: median of 3 interleaved blocks of 4 steps;
-           the machine was shared with five other jobs (load average ≈ 9), so timings are noisy
+runs     : median of 3 timings per size and method; step overhead: median of 3 interleaved blocks of 4 steps;
+           the machine was shared with other jobs (load average ≈ 10 on 2 cores), so timings are noisy
 sizes    : ProcResNet's conv* layers at width 1: 3→64 (3×3) at 32×32, 64→128 (1×1) at 16×16,
-           128→256 (1×1) at 8×8, as (n·n) batched complex c_out×c_in matrices
-result   : (2026-11-23, one run; milliseconds per projection of one kernel)
-             3→64   k=3 n=32: NS  150.7 ms, SVD   52.7 ms, SVD/NS 0.35, rel diff 6.8e-08
-             64→128 k=1 n=16: NS 3801.0 ms, SVD 1840.2 ms, SVD/NS 0.48, rel diff 1.1e-06
-             128→256 k=1 n=8: NS 6236.2 ms, SVD 2352.9 ms, SVD/NS 0.38, rel diff 1.4e-06
-           step, ProcResNet-22 at width 1, batch 32: none 1.147 s, NS 6.847 s, SVD 3.586 s per step,
-           i.e. overhead NS +497%, SVD +213% (paper, GPU, ResNet-164: +7.6% vs +53%).
-           On this CPU the batched LAPACK SVD beats 20 Newton–Schulz iterations (complex matmuls) by 2-3×,
-           and both dwarf a small model's step: the paper's GPU claim is not reproduced on a CPU, and a GPU
-           run (``--device cuda --depth 164 --batch-size 128``) is the test of it.
+           128→256 (1×1) at 8×8; a 3×3 kernel as (n·n) batched complex c_out×c_in matrices, a 1×1 kernel
+           as the one real matrix it is at every frequency (and, for comparison, at all n·n of them)
+result   : (2026-11-25, one run, 10 Newton–Schulz iterations on a float64 Gram with the residual check;
+           milliseconds per projection of one kernel)
+             3→64   k=3 n=32: NS  280.4 ms, SVD 120.3 ms, SVD/NS 0.43, rel diff 5.5e-08
+             64→128 k=1 n=16: NS   27.8 ms, SVD   0.8 ms, rel diff 8.4e-07; NS at all 256 frequencies 7777 ms
+             128→256 k=1 n=8: NS   46.3 ms, SVD  17.4 ms, rel diff 1.1e-06; NS at all 64 frequencies 9355 ms
+           step, ProcResNet-22 at width 1, batch 32: none 1.564 s, NS 1.677 s, SVD 1.981 s per step,
+           i.e. overhead NS +7.2%, SVD +26.7% (paper, GPU, ResNet-164: +7.6% vs +53%).
+           Projecting each 1×1 conv* once instead of at its n² identical frequencies is what brings NS
+           from +497% (2026-11-23: 20 float32 iterations at every frequency) down to +7%; on this CPU
+           LAPACK's SVD still beats NS per matrix, so the paper's GPU claim is tested only by a GPU run
+           (``--device cuda --depth 164 --batch-size 128``); P5.6 is "not run" on a CPU.
 command  : nice -n 10 .venv/bin/python benchmarks/procrustes_speed.py [--device cuda] [--depth 164]
 
-What is compared: ``project_kernel(method="newton_schulz")`` (20 coupled Newton–Schulz iterations on the
-per-frequency Gram matrices, complex matmuls) and ``project_kernel(method="svd")`` (batched complex SVD,
+What is compared: ``project_kernel(method="newton_schulz")`` (10 coupled Newton–Schulz iterations on the
+per-frequency Gram matrices in float64, more where the residual check asks; complex matmuls) and ``project_kernel(method="svd")`` (batched complex SVD,
 ``target·UVᴴ``) on the same He-initialised kernels; agreement is ‖K_NS − K_SVD‖/‖K_SVD‖ of the projected
 kernels. Step overhead: a ProcResNet training step (SGD, random batch) with no projection, and with each
 method applied every 2 steps (§4). The paper (GPUs, ResNet-164): +7.6% (NS) vs +53% (SVD).
