@@ -25,7 +25,8 @@ What is compared: ``project_kernel(method="newton_schulz")`` (10 coupled Newton�
 per-frequency Gram matrices in float64, more where the residual check asks; complex matmuls) and
 ``project_kernel(method="svd")`` (batched complex SVD, ``target·UVᴴ``) on the same He-initialised kernels;
 agreement is ‖K_NS − K_SVD‖/‖K_SVD‖ of the projected kernels. Step overhead: a ProcResNet training step
-(SGD, random batch) with no projection, and with each method applied every 2 steps (§4). The paper (GPUs, ResNet-164): +7.6% (NS) vs +53% (SVD).
+(SGD, random batch) with no projection, and with each method applied every 2 steps (§4). The paper (GPUs,
+ResNet-164): +7.6% (NS) vs +53% (SVD).
 """
 from __future__ import annotations
 
