@@ -78,13 +78,14 @@ TRAINED = Gate("F1 minus its bar", 0.0, why=TRAINED_WHY, fmt="+.3f")
 
 CLAIMS = declare(
     ClaimSpec(
-        "P4.1", "The revised ResNets classify as well as Table 1: F1 ≈ 0.99 on MNIST and ≈ 0.74–0.76 on CIFAR-10.",
+        "P4.1",
+        "The revised ResNets classify as well as Table 1: F1 ≈ 0.99 on MNIST and ≈ 0.74–0.76 on CIFAR-10.",
         "Table 1",
-        "holds: every network's F1 ≥ the paper's − {mnist_margin:.2f} (MNIST) or − {cifar_margin:.2f} (CIFAR-10); "
-        "partly: the MNIST networks only; fails otherwise",
+        "holds: every network's F1 ≥ the paper's − {mnist_margin:.2f} (MNIST) or − {cifar_margin:.2f} "
+        "(CIFAR-10); partly: the MNIST networks only; fails otherwise",
         {"mnist_margin": F1_MARGIN["mnist"], "cifar_margin": F1_MARGIN["cifar10"]},
         Gate("last-epoch gain in test accuracy", 0.005, at_least=False, fmt=".2%",
-             why="a network still improving has not reached its F1: our CPU profiles train 3–6 epochs, the paper 100")),
+             why="a network still improving has not reached its F1: CPU profiles train 3–6 epochs, the paper 100")),
     ClaimSpec(
         "P4.2", "Table 2: ResNet-50's g-expansive constant is below ResNet-18's, and CIFAR-10's above MNIST's "
                 "(Def. 1: min over cross-class image pairs of the max over blocks).",
@@ -519,7 +520,8 @@ def claim_expansive(result: dict) -> Claim:
     seeds = min(len(nets[k]) for k in NETWORKS)
     mm, mn = status["min_max"][0], status["min_min"][0]
     if seeds < spec.t["min_seeds"]:
-        verdict, reason = "inconclusive", f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
+        verdict = "inconclusive"
+        reason = f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
     elif mm == "holds" or mn == "holds" or "fails" in (mm, mn):
         verdict, reason = judge(mm == "holds", partly=mn == "holds"), ""
     else:
@@ -558,7 +560,8 @@ def claim_hard_pairs(result: dict) -> Claim:
         for ranking in RANKINGS:
             hits = len(set(hardest_pairs(nets[k][0], ranking=ranking)) & target)
             cells.append(hits >= need)
-            parts.append(f"{name(k)} {ranking}: {hits}/{TOP} (chance of ≥ {hits}: p = {chance_tail(hits, len(target)):.3f})")
+            parts.append(f"{name(k)} {ranking}: {hits}/{TOP} "
+                         f"(chance of ≥ {hits}: p = {chance_tail(hits, len(target)):.3f})")
     for k, target in ((("mnist", 18), PAPER_HARD_MNIST_PAIRS), (("cifar10", 50), ANIMAL_PAIRS)):
         if k in nets:
             parts.append(f"not judged: {name(k)} Fig. 3: {len(set(hardest_pairs(nets[k][0])) & target)}/{TOP}")
@@ -651,7 +654,8 @@ def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain
     labels = [2] * blocks if stays else [2] * (blocks - 1) + [7]
     return {"dataset": dataset, "depth": depth, "seed": seed, "classes": [str(k) for k in range(10)],
             "table1": {"f1": f1, "accuracy": f1, "images": 10000},
-            "history": [{"epoch": 0, "test_acc": 0.1}, {"epoch": 1, "test_acc": f1 - gain}, {"epoch": 2, "test_acc": f1}],
+            "history": [{"epoch": 0, "test_acc": 0.1}, {"epoch": 1, "test_acc": f1 - gain},
+                        {"epoch": 2, "test_acc": f1}],
             "expansive_band": band, "blocks": blocks,
             "constants": [{"expansive": band["min_max"]["value"], "expansive_block": 1, "shadowing": 1.0,
                            "closest_any_block": band["min_min"]["value"], "lip": 2.0, "topological": 0.5}],
@@ -693,8 +697,8 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "orderings inside the band": (
             synthetic_result({"all": {"se": 3.0}}), {"P4.1": "holds", "P4.2": "inconclusive", "P4.3": "holds"}),
         "untrained, levelled off": (
-            synthetic_result({"all": {"f1": 0.1, "min_max": REVERSED, "min_min": REVERSED, "hard": "other", "close": 100,
-                                      "rate": 0.4}}),
+            synthetic_result({"all": {"f1": 0.1, "min_max": REVERSED, "min_min": REVERSED, "hard": "other",
+                                      "close": 100, "rate": 0.4}}),
             {"P4.1": "fails", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "inconclusive",
              "P4.5": "inconclusive"}),
     }
@@ -727,7 +731,8 @@ def table2_frame(result: dict, sample: int = 0):
                      "closest pair at any block": c["closest_any_block"],
                      "g-shadowing": c["shadowing"], "ε": c["epsilon"], "δ": c["delta"],
                      "paper g-shadowing (ε, δ)": f"{paper[1]} ({paper[2]}, {paper[3]})",
-                     "Lip(g) softmax∘linear": c["lip"], "‖W‖₂ (linear only)": c["lip_linear"], "paper Lip(g)": paper[4],
+                     "Lip(g) softmax∘linear": c["lip"], "‖W‖₂ (linear only)": c["lip_linear"],
+                     "paper Lip(g)": paper[4],
                      "T_g ≥ Sh/Lip(g)": c["topological"], "Sh/‖W‖₂": c["topological_linear_lip"],
                      "paper T_g ≥": paper[5]})
     return pd.DataFrame(rows).set_index(["dataset", "model"]).T
@@ -765,7 +770,8 @@ def ranking_frame(result: dict):
             pairs = hardest_pairs(r, ranking=ranking)
             rows.append({"dataset": key[0], "model": f"ResNet-{key[1]}", "ranking": ranking,
                          "closest pairs (* = paper's / animal–animal)": ", ".join(
-                             f"{r['classes'][a]}–{r['classes'][b]}" + ("*" if (a, b) in target else "") for a, b in pairs),
+                             f"{r['classes'][a]}–{r['classes'][b]}" + ("*" if (a, b) in target else "")
+                             for a, b in pairs),
                          "hits": sum(p in target for p in pairs),
                          "chance p": chance_tail(sum(p in target for p in pairs), len(target)),
                          "judged": key in JUDGED})
