@@ -65,6 +65,7 @@ def test_s_layer_lemma_bound_used_when_folded_hypothesis_holds():
     assert all(r["folded_hypothesis"] for r in rows)
     for row, branch, (_, size) in zip(rows, branches, symmetric_filters_with_size(model)):
         w, (d1, _), (d2, _) = branch.conv.weight.detach(), bn_affine(branch.bn1), bn_affine(branch.bn2)
+        d1, d2 = d1.detach(), d2.detach()
         generic = 1 + 1e-3 * float(conv_spectral_norm(w * d2[None, :, None, None], size)
                                    * conv_spectral_norm(w * d1[:, None, None, None], size))
         # Lemma A.1 after folding gives √(max d₂ / min d₂); the layer takes the smaller of it and the generic bound.
