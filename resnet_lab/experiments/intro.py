@@ -45,8 +45,8 @@ PROFILES = {
 def trained_model(profile: str = "smoke", force: bool = False, device=None, progress: bool = True):
     """Return (model, training record) of this chapter's network at ``profile`` (trained once, then reloaded)."""
     cfg = select(PROFILES, profile)
-    if cfg.zoo is not None:
-        return zoo.load(cfg.zoo, device=device, force=force, progress=progress)
+    if cfg.zoo is not None:  # a shared network: `force` recomputes this chapter, never retrains the zoo's
+        return zoo.load(cfg.zoo, device=device, progress=progress)
     return train_cached("intro", profile, cfg.model, cfg.model_options, cfg.data, cfg.train,
                         force=force, device=device, progress=progress)
 
