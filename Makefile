@@ -26,8 +26,9 @@ book: $(VENV)/.installed
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: _build/html/index.html"
 
-## test: unit tests, notebooks under nbval at smoke, then the book with warnings as errors
-test: unit nbval
+## test: unit tests, notebooks under nbval at smoke, negative controls, the standard dry run, then the book
+## with warnings as errors and the reader's HTML check
+test: unit nbval controls dryrun
 	$(MAKE) book JB_FLAGS="-W -n --keep-going" && $(MAKE) bookcheck
 
 ## bookcheck: check the built HTML as a reader sees it (maths, summary cards, figures, no errors, references)
@@ -55,11 +56,14 @@ notebooks:
 .PHONY: controls dryrun
 ## controls: every chapter's claim logic on negative controls and hand-built fixtures
 controls: $(VENV)/.installed
-	$(BIN)/python -m resnet_lab controls
+	RESNET_LAB_ARTIFACTS=$(SCRATCH)/controls/artifacts RESNET_LAB_CLAIMS=$(SCRATCH)/controls/claims \
+	  $(BIN)/python -m resnet_lab controls
 
 ## dryrun: every chapter's standard-profile code path, capped to a few steps, on the CPU (scratch folders)
+# P1, P2 and P3 capped standard runs still take over 7 min each on 2 cores (issue 19): not yet in make test.
+DRYRUN_CHAPTERS ?= intro p4 p5
 dryrun: $(VENV)/.installed
-	$(BIN)/python -m resnet_lab dry-run --profile standard
+	$(BIN)/python -m resnet_lab dry-run --profile standard $(DRYRUN_CHAPTERS)
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_speed.py

@@ -1,7 +1,7 @@
 """Introduction chapter: train a CIFAR ResNet with the book's trainer and show its learning curve.
 
 At ``small`` it shows the zoo's full-width ResNet-20 (``resnet_lab.zoo``), the network P3 analyses at small;
-at ``standard`` and ``paper`` it trains the ResNet-56 that the P3 chapter analyses.
+at ``standard`` and ``paper`` it trains a ResNet-56 (P3 trains its own option-B ResNet-56/110 there).
 """
 from __future__ import annotations
 
