@@ -141,14 +141,17 @@ def test_p36_compares_against_the_unscaled_share_in_the_same_window() -> None:
     assert _verdicts(r)["P3.6"] == "partly"
 
 
-def test_committed_small_result_is_gated() -> None:
-    """The committed small network (52% test accuracy) is below the gate: nothing but P3.1 is tested."""
+def test_committed_small_ledger_is_computed_from_the_committed_result() -> None:
+    """The committed P3 ledger is what claims() gives on the committed small result, and gates decide testing."""
     path = REPO_ROOT / "artifacts" / "p3" / "small" / "result.json"  # the committed one, not the test's tmp folder
     if not path.exists():
         pytest.skip("no committed small result")
     rows = p3.claims(load_json(path))
-    assert {r.id: r.verdict for r in rows if r.id != "P3.1"} == {c: "inconclusive" for c in list(p3.CLAIMS)[1:]}
-    assert all(not r.gate["met"] for r in rows if r.gate is not None)
+    committed = load_json(REPO_ROOT / "book" / "claims" / "P3.json")
+    assert {r.id: r.verdict for r in rows} == {r["id"]: r["verdict"] for r in committed}
+    for r in rows:
+        if r.gate is not None and not r.gate["met"]:
+            assert r.verdict in ("inconclusive", "not run"), r.id
 
 
 def test_spectrum_refuses_unconverged_krylov(monkeypatch) -> None:
