@@ -25,13 +25,6 @@ def _verdicts(result: dict) -> dict[str, str]:
     return {c.id: c.verdict for c in p3.claims(result)}
 
 
-@pytest.mark.parametrize("name", list(FIXTURES))
-def test_synthetic_fixtures_get_their_verdicts(name: str) -> None:
-    result, expected = FIXTURES[name]
-    got = _verdicts(result)
-    assert {k: got[k] for k in expected} == expected
-
-
 @pytest.mark.parametrize("claim_id", list(p3.CLAIMS))
 def test_every_row_has_hold_fail_and_inconclusive_fixtures(claim_id: str) -> None:
     wanted = {"holds", "fails"} if p3.CLAIMS[claim_id].implementation_check else {"holds", "fails", "inconclusive"}
