@@ -3,8 +3,8 @@
 Each chapter's ``PROFILES[profile]`` (and the zoo entries) is replaced, in this process only, by a capped
 copy: every ``TrainConfig`` trains one epoch of at most two steps at batch ≤ 8, every ``DataSpec`` keeps a
 few images per class, and the size fields named in ``CAPS`` / ``SHORTEN`` / ``THIN`` below are capped,
-shortened or thinned.
-Everything else — the architectures and depths, the measurements, the caching, ``claims(result)`` and the
+shortened or thinned (P1's and P4's base width among them: fewer channels, the same layers).
+Everything else — the architectures' layouts and depths, the measurements, the caching, ``claims(result)`` and the
 ledger written from its rows — is the real code path (``torch.compile`` is skipped, as on every CPU run).
 Artifacts and ledgers go to a scratch folder (``RESNET_LAB_ARTIFACTS`` / ``RESNET_LAB_CLAIMS``), never over
 committed ones. A chapter that fails is reported with the last line of its traceback, the others still
@@ -35,6 +35,9 @@ CAPS = {
     "steps": 5, "repeats": 1, "projection_repeats": 1,                      # P5 linear nets, overhead timing
     "average_last_epochs": 1,                                               # P2: one epoch is all there is
     "agreement_width": 0.25,                                                # P5: NS-vs-SVD check on conv* sizes
+    # Base channels of P1's and P4's networks (ints; P5's float width multipliers are ≤ 1 and pass): at 64,
+    # P1's per-unit κ (batched SVDs over every frequency) alone takes minutes per network on a CPU.
+    "width": 8,
 }
 # Tuple fields that multiply the work (networks, grid cells), shortened to their first few entries.
 SHORTEN = {"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}

@@ -41,7 +41,7 @@ def test_unit_equations():
     x = torch.randn(2, 8, 6, 6)
     unit = BasicUnit(8, 8).eval()
     assert torch.allclose(unit(x), torch.relu(x + unit.branch(x)))
-    unit.skip_scale, unit.identity_scale = 0.3, 2.0
+    unit.branch_scale, unit.skip_scale = 0.3, 2.0
     assert torch.allclose(unit(x), torch.relu(2.0 * x + 0.3 * unit.branch(x)))
     unit.use_skip = False
     assert torch.allclose(unit(x), torch.relu(unit.branch(x)))

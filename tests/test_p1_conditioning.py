@@ -53,13 +53,13 @@ def test_unit_operator_matches_dense_jacobian(unit_kind, c_in, planes, stride, s
     norm = nn.BatchNorm2d if use_bn else (lambda c: nn.Identity())
     cls = BasicUnit if unit_kind == "basic" else BottleneckUnit
     unit = cls(c_in, planes, stride, shortcut, norm)
-    unit.skip_scale = 0.7
+    unit.branch_scale = 0.7
     _randomise_bn(unit)
     unit.eval()
     n = 8
     twin = _linear_twin(unit)
     x0 = torch.zeros(1, c_in, n, n, dtype=torch.float64)
-    f = lambda x: (twin.identity_scale * twin.shortcut(x) + twin.skip_scale * twin.branch(x)).flatten()  # noqa: E731
+    f = lambda x: (twin.skip_scale * twin.shortcut(x) + twin.branch_scale * twin.branch(x)).flatten()  # noqa: E731
     jac = torch.autograd.functional.jacobian(f, x0).reshape(-1, c_in * n * n)
     dense = torch.linalg.svdvals(jac)
     ops = unit_operators(unit, n)
@@ -140,7 +140,7 @@ def _zero_padded_jacobian(unit: nn.Module, c_in: int, n: int, plain: bool = Fals
     if plain:
         f = lambda x: twin.branch(x).flatten()  # noqa: E731
     else:
-        f = lambda x: (twin.identity_scale * twin.shortcut(x) + twin.skip_scale * twin.branch(x)).flatten()  # noqa: E731
+        f = lambda x: (twin.skip_scale * twin.shortcut(x) + twin.branch_scale * twin.branch(x)).flatten()  # noqa: E731
     x0 = torch.zeros(1, c_in, n, n, dtype=torch.float64)
     return torch.autograd.functional.jacobian(f, x0).reshape(-1, c_in * n * n)
 

@@ -7,6 +7,7 @@ nothing but the implementation check.
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -165,3 +166,15 @@ def test_control_holds_nothing() -> None:
     rows = check_control("P3", p3.control_result(), p3)
     bad = [r for r in rows if not r.ok]
     assert not bad, bad
+
+
+def test_nan_stored_as_text_reads_as_missing() -> None:
+    # The JSON store writes NaN as "nan": a result where every Krylov solve was refused (as in a capped dry run)
+    # must read as missing values — P3.4/P3.5 inconclusive — not crash on string arithmetic.
+    r = json.loads(json.dumps(_holds()))
+    for kind in ("adversarial", "random"):
+        for key in ("actual", "predicted", "energy_ratio"):
+            r["fig4"][kind][key] = [["nan"] * len(row) for row in r["fig4"][kind][key]]
+    r["fig3"]["fooled"] = [False] * len(r["fig3"]["fooled"])
+    verdicts = _verdicts(r)
+    assert verdicts["P3.4"] == "inconclusive" and verdicts["P3.5"] == "inconclusive"

@@ -21,18 +21,18 @@ from resnet_lab.metrics.perturb import (
 
 
 class LinearToy(nn.Module):
-    """``x ↦ identity_scale·x + B x`` with ``B`` a 1×1 conv of channel rank 1: ``J = αI + B``, rank(B) = N²."""
+    """``x ↦ skip_scale·x + B x`` with ``B`` a 1×1 conv of channel rank 1: ``J = αI + B``, rank(B) = N²."""
 
     def __init__(self, c: int = 4) -> None:
         super().__init__()
-        self.identity_scale = 1.0
+        self.skip_scale = 1.0
         self.branch = nn.Conv2d(c, c, 1, bias=False, dtype=torch.float64)
         g = torch.Generator().manual_seed(0)
         rank_one = torch.randn(c, 1, generator=g, dtype=torch.float64) @ torch.randn(1, c, generator=g, dtype=torch.float64)
         self.branch.weight.data = rank_one.reshape(c, c, 1, 1)  # built in float64: rounding would break rank 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.identity_scale * x + self.branch(x)
+        return self.skip_scale * x + self.branch(x)
 
 
 def _classifier(seed: int = 0) -> nn.Module:
@@ -49,7 +49,7 @@ def test_skip_scale_moves_plateau_to_alpha(alpha: float) -> None:
     values = singular_values(jacobian_operator(scaled_skip(unit, alpha), x))
     at_alpha = int(((values - alpha).abs() < 1e-10).sum())
     assert at_alpha >= c * n * n - 2 * n * n
-    assert unit.identity_scale == 1.0  # the original is untouched
+    assert unit.skip_scale == 1.0  # the original is untouched
 
 
 def test_fgsm_raises_loss_and_pgd_stays_in_ball() -> None:

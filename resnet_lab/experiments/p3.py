@@ -707,7 +707,8 @@ def _claim_propagation(result: dict) -> Claim:
     f3, last = result["fig3"], result["layout"][-1]
     fooled = np.array(f3["fooled"], dtype=bool)
     gate = _accuracy(result)
-    adv, rnd = np.array(f3["adversarial"])[:, fooled], np.array(f3["random"])[:, fooled]
+    # dtype=float: the JSON store writes NaN as "nan", which numpy would otherwise keep as a string
+    adv, rnd = np.array(f3["adversarial"], dtype=float)[:, fooled], np.array(f3["random"], dtype=float)[:, fooled]
     short = ([f"{int(fooled.sum())} of {len(fooled)} images fooled by FGSM on the step grid (need "
               f"{t['min_images']})"] if fooled.sum() < t["min_images"] else []) + (
         [f"{len(last)} last-stage units (need 3)"] if len(last) < 3 else [])
@@ -733,13 +734,14 @@ def _claim_propagation(result: dict) -> Claim:
 def _claim_alignment(result: dict) -> Claim:
     spec, t = CLAIMS["P3.5"], CLAIMS["P3.5"].t
     f4, gate = result["fig4"], _accuracy(result)
-    pred, act = np.array(f4["adversarial"]["predicted"]), np.array(f4["adversarial"]["actual"])
-    err = float(np.median(np.abs(pred - act) / act))
+    pred = np.array(f4["adversarial"]["predicted"], dtype=float)
+    act = np.array(f4["adversarial"]["actual"], dtype=float)
+    err = float(np.nanmedian(np.abs(pred - act) / act)) if np.isfinite(act).any() else float("nan")
     err_ok = err <= t["err"]
     if "energy_ratio" not in f4["adversarial"]:
         return spec.row(f"median Eq. (1) error {err:.1%}", "inconclusive", "this result predates the "
                         "chance-normalised top-k energy over all images; re-run to measure it", gate_measured=gate)
-    adv, rnd = np.array(f4["adversarial"]["energy_ratio"]), np.array(f4["random"]["energy_ratio"])
+    adv, rnd = (np.array(f4[kind]["energy_ratio"], dtype=float) for kind in ("adversarial", "random"))
     keep = np.isfinite(adv[1]) & np.isfinite(adv[-1]) & np.isfinite(rnd[-1])  # refused (unconverged) entries drop
     if keep.sum() < t["min_images"]:
         return spec.row(f"median Eq. (1) error {err:.1%}", "inconclusive", f"{int(keep.sum())} images with converged "

@@ -116,7 +116,7 @@ def unit_operators(unit: nn.Module, size: int) -> dict[str, torch.Tensor]:
     channels = layers[0][0].shape[-1]
     skip = shortcut_operator(unit.shortcut, channels, size).to(branch.device)
     return {"layers": [_alias(op, stride) for op, stride in layers], "branch": branch,
-            "residual": unit.identity_scale * skip + unit.skip_scale * branch}
+            "residual": unit.skip_scale * skip + unit.branch_scale * branch}
 
 
 def kappa(op: torch.Tensor) -> tuple[float, float, float]:
@@ -146,8 +146,8 @@ def unit_condition(unit: nn.Module, size: int) -> dict[str, float | bool]:
     zero-padded operator the networks apply, which ``zero_padded_condition`` computes densely.
     Raises ``NotImplementedError`` for units whose linear part is not ``α_S·S + α_F·B`` (pre-activation units).
     """
-    if not hasattr(unit, "identity_scale"):
-        raise NotImplementedError(f"{type(unit).__name__} is not a post-activation residual unit (no identity_scale)")
+    if not hasattr(unit, "skip_scale"):
+        raise NotImplementedError(f"{type(unit).__name__} is not a post-activation residual unit (no skip_scale)")
     ops = unit_operators(unit, size)
     extremes = [kappa(op)[:2] for op in ops["layers"]]
     row: dict[str, float | bool] = {"is_transition": bool(unit.is_transition), "size": size}
@@ -183,7 +183,7 @@ def dense_unit_operators(unit: nn.Module, channels: int, size: int) -> dict[str,
     with torch.no_grad():
         branch = (twin.branch(basis) - twin.branch(zero)).flatten(1).T
         skip = (twin.shortcut(basis) - twin.shortcut(zero)).flatten(1).T
-    return {"branch": branch, "residual": twin.identity_scale * skip + twin.skip_scale * branch}
+    return {"branch": branch, "residual": twin.skip_scale * skip + twin.branch_scale * branch}
 
 
 def zero_padded_condition(unit: nn.Module, channels: int, size: int, max_dim: int = 2048) -> dict[str, float]:
@@ -213,7 +213,7 @@ def preactivation(unit: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """
     def fn(x: torch.Tensor) -> torch.Tensor:
         out = unit.branch(x)
-        return unit.identity_scale * unit.shortcut(x) + unit.skip_scale * out if unit.use_skip else out
+        return unit.skip_scale * unit.shortcut(x) + unit.branch_scale * out if unit.use_skip else out
     return fn
 
 

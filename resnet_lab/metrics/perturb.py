@@ -103,13 +103,13 @@ def predicted_norm(values: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 def scaled_skip(unit: nn.Module, alpha: float) -> nn.Module:
     """Return a copy of ``unit`` computing ``σ(α·S(x) + F(x))``: the skip scaled by α (P3 §3.4.1).
 
-    The paper scales the *skip*, which is the units' ``identity_scale``; the house skip scale
-    (``unit.skip_scale``) weights the branch instead and is left alone.
+    The paper's α is the units' ``skip_scale`` (the weight of the shortcut ``S``); ``branch_scale``, the
+    weight of ``F``, is left alone.
     """
-    if not hasattr(unit, "identity_scale"):
-        raise AttributeError(f"{type(unit).__name__} has no identity_scale (the weight of its shortcut)")
+    if not hasattr(unit, "skip_scale"):
+        raise AttributeError(f"{type(unit).__name__} has no skip_scale (the weight of its shortcut)")
     scaled = copy.deepcopy(unit)
-    scaled.identity_scale = alpha
+    scaled.skip_scale = alpha
     return scaled
 
 

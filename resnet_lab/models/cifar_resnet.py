@@ -8,7 +8,7 @@ from .units import BasicUnit
 
 @register_model
 def cifar_resnet(depth: int = 20, width: int = 16, **options) -> ResNet:
-    """ResNet-``depth`` for CIFAR (depth = 6n+2); options: use_bn, use_skip, skip_scale, shortcut ("A"/"B")."""
+    """ResNet-``depth`` for CIFAR (depth = 6n+2); options: use_bn, use_skip, branch_scale, shortcut ("A"/"B")."""
     if (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
     n = (depth - 2) // 6

@@ -50,7 +50,7 @@ class PatchBottleneck(nn.Module):
     """Residual unit ``x ↦ x + F(x)`` with a grouped bottleneck branch ``F`` (P4 Sec. 2.1, φ_i)."""
 
     is_transition = False
-    skip_scale = 1.0
+    branch_scale = 1.0
 
     def __init__(self, channels: int, groups: int, use_bn: bool = True) -> None:
         super().__init__()

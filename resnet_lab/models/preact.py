@@ -46,7 +46,7 @@ class PreActBottleneck(nn.Module):
         self.shortcut = (nn.Sequential(self.preact, nn.Conv2d(in_channels, out, 1, stride, bias=False))
                          if self.projects else nn.Identity())
         self.is_transition = self.projects or entry is not None
-        self.use_skip, self.skip_scale = use_skip, 1.0
+        self.use_skip, self.branch_scale = use_skip, 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.entry(x)

@@ -13,7 +13,7 @@ class ResNet(nn.Module):
 
     def __init__(self, unit: type[ResidualUnit], depths: list[int], widths: list[int], stem_width: int,
                  num_classes: int = 10, in_channels: int = 3, use_bn: bool = True, use_skip: bool = True,
-                 skip_scale: float = 1.0, shortcut: str = "A") -> None:
+                 branch_scale: float = 1.0, shortcut: str = "A") -> None:
         super().__init__()
         norm = norm_layer(use_bn)
         self.stem = nn.Sequential(conv3x3(in_channels, stem_width), norm(stem_width), nn.ReLU())
@@ -21,7 +21,7 @@ class ResNet(nn.Module):
         for i, (depth, width) in enumerate(zip(depths, widths)):
             units = []
             for j in range(depth):
-                units.append(unit(channels, width, 2 if (i > 0 and j == 0) else 1, shortcut, norm, use_skip, skip_scale))
+                units.append(unit(channels, width, 2 if (i > 0 and j == 0) else 1, shortcut, norm, use_skip, branch_scale))
                 channels = width * unit.expansion
             stages.append(nn.Sequential(*units))
         self.stages = nn.ModuleList(stages)

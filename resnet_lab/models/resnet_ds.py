@@ -107,8 +107,8 @@ class SubtractiveLayer(nn.Module):
         self.step_size = step_size
 
     @property
-    def skip_scale(self) -> float:
-        """Weight of the branch in ``x + α·F(x)``."""
+    def branch_scale(self) -> float:
+        """Weight of the branch in ``x + branch_scale·F(x)``: ``−h`` (Eq. 4.2)."""
         return -self.step_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,7 +127,7 @@ class PoolingLayer(nn.Module):
     """Return ``σ(E P x − σ(BN(A ∗₂ x)))``: the 2D pooling layer (Eq. 4.4, our reading); a transition."""
 
     is_transition = True
-    skip_scale = -1.0
+    branch_scale = -1.0
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()

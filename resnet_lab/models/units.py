@@ -1,6 +1,6 @@
 """Residual units shared by the CIFAR ResNets (He et al., 2016) and the ResNet-18…101 family.
 
-A unit computes ``act(identity_scale·S(x) + skip_scale·F(x))`` with ``F`` the residual branch and ``S``
+A unit computes ``act(skip_scale·S(x) + branch_scale·F(x))`` with ``F`` the residual branch and ``S``
 the shortcut; with ``use_skip=False`` it is the plain twin's layer ``act(F(x))`` (same parameters).
 """
 from __future__ import annotations
@@ -43,23 +43,23 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int, kind: str, n
 
 
 class ResidualUnit(nn.Module):
-    """``x ↦ act(identity_scale·S(x) + skip_scale·F(x))``; subclasses build ``self.branch``."""
+    """``x ↦ act(skip_scale·S(x) + branch_scale·F(x))``; subclasses build ``self.branch``."""
 
     expansion = 1
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, shortcut: str, norm: NormLayer,
-                 use_skip: bool, skip_scale: float) -> None:
+                 use_skip: bool, branch_scale: float) -> None:
         super().__init__()
         self.shortcut = make_shortcut(in_channels, out_channels, stride, shortcut, norm)
         self.is_transition = stride != 1 or in_channels != out_channels
-        self.use_skip, self.skip_scale, self.identity_scale = use_skip, skip_scale, 1.0
+        self.use_skip, self.branch_scale, self.skip_scale = use_skip, branch_scale, 1.0
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.branch(x)
         if not self.use_skip:
             return self.act(out)
-        return self.act(self.identity_scale * self.shortcut(x) + self.skip_scale * out)
+        return self.act(self.skip_scale * self.shortcut(x) + self.branch_scale * out)
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -70,8 +70,8 @@ class BasicUnit(ResidualUnit):
     """Two 3×3 convs: ``F = BN∘conv∘ReLU∘BN∘conv`` (He et al., 2016, Fig. 2)."""
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, shortcut: str = "A",
-                 norm: NormLayer = nn.BatchNorm2d, use_skip: bool = True, skip_scale: float = 1.0) -> None:
-        super().__init__(in_channels, planes, stride, shortcut, norm, use_skip, skip_scale)
+                 norm: NormLayer = nn.BatchNorm2d, use_skip: bool = True, branch_scale: float = 1.0) -> None:
+        super().__init__(in_channels, planes, stride, shortcut, norm, use_skip, branch_scale)
         self.branch = nn.Sequential(conv3x3(in_channels, planes, stride), norm(planes), nn.ReLU(),
                                     conv3x3(planes, planes), norm(planes))
 
@@ -82,9 +82,9 @@ class BottleneckUnit(ResidualUnit):
     expansion = 4
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, shortcut: str = "B",
-                 norm: NormLayer = nn.BatchNorm2d, use_skip: bool = True, skip_scale: float = 1.0) -> None:
+                 norm: NormLayer = nn.BatchNorm2d, use_skip: bool = True, branch_scale: float = 1.0) -> None:
         out = planes * self.expansion
-        super().__init__(in_channels, out, stride, shortcut, norm, use_skip, skip_scale)
+        super().__init__(in_channels, out, stride, shortcut, norm, use_skip, branch_scale)
         self.branch = nn.Sequential(
             nn.Conv2d(in_channels, planes, 1, bias=False), norm(planes), nn.ReLU(),
             conv3x3(planes, planes, stride), norm(planes), nn.ReLU(),
