@@ -44,6 +44,6 @@ def test_class_offsets_of_a_class_ordered_sample():
 def test_config_per_dataset_protocol():
     cfg = p4.PROFILES["small"]
     per_class, train = cfg.training("mnist", seed=2)
-    assert per_class is None and train.lr == 1e-3 and train.seed == 2
+    assert per_class is None and train.lr == 1e-3 and train.seed == 2 and train.epochs == 3 and not train.augment
     per_class, train = cfg.training("cifar10")
-    assert per_class == 2000 and train == cfg.train
+    assert per_class is None and train == cfg.train and train.epochs == 15 and train.augment

@@ -85,7 +85,7 @@ CLAIMS = declare(
         "(CIFAR-10); partly: the MNIST networks only; fails otherwise",
         {"mnist_margin": F1_MARGIN["mnist"], "cifar_margin": F1_MARGIN["cifar10"]},
         Gate("last-epoch gain in test accuracy", 0.005, at_least=False, fmt=".2%",
-             why="a network still improving has not reached its F1: CPU profiles train 3–6 epochs, the paper 100")),
+             why="a network still improving has not reached its F1: CPU profiles train 3–15 epochs, the paper 100")),
     ClaimSpec(
         "P4.2", "Table 2: ResNet-50's g-expansive constant is below ResNet-18's, and CIFAR-10's above MNIST's "
                 "(Def. 1: min over cross-class image pairs of the max over blocks).",
@@ -172,15 +172,16 @@ PROFILES = {
     # Seconds on a CPU: width 4, 50 training images per class, 1 epoch at batch 100.
     "smoke": P4Config(width=4, train_per_class=50, test_per_class=20, sample_per_class=20, small_sample_per_class=8,
                       train=replace(PAPER_TRAIN, epochs=1, batch_size=100)),
-    # ~20 min on a shared 2-core CPU (OMP_NUM_THREADS=1): width 16 (1,024-dim phase space), one seed; constants
-    # on the whole test set in order (the paper's ~1K per class) and on 100 test images per class.
-    # CIFAR-10: 2,000 training images per class, 6 epochs at the paper's Adam 1e-4 (under-trained: its gate
-    # is unmet). MNIST: all 60,000 images, 3 epochs of Adam 1e-3 with a cosine decay — 10× the paper's rate,
-    # so that it reaches the paper's F1 in ~3 + 6 min of CPU.
-    "small": P4Config(width=16, train_per_class=2000, small_sample_per_class=100,
-                      train=replace(PAPER_TRAIN, epochs=6),
-                      per_dataset={"mnist": {"train_per_class": None,
-                                             "train": replace(PAPER_TRAIN, epochs=3, lr=1e-3, schedule="cosine")}}),
+    # The paper's networks (width 64, a 4,096-dim phase space), one seed, on a 2-core CPU with one thread
+    # (~835 / ~494 img/s for ResNet-18 / -50 there, measured 2026-11-25): all training images, Adam 1e-3 with a
+    # cosine decay — 10× the paper's rate, so that a few epochs reach the paper's F1. MNIST: 3 epochs. CIFAR-10:
+    # 15 epochs at batch 128 with flip-and-crop augmentation (the paper has none: without it the same recipe
+    # overfits, ResNet-18 at 67.8% test / 89.5% train accuracy after 10 epochs against 68.2% / 66.2% with it, and
+    # 72.2% at the end with it). Constants on the whole test set in order (the paper's ~1K per class) and on 100
+    # test images per class.
+    "small": P4Config(small_sample_per_class=100,
+                      train=replace(PAPER_TRAIN, epochs=15, batch_size=128, lr=1e-3, schedule="cosine", augment=True),
+                      per_dataset={"mnist": {"train": replace(PAPER_TRAIN, epochs=3, lr=1e-3, schedule="cosine")}}),
     # One GPU, a few minutes per network: full width and data, 30 epochs, 3 seeds; constants on the whole test
     # set and on 300 images per class.
     "standard": P4Config(train=replace(PAPER_TRAIN, epochs=30), small_sample_per_class=300, seeds=(0, 1, 2)),
