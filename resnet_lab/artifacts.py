@@ -91,6 +91,20 @@ def _jsonable(obj):
     return obj
 
 
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _restore_nonfinite(obj):
+    """Undo ``_jsonable``'s strings for non-finite floats, so what was saved as NaN loads as NaN."""
+    if isinstance(obj, dict):
+        return {k: _restore_nonfinite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_restore_nonfinite(v) for v in obj]
+    if isinstance(obj, str):
+        return _NONFINITE.get(obj, obj)
+    return obj
+
+
 def save_json(path: Path, obj) -> Path:
     """Write ``obj`` as JSON atomically; tensors and arrays become lists, NaN/inf become strings."""
     with atomic_path(path) as tmp:
@@ -116,10 +130,13 @@ def _corrupt(path: Path, err: Exception) -> ArtifactError:
 
 
 def load_json(path: Path):
-    """Read a JSON file written by ``save_json`` (``ArtifactError`` if it is truncated or corrupt)."""
+    """Read a JSON file written by ``save_json`` (``ArtifactError`` if it is truncated or corrupt).
+
+    The strings "nan", "inf" and "-inf" that ``save_json`` wrote for non-finite floats load as floats again.
+    """
     text = Path(path).read_text()
     try:
-        return json.loads(text)
+        return _restore_nonfinite(json.loads(text))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise _corrupt(path, err) from err
 
@@ -278,6 +295,29 @@ def profile_config(experiment: str, profile: str):
     return profiles.get(profile) if isinstance(profiles, dict) else None
 
 
+def _close(a, b) -> bool:
+    """Return whether two JSON values are equal, floats to 12 significant digits."""
+    if isinstance(a, float) and isinstance(b, (int, float)) or isinstance(b, float) and isinstance(a, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _same_config(saved, config) -> bool:
+    """Return whether the config a result stored equals ``config`` up to float rounding.
+
+    A config computed with numpy (e.g. ``np.geomspace``) can differ in its last bit between machines (numpy
+    picks SIMD kernels by CPU), which changes ``config_hash`` but not the experiment.
+    """
+    if saved is None or config is None:
+        return False
+    now = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    return _close(_jsonable(saved), _jsonable(now))
+
+
 def staleness(result: dict, experiment: str, profile: str, config=None, name: str = "result") -> str | bool:
     """Return False if ``result`` matches today's config and code, else the reason it is stale.
 
@@ -291,7 +331,8 @@ def staleness(result: dict, experiment: str, profile: str, config=None, name: st
         config = profile_config(experiment, profile)
     reasons = []
     now = config_hash(config)
-    if now is not None and prov["config_hash"] is not None and now != prov["config_hash"]:
+    if (now is not None and prov["config_hash"] is not None and now != prov["config_hash"]
+            and not _same_config(result.get("config"), config)):
         reasons.append(f"config changed (saved {prov['config_hash']}, now {now})")
     version = code_version(experiment)
     if version is not None and prov.get("code_version") is not None and version != prov["code_version"]:

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -20,8 +21,12 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 def test_json_keeps_non_finite_values_and_tensors(tmp_path):
     import torch
 
-    A.save_json(tmp_path / "y.json", {"loss": float("nan"), "v": torch.tensor([1.5, 2.0])})
-    assert json.loads((tmp_path / "y.json").read_text()) == {"loss": "nan", "v": [1.5, 2.0]}
+    obj = {"loss": float("nan"), "v": torch.tensor([1.5, 2.0]), "k": [float("inf"), -float("inf")], "name": "nano"}
+    A.save_json(tmp_path / "y.json", obj)
+    assert json.loads((tmp_path / "y.json").read_text()) == {"loss": "nan", "v": [1.5, 2.0], "k": ["inf", "-inf"],
+                                                             "name": "nano"}  # strict JSON on disk
+    back = A.load_json(tmp_path / "y.json")  # and floats again on load
+    assert math.isnan(back["loss"]) and back["k"] == [math.inf, -math.inf] and back["name"] == "nano"
 
 
 def test_cached_computes_once_with_provenance():
@@ -105,6 +110,22 @@ def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch):
         fresh = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 3})
     assert fresh["value"] == 3 and fresh["stale"] is False and calls == [1, 1]
     assert resolve_profile("auto", "fakechap") == "small"
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    grid: tuple[float, ...] = (0.1, 0.2)
+
+
+def test_config_differing_in_the_last_bit_is_not_stale(monkeypatch):
+    # np.geomspace's last bit differs between CPUs (numpy picks SIMD kernels by ISA): same experiment, other hash.
+    module = fake_chapter(monkeypatch, {"small": GridConfig((0.09982447624848585, 0.5))})
+    A.cached("fakechap", "small", lambda: {"value": 1, "config": {"grid": [0.09982447624848585, 0.5]}})
+    module.PROFILES = {"small": GridConfig((0.09982447624848584, 0.5))}
+    assert A.config_hash(module.PROFILES["small"]) != A.load_result("fakechap", "small")["provenance"]["config_hash"]
+    assert A.load_result("fakechap", "small")["stale"] is False
+    module.PROFILES = {"small": GridConfig((0.0998244762, 0.5))}  # a real edit (10 digits) is still stale
+    assert A.load_result("fakechap", "small")["stale"].startswith("config changed")
 
 
 def test_results_saved_before_hashes_load_as_unknown_and_are_not_refused(monkeypatch):

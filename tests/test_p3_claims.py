@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from resnet_lab.artifacts import REPO_ROOT, load_json
+from resnet_lab.artifacts import REPO_ROOT, load_json, save_json
 from resnet_lab.controls import check_control
 from resnet_lab.experiments import p3
 from resnet_lab.metrics.jacobian import PartialSVD
@@ -168,13 +169,14 @@ def test_control_holds_nothing() -> None:
     assert not bad, bad
 
 
-def test_nan_stored_as_text_reads_as_missing() -> None:
-    # The JSON store writes NaN as "nan": a result where every Krylov solve was refused (as in a capped dry run)
-    # must read as missing values — P3.4/P3.5 inconclusive — not crash on string arithmetic.
+def test_all_nan_result_through_the_json_store_reads_as_missing(tmp_path) -> None:
+    # A result where every Krylov solve was refused (as in a capped dry run) goes through the JSON store
+    # (which writes NaN as "nan") and must read as missing values — P3.4/P3.5 inconclusive — not crash.
     r = json.loads(json.dumps(_holds()))
     for kind in ("adversarial", "random"):
         for key in ("actual", "predicted", "energy_ratio"):
-            r["fig4"][kind][key] = [["nan"] * len(row) for row in r["fig4"][kind][key]]
+            r["fig4"][kind][key] = [[math.nan] * len(row) for row in r["fig4"][kind][key]]
     r["fig3"]["fooled"] = [False] * len(r["fig3"]["fooled"])
-    verdicts = _verdicts(r)
+    save_json(tmp_path / "result.json", r)
+    verdicts = _verdicts(load_json(tmp_path / "result.json"))
     assert verdicts["P3.4"] == "inconclusive" and verdicts["P3.5"] == "inconclusive"

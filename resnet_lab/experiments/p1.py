@@ -362,7 +362,7 @@ def unit_frame(result: dict):
     frame = pd.DataFrame([{"run": tag, "state": state, **row} for tag, states in result["units"].items()
                           for state, rows in states.items() for row in rows])
     for col in [c for c in frame.columns if c.startswith(("paper_", "exact_", "zero_", "wc_", "lemma2_"))]:
-        frame[col] = frame[col].astype(float)  # "inf"/"nan" strings from JSON back to floats
+        frame[col] = frame[col].astype(float)  # one float column: a missing entry (None) becomes NaN
     for col in ("zero_kappa_R", "zero_kappa_B", "zero_norm_R", "zero_smin_R"):
         if col not in frame:
             frame[col] = math.nan

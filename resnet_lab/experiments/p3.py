@@ -707,7 +707,6 @@ def _claim_propagation(result: dict) -> Claim:
     f3, last = result["fig3"], result["layout"][-1]
     fooled = np.array(f3["fooled"], dtype=bool)
     gate = _accuracy(result)
-    # dtype=float: the JSON store writes NaN as "nan", which numpy would otherwise keep as a string
     adv, rnd = np.array(f3["adversarial"], dtype=float)[:, fooled], np.array(f3["random"], dtype=float)[:, fooled]
     short = ([f"{int(fooled.sum())} of {len(fooled)} images fooled by FGSM on the step grid (need "
               f"{t['min_images']})"] if fooled.sum() < t["min_images"] else []) + (
