@@ -50,6 +50,16 @@ def test_small_gap_difference_beyond_two_se_is_still_inconclusive():
     assert row.verdict == "inconclusive" and "inside" in row.reason
 
 
+def test_fig2_gap_comparison_needs_both_compared_nets_trained():
+    """gap(BN) − gap(no BN) compares two architectures: the BN-free net below the gate makes P1.4 inconclusive."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    assert _verdicts(result)["P1.4"].verdict == "holds"
+    for record in result["runs"]["resnet18-nobn"]["history"]:
+        record["test_acc"] = min(record.get("test_acc") or 0.0, 0.81)
+    row = _verdicts(result)["P1.4"]
+    assert row.verdict == "inconclusive" and "resnet18-nobn" in row.reason and "81.0% < gate 85.0%" in row.reason
+
+
 def test_lemma1_uses_zero_padded_kappa_where_computed():
     result = copy.deepcopy(FIXTURES["hold"][0])
     for rows in result["units"].values():
