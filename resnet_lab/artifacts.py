@@ -395,12 +395,15 @@ def cached(experiment: str, profile: str, compute: Callable[[], dict], force: bo
             return result
     if config is None and name == "result":
         config = profile_config(experiment, profile)
+    # The code version of what runs, taken before it runs: an edit to the chapter during a long run must leave
+    # the result stale (and inspect.getsource of the edited file would hash shifted lines).
+    version = code_version(experiment)
     start = time.perf_counter()
     result = compute()
     result.pop("stale", None)
     result["provenance"] = {**provenance(profile, time.perf_counter() - start, result.get("data_source")),
                             "config_hash": config_hash(config) if config is not None
                             else config_hash(result.get("config")),
-                            "code_version": code_version(experiment)}
+                            "code_version": version}
     save_json(path, result)
     return load_result(experiment, profile, name, config)

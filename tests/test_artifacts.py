@@ -112,6 +112,17 @@ def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch):
     assert resolve_profile("auto", "fakechap") == "small"
 
 
+def test_code_edited_during_a_run_leaves_the_result_stale(monkeypatch):
+    module = fake_chapter(monkeypatch, {"small": FakeConfig(3)}, version="1")
+
+    def compute():
+        module.CODE_VERSION = "2"  # someone edits the chapter while it runs
+        return {"value": 1}
+
+    result = A.cached("fakechap", "small", compute)
+    assert result["provenance"]["code_version"] == "1" and result["stale"].startswith("code changed")
+
+
 @dataclass(frozen=True)
 class GridConfig:
     grid: tuple[float, ...] = (0.1, 0.2)
