@@ -46,4 +46,4 @@ def test_config_per_dataset_protocol():
     per_class, train = cfg.training("mnist", seed=2)
     assert per_class is None and train.lr == 1e-3 and train.seed == 2 and train.epochs == 3 and not train.augment
     per_class, train = cfg.training("cifar10")
-    assert per_class is None and train == cfg.train and train.epochs == 15 and train.augment
+    assert per_class is None and train == cfg.train and train.epochs == 25 and train.augment
