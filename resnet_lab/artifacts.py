@@ -224,12 +224,16 @@ def provenance(profile: str, wall_time_s: float | None = None, data_source: str 
     }
 
 
+def _config_json(config):
+    """Return a config dataclass (or dict) as plain JSON values."""
+    return _jsonable(dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config)
+
+
 def config_hash(config) -> str | None:
     """Return a stable sha256 (16 hex digits) of a config dataclass (or dict) as sorted JSON; None for None."""
     if config is None:
         return None
-    data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
-    text = json.dumps(_jsonable(data), sort_keys=True, default=str)
+    text = json.dumps(_config_json(config), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -314,8 +318,7 @@ def _same_config(saved, config) -> bool:
     """
     if saved is None or config is None:
         return False
-    now = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
-    return _close(_jsonable(saved), _jsonable(now))
+    return _close(_jsonable(saved), _config_json(config))
 
 
 def staleness(result: dict, experiment: str, profile: str, config=None, name: str = "result") -> str | bool:

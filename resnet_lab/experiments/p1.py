@@ -39,6 +39,7 @@ CHAPTER = "P1"
 FIG2 = ("base18", "resnet18-nobn", "resnet18")
 DEEP = ("resnet34", "resnet50", "resnet101")
 OTHER = ("resnet34-other-pair", "resnet34-triple")
+BN_PAIR = ("resnet18", "resnet18-nobn")  # the nets Lemmas 1–2 and Fig. 2's BN comparison judge: both gated
 FAR_OFF = 2.0  # the formula is "far off" when exact and formula differ by more than this factor
 
 # ---- the claims, each declared once ---------------------------------------------------------------------
@@ -437,7 +438,7 @@ def decided(d: Estimate | None, min_effect: float) -> int | None:
 
 def _trained_units(result: dict):
     units = unit_frame(result)
-    return units[(units["state"] == "trained") & units["run"].isin(["resnet18", "resnet18-nobn"])
+    return units[(units["state"] == "trained") & units["run"].isin(BN_PAIR)
                  & ~units["is_transition"]]
 
 
@@ -463,7 +464,7 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
              + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else ""))
     verdict = judge(better >= spec.t["hold"], better >= spec.t["partly"])
     return spec.row(value, verdict, "ReLU taken as identity, BN folded (eval)", profile=profile,
-                    gate_measured=_accs(result, ("resnet18", "resnet18-nobn")), band=exact(better))
+                    gate_measured=_accs(result, BN_PAIR), band=exact(better))
 
 
 def _claim_lemma2(result: dict, profile: str) -> Claim:
@@ -481,7 +482,7 @@ def _claim_lemma2(result: dict, profile: str) -> Claim:
     verdict = judge(share <= spec.t["hold"], share <= spec.t["partly"])
     return spec.row(value, verdict, "unit before its last ReLU, ‖Δx‖ = "
                     f"{result['config']['eps']:g}‖x‖", profile=profile,
-                    gate_measured=_accs(result, ("resnet18", "resnet18-nobn")), band=binomial(share, max(n, 1)))
+                    gate_measured=_accs(result, BN_PAIR), band=binomial(share, max(n, 1)))
 
 
 def _claim_bn(result: dict, profile: str) -> Claim:
@@ -514,7 +515,7 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
              + ("" if d is None else f"; gap(BN) − gap(no BN) = {d.format('.2f')}"))
     band = {"gap_difference": d} if d is not None else None
     # (b) compares two architectures, so both must be trained; Base18 is not gated: (a) claims it does not learn.
-    gate = _accs(result, ("resnet18", "resnet18-nobn"))
+    gate = _accs(result, BN_PAIR)
     if s in (0, None):
         why = "no bootstrap band" if s is None else f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
         return spec.row(value, "inconclusive", _and_gate(spec, gate, why), profile=profile, gate_measured=gate,
