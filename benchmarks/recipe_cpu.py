@@ -1,0 +1,180 @@
+"""Accuracy per CPU-minute: today's CPU recipe for ResNet-20 against a candidate, trained in one run.
+
+Issue 13's target: a full-width ResNet-20 on all of CIFAR-10 at ≥ 88% test accuracy in ≤ 45 min of this
+2-core CPU (2 threads). Today's recipe is the zoo's (``zoo.CPU_RECIPE``: one-cycle to lr 0.2, Nesterov, batch
+128, weight decay 5e-4, label smoothing 0.1, 18 epochs, a test pass after every epoch), which trained the
+zoo's ResNet-20 to 86.3% in 102 min on one thread.
+
+Two phases, both in one process so the machine's state is shared:
+
+* ``speed``: the trainer's images/s at batch 64, 128 and 256 (ratios against 128), the cost of one
+  test pass, and of a flip test-time-augmented one.
+* ``accuracy``: each arm of ``ARMS`` trained from the same seed; after training, its test accuracy
+  plain, with flip test-time augmentation (mean of the logits of the image and its mirror), with an
+  exponential moving average of the weights (``torch.optim.swa_utils``, buffers included), and with both.
+  An arm's time is its training wall time plus the evaluation that reading needs. A checkpoint after
+  every epoch (git-ignored) lets an interrupted arm resume; the EMA is not checkpointed, so after a
+  resume its readings cover only the steps since (``ema_steps`` says how many).
+
+Noise band: a 10,000-image test set gives each accuracy a binomial s.e. of ~0.34 points (at 86%); one seed per
+arm, so seed-to-seed spread (~0.2–0.3 points for ResNet-20) is not in the band. A lever is adopted only when the
+benchmark shows it beyond 2 s.e.
+
+Evidence: see ``benchmarks/results/recipe_cpu.json`` (machine, commit and wall times in its provenance) and the
+summary in ``benchmarks/README.md``.
+
+Reproduce: .venv/bin/python benchmarks/recipe_cpu.py                 (both phases, ~95 min on 2 threads)
+           .venv/bin/python benchmarks/recipe_cpu.py --phase speed   (~3 min)
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from resnet_lab.artifacts import load_json, provenance, save_json
+from resnet_lab.data import DeviceLoader, load_dataset
+from resnet_lab.models import build_model
+from resnet_lab.stats import K_SE, binomial
+from resnet_lab.train import TrainConfig, train
+from resnet_lab.zoo import CPU_RECIPE
+
+RESULTS = Path(__file__).parent / "results"
+TARGET_ACC, TARGET_MIN = 0.88, 45.0
+EMA_DECAY = 0.998  # a horizon of ~500 steps (~1.3 epochs at batch 128)
+# name -> (training config, whether a test pass runs after every epoch as the zoo's trainer does)
+ARMS = {
+    # Spend the 45 minutes on training: batch 64 at the same lr per image (more steps per epoch, which short
+    # schedules reward), one test pass at the end instead of one per epoch, and as many epochs as the speed
+    # phase says fit (~145 s each on 2 threads).
+    "candidate": (replace(CPU_RECIPE, epochs=17, batch_size=64, lr=0.1), False),
+    "today": (CPU_RECIPE, True),
+}
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, data, flip: bool = False) -> float:
+    """Return the test accuracy of ``model``; with ``flip`` the logits of each image and its mirror are summed."""
+    model.eval()
+    correct = 0
+    for x, y in DeviceLoader(data, 1000, train=False):
+        logits = model(x)
+        if flip:
+            logits = logits + model(x.flip(-1))
+        correct += int((logits.argmax(1) == y).sum())
+    return correct / len(data)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, float]:
+    """Return (fn's value, its wall time in seconds)."""
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def speed(train_data, test_data, steps: int, warmup: int) -> dict:
+    """Return the trainer's images/s per batch size and the cost of a test pass (plain and flipped)."""
+    per_batch = {}
+    for batch in (64, 128, 256):
+        stamps = {}
+
+        def clock(model, step, stamps=stamps):
+            if step in (warmup, warmup + steps):
+                stamps[step] = time.perf_counter()
+
+        torch.manual_seed(0)
+        config = replace(CPU_RECIPE, epochs=1, batch_size=batch, max_steps_per_epoch=warmup + steps)
+        train(build_model("resnet20"), train_data, None, config, device="cpu", step_hooks=[clock], progress=False)
+        per_batch[batch] = steps * batch / (stamps[warmup + steps] - stamps[warmup])
+    model = build_model("resnet20").to(memory_format=torch.channels_last)
+    _, plain = timed(accuracy, model, test_data)
+    _, flipped = timed(accuracy, model, test_data, flip=True)
+    return {"img_per_s": {b: round(v, 1) for b, v in per_batch.items()},
+            "ratio_to_128": {b: round(v / per_batch[128], 3) for b, v in per_batch.items()},
+            "test_pass_s": round(plain, 1), "flip_test_pass_s": round(flipped, 1), "steps": steps, "warmup": warmup}
+
+
+def run_arm(name: str, config: TrainConfig, eval_each_epoch: bool, train_data, test_data) -> dict:
+    """Train one arm (resumable) and return its readings: accuracy ± s.e. and minutes, per evaluation."""
+    torch.manual_seed(config.seed)
+    model = build_model("resnet20")
+    ema: dict = {}
+
+    def average(model, step):
+        if "model" not in ema:
+            ema["model"] = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
+            ema["steps"] = 0
+        ema["model"].update_parameters(model)
+        ema["steps"] += 1
+
+    checkpoint = RESULTS / f"recipe-{name}.ckpt"
+    result = train(model, train_data, test_data if eval_each_epoch else None, config, device="cpu",
+                   step_hooks=[average], checkpoint=checkpoint, progress=True)
+    train_min = result.wall_time_s / 60
+    readings = {}
+    for reading, net, flip in (("plain", model, False), ("flip_tta", model, True),
+                               ("ema", ema["model"].module, False), ("ema_flip_tta", ema["model"].module, True)):
+        acc, seconds = timed(accuracy, net, test_data, flip=flip)
+        se = binomial(acc, len(test_data)).se
+        minutes = train_min + seconds / 60
+        readings[reading] = {"test_acc": acc, "se": se, "minutes": round(minutes, 2),
+                             "meets_target": acc >= TARGET_ACC and minutes <= TARGET_MIN}
+    checkpoint.unlink(missing_ok=True)
+    return {"config": asdict(config), "eval_each_epoch": eval_each_epoch, "train_minutes": round(train_min, 2),
+            "diverged": result.diverged, "ema_decay": EMA_DECAY, "ema_steps": ema.get("steps", 0),
+            "steps": result.steps, "history": result.history, "readings": readings}
+
+
+def compare(arms: dict) -> dict:
+    """Return each candidate reading's gain over today's plain accuracy and whether it is beyond K_SE s.e."""
+    if "today" not in arms:
+        return {}
+    ref = arms["today"]["readings"]["plain"]
+    out = {}
+    for name, arm in arms.items():
+        for reading, r in arm["readings"].items():
+            gain = r["test_acc"] - ref["test_acc"]
+            band = K_SE * (r["se"] ** 2 + ref["se"] ** 2) ** 0.5
+            out[f"{name}/{reading}"] = {"gain": round(gain, 4), "band": round(band, 4),
+                                        "beyond_band": abs(gain) > band, "minutes": r["minutes"],
+                                        "time_ratio": round(r["minutes"] / ref["minutes"], 3)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=("speed", "accuracy", "all"), default="all")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, in order (of {', '.join(ARMS)})")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per batch size in the speed phase")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=RESULTS / "recipe_cpu.json")
+    args = parser.parse_args()
+    unknown = set(args.arms.split(",")) - set(ARMS)
+    if unknown:
+        parser.error(f"unknown arms {sorted(unknown)}; valid: {', '.join(ARMS)}")
+    torch.set_num_threads(args.threads)
+    train_data, test_data = load_dataset("cifar10", "train"), load_dataset("cifar10", "test")
+    figures = load_json(args.out) if args.out.exists() else {"arms": {}}
+    figures.update(target={"test_acc": TARGET_ACC, "minutes": TARGET_MIN}, threads=args.threads)
+    if args.phase in ("speed", "all"):
+        figures["speed"] = speed(train_data, test_data, args.steps, args.warmup)
+        print("speed:", figures["speed"])
+    if args.phase in ("accuracy", "all"):
+        for name in args.arms.split(","):
+            config, eval_each_epoch = ARMS[name]
+            figures["arms"][name] = run_arm(name, config, eval_each_epoch, train_data, test_data)
+            figures["comparison"] = compare(figures["arms"])
+            figures["provenance"] = provenance("benchmark", data_source=train_data.source, device="cpu")
+            save_json(args.out, figures)  # after each arm, so a finished arm survives an interrupted run
+            print(name, {k: (v["test_acc"], v["minutes"]) for k, v in figures["arms"][name]["readings"].items()})
+    figures["provenance"] = provenance("benchmark", data_source=train_data.source, device="cpu")
+    save_json(args.out, figures)
+
+
+if __name__ == "__main__":
+    main()
