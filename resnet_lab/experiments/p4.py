@@ -494,6 +494,11 @@ def expansive_estimate(runs: list[dict], reading: str) -> Estimate:
                     len(values), "seeds+bootstrap")
 
 
+def blocks_of_max(runs: list[dict]) -> str:
+    """Return the block where Def. 1's maximum is reached on the main sample, one per seed ("2, 2, 0")."""
+    return ", ".join(str(r["constants"][0]["expansive_block"]) for r in runs)
+
+
 def reading_status(est: dict) -> tuple[str, list[int | None]]:
     """Return ('holds' | 'fails' | 'undecided', the sign of each ordering beyond the band)."""
     signs = [sign(difference(est[high], est[low])) for low, high in ORDERINGS]
@@ -513,13 +518,13 @@ def claim_expansive(result: dict) -> Claim:
     parts = []
     for k in NETWORKS:
         c = nets[k][0]["constants"][0]
-        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at block {c['expansive_block']}, "
+        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}, "
                      f"min–min {est['min_min'][k].format('.3g')} (paper {PAPER_TABLE2[k][0]:.3g}, "
                      f"ours/paper ×{est['min_min'][k].value / PAPER_TABLE2[k][0]:.2g}); "
-                     f"T_g ≥ Sh/Lip = {c['shadowing']:.3g}/{c['lip']:.3g} = {c['topological']:.3g} "
+                     f"T_g ≥ Sh/Lip (seed 0) = {c['shadowing']:.3g}/{c['lip']:.3g} = {c['topological']:.3g} "
                      f"(paper {PAPER_TABLE2[k][5]:.3g})")
-    parts += [f"{READINGS[r]}: orderings beyond the band {sum(s == 1 for s in status[r][1])}/4, reversed "
-              f"{sum(s == -1 for s in status[r][1])}" for r in READINGS]
+    parts += [f"{READINGS[r]}: of 4 orderings, {sum(s == 1 for s in status[r][1])} the paper's way and "
+              f"{sum(s == -1 for s in status[r][1])} reversed beyond the band" for r in READINGS]
     seeds = min(len(nets[k]) for k in NETWORKS)
     mm, mn = status["min_max"][0], status["min_min"][0]
     if seeds < spec.t["min_seeds"]:
@@ -729,8 +734,8 @@ def table2_frame(result: dict, sample: int = 0):
     rows = []
     for r in result["runs"]:
         c, paper = r["constants"][sample], PAPER_TABLE2[(r["dataset"], r["depth"])]
-        rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "images": c["images"],
-                     "g-expansive": c["expansive"], "paper g-expansive": paper[0],
+        rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "seed": r.get("seed", 0),
+                     "images": c["images"], "g-expansive": c["expansive"], "paper g-expansive": paper[0],
                      "closest pair at any block": c["closest_any_block"],
                      "g-shadowing": c["shadowing"], "ε": c["epsilon"], "δ": c["delta"],
                      "paper g-shadowing (ε, δ)": f"{paper[1]} ({paper[2]}, {paper[3]})",
@@ -738,7 +743,7 @@ def table2_frame(result: dict, sample: int = 0):
                      "paper Lip(g)": paper[4],
                      "T_g ≥ Sh/Lip(g)": c["topological"], "Sh/‖W‖₂": c["topological_linear_lip"],
                      "paper T_g ≥": paper[5]})
-    return pd.DataFrame(rows).set_index(["dataset", "model"]).T
+    return pd.DataFrame(rows).set_index(["dataset", "model", "seed"]).T
 
 
 def expansive_frame(result: dict):
@@ -748,13 +753,12 @@ def expansive_frame(result: dict):
 
     rows = []
     for key, runs in networks(result).items():
-        c = runs[0]["constants"][0]
         row = {"dataset": key[0], "model": f"ResNet-{key[1]}", "seeds": len(runs)}
         for reading, label in READINGS.items():
             est = expansive_estimate(runs, reading)
             row[label] = est.value
             row[f"{label} ± 2 s.e."] = 2 * est.se
-        row.update({"block of Def. 1's max": c["expansive_block"], "paper": PAPER_TABLE2[key][0],
+        row.update({"block of Def. 1's max (per seed)": blocks_of_max(runs), "paper": PAPER_TABLE2[key][0],
                     "min–min / paper": row["min–min"] / PAPER_TABLE2[key][0],
                     "min–max / paper": row["Def. 1 min–max"] / PAPER_TABLE2[key][0]})
         rows.append(row)
@@ -797,11 +801,12 @@ def sensitivity_frame(result: dict):
     rows = []
     for r in result["runs"]:
         for c in r["constants"]:
-            rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "images": c["images"],
-                         "g-expansive": c["expansive"], "closest at any block": c["closest_any_block"],
+            rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "seed": r.get("seed", 0),
+                         "images": c["images"], "g-expansive": c["expansive"],
+                         "closest at any block": c["closest_any_block"],
                          "g-shadowing": c["shadowing"], "ε": c["epsilon"],
                          "δ": c["delta"], "T_g ≥": c["topological"]})
-    return pd.DataFrame(rows).set_index(["dataset", "model", "images"])
+    return pd.DataFrame(rows).set_index(["dataset", "model", "seed", "images"])
 
 
 def pair_frame(result: dict):
@@ -815,8 +820,9 @@ def pair_frame(result: dict):
             for b in range(len(r["classes"])):
                 if a != b:
                     per_block = np.array(p["per_block"][a][b], dtype=float)
-                    rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "class": r["classes"][a],
-                                 "other": r["classes"][b], "separation": p["separation"][a][b],
+                    rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "seed": r.get("seed", 0),
+                                 "class": r["classes"][a], "other": r["classes"][b],
+                                 "separation": p["separation"][a][b],
                                  "mean over blocks": p["mean"][a][b], "closest at one block": per_block.min(),
                                  "block": int(per_block.argmin())})
     return pd.DataFrame(rows)
