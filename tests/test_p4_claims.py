@@ -165,3 +165,11 @@ def test_control_holds_nothing():
     assert not {"holds", "partly"} & set(ignored.values()), ignored
     assert ignored["P4.1"] == "fails"
     assert set(verdicts(result).values()) == {"inconclusive"}
+
+
+def test_p42_and_expansive_frame_report_the_block_of_each_seed():
+    result = p4.synthetic_result({"all": {"se": 0.01}}, seeds=3)
+    result["runs"][1]["constants"][0]["expansive_block"] = 7  # MNIST ResNet-18, seed 1
+    assert "MNIST R18: min–max" in p4.claims(result)[1].value
+    assert "at blocks 1, 7, 1," in p4.claims(result)[1].value
+    assert p4.expansive_frame(result)["block of Def. 1's max (per seed)"].iloc[0] == "1, 7, 1"

@@ -518,7 +518,8 @@ def claim_expansive(result: dict) -> Claim:
     parts = []
     for k in NETWORKS:
         c = nets[k][0]["constants"][0]
-        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}, "
+        blocks = f"block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}"
+        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at {blocks}, "
                      f"min–min {est['min_min'][k].format('.3g')} (paper {PAPER_TABLE2[k][0]:.3g}, "
                      f"ours/paper ×{est['min_min'][k].value / PAPER_TABLE2[k][0]:.2g}); "
                      f"T_g ≥ Sh/Lip (seed 0) = {c['shadowing']:.3g}/{c['lip']:.3g} = {c['topological']:.3g} "
