@@ -47,7 +47,7 @@ from resnet_lab.artifacts import load_json, provenance, save_json
 from resnet_lab.data import DeviceLoader, load_dataset
 from resnet_lab.models import build_model
 from resnet_lab.stats import K_SE, binomial
-from resnet_lab.train import TrainConfig, train
+from resnet_lab.train import TrainConfig, evaluate, train
 from resnet_lab.zoo import CPU_RECIPE
 
 RESULTS = Path(__file__).parent / "results"
@@ -65,16 +65,18 @@ ARMS = {
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, data, flip: bool = False) -> float:
-    """Return the test accuracy of ``model``; with ``flip`` the logits of each image and its mirror are summed."""
+def flip_accuracy(model: torch.nn.Module, data) -> float:
+    """Return the test accuracy of ``model`` when the logits of each image and its mirror are summed."""
     model.eval()
     correct = 0
     for x, y in DeviceLoader(data, 1000, train=False):
-        logits = model(x)
-        if flip:
-            logits = logits + model(x.flip(-1))
-        correct += int((logits.argmax(1) == y).sum())
+        correct += int(((model(x) + model(x.flip(-1))).argmax(1) == y).sum())
     return correct / len(data)
+
+
+def accuracy(model: torch.nn.Module, data, flip: bool = False) -> float:
+    """Return the test accuracy of ``model``: the trainer's own ``evaluate``, or with flip test-time augmentation."""
+    return flip_accuracy(model, data) if flip else evaluate(model, data)[1]
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, float]:
