@@ -48,6 +48,7 @@ from resnet_lab.data import DeviceLoader, load_dataset
 from resnet_lab.models import build_model
 from resnet_lab.stats import K_SE, binomial
 from resnet_lab.train import TrainConfig, evaluate, train
+from train_speed import library_loop  # a sibling script: benchmarks/ is on sys.path when run as one
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_ACC, TARGET_MIN = 0.88, 45.0
@@ -89,18 +90,8 @@ def timed(fn, *args, **kwargs) -> tuple[float, float]:
 
 def speed(train_data, test_data, steps: int, warmup: int) -> dict:
     """Return the trainer's images/s per batch size and the cost of a test pass (plain and flipped)."""
-    per_batch = {}
-    for batch in (64, 128, 256):
-        stamps = {}
-
-        def clock(model, step, stamps=stamps):
-            if step in (warmup, warmup + steps):
-                stamps[step] = time.perf_counter()
-
-        torch.manual_seed(0)
-        config = replace(TODAY, epochs=1, batch_size=batch, max_steps_per_epoch=warmup + steps)
-        train(build_model("resnet20"), train_data, None, config, device="cpu", step_hooks=[clock], progress=False)
-        per_batch[batch] = steps * batch / (stamps[warmup + steps] - stamps[warmup])
+    per_batch = {batch: library_loop("resnet20", train_data, batch, steps, warmup, torch.device("cpu"), TODAY)
+                 for batch in (64, 128, 256)}
     model = build_model("resnet20").to(memory_format=torch.channels_last)
     _, plain = timed(accuracy, model, test_data)
     _, flipped = timed(accuracy, model, test_data, flip=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -74,8 +75,12 @@ def plain_loop(model_name: str, data, batch: int, steps: int, warmup: int, devic
     return steps * batch / (time.perf_counter() - start)
 
 
-def library_loop(model_name: str, data, batch: int, steps: int, warmup: int, device: torch.device) -> float:
-    """Return images/s of ``resnet_lab.train`` (device-resident data, bf16 + channels_last + compile on CUDA)."""
+def library_loop(model_name: str, data, batch: int, steps: int, warmup: int, device: torch.device,
+                 config: TrainConfig | None = None) -> float:
+    """Return images/s of ``resnet_lab.train`` (device-resident data, bf16 + channels_last + compile on CUDA).
+
+    ``config`` is the recipe to time (its batch size and step cap are overridden); by default a constant lr.
+    """
     torch.manual_seed(0)
     model = build_model(model_name)
     stamps = {}
@@ -85,8 +90,8 @@ def library_loop(model_name: str, data, batch: int, steps: int, warmup: int, dev
             sync(device)
             stamps[step] = time.perf_counter()
 
-    config = TrainConfig(epochs=1, batch_size=batch, lr=0.1, schedule="constant", compile=device.type == "cuda",
-                         max_steps_per_epoch=warmup + steps)
+    config = config or TrainConfig(lr=0.1, schedule="constant", compile=device.type == "cuda")
+    config = replace(config, epochs=1, batch_size=batch, max_steps_per_epoch=warmup + steps)
     train(model, data, None, config, device=device, step_hooks=[clock], progress=False)
     return steps * batch / (stamps[warmup + steps] - stamps[warmup])
 
