@@ -173,3 +173,19 @@ def test_p42_and_expansive_frame_report_the_block_of_each_seed():
     assert "MNIST R18: min–max" in p4.claims(result)[1].value
     assert "at blocks 1, 7, 1," in p4.claims(result)[1].value
     assert p4.expansive_frame(result)["block of Def. 1's max (per seed)"].iloc[0] == "1, 7, 1"
+
+
+def test_closest_pairs_lists_one_seed():
+    """Table 3 lists the chosen seed's closest pairs, each at the block of its own minimum, never another seed's."""
+    def run(seed, scale):
+        per_block = scale * np.array([[[9, 9], [3, 1], [5, 4]], [[3, 1], [9, 9], [2, 6]], [[5, 4], [2, 6], [9, 9]]])
+        images = np.arange(3 * 3 * 2 * 2).reshape(3, 3, 2, 2) + 100 * seed
+        return {"dataset": "mnist", "depth": 18, "seed": seed, "classes": ["a", "b", "c"],
+                "pairs": {"per_block": per_block.tolist(), "per_block_pair": images.tolist()}}
+
+    result = {"runs": [run(0, 1.0), run(1, 0.1)]}
+    table = p4.closest_pairs(result, top=2)
+    assert list(table["distance"]) == [1.0, 2.0] and set(table["seed"]) == {0}
+    assert list(table["classes"]) == ["a – b", "b – c"] and list(table["block"]) == [1, 0]
+    assert table["images"].iloc[0] == (6, 7)  # pair (a, b) at block 1: entry [0, 1, 1]
+    assert list(p4.closest_pairs(result, top=2, seed=1)["distance"]) == pytest.approx([0.1, 0.2])

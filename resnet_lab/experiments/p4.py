@@ -375,7 +375,7 @@ def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: b
 
 
 def figure_indices(result: dict) -> dict[str, list[int]]:
-    """Return, per dataset, the sample images the notebook draws: Table 3's closest pairs and the shown orbits."""
+    """Return, per dataset, the sample images the notebook draws: the first seed's closest pairs and orbits."""
     need: dict[str, set[int]] = {}
     for r in result["runs"]:
         if r.get("seed", 0) == 0:
@@ -829,18 +829,20 @@ def pair_frame(result: dict):
     return pd.DataFrame(rows)
 
 
-def closest_pairs(result: dict, top: int = 4):
-    """Return Table 3: per run, the ``top`` class pairs whose images come closest at some block, with the images."""
+def closest_pairs(result: dict, top: int = 4, seed: int = 0):
+    """Return Table 3 for one seed: per network, the ``top`` class pairs whose images come closest at some block."""
     import pandas as pd
 
     rows = []
     for r in result["runs"]:
+        if r.get("seed", 0) != seed:
+            continue
         per_block = np.array(r["pairs"]["per_block"], dtype=float)
         pairs = np.array(r["pairs"]["per_block_pair"])
         for a in range(len(per_block)):
             for b in range(a + 1, len(per_block)):
                 n = int(per_block[a, b].argmin())
-                rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}",
+                rows.append({"dataset": r["dataset"], "model": f"ResNet-{r['depth']}", "seed": seed,
                              "classes": f"{r['classes'][a]} – {r['classes'][b]}", "block": n,
                              "distance": per_block[a, b, n], "images": tuple(int(i) for i in pairs[a, b, n])})
     frame = pd.DataFrame(rows).sort_values("distance")
