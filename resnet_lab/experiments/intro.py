@@ -28,7 +28,7 @@ PROFILES = {
     # Seconds on a CPU: 1,000 training images, a narrow ResNet-20.
     "smoke": IntroConfig(model_options={"width": 8}, data=DataSpec("cifar10", train_per_class=100, test_per_class=50),
                          train=TrainConfig(epochs=2, batch_size=50, lr=0.05, schedule="onecycle")),
-    # The zoo's ResNet-20: all of CIFAR-10, 18 epochs one-cycle on one CPU thread (~80 min), shared with P3.
+    # The zoo's ResNet-20: all of CIFAR-10, 27 epochs one-cycle (54 min on 2 CPU threads), shared with P3.
     "small": IntroConfig(zoo="resnet20-cifar10", data=zoo.ZOO["resnet20-cifar10"].data,
                          train=zoo.ZOO["resnet20-cifar10"].train, paper_test_acc=0.9125),
     # One GPU, a few minutes: ResNet-56, 64 epochs at batch 256, one-cycle, compiled.
