@@ -76,13 +76,13 @@ def plain_loop(model_name: str, data, batch: int, steps: int, warmup: int, devic
 
 
 def library_loop(model_name: str, data, batch: int, steps: int, warmup: int, device: torch.device,
-                 config: TrainConfig | None = None) -> float:
+                 config: TrainConfig | None = None, model_options: dict | None = None) -> float:
     """Return images/s of ``resnet_lab.train`` (device-resident data, bf16 + channels_last + compile on CUDA).
 
     ``config`` is the recipe to time (its batch size and step cap are overridden); by default a constant lr.
     """
     torch.manual_seed(0)
-    model = build_model(model_name)
+    model = build_model(model_name, **(model_options or {}))
     stamps = {}
 
     def clock(model, step):
