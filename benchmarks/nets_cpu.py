@@ -32,8 +32,6 @@ from resnet_lab.models import build_model
 from resnet_lab.zoo import CPU_RECIPE
 from train_speed import library_loop  # a sibling script: benchmarks/ is on sys.path when run as one
 
-EPOCH_IMAGES = 50_000
-
 
 def networks() -> list[tuple[str, str, dict]]:
     """Return ``(label, model name, options)`` of the zoo's ResNet-20, P2's nets at n = 1–3 and P5's at depth 20."""
@@ -61,7 +59,7 @@ def main() -> None:
         rows.append({"network": label, "model": name, "options": options,
                      "params": sum(p.numel() for p in build_model(name, **options).parameters()),
                      "img_per_s": round(ips, 1),
-                     "zoo_recipe_minutes": round(CPU_RECIPE.epochs * EPOCH_IMAGES / ips / 60, 1)})
+                     "zoo_recipe_minutes": round(CPU_RECIPE.epochs * len(data) / ips / 60, 1)})
         row = rows[-1]
         print(f"{label:28s} {row['params'] / 1e3:7.1f}k params {ips:7.0f} img/s "
               f"{ips / rows[0]['img_per_s']:5.2f}× ResNet-20  {row['zoo_recipe_minutes']:6.1f} min", flush=True)
