@@ -71,3 +71,14 @@ def test_control_holds_nothing():
     for row in p2.claims(control):
         if not row.implementation_check:
             assert row.verdict in ("inconclusive", "not run"), (row.id, row.verdict)
+
+
+def test_theorem42_needs_two_depths():
+    """P2.5 with one depth of the norm-bounded ResNet-S is inconclusive; its two shallowest depths still decide it."""
+    result = FIXTURES["holds"][0]
+    rows = {}
+    for keep in ((1,), (1, 2)):
+        models = [m for m in result["models"] if m["variant"] != "sp" or m["n"] in keep]
+        rows[keep] = _verdicts({**result, "models": models})["P2.5"]
+    assert rows[1,].verdict == "inconclusive" and "1 depth(s) < 2" in rows[1,].reason
+    assert rows[1, 2].verdict == "holds"
