@@ -171,6 +171,9 @@ PROFILES = {
                                                weight_decay=0, augment=False, max_steps_per_epoch=100)},
                       noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40),
     # One GPU: the paper's four depths, three seeds, 8 epochs one-cycle (36 nets; not yet timed on a GPU).
+    # Too short for the 82% gate by the CPU's learning curves (all of CIFAR-10, one-cycle over 15 epochs at batch
+    # 64, no weight decay; artifacts/p2/small): S-8 75.9% (train 80.0%), D-18 78.5% (train 82.2%), both still
+    # underfitting. The paper trains 180 (D) / 240 (S) epochs. Time a net on the GPU and lengthen this first.
     "standard": P2Config(train=_ds(8, batch_size=256, lr=0.2, nesterov=True, schedule="onecycle", weight_decay=0),
                          bn_probe_train=TrainConfig(epochs=8, batch_size=256, lr=0.05, schedule="onecycle")),
     # §5: batch 128, lr 0.1 ÷10 every 24K (D) / 32K (S) steps, 70K / 93.5K steps (Table 5.1), 391 steps/epoch.
