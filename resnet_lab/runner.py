@@ -9,7 +9,8 @@ cut off mid-way resumes from its last finished epoch (a git-ignored ``.ckpt``).
 Predictions, best source first (the ``basis`` column):
 
 * ``recorded``: the wall time a previous run of the same unit recorded (a chapter result's
-  ``provenance.wall_time_s``, a zoo network's training record), on the device it names;
+  ``provenance.wall_time_s``, unless its config has changed since; a zoo network's training record), on the
+  device it names;
 * ``zoo``: a zoo entry's measured ``minutes_cpu`` (on the CPU only);
 * ``estimate``: images to train (every ``TrainConfig`` in the config × its data × epochs × the lengths of
   the grid fields in ``GRID_FIELDS``) ÷ the ResNet-20 training throughput measured on this machine in a few
@@ -177,9 +178,13 @@ def predict_zoo(name: str, device) -> tuple[float, str]:
 
 
 def predict_chapter(experiment: str, profile: str, device, result: dict | None) -> tuple[float, str]:
-    """Return (seconds, basis) for ``run(profile)`` of a chapter; a previous result's wall time comes first."""
+    """Return (seconds, basis) for ``run(profile)`` of a chapter; a previous result's wall time comes first.
+
+    Not when the profile's config changed since that run: it then trains other networks, and the old wall time
+    says nothing about them (P5 `small`'s 26 min at width ¼ against ~2.5 h at width ½).
+    """
     wall = ((result or {}).get("provenance") or {}).get("wall_time_s")
-    if wall is not None:
+    if wall is not None and "config changed" not in str((result or {}).get("stale") or ""):
         return float(wall), f"recorded ({result['provenance'].get('device', '?').split(' (')[0]})"
     config = getattr(experiment_module(experiment), "PROFILES", {}).get(profile)
     images = training_images(config)

@@ -70,10 +70,22 @@ def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
     add_chapter(monkeypatch, "fc", FakeConfig(train=TrainConfig(epochs=2)), calls)
     units = runner.plan("small", "cpu", ["fa", "fb", "fc"])
     assert [u.name for u in units] == ["fb@small", "fc@small"]
-    assert units[0].why.startswith("stale: config changed") and units[0].basis.startswith("recorded")
+    # A changed config trains other networks: its old wall time does not predict them, the estimate does.
+    assert units[0].why.startswith("stale: config changed") and units[0].basis == "estimate"
+    assert units[0].predicted_s == pytest.approx(2000 / RATE)
     assert units[1].predicted_s == pytest.approx(2000 / RATE) and units[1].basis == "estimate"
     table = runner.format_plan(units, budget_s=100)
     assert "fc@small" in table and "(after budget)" in table and "total: 2 units" in table
+
+
+def test_code_change_keeps_the_recorded_time(monkeypatch, fake_rate):
+    calls = []
+    add_chapter(monkeypatch, "fa", FakeConfig(seeds=(0, 1, 2)), calls)
+    sys.modules["resnet_lab.experiments.fa"].run("small")
+    sys.modules["resnet_lab.experiments.fa"].CODE_VERSION = "2"  # same networks, edited code: stale
+    (unit,) = runner.plan("small", "cpu", ["fa"])
+    assert unit.why.startswith("stale: code changed") and unit.basis.startswith("recorded")
+    assert unit.predicted_s != pytest.approx(3000 / RATE)
 
 
 def test_budget_runs_what_fits_and_a_second_invocation_continues(monkeypatch, fake_rate):

@@ -854,7 +854,9 @@ def claim_error(result: dict, profile: str) -> Claim:
     schedule = runs["ResNet"][0].get("schedule", "constant") if runs["ResNet"] else "—"
     notes = [] if depth == 164 else [f"reduced: depth {depth}, CIFAR-10, not 164 on CIFAR-100"]
     if purpose == "fig3":
-        notes.append("constant lr (the Fig. 3 runs), not He et al.'s decaying schedule of Tables 2–3")
+        notes.append("constant lr (the Fig. 3 runs), not He et al.'s decaying schedule of Tables 2–3"
+                     if schedule == "constant" else
+                     f"the Fig. 3 runs ({schedule} lr), not He et al.'s step schedule of Tables 2–3")
     value = (f"test error (last {LAST_K} epochs) at depth {depth}, {schedule} lr: ResNet {_sign_text(est['ResNet'])}, "
              f"modified transition {_sign_text(est['ProcResNet (no projection)'])}, + projection "
              f"{_sign_text(est['ProcResNet'])} % (paper, 164 layers, CIFAR-100: 24.33 / 23.06 / 22.61)")
