@@ -69,6 +69,17 @@ def test_differences_inside_the_band_are_inconclusive_not_decided():
     assert row.verdict == "inconclusive" and row.band["ResNet − ProcResNet"]["n"] == 3
 
 
+def test_p55_names_the_schedule_of_the_fig3_runs_it_reads():
+    """Tables 2–3 used a step schedule; P5.5 says which one the runs it judged had, whatever it was."""
+    result = p5._fake_result()
+    assert "constant lr (the Fig. 3 runs)" in verdicts(result)["P5.5"].reason
+    for run in result["nets"]["runs"]:
+        run["schedule"] = "onecycle"
+    row = verdicts(result)["P5.5"]
+    assert "the Fig. 3 runs (onecycle lr), not He et al.'s step schedule" in row.reason
+    assert "onecycle lr" in row.value and "constant" not in row.reason
+
+
 def test_unmet_gate_names_the_numbers():
     row = verdicts(p5._fake_result(acc_err=50.0))["P5.4"]
     assert row.verdict == "inconclusive" and "50.0% < gate 80.0%" in row.reason
