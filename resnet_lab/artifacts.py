@@ -43,6 +43,7 @@ ARTIFACTS_ENV = "RESNET_LAB_ARTIFACTS"
 RECOMPUTE_STALE_ENV = "RESNET_LAB_RECOMPUTE_STALE"  # "1": cached() recomputes a stale result instead of loading it
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NO_HASH = "unknown (no config hash)"
+CONFIG_CHANGED = "config changed"  # how a stale reason starts when the profile's config moved (the runner reads it)
 
 
 class ArtifactError(RuntimeError):
@@ -336,7 +337,7 @@ def staleness(result: dict, experiment: str, profile: str, config=None, name: st
     now = config_hash(config)
     if (now is not None and prov["config_hash"] is not None and now != prov["config_hash"]
             and not _same_config(result.get("config"), config)):
-        reasons.append(f"config changed (saved {prov['config_hash']}, now {now})")
+        reasons.append(f"{CONFIG_CHANGED} (saved {prov['config_hash']}, now {now})")
     version = code_version(experiment)
     if version is not None and prov.get("code_version") is not None and version != prov["code_version"]:
         reasons.append(f"code changed (saved {prov['code_version']}, now {version})")

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from . import train as trainer
 from . import zoo
-from .artifacts import (ArtifactError, device_name, experiment_module, is_stale, load_json,
+from .artifacts import (CONFIG_CHANGED, ArtifactError, device_name, experiment_module, is_stale, load_json,
                         load_result, recompute_stale)
 from .data import DataSpec
 from .experiments import list_experiments
@@ -181,10 +181,10 @@ def predict_chapter(experiment: str, profile: str, device, result: dict | None) 
     """Return (seconds, basis) for ``run(profile)`` of a chapter; a previous result's wall time comes first.
 
     Not when the profile's config changed since that run: it then trains other networks, and the old wall time
-    says nothing about them (P5 `small`'s 26 min at width ¼ against ~2.5 h at width ½).
+    says nothing about them (P5 `small`'s 26 min at width ¼ against hours for its width-1 nets).
     """
     wall = ((result or {}).get("provenance") or {}).get("wall_time_s")
-    if wall is not None and "config changed" not in str((result or {}).get("stale") or ""):
+    if wall is not None and CONFIG_CHANGED not in str((result or {}).get("stale") or ""):
         return float(wall), f"recorded ({result['provenance'].get('device', '?').split(' (')[0]})"
     config = getattr(experiment_module(experiment), "PROFILES", {}).get(profile)
     images = training_images(config)
