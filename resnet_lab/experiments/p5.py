@@ -176,16 +176,19 @@ _STEP = TrainConfig(epochs=15, batch_size=128, lr=0.1, weight_decay=1e-4, schedu
 PROFILES = {
     # ~1 minute on a CPU: everything tiny (200 CIFAR-10 images, depth 20 at width 1/4, 2 epochs).
     "smoke": P5Config(),
-    # ~25 min on a shared 2-core CPU: depth 20 at width 1/4, 2 seeds, 10,000 images, 18 epochs (batch 128).
-    # The nets end at 46-54% test accuracy: every gated claim is inconclusive at this profile.
+    # A 2-core CPU, four ~35-40 min nets: depth 20 at the paper's width on all of CIFAR-10, one seed each. A stated
+    # departure from §4's constant lr 0.1 for 100 epochs: 12 epochs of one-cycle to lr 0.2 (Nesterov, wd 5e-4),
+    # since the constant lr reached only 70% in 15 epochs at width 1/2 (issue 18). The nets end at 81-82% test
+    # accuracy, 77-79% over the last 3 epochs: under the 80% gate, so P5.3-P5.5 stay inconclusive here, and one
+    # seed has no band. Table 1's "gap over epochs" is then a gap along an annealed run, not a constant-lr one.
     "small": P5Config(
         linear=LinearConfig(dim=16, depths=(3, 6, 12, 24, 48, 96), steps=1500),
         grid=GridConfig(channels=(4, 8, 16, 32), data=DataSpec("cifar10", train_per_class=30, test_per_class=10),
                         train=TrainConfig(epochs=5, batch_size=50, lr=0.05, schedule="constant", weight_decay=1e-4)),
-        nets=NetsConfig(depths=(20,), width=0.25, seeds=(0, 1),
-                        data=DataSpec("cifar10", train_per_class=1000, test_per_class=200),
-                        train=TrainConfig(epochs=18, batch_size=128, lr=0.1, weight_decay=1e-4, schedule="constant")),
-        overhead=OverheadConfig(batch_size=32, steps=4, repeats=3), ns_iters=20, agreement_width=1.0,
+        nets=NetsConfig(depths=(20,), width=1.0, seeds=(0,), data=DataSpec("cifar10"),
+                        train=TrainConfig(epochs=12, batch_size=128, lr=0.2, nesterov=True, weight_decay=5e-4,
+                                          schedule="onecycle")),
+        overhead=OverheadConfig(batch_size=32, steps=4, repeats=3), agreement_width=1.0,
         skipped=("depths 83 and 164 (Fig. 3 (d)-(i), Table 1 rows 83/164): not run: needs GPU (standard)",)),
     # One GPU, in units of at most a few minutes each (every grid cell and every net cached on its own, a net
     # checkpointed every epoch), so it runs in ≤ 10-minute commands that resume. Estimated (not measured),
@@ -389,7 +392,7 @@ def grid_experiment(cfg: GridConfig, iters: int, device, profile: str, force: bo
     Each (c, d, projection, seed) probe is one cached unit of work.
     """
     data = cfg.data.load("train")
-    key = config_hash(cfg)
+    key = config_hash({"grid": cfg, "ns_iters": iters})  # a cell projected with other iterations is another cell
     cells = []
     for c in cfg.channels:
         for d in cfg.channels:
