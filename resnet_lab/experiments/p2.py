@@ -159,14 +159,14 @@ PROFILES = {
                       train=_ds(1, batch_size=50, lr=0.05, schedule="onecycle", weight_decay=0),
                       noise_test_per_class=10, figure_depth={"d": 2, "s": 2}, stability_images=10,
                       bn_probe_images=10, sigma_sweep=(0.05, 0.2), eps_sweep=(0.3, 1.0)),
-    # A real but reduced run for a shared 2-core CPU (~28 min, one core): 2500 training images per class,
-    # 3 epochs one-cycle (peak lr 0.1, batch 64), n = 1, 2, 3, one seed. Augmentation is off: in a run this
-    # short it slows learning more than it regularises. The BN-free ResNet-S (sp) trains 100 steps only (6,400
-    # images; the CPU time left on a shared machine). Every net is far below its gate: the small ledger is
-    # inconclusive by design.
-    "small": P2Config(depths=(1, 2, 3), seeds=(0,), data=DataSpec("cifar10", train_per_class=2500, test_per_class=100),
-                      train={**_ds(3, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle", weight_decay=0,
-                                   augment=False),
+    # A 2-core CPU: n = 2, 3 (D-12, D-18, S-8, S-11; the paper's smallest is n = 3) on all of CIFAR-10,
+    # one seed, 15 epochs one-cycle to lr 0.1 (batch 64, Nesterov, flip-and-crop, no weight decay: the paper
+    # regularises with the filter penalty only), ~32-52 min a net on 2 threads. They end at 76-79% test accuracy,
+    # still underfitting, under the 82% gate. The BN-free ResNet-S (sp) trains 100 steps only: with the exact
+    # spectral clip after every step an epoch costs ~220 s and it learns far more slowly (34% after 2 epochs),
+    # so its 80% gate is out of a CPU's reach. Every gated row is inconclusive at this profile.
+    "small": P2Config(depths=(2, 3), seeds=(0,), data=DataSpec("cifar10"),
+                      train={**_ds(15, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle", weight_decay=0),
                              "sp": TrainConfig(epochs=1, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle",
                                                weight_decay=0, augment=False, max_steps_per_epoch=100)},
                       noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40),
