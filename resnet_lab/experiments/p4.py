@@ -837,8 +837,9 @@ def closest_pairs(result: dict, top: int = 4, seed: int = 0):
     for r in result["runs"]:
         if r.get("seed", 0) != seed:
             continue
-        per_block = np.array(r["pairs"]["per_block"], dtype=float)
-        pairs = np.array(r["pairs"]["per_block_pair"])
+        # tensors when fresh, lists when loaded (np.array of a tensor warns under numpy 2)
+        per_block = torch.as_tensor(r["pairs"]["per_block"], dtype=torch.float64).numpy()
+        pairs = torch.as_tensor(r["pairs"]["per_block_pair"]).numpy()
         for a in range(len(per_block)):
             for b in range(a + 1, len(per_block)):
                 n = int(per_block[a, b].argmin())
