@@ -122,3 +122,20 @@ def test_ratio_views_from_conv_star_hooks_multiply_to_the_whole_block():
     assert conv["grad_out"] == pytest.approx(g_h.norm().item(), rel=1e-9)
     assert block["grad_out"] == pytest.approx(g_out.norm().item(), rel=1e-9)
     assert math.isclose(conv["ratio"] * (g_h.norm() / g_out.norm()).item(), block["ratio"], rel_tol=1e-9)
+
+
+def test_grid_cells_projected_with_other_newton_schulz_iterations_are_other_cells(monkeypatch):
+    """A cached Fig. 2 cell is keyed by its config *and* the iterations its projection used."""
+    names = []
+    monkeypatch.setattr(p5, "_unit", lambda profile, name, compute, force=False: names.append(name) or
+                        {"ratio": 1.0, "train_acc": 0.5})
+    monkeypatch.setattr(type(p5.GridConfig().data), "load", lambda self, split: type("D", (), {"source": "fake"})())
+    cfg = p5.GridConfig(channels=(4,))
+    keys = {}
+    for iters in (10, 20, 10):
+        names.clear()
+        p5.grid_experiment(cfg, iters, "cpu", "smoke")
+        keys.setdefault(iters, set()).add(tuple(names))
+    assert all(len(v) == 1 for v in keys.values())              # the same iterations: the same cells
+    assert not set.intersection(*keys.values())                  # other iterations: no cell shared
+    assert len(next(iter(keys[10]))) == 2                        # one cell with, one without projection
