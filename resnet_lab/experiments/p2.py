@@ -161,7 +161,7 @@ PROFILES = {
                       bn_probe_images=10, sigma_sweep=(0.05, 0.2), eps_sweep=(0.3, 1.0)),
     # A 2-core CPU: n = 2, 3 (D-12, D-18, S-8, S-11; the paper's smallest is n = 3) on all of CIFAR-10,
     # one seed, 15 epochs one-cycle to lr 0.1 (batch 64, Nesterov, flip-and-crop, no weight decay: the paper
-    # regularises with the filter penalty only), ~32-52 min a net on 2 threads. They end at 76-79% test accuracy,
+    # regularises with the filter penalty only), 32-49 min a net on 2 threads. They end at 76-79% test accuracy,
     # still underfitting, under the 82% gate. The BN-free ResNet-S (sp) trains 100 steps only: with the exact
     # spectral clip after every step an epoch costs ~220 s and it learns far more slowly (34% after 2 epochs),
     # so its 80% gate is out of a CPU's reach. Every gated row is inconclusive at this profile.

@@ -176,10 +176,10 @@ _STEP = TrainConfig(epochs=15, batch_size=128, lr=0.1, weight_decay=1e-4, schedu
 PROFILES = {
     # ~1 minute on a CPU: everything tiny (200 CIFAR-10 images, depth 20 at width 1/4, 2 epochs).
     "smoke": P5Config(),
-    # A 2-core CPU, four ~35-40 min nets: depth 20 at the paper's width on all of CIFAR-10, one seed each. A stated
+    # A 2-core CPU, four 24-39 min nets: depth 20 at the paper's width on all of CIFAR-10, one seed each. A stated
     # departure from §4's constant lr 0.1 for 100 epochs: 12 epochs of one-cycle to lr 0.2 (Nesterov, wd 5e-4),
-    # since the constant lr reached only 70% in 15 epochs at width 1/2 (issue 18). The nets end at 81-82% test
-    # accuracy, 77-79% over the last 3 epochs: under the 80% gate, so P5.3-P5.5 stay inconclusive here, and one
+    # since the constant lr reached only 70% in 15 epochs at width 1/2 (issue 18). The nets end at 80-82% test
+    # accuracy, 76-79% over the last 3 epochs: under the 80% gate, so P5.3-P5.5 stay inconclusive here, and one
     # seed has no band. Table 1's "gap over epochs" is then a gap along an annealed run, not a constant-lr one.
     "small": P5Config(
         linear=LinearConfig(dim=16, depths=(3, 6, 12, 24, 48, 96), steps=1500),
