@@ -222,6 +222,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
         seen = 0
+        lr = optimizer.param_groups[0]["lr"]
         window, window_start = [], step  # losses since the last finite check (on the device)
         for i, (x, y) in enumerate(loader):
             if i == steps_per_epoch:
@@ -239,6 +240,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
                 window, window_start = [], step + 1
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            lr = optimizer.param_groups[0]["lr"]  # the step's own: after the last step the schedule runs past its end
             optimizer.step()
             schedule.step()
             step += 1
@@ -254,7 +256,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
                 result.diverged, result.diverged_step = True, window_start + bad
         if result.diverged:
             step = result.diverged_step  # steps after the first non-finite loss do not count
-        record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+        record = {"epoch": epoch, "lr": lr,
                   "train_loss": loss_sum.item() / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
         if result.diverged:
             record["train_loss"] = float("nan")

@@ -104,3 +104,13 @@ def test_control_holds_nothing():
             assert row.verdict not in ("holds", "partly"), (row.id, row.value)
     for row in p1.claims(control):
         assert row.verdict in ("inconclusive", "not run"), (row.id, row.verdict)
+
+
+def test_only_the_bn_free_net_takes_its_own_schedule():
+    """`small` trains ResNet-18 without BN longer; every other net, and every profile without one, uses ``train``."""
+    small = p1.PROFILES["small"]
+    tags = p1.planned_runs(small)
+    assert {t for t in tags if p1.train_config(small, t) is not small.train} == {"resnet18-nobn"}
+    assert p1.train_config(small, "resnet18-nobn").epochs > small.train.epochs
+    smoke = p1.PROFILES["smoke"]
+    assert all(p1.train_config(smoke, t) is smoke.train for t in p1.planned_runs(smoke))

@@ -16,7 +16,7 @@ import copy
 import hashlib
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -111,8 +111,17 @@ class P1Config:
     # batch 64 are ~15,600 steps) and no optimizer: we follow the epochs; SGD + momentum, one-cycle.
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=64, lr=0.05,
                                                                     schedule="onecycle"))
+    # ResNet-18 without BN learns slower (nothing rescales its steps) and is judged against the same gate as the
+    # net with BN: a profile whose epochs leave it under the gate gives it its own schedule (None: ``train``).
+    nobn_train: TrainConfig | None = None
 
 
+def train_config(cfg: P1Config, tag: str) -> TrainConfig:
+    """Return the schedule run ``tag`` trains with: ``cfg.nobn_train`` for ResNet-18 without BN if set, else ``cfg.train``."""
+    return cfg.nobn_train if tag == "resnet18-nobn" and cfg.nobn_train is not None else cfg.train
+
+
+_SMALL_TRAIN = TrainConfig(epochs=30, batch_size=128, lr=0.1, nesterov=True, schedule="onecycle", label_smoothing=0.1)
 PROFILES = {
     # CPU seconds: width 4, 2 steps of 16 images, ResNet-50/101 left out.
     "smoke": P1Config(width=4, pair=cifar(("cat", "dog"), 32, 16), other_pair=cifar(("deer", "horse"), 32, 16),
@@ -127,8 +136,10 @@ PROFILES = {
     "small": P1Config(width=16, pair=cifar(("cat", "dog"), None, None), other_pair=cifar(("deer", "horse"), None, None),
                       triple=cifar(("airplane", "frog", "truck"), None, None), deep_models=("resnet34",),
                       mpa_per_class=200, probe_images=128,
-                      train=TrainConfig(epochs=30, batch_size=128, lr=0.1, nesterov=True, schedule="onecycle",
-                                        label_smoothing=0.1)),
+                      train=_SMALL_TRAIN,
+                      # 30 epochs left ResNet-18 without BN at 81.3% test / 82.5% train accuracy, still climbing:
+                      # the same recipe for 80 epochs (2 threads).
+                      nobn_train=replace(_SMALL_TRAIN, epochs=80)),
     # One GPU, ~8 min estimated (not timed: no GPU here): width 64, all 10,000 pair images, 20 epochs at batch 64.
     "standard": P1Config(dense_max_dim=4096, train=TrainConfig(epochs=20, batch_size=64, lr=0.05, schedule="onecycle")),
     # The paper's protocol: 50 epochs at batch 64.
@@ -292,8 +303,8 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
             if data.classes not in images:  # each dataset read once: a read is seconds on a CPU
                 images[data.classes] = _test_images(data, cfg.mpa_per_class, device)
             x, y = images[data.classes]
-            model, record = train_cached(EXPERIMENT, profile, name_, options, data, cfg.train, tag=tag, force=force,
-                                         device=device, callbacks=[mpa_callback(x, y)], progress=progress)
+            model, record = train_cached(EXPERIMENT, profile, name_, options, data, train_config(cfg, tag), tag=tag,
+                                         force=force, device=device, callbacks=[mpa_callback(x, y)], progress=progress)
             runs[tag] = {"model": name_, "options": options, "classes": list(data.classes),
                          "parameters": sum(p.numel() for p in model.parameters()), "history": record["history"],
                          "diverged": record["diverged"], "train_wall_time_s": record["wall_time_s"],
