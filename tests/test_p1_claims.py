@@ -106,6 +106,17 @@ def test_control_holds_nothing():
         assert row.verdict in ("inconclusive", "not run"), (row.id, row.verdict)
 
 
+def test_fig2_names_unequal_schedules_of_the_compared_nets():
+    """The BN-free net trained longer: P1.4's verdict stands, and its reason says the nets differ in epochs too."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    assert _verdicts(result)["P1.4"].reason == ""
+    history = result["runs"]["resnet18-nobn"]["history"]
+    history.append({**history[-1], "epoch": history[-1]["epoch"] * 5})
+    row = _verdicts(result)["P1.4"]
+    assert row.verdict == "holds" and "not the same training" in row.reason
+    assert f"resnet18-nobn {history[-1]['epoch']} epochs" in row.reason
+
+
 def test_only_the_bn_free_net_takes_its_own_schedule():
     """`small` trains ResNet-18 without BN longer; every other net, and every profile without one, uses ``train``."""
     small = p1.PROFILES["small"]

@@ -532,7 +532,10 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
         return spec.row(value, "inconclusive", _and_gate(spec, gate, why), profile=profile, gate_measured=gate,
                         band=band)
     parts = [base_ok, s > 0]
-    return spec.row(value, judge(all(parts), any(parts)), profile=profile, gate_measured=gate, band=band)
+    epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
+    why = ("" if len(set(epochs.values())) == 1 else  # (b) then also measures the schedule, not BN alone
+           "compared at the same gate, not the same training: " + ", ".join(f"{t} {e} epochs" for t, e in epochs.items()))
+    return spec.row(value, judge(all(parts), any(parts)), why, profile=profile, gate_measured=gate, band=band)
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
