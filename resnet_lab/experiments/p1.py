@@ -128,11 +128,11 @@ PROFILES = {
                       triple=cifar(("airplane", "frog", "truck"), 32, 16), deep_models=("resnet34",),
                       mpa_per_class=16, probe_images=16, worst_case_images=8, lanczos_steps=20, n_boot=50,
                       train=TrainConfig(epochs=1, batch_size=16, lr=0.05, schedule="constant", max_steps_per_epoch=2)),
-    # Converged networks on one CPU thread: width 16 (the paper's 64 ÷ 4), every training and test image of each
+    # Converged networks on a 2-core CPU: width 16 (the paper's 64 ÷ 4), every training and test image of each
     # CIFAR-10 task, 30 epochs at batch 128, one-cycle to lr 0.1 (Nesterov, label smoothing 0.1; the paper's
-    # "50 epochs" would not fit). Measured on one thread of the 2-core CPU, the other core busy: ResNet-18, Base18
-    # and ResNet-18 without BN 24–25 min each, ResNet-34 30 min (cat/dog), 29 min (deer/horse), 45 min (three
-    # classes): 2.9 h of training in all. ResNet-50/101 are left to a GPU profile.
+    # "50 epochs" would not fit). Measured on one thread, the other core busy: ResNet-18 and Base18 24–25 min each,
+    # ResNet-34 30 min (cat/dog), 29 min (deer/horse), 45 min (three classes); ResNet-18 without BN, 160 epochs on
+    # 2 threads of a quiet machine, 33 min: 3.1 h of training in all. ResNet-50/101 are left to a GPU profile.
     "small": P1Config(width=16, pair=cifar(("cat", "dog"), None, None), other_pair=cifar(("deer", "horse"), None, None),
                       triple=cifar(("airplane", "frog", "truck"), None, None), deep_models=("resnet34",),
                       mpa_per_class=200, probe_images=128,
