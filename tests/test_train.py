@@ -63,29 +63,30 @@ def test_callbacks_and_step_hooks_are_called(toy_data):
     assert steps == list(range(1, 25))
 
 
+def schedule_lrs(config: TrainConfig, steps: int) -> list[float]:
+    """Return the lr each of ``steps`` steps uses under ``config``'s schedule, then the one the schedule leaves after."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+    sched = make_schedule(opt, config, steps)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step(), sched.step()
+    return lrs + [opt.param_groups[0]["lr"]]
+
+
 def test_history_records_the_lr_each_epoch_ended_on(toy_data):
     """An epoch's ``lr`` is its last step's: one-cycle's final lr (peak / 25 / 1e4), not the overrun past its end."""
     result = train(tiny_model(), toy_data, None, CONFIG, device="cpu", progress=False)
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=CONFIG.lr)
-    sched = make_schedule(opt, CONFIG, 24)  # 8 steps per epoch, 3 epochs
-    lrs = []
-    for _ in range(24):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step(), sched.step()
+    lrs = schedule_lrs(CONFIG, 24)  # 8 steps per epoch, 3 epochs
     assert [r["lr"] for r in result.history[1:]] == pytest.approx([lrs[7], lrs[15], lrs[23]])
-    assert lrs[23] == pytest.approx(CONFIG.lr / 25 / 1e4) and opt.param_groups[0]["lr"] < 0
+    assert lrs[23] == pytest.approx(CONFIG.lr / 25 / 1e4) and lrs[24] < 0
 
 
 def test_schedules_follow_their_definitions():
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched = make_schedule(opt, TrainConfig(lr=1.0, schedule="step", milestones=(0.5, 0.75)), 100)
-    lrs = []
-    for _ in range(100):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step(), sched.step()
+    lrs = schedule_lrs(TrainConfig(lr=1.0, schedule="step", milestones=(0.5, 0.75)), 100)
     assert lrs[49] == 1.0 and lrs[50] == pytest.approx(0.1) and lrs[75] == pytest.approx(0.01)
     with pytest.raises(ValueError, match="onecycle"):
-        make_schedule(opt, TrainConfig(schedule="triangle"), 10)
+        make_schedule(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), TrainConfig(schedule="triangle"), 10)
 
 
 def test_train_cached_reloads_instead_of_training(toy_data, monkeypatch):

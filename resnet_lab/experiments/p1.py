@@ -534,7 +534,8 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
     parts = [base_ok, s > 0]
     epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
     why = ("" if len(set(epochs.values())) == 1 else  # (b) then also measures the schedule, not BN alone
-           "compared at the same gate, not the same training: " + ", ".join(f"{t} {e} epochs" for t, e in epochs.items()))
+           "compared at the same gate, not the same training: "
+           + ", ".join(f"{t} {e} epochs" for t, e in epochs.items()))
     return spec.row(value, judge(all(parts), any(parts)), why, profile=profile, gate_measured=gate, band=band)
 
 
