@@ -117,11 +117,13 @@ def test_fig2_names_unequal_schedules_of_the_compared_nets():
     assert f"resnet18-nobn {history[-1]['epoch']} epochs" in row.reason
 
 
-def test_only_the_bn_free_net_takes_its_own_schedule():
-    """`small` trains ResNet-18 without BN longer; every other net, and every profile without one, uses ``train``."""
+def test_only_the_bn_pair_takes_its_own_schedule():
+    """`small` trains ResNet-18 with and without BN longer, on one schedule; every other net, and every profile
+    without one, uses ``train``."""
     small = p1.PROFILES["small"]
     tags = p1.planned_runs(small)
-    assert {t for t in tags if p1.train_config(small, t) is not small.train} == {"resnet18-nobn"}
+    assert {t for t in tags if p1.train_config(small, t) is not small.train} == set(p1.BN_PAIR)
+    assert p1.train_config(small, "resnet18") is p1.train_config(small, "resnet18-nobn")
     assert p1.train_config(small, "resnet18-nobn").epochs > small.train.epochs
     smoke = p1.PROFILES["smoke"]
     assert all(p1.train_config(smoke, t) is smoke.train for t in p1.planned_runs(smoke))
