@@ -69,15 +69,20 @@ def test_differences_inside_the_band_are_inconclusive_not_decided():
     assert row.verdict == "inconclusive" and row.band["ResNet − ProcResNet"]["n"] == 3
 
 
-def test_p55_names_the_schedule_of_the_fig3_runs_it_reads():
-    """Tables 2–3 used a step schedule; P5.5 says which one the runs it judged had, whatever it was."""
+def test_p54_p55_name_the_schedule_of_the_fig3_runs_they_read():
+    """Table 1 used a constant lr, Tables 2–3 a step schedule; P5.4 and P5.5 say which the runs they judged had."""
     result = p5._fake_result()
     assert "constant lr (the Fig. 3 runs)" in verdicts(result)["P5.5"].reason
+    assert "gaps along" not in verdicts(result)["P5.4"].reason
     for run in result["nets"]["runs"]:
         run["schedule"] = "onecycle"
     row = verdicts(result)["P5.5"]
     assert "the Fig. 3 runs (onecycle lr), not He et al.'s step schedule" in row.reason
     assert "onecycle lr" in row.value and "constant" not in row.reason
+    for run in result["nets"]["runs"]:
+        run["schedule"] = "step"
+    assert "whose step lr has the shape of He et al.'s schedule" in verdicts(result)["P5.5"].reason
+    assert "gaps along a step lr, not Table 1's constant lr" in verdicts(result)["P5.4"].reason
 
 
 def test_unmet_gate_names_the_numbers():
