@@ -5,8 +5,9 @@ import torch.nn.functional as F
 
 from resnet_lab.metrics.convsv import conv_spectral_norm, dense_conv_matrix
 from resnet_lab.models import build_model
-from resnet_lab.models.resnet_ds import (SymmetricBranch, conv_adjoint, nonneg_filters, nonneg_projection_hook,
-                                         spectral_clip_hook, symmetric_filters_with_size, table52_depth)
+from resnet_lab.models.resnet_ds import (CircularConv2d, SymmetricBranch, circular_pad, conv_adjoint, nonneg_filters,
+                                         nonneg_projection_hook, spectral_clip_hook, symmetric_filters_with_size,
+                                         table52_depth)
 
 # Table 5.2 of the paper (trainable parameters, millions): variant → n → (CIFAR-10, CIFAR-100).
 TABLE_52 = {"d": {3: (0.223, 0.229), 6: (0.514, 0.520), 9: (0.805, 0.810), 12: (1.100, 1.101)},
@@ -34,6 +35,34 @@ def test_parameter_counts_match_table52_reading(variant, n):
         assert abs(count / 1e6 - TABLE_52[variant][n][i]) / TABLE_52[variant][n][i] < 0.005
     assert table52_depth(model) == (6 * n if variant == "d" else 3 * n + 2)
 
+
+
+@pytest.mark.parametrize("pad", [(1, 1, 1, 1), (2, 0, 1, 1), (0, 1, 2, 0), (3, 2, 1, 4)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_circular_pad_matches_torch_and_its_gradient(pad, channels_last):
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    x.requires_grad_()
+    assert torch.equal(circular_pad(x, pad), F.pad(x, pad, mode="circular"))
+    g = torch.randn_like(F.pad(x, pad, mode="circular"))
+    ours, = torch.autograd.grad(circular_pad(x, pad), x, g)
+    reference, = torch.autograd.grad(F.pad(x, pad, mode="circular"), x, g)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda t: circular_pad(t, pad), (x,))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_circular_conv_equals_torch_circular_conv(stride):
+    torch.manual_seed(0)
+    ours = CircularConv2d(4, 6, 3, stride, padding=1, padding_mode="circular", bias=False).double()
+    reference = torch.nn.Conv2d(4, 6, 3, stride, padding=1, padding_mode="circular", bias=False).double()
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64, requires_grad=True)
+    g = torch.randn_like(reference(x))
+    grads = [torch.autograd.grad(conv(x), (x, conv.weight), g) for conv in (ours, reference)]
+    torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=1e-12)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 def test_literal_layout_exceeds_table52():
     model = build_model("resnet_s", n=3, pool_counts_as_layer=False)
