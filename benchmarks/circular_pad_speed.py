@@ -1,15 +1,15 @@
 """Circular padding in P2's ResNet-D/S: torch's ``F.pad(mode="circular")`` vs ``resnet_ds.circular_pad``, in one run.
 
-Both pad the same way (the forward is ``F.pad`` in both); they differ in the backward. Torch's circular
-pad is built from slices, so its backward runs a zero-fill and a full-size copy per slice (six per 2D
-pad); ``circular_pad`` folds the wrapped borders back onto a crop of the gradient (two copies). The
-numbers are SGD training steps (forward, backward, update) of the book's ResNet-D and ResNet-S at n = 3,
-batch 64, channels_last, with every circular pad of the model switched between the two implementations;
-the two arms are interleaved so that load on a shared machine falls on both.
+Torch's circular pad returns an NCHW tensor, which a channels_last conv copies back, and it is built
+from slices, so its backward runs a zero-fill and a full-size copy per slice (six per 2D pad).
+``circular_pad`` writes the padded tensor in its input's memory format and folds the wrapped borders back
+onto a crop of the gradient (two copies). The numbers are SGD training steps (forward, backward, update)
+of the book's ResNet-D and ResNet-S at n = 3, batch 64, channels_last, with every circular pad of the
+model switched between the two; the arms are interleaved so that load on a shared machine falls on both.
 
 Evidence (one line per run, its machine named):
 - 2-core CPU VM (x86_64), torch 2.14.1, 1 thread, another 2-thread training job running, 2026-12-03:
-  ResNet-D n=3: torch 727.4 ms/step, ours 517.0 (1.41×); ResNet-S n=3: torch 789.5, ours 598.6 (1.32×);
+  ResNet-D n=3: torch 811.4 ms/step, ours 531.5 (1.53×); ResNet-S n=3: torch 745.2, ours 477.1 (1.56×);
   median of 3 interleaved blocks of 5 steps (benchmarks/results/circular_pad_cpu.json).
 
 Reproduce: .venv/bin/python benchmarks/circular_pad_speed.py --threads 1

@@ -44,6 +44,8 @@ def test_circular_pad_matches_torch_and_its_gradient(pad, channels_last):
     x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
     x.requires_grad_()
     assert torch.equal(circular_pad(x, pad), F.pad(x, pad, mode="circular"))
+    assert circular_pad(x, pad).is_contiguous(memory_format=torch.channels_last if channels_last else
+                                              torch.contiguous_format)
     g = torch.randn_like(F.pad(x, pad, mode="circular"))
     ours, = torch.autograd.grad(circular_pad(x, pad), x, g)
     reference, = torch.autograd.grad(F.pad(x, pad, mode="circular"), x, g)

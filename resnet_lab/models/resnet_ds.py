@@ -49,17 +49,29 @@ def _fold(grad: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor
 
 
 class _CircularPad(torch.autograd.Function):
-    """``F.pad(x, pad, mode="circular")`` whose backward folds the borders in two copies.
+    """``F.pad(x, pad, mode="circular")`` in the input's memory format, with a backward of two copies.
 
-    The built-in pad's backward runs one zero-fill and one full-size copy per slice of the pad (six for
-    a 2D pad); on the CPU that made a ResNet-D step 1.41× and a ResNet-S step 1.32× slower
-    (``benchmarks/circular_pad_speed.py``).
+    Torch's pad returns NCHW (a channels_last conv copies it back) and its backward runs one zero-fill and
+    one full-size copy per slice of the pad (six for a 2D pad); on the CPU that made a ResNet-D step 1.53×
+    and a ResNet-S step 1.56× slower (``benchmarks/circular_pad_speed.py``).
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
         ctx.pad = pad
-        return F.pad(x, pad, mode="circular")
+        left, right, top, bottom = pad
+        h, w = x.shape[-2:]
+        # Written in x's memory format: torch's pad returns NCHW, which a channels_last conv copies back.
+        layout = torch.channels_last if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+            else torch.contiguous_format
+        out = torch.empty((*x.shape[:-2], h + top + bottom, w + left + right), dtype=x.dtype, device=x.device,
+                          memory_format=layout)
+        out[..., top:top + h, left:left + w] = x
+        out[..., :top, left:left + w] = x[..., h - top:, :]
+        out[..., top + h:, left:left + w] = x[..., :bottom, :]
+        out[..., :left] = out[..., w:w + left]                  # columns last: they carry the corners
+        out[..., left + w:] = out[..., left:left + right]
+        return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
