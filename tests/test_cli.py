@@ -22,6 +22,10 @@ def test_run_all_and_dry_run_are_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["run", "all", "--profile", "small", "--force"])
     assert "--force is for one experiment" in capsys.readouterr().err
+    for flag in (["--dry"], ["--budget", "9m"]):   # on one experiment they would compute it whole, unasked
+        with pytest.raises(SystemExit):
+            main(["run", "p2", "--profile", "small", *flag])
+        assert "are for `run all`" in capsys.readouterr().err
 
 
 def test_run_one_experiment_recomputes_a_stale_result(monkeypatch, capsys):
