@@ -136,12 +136,20 @@ def training_images(config, multiplier: int = 1, data: DataSpec | None = None) -
     specs = [v for v in values.values() if isinstance(v, DataSpec)]
     data = specs[0] if specs else data
     total = 0.0
+    def images_of(train: trainer.TrainConfig) -> float:
+        images = spec_images(data) if data is not None else 10_000
+        if train.max_steps_per_epoch:
+            images = min(images, train.max_steps_per_epoch * train.batch_size)
+        return images * train.epochs
+
+    total = 0.0
     for value in values.values():
         if isinstance(value, trainer.TrainConfig):
-            images = spec_images(data) if data is not None else 10_000
-            if value.max_steps_per_epoch:
-                images = min(images, value.max_steps_per_epoch * value.batch_size)
-            total += multiplier * images * value.epochs
+            total += multiplier * images_of(value)
+        elif isinstance(value, dict) and value and all(isinstance(v, trainer.TrainConfig) for v in value.values()):
+            # One recipe per variant (P2's ``train``): the grid fields already count the networks, so the
+            # recipes count by their mean, not their sum.
+            total += multiplier * sum(map(images_of, value.values())) / len(value)
         elif dataclasses.is_dataclass(value) and not isinstance(value, DataSpec):
             total += training_images(value, multiplier, data)
     return total

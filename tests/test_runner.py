@@ -21,6 +21,14 @@ class FakeConfig:
     seeds: tuple = (0,)
 
 
+@dataclass(frozen=True)
+class PerVariantConfig:
+    data: DataSpec = DataSpec("cifar10", train_per_class=100)  # 1,000 images
+    train: dict = None
+    variants: tuple = ("a", "b")
+    seeds: tuple = (0, 1)
+
+
 def add_chapter(monkeypatch, name, config, calls, train_tiny=False):
     module = types.ModuleType(f"resnet_lab.experiments.{name}")
     module.PROFILES, module.CODE_VERSION = {"small": config}, "1"
@@ -57,6 +65,9 @@ def test_training_images_counts_grids_and_caps():
     assert runner.training_images(FakeConfig(seeds=(0, 1, 2), train=TrainConfig(epochs=2))) == 6000
     capped = FakeConfig(train=TrainConfig(epochs=1, batch_size=16, max_steps_per_epoch=2))
     assert runner.training_images(capped) == 32
+    # One recipe per variant (P2's `train`): two variants × two seeds, each net its own variant's epochs.
+    per_variant = PerVariantConfig(train={"a": TrainConfig(epochs=1), "b": TrainConfig(epochs=3)})
+    assert runner.training_images(per_variant) == 2 * (1000 + 3000)
 
 
 def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
