@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_all(parser, args)
     if args.dry or args.budget:
         # A single experiment would silently compute everything: its units are not budgeted one by one.
-        parser.error("--dry and --budget are for `run all`; one experiment runs whole (`run all --dry` prints the plan)")
+        parser.error("--dry and --budget are for `run all`; one experiment runs whole "
+                     "(`run all --dry` prints the plan)")
     try:
         module = get_experiment(args.experiment)
         profile = resolve_profile(args.profile, args.experiment)

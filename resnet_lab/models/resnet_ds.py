@@ -85,7 +85,8 @@ def circular_pad(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tenso
 
 
 class CircularConv2d(nn.Conv2d):
-    """``nn.Conv2d`` with ``padding_mode="circular"`` (same parameters and state dict), padded by :func:`circular_pad`."""
+    """``nn.Conv2d`` with ``padding_mode="circular"`` (same parameters and state dict), padded by
+    :func:`circular_pad`."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         (ph, pw) = self.padding
