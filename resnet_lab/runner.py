@@ -135,7 +135,7 @@ def training_images(config, multiplier: int = 1, data: DataSpec | None = None) -
             multiplier *= len(value)
     specs = [v for v in values.values() if isinstance(v, DataSpec)]
     data = specs[0] if specs else data
-    total = 0.0
+
     def images_of(train: trainer.TrainConfig) -> float:
         images = spec_images(data) if data is not None else 10_000
         if train.max_steps_per_epoch:
