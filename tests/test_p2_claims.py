@@ -82,3 +82,14 @@ def test_theorem42_needs_two_depths():
         rows[keep] = _verdicts({**result, "models": models})["P2.5"]
     assert rows[1,].verdict == "inconclusive" and "1 depth(s) < 2" in rows[1,].reason
     assert rows[1, 2].verdict == "holds"
+
+
+def test_one_depth_cannot_rank_depths():
+    """With one depth per variant P2.2 and P2.3 are inconclusive and say why (not "inside the band"); P2.4 judges."""
+    result = FIXTURES["holds"][0]
+    one = {**result, "models": [m for m in result["models"] if m["n"] == 3]}
+    rows = _verdicts(one)
+    for cid in ("P2.2", "P2.3"):
+        assert rows[cid].verdict == "inconclusive", cid
+        assert "fewer than" in rows[cid].reason and "depths per variant" in rows[cid].reason, rows[cid].reason
+    assert rows["P2.4"].verdict == "holds"
