@@ -163,8 +163,8 @@ PROFILES = {
     # A 2-core CPU: n = 3 only (D-18 and S-11, the paper's smallest nets) on all of CIFAR-10, one seed, trained
     # with the zoo's CPU recipe lengthened to 34 epochs (one-cycle to lr 0.1, batch 64, Nesterov, weight decay
     # 5e-4, label smoothing 0.1; the paper regularises with the filter penalty alone, which left our 15-epoch nets
-    # underfitting at 76-79%). Measured: D-18 83.21% and S-11 82.88% test accuracy (train 86.1% and 86.0%), 134 and
-    # 135 min side by side on one thread each (~75 min alone on 2 threads), both over the 82% gate.
+    # underfitting at 76-79%). Measured: D-18 83.21% and S-11 82.88% test accuracy (train 86.1% and 86.0%), both over
+    # the 82% gate, in 134 and 135 min side by side on one thread each.
     # One depth cannot test P2.2 or P2.3, which say so: n = 2 nets (D-12, S-8) would sit ~2 points under n = 3,
     # at or under the gate, and n = 6 (D-36, S-20) costs ~2 h a net here; the paper's four depths are `standard`.
     # The BN-free ResNet-S (sp) trains 100 steps only: with the exact spectral clip after every step an epoch costs
