@@ -757,15 +757,15 @@ def _depth_verdict(ests: dict[int, Estimate], min_depths: int) -> str:
 
 def claim_depth_accuracy(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.2"], profile_of(result)
-    verdicts, values, band, depths = [], [], {}, {}
+    verdicts, values, band, few = [], [], {}, False
     for v in ("d", "s"):
-        ests = depths[v] = {n: acc_estimate(ms, result.get("test_images", 10000)) for n, ms in _alive(result, v).items()}
+        ests = {n: acc_estimate(ms, result.get("test_images", 10000)) for n, ms in _alive(result, v).items()}
+        few |= len(ests) < spec.t["min_depths"]
         verdicts.append(_depth_verdict(ests, spec.t["min_depths"]))
         values.append(f"{v.upper()}: " + " → ".join(f"{100 * e.value:.1f}±{100 * e.band():.1f}" for e in ests.values())
                       + f" % (n = {list(ests)}): {verdicts[-1]}")
         band.update({f"{v.upper()} n={n}": e for n, e in ests.items()})
     verdict = _combine(verdicts)
-    few = min(len(b) for b in depths.values()) < spec.t["min_depths"]
     reason = ("" if verdict != "inconclusive" else f"fewer than {spec.t['min_depths']} depths per variant" if few
               else "the depth differences are inside the noise band")
     return _row(spec, "; ".join(values), verdict, reason, gate=_acc_gate(result), band=band, profile=profile)
