@@ -147,6 +147,7 @@ class P2Config:
     bn_probe_model: str = "resnet56"           # P2.6: a standard ResNet with / without BN
     bn_probe_images: int = 64
     bn_probe_train: TrainConfig | None = None  # also train the probe nets (else: at initialisation only)
+    bn_probe_zoo: tuple[str, str] | None = None  # or reuse trained zoo nets (with BN, without BN) of bn_probe_model
     eval_batch_size: int = 500
 
 
@@ -169,11 +170,13 @@ PROFILES = {
     # at or under the gate, and n = 6 (D-36, S-20) costs ~2 h a net here; the paper's four depths are `standard`.
     # The BN-free ResNet-S (sp) trains 100 steps only: with the exact spectral clip after every step an epoch costs
     # ~220 s and it learns far more slowly (34% after 2 epochs), so its 80% gate is out of a CPU's reach.
+    # The §3.1 probes are the zoo's ResNet-20 and its BN-free twin (same recipe and seed), shared, not retrained.
     "small": P2Config(depths=(3,), seeds=(0,), data=DataSpec("cifar10"),
                       train={**{v: replace(zoo.CPU_RECIPE, epochs=34) for v in ("d", "s")},
                              "sp": TrainConfig(epochs=1, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle",
                                                weight_decay=0, augment=False, max_steps_per_epoch=100)},
-                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40),
+                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40,
+                      bn_probe_model="resnet20", bn_probe_zoo=("resnet20-cifar10", "resnet20-nobn-cifar10")),
     # One GPU: the paper's four depths, three seeds, 36 nets, each trained with the zoo's CPU recipe at twice its
     # batch and lr for 40 epochs. On this CPU, 30 epochs of that recipe without label smoothing took D-18 to 82.6% and
     # S-11 to 81.9%, at the 82% gate (2026-12-03, weights not kept); 8 epochs, the earlier figure here, left nets near
@@ -394,6 +397,22 @@ def norm_profile(model: torch.nn.Module, x: torch.Tensor) -> dict:
             "total_growth": float(means[-1] / means[0])}
 
 
+def trained_probe(cfg: P2Config, profile: str, use_bn: bool, force: bool, device, progress: bool):
+    """Return ``(model, record)`` of the trained §3.1 probe with / without BN, or ``None`` where none is trained."""
+    if cfg.bn_probe_zoo is not None:  # shared nets: `force` recomputes this chapter, never retrains the zoo's
+        name = cfg.bn_probe_zoo[0 if use_bn else 1]
+        e = zoo.entry(name)
+        if e.model != cfg.bn_probe_model or e.model_options.get("use_bn", True) != use_bn:
+            raise ValueError(f"bn_probe_zoo: {name!r} is {e.model} with {e.model_options}, not "
+                             f"{cfg.bn_probe_model} with use_bn={use_bn}")
+        return zoo.load(name, device=device, progress=progress)
+    if cfg.bn_probe_train is None:
+        return None
+    return train_cached(EXPERIMENT, profile, cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data, cfg.bn_probe_train,
+                        tag=f"{cfg.bn_probe_model}-{'bn' if use_bn else 'no_bn'}", force=force, device=device,
+                        progress=progress)
+
+
 def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: list[int], force: bool, device,
                       progress: bool) -> dict:
     """Return feature-norm profiles of a standard ResNet with and without BN, at init and trained (§3.1).
@@ -407,10 +426,9 @@ def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: l
         torch.manual_seed(0)
         model = build_model(cfg.bn_probe_model, use_bn=use_bn).to(device)
         out[key] = {"init": norm_profile(calibrate_bn(model, x), x)}
-        if cfg.bn_probe_train is not None:
-            model, record = train_cached(EXPERIMENT, profile, cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data,
-                                         cfg.bn_probe_train, tag=f"{cfg.bn_probe_model}-{key}", force=force,
-                                         device=device, progress=progress)
+        trained = trained_probe(cfg, profile, use_bn, force, device, progress)
+        if trained is not None:
+            model, record = trained
             out[key]["trained_diverged"] = record["diverged"]
             if not record["diverged"]:
                 out[key]["trained"] = norm_profile(model, x)
