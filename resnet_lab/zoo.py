@@ -46,7 +46,8 @@ ZOO = {
     # Its BN-free twin, P2.6's trained probe at `small`: the same network, recipe and seed with every BN an identity
     # (He init, no biases), so the pair differs in BN alone. The recipe's warm-up (from lr/25) is what lets it train:
     # lr 0.1 held constant from init diverged at step 4, while a one-cycle run warmed up over 75 steps reached 35%
-    # after 500 steps (2026-12-03).
+    # after 500 steps (2026-12-03). Measured: 85.05% test accuracy (train 88.7%), 47.1 min on 2 threads, 2.2 points
+    # under its BN twin; ~100 min on one thread (scaled as above).
     "resnet20-nobn-cifar10": ZooEntry("resnet20", DataSpec("cifar10"), CPU_RECIPE, gate_test_acc=0.80,
                                       paper="TFLearn's standard ResNet without BN, no accuracy given (P2 §3.1)",
                                       model_options={"use_bn": False}, minutes_cpu=100),
