@@ -925,12 +925,13 @@ def claim_bn_growth(result: dict) -> Claim:
         return _row(spec, f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
     nb, b = growth["no_bn"]["trained"], growth["bn"]["trained"]
     r = growth_rates(nb["per_image"], b["per_image"], spec.t["ratio"])
-    fast, margin, faster = sign(difference(r["no_bn"], exact(1 / spec.t["fast"]))), sign(r["margin"]), sign(r["faster"])
+    fast = sign(difference(r["no_bn"], exact(1 / spec.t["fast"])))   # +1: 10× within `fast` layers, beyond the band
+    margin, faster = sign(r["margin"]), sign(r["faster"])
     if fast == 1 and margin == 1:
         verdict, reason = "holds", ""
     elif faster == 1:
         verdict, reason = "partly", ""
-    elif faster == -1 or fast == -1:
+    elif faster == -1 or fast == -1:   # slower than BN, or as fast as BN (in the band) and clearly not fast
         verdict, reason = "fails", ""
     else:
         verdict, reason = "inconclusive", "no-BN and BN growth rates lie within the bootstrap band of each other"
