@@ -1,5 +1,6 @@
 """P2 ledger logic: every row against hand-built results (hold / partly / fail / inconclusive / gate unmet),
 and the negative control (nets at initialisation, the unconstrained BN-free ResNet-S) holds nothing."""
+import numpy as np
 import pytest
 
 from resnet_lab.experiments import p2
@@ -59,6 +60,26 @@ def test_diverged_probe_is_not_replaced_by_its_initialisation():
     result["bn_growth"] = growth
     row = _verdicts(result)["P2.6"]
     assert row.verdict == "inconclusive" and "diverged" in row.reason
+
+
+def test_growth_rates_closed_form():
+    """Noise-free norms 10^(k/3) and 10^(k/12) on every image: exact slopes, a zero band, paired differences."""
+    k = np.arange(10)
+    nb, b = np.tile(10 ** (k / 3), (8, 1)), np.tile(10 ** (k / 12), (8, 1))
+    r = p2.growth_rates(nb, b, ratio=2.0)
+    assert r["no_bn"].value == pytest.approx(1 / 3) and r["bn"].value == pytest.approx(1 / 12)
+    assert r["faster"].value == pytest.approx(1 / 3 - 1 / 12) and r["margin"].value == pytest.approx(1 / 6 - 1 / 12)
+    assert all(e.se == pytest.approx(0, abs=1e-12) and e.method == "bootstrap" for e in r.values())
+
+
+def test_equal_growth_with_and_without_bn_is_no_difference():
+    """The same per-image norms in both probes: growth fast enough, yet BN's 'much less' is untested: inconclusive."""
+    result = dict(FIXTURES["holds"][0])
+    growth = {k: dict(v) for k, v in result["bn_growth"].items()}
+    growth["bn"]["trained"] = growth["no_bn"]["trained"]
+    result["bn_growth"] = growth
+    row = _verdicts(result)["P2.6"]
+    assert row.verdict == "inconclusive" and "band" in row.reason
 
 
 def test_control_holds_nothing():

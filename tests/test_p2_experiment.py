@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from resnet_lab import zoo
 from resnet_lab.data import ImageData, normalize
-from resnet_lab.experiments.p2 import (calibrate_bn, choose_probes, paired_mean, paper_drop_fractions, pixels,
-                                       spread_indices, to_input)
+from resnet_lab.experiments import p2
+from resnet_lab.experiments.p2 import (P2Config, bn_feature_growth, calibrate_bn, choose_probes, norm_profile,
+                                       paired_mean, paper_drop_fractions, pixels, spread_indices, to_input)
 from resnet_lab.models import build_model
 
 
@@ -64,6 +66,47 @@ def test_to_input_matches_uint8_normalisation():
     images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
     data = ImageData(images, torch.zeros(4, dtype=torch.int64), ("a",), "test", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
     assert torch.allclose(to_input(pixels(data, "cpu"), data), normalize(images, data.mean, data.std), atol=1e-6)
+
+
+def _images(n: int = 4) -> ImageData:
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8)
+    return ImageData(images, torch.zeros(n, dtype=torch.int64), ("a",), "test", (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+
+
+def test_bn_probes_come_from_the_zoo(monkeypatch):
+    """With ``bn_probe_zoo`` the trained profiles are the zoo nets' (loaded, never trained here), init stays init."""
+    loaded = {}
+
+    def fake_load(name, device=None, progress=True):
+        torch.manual_seed(len(loaded) + 1)      # weights unlike the init profile's (seed 0)
+        loaded[name] = build_model(zoo.entry(name).model, **zoo.entry(name).model_options).eval()
+        return loaded[name], {"diverged": False, "history": [{"test_acc": 0.8 + 0.01 * len(loaded)}]}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a zoo probe was trained by the chapter")
+
+    monkeypatch.setattr(p2.zoo, "load", fake_load)
+    monkeypatch.setattr(p2, "train_cached", no_training)
+    names = ("resnet20-cifar10", "resnet20-nobn-cifar10")
+    data = _images()
+    growth = bn_feature_growth(P2Config(bn_probe_model="resnet20", bn_probe_zoo=names), "small", data, [0, 1, 2],
+                               False, "cpu", False)
+    assert list(loaded) == list(names)
+    x = to_input(pixels(data, "cpu")[[0, 1, 2]], data)
+    for key, name, acc in (("bn", names[0], 0.81), ("no_bn", names[1], 0.82)):
+        assert growth[key]["trained"]["norms"] == pytest.approx(norm_profile(loaded[name], x)["norms"])
+        assert growth[key]["trained"]["norms"] != pytest.approx(growth[key]["init"]["norms"])
+        assert growth[key]["trained_test_acc"] == pytest.approx(acc) and growth[key]["trained_diverged"] is False
+
+
+def test_bn_probe_zoo_must_match_the_probe_model():
+    swapped = P2Config(bn_probe_model="resnet20", bn_probe_zoo=("resnet20-nobn-cifar10", "resnet20-cifar10"))
+    with pytest.raises(ValueError, match="use_bn=True"):
+        bn_feature_growth(swapped, "small", _images(), [0], False, "cpu", False)
+    with pytest.raises(ValueError, match="resnet56"):
+        bn_feature_growth(P2Config(bn_probe_zoo=swapped.bn_probe_zoo[::-1]), "small", _images(), [0], False, "cpu",
+                          False)
 
 
 def test_notebook_reads_no_dataset():

@@ -169,3 +169,9 @@ def test_a_zoo_network_training_elsewhere_is_not_started_twice(monkeypatch, fake
     out = runner.run_budget("small", 1e9, "cpu", ["fz", "fy"], progress=False, echo=lines.append)
     assert out["done"] == ["fy@small"] and calls == ["fy"] and any("another process" in line for line in lines)
     assert any(line.startswith("== fz@small: skipped, it needs zoo/") for line in lines)
+
+
+def test_zoo_needed_finds_names_inside_tuples():
+    """P2's `small` names its §3.1 probes as a pair; the plan trains both before the chapter."""
+    assert runner.zoo_needed("small", ["p2"]) == ["resnet20-cifar10", "resnet20-nobn-cifar10"]
+    assert runner.zoo_needed("smoke", ["p2"]) == []

@@ -40,12 +40,17 @@ def feature_norms(model: nn.Module, x: torch.Tensor,
     return {name: out.flatten(1).norm(dim=1) for (name, _), (_, out) in zip(probes, outputs)}
 
 
-def growth_per_decade(norms: torch.Tensor) -> float:
-    """Return how many layers it takes the feature norm to grow 10× (least-squares slope of log10‖x_k‖)."""
-    logs = norms.double().log10()
+def decades_per_layer(norms: torch.Tensor) -> float:
+    """Return the least-squares slope of log10‖x_k‖ against the layer index k (decades of growth per layer)."""
+    logs = torch.as_tensor(norms, dtype=torch.float64).log10()
     k = torch.arange(len(logs), dtype=torch.float64)
-    slope = ((k - k.mean()) * (logs - logs.mean())).sum() / ((k - k.mean()) ** 2).sum()
-    return float(1 / slope) if slope > 0 else math.inf
+    return float(((k - k.mean()) * (logs - logs.mean())).sum() / ((k - k.mean()) ** 2).sum())
+
+
+def growth_per_decade(norms: torch.Tensor) -> float:
+    """Return how many layers it takes the feature norm to grow 10× (∞ where it does not grow)."""
+    slope = decades_per_layer(norms)
+    return 1 / slope if slope > 0 else math.inf
 
 
 def strided_conv_spectral_norm(weight: torch.Tensor, size: int, stride: int = 2) -> torch.Tensor:
