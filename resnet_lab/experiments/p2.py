@@ -467,6 +467,7 @@ def measure(cfg: P2Config, nets: list[dict], test: ImageData, device, bn_growth)
     pattern_idx = int(torch.nonzero(test.labels == test.classes.index(cfg.pattern_class))[0])
     pattern = pixels(test, device)[pattern_idx]
     probe_idx = spread_indices(test.labels, cfg.stability_images, skip=(pattern_idx,))
+    bn_probe_idx = spread_indices(test.labels, cfg.bn_probe_images, skip=(pattern_idx,))   # §3.1's images
     alive = [r for r in nets if not r["diverged"]]
     base = min((r for r in alive if r["variant"] == "d"), key=lambda r: (r["n"], r["seed"]), default=None)
     levels, sweep = (calibrate_noise(base["model"], noise_test, pattern, cfg, device) if base is not None
@@ -486,7 +487,7 @@ def measure(cfg: P2Config, nets: list[dict], test: ImageData, device, bn_growth)
     return {"config": asdict(cfg), "models": models, "figures": figures, "noise_levels": levels, "noise_sweep": sweep,
             "pattern_index": pattern_idx, "pattern_image": test.images[pattern_idx].tolist(),
             "probe_indices": probe_idx, "table52": table52_counts(),
-            "bn_growth": bn_growth(probe_idx), "noise_test_images": len(noise_test),
+            "bn_growth": bn_growth(bn_probe_idx), "noise_test_images": len(noise_test),
             "test_images": len(test), "data_source": test.source, "device": str(device)}
 
 
