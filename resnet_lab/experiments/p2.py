@@ -120,7 +120,8 @@ CLAIMS = declare(
               "on trained probe nets (never their initialisation): layers per 10× growth of the mean feature norm "
               "(log-linear fit) ≤ {fast:g} without BN and at least {ratio:g}× as many with BN; partly: no-BN grows "
               "faster than BN; fails: it grows slower than BN, or as fast within the band while short of 10× per "
-              "{fast:g} layers; each comparison beyond a 2-s.e. bootstrap band over the probe images", {"fast": 5.0, "ratio": 2.0}, gate=PROBE_GATE),
+              "{fast:g} layers; each comparison beyond a 2-s.e. bootstrap band over the probe images",
+              {"fast": 5.0, "ratio": 2.0}, gate=PROBE_GATE),
 )
 
 
