@@ -70,12 +70,22 @@ def binomial(p: float, n: int) -> Estimate:
 def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
               n_boot: int = 1000, seed: int = 0) -> Estimate:
     """Return ``statistic(values)`` with a bootstrap standard error, resampling the first axis (items)."""
+    return bootstrap_joint(values, lambda v: (statistic(v),), n_boot, seed)[0]
+
+
+def bootstrap_joint(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], Sequence[float]],
+                    n_boot: int = 1000, seed: int = 0) -> list[Estimate]:
+    """Return one estimate per component of ``statistic(values)``, every component from the same resamples.
+
+    Quantities computed together (two rates and their differences) are then paired and each is computed once a draw.
+    """
     v = np.asarray(values, dtype=np.float64)
     if len(v) < 2:
         raise ValueError(f"bootstrap needs at least two items, got {len(v)}")
     rng = np.random.default_rng(seed)
-    draws = [statistic(v[rng.integers(0, len(v), len(v))]) for _ in range(n_boot)]
-    return Estimate(float(statistic(v)), float(np.std(draws, ddof=1)), len(v), "bootstrap")
+    draws = np.array([statistic(v[rng.integers(0, len(v), len(v))]) for _ in range(n_boot)], dtype=np.float64)
+    se = np.std(draws, axis=0, ddof=1)
+    return [Estimate(float(x), float(e), len(v), "bootstrap") for x, e in zip(statistic(v), se)]
 
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float],

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from resnet_lab.stats import (Estimate, binomial, bootstrap, difference, exact, greater, over_seeds,
+from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, over_seeds,
                               paired_bootstrap, sign)
 
 
@@ -44,3 +44,18 @@ def test_sign_and_greater_respect_the_band_and_unknown_errors():
     assert greater(binomial(0.905, 1_000), binomial(0.90, 1_000)) is False
     assert greater(over_seeds([0.9]), 0.5) is None
     assert greater(exact(2.0), 1.0) is True
+
+
+
+def test_bootstrap_joint_pairs_components_on_the_same_resamples():
+    """Against an independent resampling: the same index draws (seed 0) give every component its value and error."""
+    x = np.random.default_rng(3).normal(size=(30, 2))
+    v = np.stack([x[:, 0], x[:, 0] + 0.3 * x[:, 1]], 1)          # two correlated measurements of the same items
+    stat = lambda s: (s[:, 0].mean(), s[:, 1].mean(), s[:, 0].mean() - s[:, 1].mean())
+    rng = np.random.default_rng(0)
+    draws = np.array([stat(v[rng.integers(0, 30, 30)]) for _ in range(1000)])
+    joint = bootstrap_joint(v, stat)
+    assert [e.value for e in joint] == pytest.approx(stat(v))
+    assert [e.se for e in joint] == pytest.approx(draws.std(axis=0, ddof=1).tolist(), rel=1e-12)
+    assert joint[2].se < math.hypot(joint[0].se, joint[1].se)   # correlated: pairing narrows the band
+    assert bootstrap(v, lambda s: s[:, 0].mean()).se == pytest.approx(joint[0].se, rel=1e-12)

@@ -27,7 +27,7 @@ from ..models.resnet_ds import (SymmetricBranch, nonneg_projection_hook, spectra
                                 symmetric_filters_with_size, table52_depth)
 from ..noise import corrupt
 from ..profiles import select
-from ..stats import K_SE, Estimate, binomial, bootstrap, difference, exact, over_seeds, sign
+from ..stats import K_SE, Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, over_seeds, sign
 from ..train import TrainConfig, default_device, train_cached
 
 EXPERIMENT = "p2"
@@ -414,13 +414,12 @@ def growth_rates(no_bn, bn, ratio: float) -> dict[str, Estimate]:
     v = np.concatenate([np.asarray(no_bn, dtype=np.float64), np.asarray(bn, dtype=np.float64)], axis=1)
     cut = len(no_bn[0])
 
-    def rates(s: np.ndarray) -> tuple[float, float]:
-        return (decades_per_layer(torch.from_numpy(s[:, :cut].mean(0))),
-                decades_per_layer(torch.from_numpy(s[:, cut:].mean(0))))
+    def rates(s: np.ndarray) -> tuple[float, float, float, float]:
+        nb, b = (decades_per_layer(torch.from_numpy(s[:, :cut].mean(0))),
+                 decades_per_layer(torch.from_numpy(s[:, cut:].mean(0))))
+        return nb, b, nb - b, nb / ratio - b
 
-    return {"no_bn": bootstrap(v, lambda s: rates(s)[0]), "bn": bootstrap(v, lambda s: rates(s)[1]),
-            "faster": bootstrap(v, lambda s: rates(s)[0] - rates(s)[1]),
-            "margin": bootstrap(v, lambda s: rates(s)[0] / ratio - rates(s)[1])}
+    return dict(zip(("no_bn", "bn", "faster", "margin"), bootstrap_joint(v, rates)))
 
 
 def trained_probe(cfg: P2Config, profile: str, use_bn: bool, force: bool, device, progress: bool):
