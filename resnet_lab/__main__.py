@@ -4,6 +4,7 @@
 ``python -m resnet_lab run all --profile small --budget 150m [--threads 1] [--dry]``: the budgeted runner.
 ``python -m resnet_lab dry-run --profile standard``: every chapter's code path at a profile, capped, on the CPU.
 ``python -m resnet_lab controls [P1 ...]``: claim logic on negative controls and fixtures.
+``python -m resnet_lab units [--write README.md]``: the training units, landed and in progress, measured.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--budget", default=None, help="`all` only: e.g. 150m, 2h, 9m (default: unlimited)")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads (e.g. 1 to leave a core free)")
     run.add_argument("--dry", action="store_true", help="`all` only: print the plan, compute nothing")
+    units = sub.add_parser("units", help="the training units, landed and in progress, as a measured table")
+    units.add_argument("--write", default=None, help="rewrite the table between this file's markers (README.md)")
     dry = sub.add_parser("dry-run", help="run each chapter's profile config capped to a few steps, on the CPU")
     dry.add_argument("--profile", default="standard", help=f"one of {', '.join(PROFILES)}")
     dry.add_argument("chapters", nargs="*", help="e.g. p1 p4 (default: all)")
@@ -43,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from .controls import main as controls_main
 
         return controls_main(args.chapters or None, args.device)
+    if args.command == "units":
+        from .units import main as units_main
+
+        return units_main(args.write)
     if args.command == "dry-run":
         from .dryrun import main as dry_main
 

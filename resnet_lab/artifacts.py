@@ -175,7 +175,7 @@ def load_torch(path: Path, map_location="cpu", weights_only: bool = True):
         raise FileNotFoundError(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
         raise _corrupt(path, err) from err
 
 

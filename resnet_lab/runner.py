@@ -4,7 +4,7 @@ It plans every pending unit — the zoo networks the profile's chapters share fi
 ``run(profile)`` whose result is missing or stale — with a predicted time, prints the plan and its total,
 runs the units that fit the budget in order, exits cleanly and prints what remains. It commits nothing.
 Run it again and it goes on: every trained network is cached on its own (``train_cached``), and a network
-cut off mid-way resumes from its last finished epoch (a git-ignored ``.ckpt``).
+cut off mid-way resumes from its last finished epoch (its ``.ckpt``, committed while the unit is in progress).
 
 Predictions, best source first (the ``basis`` column):
 
@@ -37,8 +37,8 @@ from tqdm import tqdm
 
 from . import train as trainer
 from . import zoo
-from .artifacts import (CONFIG_CHANGED, ArtifactError, device_name, experiment_module, is_stale, load_json,
-                        load_result, recompute_stale)
+from .artifacts import (CONFIG_CHANGED, ArtifactError, artifact_dir, device_name, experiment_module, is_stale,
+                        load_json, load_result, recompute_stale)
 from .data import DataSpec
 from .experiments import list_experiments
 
@@ -163,13 +163,19 @@ def _recorded_zoo_seconds(name: str) -> float | None:
         return None
 
 
-def _fraction_done(checkpoint: Path, epochs: int) -> float:
-    """Return the share of ``epochs`` a training checkpoint has finished (0 if unreadable)."""
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        return min(1.0, state["result"]["history"][-1]["epoch"] / max(epochs, 1))
-    except Exception:  # a checkpoint being written or corrupt: predict the whole run
-        return 0.0
+def in_progress(checkpoint: Path, epochs: int) -> str | None:
+    """Return how far a training checkpoint has come, e.g. ``"12/64 epochs, 9.4 min/epoch"`` (None if none)."""
+    done = trainer.checkpoint_progress(checkpoint)
+    if done is None:
+        return None
+    rate = done["minutes_per_epoch"]
+    return f"{done['epochs_done']}/{epochs} epochs" + (f", {rate:.1f} min/epoch" if rate else "")
+
+
+def _epochs_of(checkpoint: Path) -> int | str:
+    """Return the planned epochs a checkpoint's config names ("?" for one written before configs were stored)."""
+    done = trainer.checkpoint_progress(checkpoint)
+    return done["epochs"] if done and done["epochs"] else "?"
 
 
 def predict_zoo(name: str, device) -> tuple[float, str]:
@@ -178,7 +184,10 @@ def predict_zoo(name: str, device) -> tuple[float, str]:
     recorded = _recorded_zoo_seconds(name)
     if recorded is not None:
         return recorded, "recorded"
-    left = 1.0 - _fraction_done(zoo.weights_path(name).with_suffix(".ckpt"), entry.train.epochs)
+    done = trainer.checkpoint_progress(zoo.weights_path(name).with_suffix(".ckpt"))
+    if done is not None and done["minutes_per_epoch"]:  # measured on the machine that wrote it
+        return (entry.train.epochs - done["epochs_done"]) * done["minutes_per_epoch"] * 60, "checkpoint"
+    left = 1.0 - (done["epochs_done"] / max(entry.train.epochs, 1) if done else 0.0)
     if trainer.default_device(device).type == "cpu" and entry.minutes_cpu:
         return left * entry.minutes_cpu * 60, "zoo minutes_cpu"
     images = spec_images(entry.data) * entry.train.epochs
@@ -247,8 +256,8 @@ def plan(profile: str, device=None, experiments: Sequence[str] | None = None) ->
     for name in zoo_needed(profile, names):
         if not zoo.is_trained(name):
             seconds, basis = predict_zoo(name, device)
-            partial = zoo.weights_path(name).with_suffix(".ckpt").exists()
-            unit = Unit("zoo", name, profile, seconds, basis, "partial" if partial else "missing")
+            progress = in_progress(zoo.weights_path(name).with_suffix(".ckpt"), zoo.entry(name).train.epochs)
+            unit = Unit("zoo", name, profile, seconds, basis, f"partial: {progress}" if progress else "missing")
             age = busy_elsewhere(unit)
             if age is not None:
                 unit.why += f"; checkpoint written {age / 60:.0f} min ago: training elsewhere?"
@@ -263,6 +272,10 @@ def plan(profile: str, device=None, experiments: Sequence[str] | None = None) ->
                 continue
             why = "missing" if result is None else f"stale: {result['stale']}"
         seconds, basis = predict_chapter(experiment, profile, device, result)
+        nets = [f"{c.stem.rsplit('-', 1)[0]} {p}" for c in sorted(artifact_dir(experiment, profile).glob("*.ckpt"))
+                if (p := in_progress(c, _epochs_of(c))) is not None]
+        if nets:
+            why += "; in progress: " + "; ".join(nets)
         units.append(Unit("chapter", experiment, profile, seconds, basis, why))
     return units
 
@@ -279,7 +292,7 @@ def format_plan(units: Sequence[Unit], budget_s: float | None = None) -> str:
         cumulative += u.predicted_s
         fits = "" if budget_s is None or cumulative <= budget_s else "  (after budget)"
         lines.append(f"{u.name:<28} {_minutes(u.predicted_s)} {_minutes(cumulative)}  {u.basis:<26} "
-                     f"{u.why[:70]}{fits}")
+                     f"{u.why}{fits}")
     total = f"total: {len(units)} units, {cumulative / 60:.1f} min predicted"
     if budget_s is not None:
         total += f"; budget {budget_s / 60:.1f} min"

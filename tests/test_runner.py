@@ -1,4 +1,5 @@
 """The budgeted runner: plan, predictions, budget, resumption across invocations (issue 13 §3, issue 19 §2–3)."""
+import json
 import sys
 import types
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ def test_a_zoo_network_training_elsewhere_is_not_started_twice(monkeypatch, fake
     monkeypatch.setattr(zoo, "load", lambda *a, **k: pytest.fail("trained twice"))
     lines = []
     units = runner.plan("small", "cpu", ["fz"])
-    assert units[0].why.startswith("partial; checkpoint written 0 min ago")
+    assert units[0].why.startswith(f"partial: 3/{zoo.ZOO[name].train.epochs} epochs; checkpoint written 0 min ago")
     assert units[0].predicted_s == pytest.approx(zoo.ZOO[name].minutes_cpu * 60 * (1 - 3 / zoo.ZOO[name].train.epochs))
     out = runner.run_budget("small", 1e9, "cpu", ["fz", "fy"], progress=False, echo=lines.append)
     assert out["done"] == ["fy@small"] and calls == ["fy"] and any("another process" in line for line in lines)
@@ -175,3 +176,30 @@ def test_zoo_needed_finds_names_inside_tuples():
     """P2's `small` names its §3.1 probes as a pair; the plan trains both before the chapter."""
     assert runner.zoo_needed("small", ["p2"]) == ["resnet20-cifar10", "resnet20-nobn-cifar10"]
     assert runner.zoo_needed("smoke", ["p2"]) == []
+
+
+def test_the_plan_shows_units_in_progress_with_their_measured_minutes(monkeypatch, fake_rate):
+    """A zoo unit's checkpoint gives epochs done / planned and its measured minutes per epoch, which predict the
+    rest; a chapter's own networks in progress are named in its row."""
+    import os
+    from dataclasses import asdict
+
+    from resnet_lab import zoo
+    from resnet_lab.artifacts import artifact_dir, save_torch
+
+    name = next(iter(zoo.ZOO))
+    epochs = zoo.ZOO[name].train.epochs
+    history = [{"epoch": 0}] + [{"epoch": e, "epoch_time_s": 540.0} for e in (1, 2)]
+    ckpt = zoo.weights_path(name).with_suffix(".ckpt")
+    save_torch(ckpt, {"result": {"history": history, "wall_time_s": 1080.0},
+                      "config": json.loads(json.dumps(asdict(zoo.ZOO[name].train)))})
+    os.utime(ckpt, (0, 0))  # written long ago: not another process's run
+    add_chapter(monkeypatch, "fz", FakeConfig(), [])
+    monkeypatch.setattr(runner, "zoo_needed", lambda profile, names: [name])
+    save_torch(artifact_dir("fz", "small") / "resnet_d6-seed0-0123456789ab.ckpt",
+               {"result": {"history": [{"epoch": 0}, {"epoch": 1, "epoch_time_s": 60.0}]}, "config": {"epochs": 34}})
+    units = runner.plan("small", "cpu", ["fz"])
+    assert units[0].why == f"partial: 2/{epochs} epochs, 9.0 min/epoch" and units[0].basis == "checkpoint"
+    assert units[0].predicted_s == pytest.approx((epochs - 2) * 540.0)
+    assert units[1].why == "missing; in progress: resnet_d6-seed0 1/34 epochs, 1.0 min/epoch"
+    assert "partial: 2/" in runner.format_plan(units)

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -171,3 +172,87 @@ def test_chapter_run_killed_mid_way_resumes_to_the_uninterrupted_result(toy_data
     assert resumed.keys() == straight.keys()
     for seed in straight:
         assert resumed[seed] == pytest.approx(straight[seed], rel=1e-5)
+
+
+# ---- checkpoints committed in progress (issue 37): safe to load, resumed by a fresh process ------------------
+_RESUME = """
+import sys, torch
+from resnet_lab.data import ImageData
+from resnet_lab.models import build_model
+from resnet_lab.train import TrainConfig, train
+images, labels, config, ckpt, out = torch.load(sys.argv[1], weights_only=False)
+data = ImageData(images, labels, ("dark", "bright"), "synthetic", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+torch.manual_seed(123)  # not the run's seed: every weight must come from the checkpoint
+model = build_model("resnet20", width=4, num_classes=2)
+result = train(model, data, data, TrainConfig(**config), device="cpu", checkpoint=ckpt, progress=False)
+torch.save({"state": model.state_dict(), "epochs": [r["epoch"] for r in result.history]}, out)
+"""
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "step"])
+def test_a_fresh_process_resumes_a_committed_checkpoint_to_the_uninterrupted_result(toy_data, tmp_path, schedule):
+    """The checkpoint is loaded with weights_only=True in a new interpreter (as on a fresh clone); augmentation
+    on, so the loader's generator state must travel too; the step schedule's milestones (a Counter) as well."""
+    import subprocess
+    import sys
+    from dataclasses import asdict
+
+    config = TrainConfig(epochs=3, batch_size=32, lr=0.05, schedule=schedule, augment=True, channels_last=False)
+    straight = tiny_model()
+    train(straight, toy_data, toy_data, config, device="cpu", progress=False)
+
+    def kill_in_epoch_two(model, step):
+        if step == 9:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "unit.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_model(), toy_data, toy_data, config, device="cpu", step_hooks=[kill_in_epoch_two],
+              checkpoint=str(ckpt), progress=False)
+    state = torch.load(ckpt, weights_only=True)  # raises on anything but tensors and plain types
+    assert state["result"]["history"][-1]["epoch"] == 1 and state["config"]["schedule"] == schedule
+    assert isinstance(state["rng"], torch.Tensor)
+
+    job, out = tmp_path / "job.pt", tmp_path / "out.pt"
+    torch.save((toy_data.images, toy_data.labels, asdict(config), str(ckpt), str(out)), job)
+    subprocess.run([sys.executable, "-c", _RESUME, str(job)], check=True)
+    resumed = torch.load(out, weights_only=True)
+    assert resumed["epochs"] == [0, 1, 2, 3]  # a restart would differ in the weights: it starts from seed 123
+    for a, b in zip(straight.state_dict().values(), resumed["state"].values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5)
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(toy_data, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    train(tiny_model(), toy_data, None, replace(CONFIG, epochs=1), device="cpu", checkpoint=str(ckpt), progress=False)
+    with pytest.warns(UserWarning, match="another training config"):
+        result = train(tiny_model(), toy_data, None, CONFIG, device="cpu", checkpoint=str(ckpt), progress=False)
+    assert [r["epoch"] for r in result.history] == [0, 1, 2, 3]
+
+
+def test_checkpoint_progress_reads_epochs_and_measured_minutes(toy_data, tmp_path):
+    from resnet_lab.train import checkpoint_progress
+
+    ckpt = tmp_path / "run.ckpt"
+
+    def stop_after_epoch_two(model, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_model(), toy_data, None, CONFIG, device="cpu", callbacks=[stop_after_epoch_two],
+              checkpoint=str(ckpt), progress=False)
+    done = checkpoint_progress(ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    assert done["epochs_done"] == 1 and done["epochs"] == 3
+    assert done["minutes_per_epoch"] == pytest.approx(state["result"]["history"][1]["epoch_time_s"] / 60)
+    assert checkpoint_progress(tmp_path / "missing.ckpt") is None
+
+
+def test_a_callback_value_no_safe_load_could_open_fails_at_the_first_checkpoint(toy_data, tmp_path):
+    import numpy as np
+
+    with pytest.raises(TypeError):
+        train(tiny_model(), toy_data, None, CONFIG, device="cpu", callbacks=[lambda m, e: {"x": np.float32(1)}],
+              checkpoint=str(tmp_path / "run.ckpt"), progress=False)
