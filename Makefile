@@ -22,7 +22,7 @@ book: $(VENV)/.installed
 	  echo "== $$nb (profile $(PROFILE))"; \
 	  $(BIN)/papermill --log-level WARNING --execution-timeout 1800 $$nb book/$$(basename $$nb) -p profile $(PROFILE) || exit 1; \
 	done
-	$(BIN)/python -m resnet_lab.ledger book/ledger.md
+	$(BIN)/python -m resnet_lab ledger book/ledger.md
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book: _build/html/index.html"
 

@@ -38,7 +38,7 @@ import torch
 
 from resnet_lab.artifacts import device_name
 from resnet_lab.experiments.p5 import OverheadConfig, procresnet_conv_sizes, step_overhead
-from resnet_lab.procrustes import NS_ITERS, project_kernel
+from resnet_lab.linalg.procrustes import NS_ITERS, project_kernel
 
 
 def time_call(fn, repeats: int, device: torch.device) -> float:

@@ -4,6 +4,7 @@
 ``python -m resnet_lab run all --profile small --budget 150m [--threads 1] [--dry]``: the budgeted runner.
 ``python -m resnet_lab dry-run --profile standard``: every chapter's code path at a profile, capped, on the CPU.
 ``python -m resnet_lab controls [P1 ...]``: claim logic on negative controls and fixtures.
+``python -m resnet_lab ledger [book/ledger.md]``: the book's ledger page from the chapters' ledgers.
 ``python -m resnet_lab units [--write README.md]``: the training units, landed and in progress, measured.
 """
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--budget", default=None, help="`all` only: e.g. 150m, 2h, 9m (default: unlimited)")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads (e.g. 1 to leave a core free)")
     run.add_argument("--dry", action="store_true", help="`all` only: print the plan, compute nothing")
+    ledger = sub.add_parser("ledger", help="write the book's ledger page from every chapter's committed ledger")
+    ledger.add_argument("out", nargs="?", default="book/ledger.md")
     units = sub.add_parser("units", help="the training units, landed and in progress, as a measured table")
     units.add_argument("--write", default=None, help="rewrite the table between this file's markers (README.md)")
     dry = sub.add_parser("dry-run", help="run each chapter's profile config capped to a few steps, on the CPU")
@@ -46,6 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         from .controls import main as controls_main
 
         return controls_main(args.chapters or None, args.device)
+    if args.command == "ledger":
+        from pathlib import Path
+
+        from .experiments import ledgers
+        from .ledger import render_markdown
+
+        out = Path(args.out)
+        out.write_text(render_markdown(ledgers(), figure=out.parent / "ledger_matrix.png"))
+        print(f"wrote {out}")
+        return 0
     if args.command == "units":
         from .units import main as units_main
 

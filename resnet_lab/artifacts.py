@@ -4,9 +4,11 @@ Layout: ``<root>/<experiment>/<profile>/<name>.json`` (+ ``.npz`` arrays, ``.pt`
 root is ``$RESNET_LAB_ARTIFACTS`` or the repo's ``artifacts/``. Committed artifacts are what the book shows.
 
 Staleness: ``cached`` stores in each result's provenance ``config_hash`` (sha256 of the profile's config as
-JSON) and ``code_version`` (the chapter's ``CODE_VERSION`` if it declares one, else a hash of the source of
-``run`` and every function and class of the chapter module it reaches). On loading, a mismatch sets the
-result's ``stale`` field to the reason (it is ``False`` when current, and ``"unknown (no config hash)"`` for
+JSON) and ``code_files``: the sha256 of every source file that decides the result — the chapter's declared
+``compute_files`` (config and measurement) and every ``resnet_lab`` module they import, transitively
+(``sources.py``). Claims and tables are not among them, so editing a verdict never makes a result stale, and
+a fix to a shared metric does. On loading, a changed config or file sets the result's ``stale`` field to the
+reason, naming the files (it is ``False`` when current, and ``"unknown (no config hash)"`` for
 results saved before hashes existed: those load and are not refused). ``resolve_profile("auto")`` skips
 stale results; ``python -m resnet_lab run`` and the runner recompute them (networks with unchanged
 configs are reloaded, not retrained, since ``train_cached`` keys them by their own hash).
@@ -20,7 +22,6 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib
-import inspect
 import json
 import math
 import os
@@ -39,11 +40,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .sources import changed, source_hashes
+
 ARTIFACTS_ENV = "RESNET_LAB_ARTIFACTS"
 RECOMPUTE_STALE_ENV = "RESNET_LAB_RECOMPUTE_STALE"  # "1": cached() recomputes a stale result instead of loading it
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NO_HASH = "unknown (no config hash)"
 CONFIG_CHANGED = "config changed"  # how a stale reason starts when the profile's config moved (the runner reads it)
+OLD_CODE_VERSION = "saved under the retired code_version scheme, before source hashes"
 
 
 class ArtifactError(RuntimeError):
@@ -243,54 +247,21 @@ def experiment_module(experiment: str) -> types.ModuleType | None:
     name = f"{__package__}.experiments.{experiment}"
     if name in sys.modules:
         return sys.modules[name]
-    if not (Path(__file__).parent / "experiments" / f"{experiment}.py").exists():
+    folder = Path(__file__).parent / "experiments"
+    if not ((folder / f"{experiment}.py").exists() or (folder / experiment / "__init__.py").exists()):
         return None
     return importlib.import_module(name)
 
 
-def _reached_source(module: types.ModuleType, root) -> list[str]:
-    """Return the source of ``root`` and of every function/class of ``module`` it references, transitively."""
-    seen, order, todo = set(), [], [root]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        order.append(obj)
-        codes = []
-        if isinstance(obj, types.FunctionType):
-            codes.append(obj.__code__)
-        elif isinstance(obj, type):
-            codes += [f.__code__ for f in vars(obj).values() if isinstance(f, types.FunctionType)]
-        names = set()
-        while codes:
-            code = codes.pop()
-            names.update(code.co_names)
-            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-        for n in sorted(names):
-            target = getattr(module, n, None)
-            own = getattr(target, "__module__", None) == module.__name__
-            if isinstance(target, (types.FunctionType, type)) and own and not n.startswith("claim"):
-                todo.append(target)
-    return sorted(inspect.getsource(o) for o in order)
-
-
-def code_version(experiment: str) -> str | None:
-    """Return the chapter's code version: its ``CODE_VERSION`` if declared, else a hash of the compute path's source.
-
-    The compute path is ``run`` and every function and class of the module it reaches (``claims*`` excluded),
-    so editing the claims, figures or docstrings elsewhere does not make results stale. None without a module.
-    """
+def code_files(experiment: str) -> dict[str, str] | None:
+    """Return the source hashes that decide the chapter's results: its ``Chapter.compute_files`` and every
+    ``resnet_lab`` file they import (``sources.source_hashes``). None for an experiment that is not a chapter."""
     module = experiment_module(experiment)
-    if module is None:
+    chapter = getattr(module, "CHAPTER", None)
+    if chapter is None or not chapter.compute_files:
         return None
-    if getattr(module, "CODE_VERSION", None) is not None:
-        return str(module.CODE_VERSION)
-    try:
-        text = "\n".join(_reached_source(module, module.run))
-    except (AttributeError, OSError, TypeError):
-        text = Path(module.__file__).read_text()
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    folder = Path(module.__file__).parent
+    return source_hashes(folder / f for f in chapter.compute_files)
 
 
 def profile_config(experiment: str, profile: str):
@@ -338,9 +309,12 @@ def staleness(result: dict, experiment: str, profile: str, config=None, name: st
     if (now is not None and prov["config_hash"] is not None and now != prov["config_hash"]
             and not _same_config(result.get("config"), config)):
         reasons.append(f"{CONFIG_CHANGED} (saved {prov['config_hash']}, now {now})")
-    version = code_version(experiment)
-    if version is not None and prov.get("code_version") is not None and version != prov["code_version"]:
-        reasons.append(f"code changed (saved {prov['code_version']}, now {version})")
+    if "code_files" in prov:
+        edited = changed(prov["code_files"] or {})
+        if edited:
+            reasons.append(f"code changed: {', '.join(edited)}")
+    elif prov.get("code_version") is not None:
+        reasons.append(f"{OLD_CODE_VERSION} ({prov['code_version']})")
     return "; ".join(reasons) or False
 
 
@@ -399,15 +373,29 @@ def cached(experiment: str, profile: str, compute: Callable[[], dict], force: bo
             return result
     if config is None and name == "result":
         config = profile_config(experiment, profile)
-    # The code version of what runs, taken before it runs: an edit to the chapter during a long run must leave
-    # the result stale (and inspect.getsource of the edited file would hash shifted lines).
-    version = code_version(experiment)
+    # The source hashes of what runs, taken before it runs: an edit during a long run must leave the result stale.
+    files = code_files(experiment)
     start = time.perf_counter()
     result = compute()
     result.pop("stale", None)
     result["provenance"] = {**provenance(profile, time.perf_counter() - start, result.get("data_source")),
                             "config_hash": config_hash(config) if config is not None
                             else config_hash(result.get("config")),
-                            "code_version": version}
+                            "code_files": files}
     save_json(path, result)
     return load_result(experiment, profile, name, config)
+
+
+def cached_unit(experiment: str, profile: str, name: str, compute: Callable[[], dict], force: bool = False) -> dict:
+    """Return the JSON of one unit of work, ``<experiment>/<profile>/units/<name>.json``, computing it if absent.
+
+    A chapter whose result is assembled from many small units (P5: each Fig. 2 cell, the linear fits, the
+    projection checks, the timings) caches each on its own, so a run stopped at a command's time limit resumes
+    where it stopped. A unit is found by its name alone (no staleness check): put the hash of the config it was
+    computed from in ``name``.
+    """
+    path = artifact_dir(experiment, profile) / "units" / f"{name}.json"
+    if path.exists() and not force:
+        return load_json(path)
+    save_json(path, compute())
+    return load_json(path)

@@ -332,3 +332,23 @@ class DeviceLoader:
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+
+
+@dataclass(frozen=True)
+class PaddedData(DataSpec):
+    """A ``DataSpec`` whose images are zero-padded to ``size``² and repeated to ``channels`` (P4 Sec. 3)."""
+
+    size: int = 32
+    channels: int = 3
+
+    def load(self, split: str, root=None) -> ImageData:
+        return to_rgb32(super().load(split, root), self.size, self.channels)
+
+
+def to_rgb32(data: ImageData, size: int = 32, channels: int = 3) -> ImageData:
+    """Return ``data`` zero-padded on every edge to ``size×size`` with its channels repeated to ``channels``."""
+    c, h, w = data.images.shape[1:]
+    top, left = (size - h) // 2, (size - w) // 2
+    images = F.pad(data.images, (left, size - w - left, top, size - h - top))
+    repeat = channels // c
+    return replace(data, images=images.repeat(1, repeat, 1, 1), mean=data.mean * repeat, std=data.std * repeat)

@@ -2,8 +2,8 @@
 
 Each chapter's ``PROFILES[profile]`` (and the zoo entries) is replaced, in this process only, by a capped
 copy: every ``TrainConfig`` trains one epoch of at most two steps at batch ≤ 8, every ``DataSpec`` keeps a
-few images per class, and the size fields named in ``CAPS`` / ``SHORTEN`` / ``THIN`` below are capped,
-shortened or thinned (P1's and P4's base width among them: fewer channels, the same layers).
+few images per class, and the size fields each chapter names in its ``Chapter.dry_run`` are capped, shortened
+or thinned (P1's and P4's base width among them: fewer channels, the same layers).
 Everything else — the architectures' layouts and depths, the measurements, the caching, ``claims(result)`` and the
 ledger written from its rows — is the real code path (``torch.compile`` is skipped, as on every CPU run).
 Artifacts and ledgers go to a scratch folder (``RESNET_LAB_ARTIFACTS`` / ``RESNET_LAB_CLAIMS``), never over
@@ -21,53 +21,36 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .data import DataSpec
+from . import experiments
+from .experiments import DryRunCaps
 from .train import TrainConfig
 
-TRAIN_CAP = {"epochs": 1, "max_steps_per_epoch": 2, "batch_size": 8}
 DATA_CAP = {"train_per_class": 8, "test_per_class": 4}
-# Size fields (numbers), capped by name wherever they appear in a chapter's config (None, "all", is capped too).
-CAPS = {
-    "train_per_class": 8, "test_per_class": 4, "noise_test_per_class": 4, "sample_per_class": 4,
-    "small_sample_per_class": 4, "mpa_per_class": 4,                        # images per class
-    "images": 2, "perturb_images": 2, "probe_images": 8, "bn_probe_images": 8, "stability_images": 8,
-    "gradnorm_batch": 8, "batch": 16, "batch_size": 8,                      # image / sample counts
-    "dense_max_dim": 256, "top_k": 4, "energy_k": 4,                        # P3 spectra
-    "steps": 5, "repeats": 1, "projection_repeats": 1,                      # P5 linear nets, overhead timing
-    "average_last_epochs": 1,                                               # P2: one epoch is all there is
-    "agreement_width": 0.25,                                                # P5: NS-vs-SVD check on conv* sizes
-    # Base channels of P1's and P4's networks (ints; P5's float width multipliers are ≤ 1 and pass): at 64,
-    # P1's per-unit κ (batched SVDs over every frequency) alone takes minutes per network on a CPU.
-    "width": 8,
-}
-# Tuple fields that multiply the work (networks, grid cells), shortened to their first few entries.
-SHORTEN = {"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}
-# Long grids of cheap-looking values that each cost a pass over the networks: thinned evenly (ends kept).
-THIN = {"eps_grid": 4}
-EXPERIMENTS = ("intro", "p3", "p5", "p2", "p1", "p4")
+NO_CAPS = DryRunCaps()
 
 
 def _min(value, cap):
     return cap if value is None else min(value, cap)
 
 
-def cap(obj, name: str | None = None):
-    """Return a copy of a config with training, data and the named size fields capped (see the module doc)."""
+def cap(obj, caps: DryRunCaps = NO_CAPS, name: str | None = None):
+    """Return a copy of a config with training and data capped, and the chapter's named size fields (``caps``)."""
     if isinstance(obj, TrainConfig):
         return dataclasses.replace(obj, epochs=1, max_steps_per_epoch=2, batch_size=min(obj.batch_size, 8))
     if isinstance(obj, DataSpec):
         return dataclasses.replace(obj, **{k: _min(getattr(obj, k), v) for k, v in DATA_CAP.items()})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: cap(getattr(obj, f.name), f.name)
+        return dataclasses.replace(obj, **{f.name: cap(getattr(obj, f.name), caps, f.name)
                                            for f in dataclasses.fields(obj) if f.init})
     if isinstance(obj, dict):
-        return {k: cap(v, name) for k, v in obj.items()}
-    if name in SHORTEN and isinstance(obj, tuple):
-        return obj[:SHORTEN[name]]
-    if name in THIN and isinstance(obj, tuple) and len(obj) > THIN[name]:
-        k = THIN[name]
+        return {k: cap(v, caps, name) for k, v in obj.items()}
+    if name in caps.shorten and isinstance(obj, tuple):
+        return obj[:caps.shorten[name]]
+    if name in caps.thin and isinstance(obj, tuple) and len(obj) > caps.thin[name]:
+        k = caps.thin[name]
         return tuple(obj[round(i * (len(obj) - 1) / (k - 1))] for i in range(k))
-    if name in CAPS and (obj is None or (isinstance(obj, (int, float)) and not isinstance(obj, bool))):
-        return _min(obj, CAPS[name])
+    if name in caps.caps and (obj is None or (isinstance(obj, (int, float)) and not isinstance(obj, bool))):
+        return _min(obj, caps.caps[name])
     return obj
 
 
@@ -105,7 +88,7 @@ def dry_run_one(module, profile: str) -> Outcome:
         if hasattr(module, "claims"):
             claims = module.claims(result)
             rows = _valid_rows(claims)
-            write_ledger(getattr(module, "CHAPTER", name.upper()), claims)
+            write_ledger(module.CHAPTER.ledger or name.upper(), claims)
         return Outcome(name, True, time.perf_counter() - start, rows)
     except Exception as err:  # report and go on: other chapters may be fine
         last = traceback.format_exception_only(type(err), err)[-1].strip()
@@ -114,16 +97,15 @@ def dry_run_one(module, profile: str) -> Outcome:
                        error=f"{last} (at {os.path.basename(where.filename)}:{where.lineno})")
 
 
-def dry_run(profile: str, experiments: Sequence[str] | None = None, root: str | None = None,
+def dry_run(profile: str, chapters: Sequence[str] | None = None, root: str | None = None,
             echo=print) -> list[Outcome]:
-    """Dry-run ``experiments`` (default: all) at ``profile`` with capped configs into ``root`` (a scratch folder)."""
+    """Dry-run ``chapters`` (default: all) at ``profile`` with capped configs into ``root`` (a scratch folder)."""
     from . import zoo
-    from .experiments import get_experiment, list_experiments
     from .profiles import check_profile
+    from .runner import zoo_needed
 
     check_profile(profile)
-    names = list(experiments) if experiments else [e for e in EXPERIMENTS if e in list_experiments()] + \
-        [e for e in list_experiments() if e not in EXPERIMENTS]
+    names = list(chapters) if chapters else experiments.list_experiments()
     root = root or tempfile.mkdtemp(prefix="resnet_lab_dryrun_")
     saved_env = {k: os.environ.get(k) for k in ("RESNET_LAB_ARTIFACTS", "RESNET_LAB_CLAIMS")}
     os.environ["RESNET_LAB_ARTIFACTS"] = os.path.join(root, "artifacts")
@@ -134,9 +116,9 @@ def dry_run(profile: str, experiments: Sequence[str] | None = None, root: str | 
         for key, entry in list(zoo.ZOO.items()):
             zoo.ZOO[key] = dataclasses.replace(entry, data=cap(entry.data), train=cap(entry.train))
         modules = {}
-        for name in list_experiments():  # cap every chapter first: P3 reads the intro's profile
+        for name in experiments.list_experiments():  # cap every chapter first: P3 reads the intro's profile
             try:
-                module = get_experiment(name)
+                module = experiments.get_experiment(name)
             except Exception as err:
                 if name in names:
                     outcomes.append(Outcome(name, False, 0.0, error=f"import: {type(err).__name__}: {err}"))
@@ -144,8 +126,7 @@ def dry_run(profile: str, experiments: Sequence[str] | None = None, root: str | 
             modules[name] = module
             if profile in getattr(module, "PROFILES", {}):
                 patched.append((module.PROFILES, dict(module.PROFILES)))
-                module.PROFILES[profile] = cap(module.PROFILES[profile])
-        from .runner import zoo_needed
+                module.PROFILES[profile] = cap(module.PROFILES[profile], module.CHAPTER.dry_run)
 
         for name in zoo_needed(profile, [n for n in names if profile in getattr(modules.get(n), "PROFILES", {})]):
             echo(f"== zoo/{name} (capped)")  # the runner trains the zoo first; so does the dry run
@@ -188,12 +169,12 @@ def report(outcomes: Sequence[Outcome], profile: str) -> str:
     return "\n".join(lines)
 
 
-def main(profile: str, experiments: Sequence[str] | None = None, keep: str | None = None) -> int:
+def main(profile: str, chapters: Sequence[str] | None = None, keep: str | None = None) -> int:
     """Entry point of ``python -m resnet_lab dry-run``: print the report; 1 if any chapter failed."""
     if keep:
-        outcomes = dry_run(profile, experiments, keep)
+        outcomes = dry_run(profile, chapters, keep)
     else:
         with tempfile.TemporaryDirectory(prefix="resnet_lab_dryrun_") as root:
-            outcomes = dry_run(profile, experiments, root)
+            outcomes = dry_run(profile, chapters, root)
     print(report(outcomes, profile))
     return 0 if outcomes and all(o.ok for o in outcomes) else 1

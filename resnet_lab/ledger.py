@@ -27,8 +27,6 @@ from .stats import Estimate
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
 VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
 TESTED = ("holds", "partly", "fails")
-CHAPTERS = {"P1": "p1_dynamical_system", "P2": "p2_forward_stability", "P3": "p3_linearization",
-            "P4": "p4_dynamical_stability", "P5": "p5_norm_preservation"}
 # One colour per verdict, shared by the ledger page, the chapter summary cards and every figure.
 VERDICT_COLORS = {"holds": "#2e7d32", "partly": "#f9a825", "fails": "#c62828",
                   "inconclusive": "#78909c", "not run": "#e0e0e0"}
@@ -281,8 +279,9 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(chapters: dict[str, str] = CHAPTERS, figure: Path | None = None) -> str:
-    """Return the book's ledger page: the verdict matrix, then every chapter's rows with gate and band."""
+def render_markdown(chapters: dict[str, str], figure: Path | None = None) -> str:
+    """Return the book's ledger page for ``{ledger id: notebook}`` (``experiments.ledgers()``): the verdict
+    matrix, then every chapter's rows with gate and band."""
     ledgers = {c: rows for c in chapters if (rows := read_ledger(c)) is not None}
     counts = verdict_counts(ledgers)
     lines = ["# Claims ledger", "",
@@ -312,10 +311,3 @@ def render_markdown(chapters: dict[str, str] = CHAPTERS, figure: Path | None = N
         lines.append("")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    import sys
-
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else REPO_ROOT / "book" / "ledger.md")
-    out.write_text(render_markdown(figure=out.parent / "ledger_matrix.png"))
-    print(f"wrote {out}")

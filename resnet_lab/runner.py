@@ -13,7 +13,7 @@ Predictions, best source first (the ``basis`` column):
   device it names;
 * ``zoo``: a zoo entry's measured ``minutes_cpu`` (on the CPU only);
 * ``estimate``: images to train (every ``TrainConfig`` in the config × its data × epochs × the lengths of
-  the grid fields in ``GRID_FIELDS``) ÷ the ResNet-20 training throughput measured on this machine in a few
+  the chapter's ``grid_fields``) ÷ the ResNet-20 training throughput measured on this machine in a few
   steps (once per process: a load-dependent rate is not kept). Rough: it ignores the networks' width
   and depth (over-predicting narrow networks, under-predicting wide or deep ones) and the measuring.
 
@@ -37,16 +37,10 @@ from tqdm import tqdm
 
 from . import train as trainer
 from . import zoo
-from .artifacts import (CONFIG_CHANGED, ArtifactError, artifact_dir, device_name, experiment_module, is_stale,
-                        load_json, load_result, recompute_stale)
+from . import experiments
+from .artifacts import CONFIG_CHANGED, ArtifactError, artifact_dir, device_name, is_stale, load_json, load_result, recompute_stale
 from .data import DataSpec
-from .experiments import list_experiments
 
-# Chapters in the order issue 19 asks for (intro's network is P3's), then any others.
-ORDER = ("intro", "p3", "p5", "p2", "p1", "p4")
-# Tuple fields of a config dataclass that multiply the networks its TrainConfig trains (for the estimate).
-GRID_FIELDS = ("depths", "extra_depths", "seeds", "archs", "deep_models", "channels", "variants", "ns", "widths",
-               "models", "datasets")
 IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
 # A zoo checkpoint written this recently may be another process's run (an epoch is ~3–10 min on this CPU).
 BUSY_S = 1800
@@ -125,13 +119,14 @@ def spec_images(spec: DataSpec) -> int:
     return n_classes * min(per_class, spec.train_per_class or per_class)
 
 
-def training_images(config, multiplier: int = 1, data: DataSpec | None = None) -> float:
-    """Return images × epochs summed over every ``TrainConfig`` in a config (see the module doc: rough)."""
+def training_images(config, grid_fields: Sequence[str] = (), multiplier: int = 1, data: DataSpec | None = None) -> float:
+    """Return images × epochs summed over every ``TrainConfig`` in a config, each ``grid_fields`` tuple multiplying
+    the networks (see the module doc: rough)."""
     if not dataclasses.is_dataclass(config):
         return 0.0
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     for name, value in values.items():
-        if name in GRID_FIELDS and isinstance(value, (tuple, list)) and value:
+        if name in grid_fields and isinstance(value, (tuple, list)) and value:
             multiplier *= len(value)
     specs = [v for v in values.values() if isinstance(v, DataSpec)]
     data = specs[0] if specs else data
@@ -151,7 +146,7 @@ def training_images(config, multiplier: int = 1, data: DataSpec | None = None) -
             # recipes count by their mean, not their sum.
             total += multiplier * sum(map(images_of, value.values())) / len(value)
         elif dataclasses.is_dataclass(value) and not isinstance(value, DataSpec):
-            total += training_images(value, multiplier, data)
+            total += training_images(value, grid_fields, multiplier, data)
     return total
 
 
@@ -203,55 +198,40 @@ def predict_chapter(experiment: str, profile: str, device, result: dict | None) 
     wall = ((result or {}).get("provenance") or {}).get("wall_time_s")
     if wall is not None and CONFIG_CHANGED not in str((result or {}).get("stale") or ""):
         return float(wall), f"recorded ({result['provenance'].get('device', '?').split(' (')[0]})"
-    config = getattr(experiment_module(experiment), "PROFILES", {}).get(profile)
-    images = training_images(config)
+    chapter = experiments.get_chapter(experiment)
+    images = training_images(chapter.profiles.get(profile), chapter.grid_fields)
     if images == 0:
         return 60.0, "estimate (no training; 1 min)"
     return images / measure_throughput(device), "estimate"
 
 
 # ---- the plan ------------------------------------------------------------------------------------------
-def chapters(profile: str, experiments: Sequence[str] | None = None) -> list[str]:
-    """Return the chapters that define ``profile``, in ``ORDER``."""
-    names = list(experiments) if experiments is not None else list_experiments()
-    ordered = [e for e in ORDER if e in names] + [e for e in names if e not in ORDER]
+def chapters(profile: str, names: Sequence[str] | None = None) -> list[str]:
+    """Return the chapters (default: the registry's, in its order) that define ``profile``."""
     found = []
-    for e in ordered:
+    for e in names if names is not None else experiments.list_experiments():
         try:
-            module = experiment_module(e)
+            chapter = experiments.get_chapter(e)
         except Exception as err:  # a chapter mid-rewrite must not stop the others
             warnings.warn(f"chapter {e} does not import ({type(err).__name__}: {err}); left out of the plan")
             continue
-        if profile in (getattr(module, "PROFILES", None) or {}):
+        if profile in chapter.profiles:
             found.append(e)
     return found
 
 
-def zoo_needed(profile: str, experiments: Sequence[str]) -> list[str]:
-    """Return the zoo networks that the chapters' configs at ``profile`` name (any string field equal to one)."""
+def zoo_needed(profile: str, names: Sequence[str]) -> list[str]:
+    """Return the zoo networks that the chapters ``names`` declare for ``profile`` (``Chapter.networks``)."""
     needed = []
-
-    def walk(obj):
-        if isinstance(obj, str) and obj in zoo.ZOO and obj not in needed:
-            needed.append(obj)
-        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            for f in dataclasses.fields(obj):
-                walk(getattr(obj, f.name))
-        elif isinstance(obj, (tuple, list)):
-            for v in obj:
-                walk(v)
-        elif isinstance(obj, dict):
-            for v in obj.values():
-                walk(v)
-
-    for e in experiments:
-        walk(experiment_module(e).PROFILES[profile])
+    for e in names:
+        chapter = experiments.get_chapter(e)
+        needed += [n for n in chapter.networks(chapter.profiles[profile]) if n not in needed]
     return needed
 
 
-def plan(profile: str, device=None, experiments: Sequence[str] | None = None) -> list[Unit]:
+def plan(profile: str, device=None, names: Sequence[str] | None = None) -> list[Unit]:
     """Return every pending unit at ``profile``: the zoo networks first, then each chapter not yet current."""
-    names = chapters(profile, experiments)
+    names = chapters(profile, names)
     units = []
     for name in zoo_needed(profile, names):
         if not zoo.is_trained(name):
@@ -315,10 +295,10 @@ def run_unit(unit: Unit, device=None, progress: bool = True) -> None:
         zoo.load(unit.target, device=device, progress=progress)
         return
     with recompute_stale():
-        experiment_module(unit.target).run(profile=unit.profile, force=False, device=device, progress=progress)
+        experiments.get_chapter(unit.target).run(profile=unit.profile, force=False, device=device, progress=progress)
 
 
-def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence[str] | None = None,
+def run_budget(profile: str, budget_s: float, device=None, names: Sequence[str] | None = None,
                threads: int | None = None, dry: bool = False, progress: bool = True, echo=print) -> dict:
     """Plan, print, run what fits ``budget_s`` in order, print what remains. Returns {done, partial, failed, remaining}.
 
@@ -327,7 +307,7 @@ def run_budget(profile: str, budget_s: float, device=None, experiments: Sequence
     """
     if threads:
         torch.set_num_threads(threads)
-    units = plan(profile, device, experiments)
+    units = plan(profile, device, names)
     echo(format_plan(units, budget_s))
     if any(u.basis.startswith("estimate") for u in units):
         echo(f"estimates use {measure_throughput(device):.0f} training images/s (ResNet-20, batch 128, "

@@ -16,10 +16,9 @@ from .train import TrainConfig, run_key, train_cached
 EXPERIMENT = "zoo"
 
 # The book's CPU recipe for CIFAR ResNets: one-cycle to lr 0.1, Nesterov, batch 64, weight decay 5e-4, label
-# smoothing 0.1, 27 epochs. benchmarks/recipe_cpu.py measured it in one run against the earlier recipe (18 epochs,
-# batch 128, lr 0.2): ResNet-20 87.2% in 47.3 min (beside another job) against 85.9% in 36.8 min on 2 threads, +1.3
-# points, beyond the 2-s.e. band; run again on a quiet machine, 86.8% in 38.7 min (+0.9; 88.0% with flip TTA).
-# Batch 64 at the same lr per image buys more steps, which a short schedule rewards.
+# smoothing 0.1, 27 epochs. Chosen by benchmarks/recipe_cpu.py, which measured it against the earlier recipe
+# (18 epochs, batch 128, lr 0.2) in one run, beyond the noise band (its header gives the figures). Batch 64 at the
+# same lr per image buys more steps, which a short schedule rewards.
 CPU_RECIPE = TrainConfig(epochs=27, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle", label_smoothing=0.1)
 
 
@@ -33,28 +32,22 @@ class ZooEntry:
     gate_test_acc: float            # test accuracy the network must reach before a verdict rests on it
     paper: str                      # the paper's network and accuracy, shown beside ours
     model_options: dict = field(default_factory=dict)
-    minutes_cpu: float = 0.0        # wall time on the 2-core CPU with 1 thread, for planning (see the entry)
+    minutes_cpu: float = 0.0        # planning figure: minutes on the 2-core CPU with 1 thread (measured: README)
 
 
 ZOO = {
-    # The intro chapter's network and P3's `small` network: full-width ResNet-20 on all of CIFAR-10.
-    # Measured: 87.2% test accuracy (the benchmark's candidate arm to the digit: same seed, same recipe), 54.2 min
-    # on 2 threads (2026-12-02; the 18-epoch recipe before it: 86.3%, 102 min on one thread). One thread is
-    # ~2.2× slower here (220 against ~480 img/s), hence the planning figure.
+    # The intro chapter's network at `small`, and P2.6's §3.1 probe with BN: full-width ResNet-20 on all of CIFAR-10.
     "resnet20-cifar10": ZooEntry("resnet20", DataSpec("cifar10"), CPU_RECIPE, gate_test_acc=0.85,
                                  paper="ResNet-20, 91.25% (He et al. 2016, Table 6)", minutes_cpu=120),
     # Its BN-free twin, P2.6's trained probe at `small`: the same network, recipe and seed with every BN an identity
     # (He init, no biases), so the pair differs in BN alone. The recipe's warm-up (from lr/25) is what lets it train:
-    # lr 0.1 held constant from init diverged at step 4, while a one-cycle run warmed up over 75 steps reached 35%
-    # after 500 steps (2026-12-03). Measured: 85.05% test accuracy (train 88.7%), 47.1 min on 2 threads, 2.2 points
-    # under its BN twin; ~100 min on one thread (scaled as above).
+    # lr 0.1 held constant from initialisation diverges within a few steps.
     "resnet20-nobn-cifar10": ZooEntry("resnet20", DataSpec("cifar10"), CPU_RECIPE, gate_test_acc=0.80,
                                       paper="TFLearn's standard ResNet without BN, no accuracy given (P2 §3.1)",
                                       model_options={"use_bn": False}, minutes_cpu=100),
-    # P3's own network (option-B projections, He et al. Fig. 1's ResNet-56) and the intro's at `small`. The same
-    # recipe for 64 epochs: ResNet-20 gained ~1.5 points per doubling of this schedule (86.3% at 18 epochs, 87.2%
-    # at 27), which puts a 27-epoch ResNet-56 near 89%, under its 91% gate; 64 epochs is the planned reach.
-    # Trained across sessions from a tracked checkpoint (~9–10 min an epoch on one thread).
+    # P3's own network (option-B projections, He et al. Fig. 1's ResNet-56). The same recipe for 64 epochs: ResNet-20's
+    # gain from 18 to 27 epochs of this schedule, extrapolated in log-epochs to the paper's 164, leaves a 27-epoch
+    # ResNet-56 under its gate. Longer than one sitting: trained across sessions from its committed checkpoint.
     "resnet56b-cifar10": ZooEntry("resnet56", DataSpec("cifar10"), replace(CPU_RECIPE, epochs=64),
                                   gate_test_acc=0.91, paper="ResNet-56, 93.03% (He et al. 2016, Table 6)",
                                   model_options={"shortcut": "B"}, minutes_cpu=600),

@@ -1,10 +1,12 @@
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 from resnet_lab import artifacts as A
 from resnet_lab.profiles import resolve_profile, select
+from resnet_lab.sources import file_hash
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
@@ -75,27 +77,34 @@ class FakeConfig:
     n: int = 3
 
 
-def fake_chapter(monkeypatch, profiles, version="1"):
-    """Register ``resnet_lab.experiments.fakechap`` with ``PROFILES`` and a ``CODE_VERSION``."""
+def fake_chapter(monkeypatch, profiles, folder: Path, code: str = "X = 1"):
+    """Register ``resnet_lab.experiments.fakechap`` with ``PROFILES`` and a ``CHAPTER`` whose compute file is
+    ``folder/measure.py`` (holding ``code``)."""
+    from resnet_lab.experiments import Chapter
+
+    (folder / "measure.py").write_text(code)
     module = types.ModuleType("resnet_lab.experiments.fakechap")
-    module.PROFILES, module.CODE_VERSION = profiles, version
+    module.__file__ = str(folder / "__init__.py")
+    module.PROFILES = profiles
     module.run = lambda profile="smoke", force=False, device=None, progress=True: None
+    module.CHAPTER = Chapter("fakechap", "fakechap", profiles, module.run, compute_files=("measure.py",))
     monkeypatch.setitem(sys.modules, module.__name__, module)
     return module
 
 
-def test_cached_records_config_hash_code_version_and_uncommitted(monkeypatch):
-    fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+def test_cached_records_config_hash_source_hashes_and_uncommitted(monkeypatch, tmp_path):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     result = A.cached("fakechap", "small", lambda: {"value": 1})
     prov = result["provenance"]
-    assert prov["config_hash"] == A.config_hash(FakeConfig(3)) and prov["code_version"] == "1"
+    assert prov["config_hash"] == A.config_hash(FakeConfig(3))
+    assert prov["code_files"] == {(tmp_path / "measure.py").as_posix(): file_hash(tmp_path / "measure.py")}
     assert isinstance(prov["uncommitted"], list) and result["stale"] is False
     assert A.config_hash(FakeConfig(3)) == A.config_hash(FakeConfig(3)) != A.config_hash(FakeConfig(4))
     assert "stale" not in A.load_json(A.artifact_dir("fakechap", "small") / "result.json")  # judged on load
 
 
-def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch):
-    module = fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch, tmp_path):
+    module = fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     calls = []
     A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 1})
     module.PROFILES = {"small": FakeConfig(4)}  # someone edits the profile
@@ -104,23 +113,32 @@ def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch):
     assert again["value"] == 1 and again["stale"].startswith("config changed") and calls == [1]
     with pytest.warns(UserWarning, match="auto skips fakechap small"):
         assert resolve_profile("auto", "fakechap") in ("smoke", "standard")
-    module.PROFILES, module.CODE_VERSION = {"small": FakeConfig(3)}, "2"  # config back, code changed
-    assert A.load_result("fakechap", "small")["stale"].startswith("code changed")
+    module.PROFILES = {"small": FakeConfig(3)}  # config back, code edited
+    (tmp_path / "measure.py").write_text("X = 2")
+    assert A.load_result("fakechap", "small")["stale"] == f"code changed: {(tmp_path / 'measure.py').as_posix()}"
     with A.recompute_stale():
         fresh = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 3})
     assert fresh["value"] == 3 and fresh["stale"] is False and calls == [1, 1]
     assert resolve_profile("auto", "fakechap") == "small"
 
 
-def test_code_edited_during_a_run_leaves_the_result_stale(monkeypatch):
-    module = fake_chapter(monkeypatch, {"small": FakeConfig(3)}, version="1")
+def test_code_edited_during_a_run_leaves_the_result_stale(monkeypatch, tmp_path):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
 
     def compute():
-        module.CODE_VERSION = "2"  # someone edits the chapter while it runs
+        (tmp_path / "measure.py").write_text("X = 2")  # someone edits the chapter while it runs
         return {"value": 1}
 
     result = A.cached("fakechap", "small", compute)
-    assert result["provenance"]["code_version"] == "1" and result["stale"].startswith("code changed")
+    assert result["stale"].startswith("code changed")
+
+
+def test_a_result_of_the_retired_code_version_scheme_is_stale(monkeypatch, tmp_path):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
+    A.save_json(A.artifact_dir("fakechap", "small") / "result.json",
+                {"value": 7, "provenance": {"profile": "small", "config_hash": A.config_hash(FakeConfig(3)),
+                                            "code_version": "p2-v2"}})
+    assert A.load_result("fakechap", "small")["stale"] == f"{A.OLD_CODE_VERSION} (p2-v2)"
 
 
 @dataclass(frozen=True)
@@ -128,9 +146,9 @@ class GridConfig:
     grid: tuple[float, ...] = (0.1, 0.2)
 
 
-def test_config_differing_in_the_last_bit_is_not_stale(monkeypatch):
+def test_config_differing_in_the_last_bit_is_not_stale(monkeypatch, tmp_path):
     # np.geomspace's last bit differs between CPUs (numpy picks SIMD kernels by ISA): same experiment, other hash.
-    module = fake_chapter(monkeypatch, {"small": GridConfig((0.09982447624848585, 0.5))})
+    module = fake_chapter(monkeypatch, {"small": GridConfig((0.09982447624848585, 0.5))}, tmp_path)
     A.cached("fakechap", "small", lambda: {"value": 1, "config": {"grid": [0.09982447624848585, 0.5]}})
     module.PROFILES = {"small": GridConfig((0.09982447624848584, 0.5))}
     assert A.config_hash(module.PROFILES["small"]) != A.load_result("fakechap", "small")["provenance"]["config_hash"]
@@ -139,8 +157,8 @@ def test_config_differing_in_the_last_bit_is_not_stale(monkeypatch):
     assert A.load_result("fakechap", "small")["stale"].startswith("config changed")
 
 
-def test_results_saved_before_hashes_load_as_unknown_and_are_not_refused(monkeypatch):
-    fake_chapter(monkeypatch, {"small": FakeConfig(3)})
+def test_results_saved_before_hashes_load_as_unknown_and_are_not_refused(monkeypatch, tmp_path):
+    fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     A.save_json(A.artifact_dir("fakechap", "small") / "result.json", {"value": 7, "provenance": {"profile": "small"}})
     result = A.cached("fakechap", "small", lambda: pytest.fail("recomputed"))
     assert result["value"] == 7 and result["stale"] == "unknown (no config hash)"
@@ -154,39 +172,14 @@ def test_committed_results_still_load():
             assert "provenance" in A.load_json(path)
 
 
-def test_code_version_of_a_chapter_is_stable():
-    first = A.code_version("p5")
-    assert first == A.code_version("p5") and len(first) == 12
-    assert A.code_version("not_a_chapter") is None
-
-
-CHAPTER_SOURCE = """
-def helper(x):
-    return x + {helper}
-
-def run(profile="smoke", force=False, device=None, progress=True):
-    return helper(1)
-
-def claims(result):
-    return "{claims}"
-"""
-
-
-def test_code_version_follows_the_compute_path_not_the_claims(tmp_path, monkeypatch):
-    import importlib.util
-
-    def version(helper, claims, n):
-        path = tmp_path / f"fakesrc{n}.py"
-        path.write_text(CHAPTER_SOURCE.format(helper=helper, claims=claims))
-        spec = importlib.util.spec_from_file_location("resnet_lab.experiments.fakesrc", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        monkeypatch.setitem(sys.modules, "resnet_lab.experiments.fakesrc", module)
-        return A.code_version("fakesrc")
-
-    base = version(1, "a", 0)
-    assert version(1, "b", 1) == base   # claims edited: results stay current
-    assert version(2, "a", 2) != base   # a function run() calls edited: stale
+def test_committed_results_are_current():
+    """Every committed result matches today's config and source files: an edit that changes what a chapter
+    computes lands with the recomputed result (``python -m resnet_lab run all --profile small``)."""
+    for experiment in ("intro", "p1", "p2", "p3", "p4", "p5"):
+        path = A.REPO_ROOT / "artifacts" / experiment / "small" / "result.json"
+        if path.exists():
+            result = A.load_json(path)
+            assert A.staleness(result, experiment, "small") is False, (experiment, A.staleness(result, experiment, "small"))
 
 
 # ---- faults (issue 12 §5) -----------------------------------------------------------------------------

@@ -24,7 +24,8 @@ import pytest
 import yaml
 
 from resnet_lab.artifacts import REPO_ROOT
-from resnet_lab.ledger import CHAPTERS, CLAIMS_ENV, VERDICTS
+from resnet_lab.experiments import ledgers
+from resnet_lab.ledger import CLAIMS_ENV, VERDICTS
 from resnet_lab.report import PAPERS
 
 bs4 = pytest.importorskip("bs4")
@@ -47,7 +48,7 @@ def toc_pages() -> list[str]:
     return pages
 
 
-CHAPTER_PAGES = {chapter: f"book/{notebook}" for chapter, notebook in CHAPTERS.items()}
+CHAPTER_PAGES = {chapter: f"book/{notebook}" for chapter, notebook in ledgers().items()}
 
 
 # ------------------------------------------------------------------ checkers (pure: HTML text in, problems out)

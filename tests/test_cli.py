@@ -41,9 +41,10 @@ def test_run_one_experiment_recomputes_a_stale_result(monkeypatch, capsys):
         n: int = 1
 
     module = types.ModuleType("resnet_lab.experiments.fakecli")
-    module.PROFILES, module.CODE_VERSION, calls = {"small": Cfg(1)}, "1", []
+    module.PROFILES, calls = {"small": Cfg(1)}, []
     module.run = lambda profile, force=False, device=None, progress=True: cached(
         "fakecli", profile, lambda: calls.append(1) or {"n": module.PROFILES[profile].n}, force)
+    module.CHAPTER = experiments.Chapter("fakecli", "fakecli", module.PROFILES, module.run)
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(experiments, "list_experiments", lambda: ["fakecli"])
     assert main(["run", "fakecli", "--profile", "small"]) == 0

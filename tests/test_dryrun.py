@@ -8,6 +8,7 @@ import pytest
 from resnet_lab import dryrun
 from resnet_lab.artifacts import artifact_root
 from resnet_lab.data import DataSpec
+from resnet_lab.experiments import Chapter, DryRunCaps
 from resnet_lab.ledger import ClaimSpec, declare
 from resnet_lab.train import TrainConfig
 
@@ -31,8 +32,11 @@ class Big:
     eps_grid: tuple = tuple(range(28))
 
 
+CAPS = DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "steps": 5}, shorten={"seeds": 2}, thin={"eps_grid": 4})
+
+
 def test_cap_caps_training_data_and_named_sizes():
-    capped = dryrun.cap(Big())
+    capped = dryrun.cap(Big(), CAPS)
     assert capped.data == DataSpec("cifar10", ("cat", "dog"), 8, 4)
     assert capped.images == 2 and capped.dense_max_dim == 256 and capped.lr_like == 0.1
     assert capped.depths == (20, 56, 110)  # every architecture still runs
@@ -48,7 +52,7 @@ SEEN = {}
 
 def fake_chapter(monkeypatch, name, fail=False):
     module = types.ModuleType(f"resnet_lab.experiments.{name}")
-    module.EXPERIMENT, module.CHAPTER = name, name.upper()
+    module.EXPERIMENT = name
     module.PROFILES = {"standard": Big()}
     module.CLAIMS = declare(SPEC)
 
@@ -62,6 +66,8 @@ def fake_chapter(monkeypatch, name, fail=False):
     module.run = run
     module.claims = lambda result: [SPEC.row(str(result["value"]), "holds" if result["value"] >= 1 else "fails",
                                              profile=result["provenance"]["profile"])]
+    module.CHAPTER = Chapter(name, name, module.PROFILES, run, ledger=name.upper(), claims=module.claims,
+                             dry_run=CAPS)
     monkeypatch.setitem(sys.modules, module.__name__, module)
     return module
 

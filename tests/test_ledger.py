@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from resnet_lab.ledger import CHAPTERS, VERDICTS, Claim, judge, read_ledger, render_markdown, write_ledger
+from resnet_lab.experiments import ledgers
+from resnet_lab.ledger import VERDICTS, Claim, judge, read_ledger, render_markdown, write_ledger
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -13,7 +14,7 @@ def test_roundtrip_and_pending_chapters():
             Claim("P5.2", "x", "y", "-", "not run", reason="needs a GPU", profile="smoke")]
     write_ledger("P5", rows)
     assert read_ledger("P5") == rows and read_ledger("P1") is None
-    page = render_markdown()
+    page = render_markdown(ledgers())
     assert "**not run**: needs a GPU" in page and "*Pending" in page and "1 holds" in page
 
 
@@ -25,7 +26,7 @@ def test_verdicts_are_validated():
         Claim("P1.1", "s", "c", "v", "not run")
 
 
-@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+@pytest.mark.parametrize("chapter", sorted(ledgers()))
 def test_committed_ledgers_are_well_formed(chapter):
     path = REPO / "book" / "claims" / f"{chapter}.json"
     if not path.exists():
@@ -89,7 +90,7 @@ def test_declare_refuses_duplicates_and_not_run_rows_keep_the_criterion():
 
 def test_ledger_page_shows_gate_band_matrix_and_links(tmp_path):
     write_ledger("P1", [SPEC.row("gain 7%", "holds", gate_measured=0.4, band=binomial(0.4, 100), profile="small")])
-    page = render_markdown(figure=tmp_path / "m.png")
+    page = render_markdown(ledgers(), figure=tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 1000
     assert "1 inconclusive" in page and "unmet" in page and "(n=100, binomial)" in page
     assert "[P9.1](p1_dynamical_system.ipynb)" in page

@@ -4,14 +4,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from resnet_lab.ledger import CHAPTERS
+from resnet_lab.experiments import ledgers
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
 def test_every_chapter_has_a_notebook():
     names = {p.stem for p in NOTEBOOKS}
-    assert set(CHAPTERS.values()) <= names
+    assert set(ledgers().values()) <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -25,7 +25,7 @@ def test_parameters_cell_defaults_to_smoke(path):
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
 
 
-@pytest.mark.parametrize("chapter,stem", sorted(CHAPTERS.items()))
+@pytest.mark.parametrize("chapter,stem", sorted(ledgers().items()))
 def test_chapter_writes_its_ledger(chapter, stem):
     source = "\n".join(c.source for c in nbformat.read(f"{Path(NOTEBOOKS[0]).parent / stem}.ipynb", as_version=4).cells)
     assert "write_ledger(" in source and f'"{chapter}"' in source

@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from resnet_lab.experiments import p1
+from resnet_lab.experiments.p1 import config, controls
 from resnet_lab.ledger import gates_ignored
 
 FIXTURES = p1.synthetic_results()
@@ -45,7 +46,7 @@ def test_small_gap_difference_beyond_two_se_is_still_inconclusive():
     """A 0.4° difference with a tiny s.e. is below the 1° effect the figure can show: not decided."""
     result = copy.deepcopy(FIXTURES["hold"][0])
     for tag, gap in (("resnet18", 1.4), ("resnet18-nobn", 1.0)):
-        result["angles"][tag]["end"] = p1._synthetic_angles(gap, 0.01, seed=7)
+        result["angles"][tag]["end"] = controls._synthetic_angles(gap, 0.01, seed=7)
     row = _verdicts(result)["P1.4"]
     assert row.verdict == "inconclusive" and "inside" in row.reason
 
@@ -121,9 +122,9 @@ def test_only_the_bn_pair_takes_its_own_schedule():
     """`small` trains ResNet-18 with and without BN longer, on one schedule; every other net, and every profile
     without one, uses ``train``."""
     small = p1.PROFILES["small"]
-    tags = p1.planned_runs(small)
-    assert {t for t in tags if p1.train_config(small, t) is not small.train} == set(p1.BN_PAIR)
-    assert p1.train_config(small, "resnet18") is p1.train_config(small, "resnet18-nobn")
-    assert p1.train_config(small, "resnet18-nobn").epochs > small.train.epochs
+    tags = config.planned_runs(small)
+    assert {t for t in tags if config.train_config(small, t) is not small.train} == set(config.BN_PAIR)
+    assert config.train_config(small, "resnet18") is config.train_config(small, "resnet18-nobn")
+    assert config.train_config(small, "resnet18-nobn").epochs > small.train.epochs
     smoke = p1.PROFILES["smoke"]
-    assert all(p1.train_config(smoke, t) is smoke.train for t in p1.planned_runs(smoke))
+    assert all(config.train_config(smoke, t) is smoke.train for t in config.planned_runs(smoke))

@@ -8,7 +8,7 @@ from torch import nn
 
 from resnet_lab.metrics.conditioning import (conv_operator, kappa, paper_kappas, relative_perturbation_gain,
                                              unit_condition, unit_operators)
-from resnet_lab.metrics.convsv import dense_conv_matrix
+from resnet_lab.linalg.convsv import dense_conv_matrix
 from resnet_lab.models.units import BasicUnit, BottleneckUnit
 
 

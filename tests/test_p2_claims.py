@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from resnet_lab.experiments import p2
+from resnet_lab.experiments.p2 import paper, readings
 from resnet_lab.ledger import gates_ignored
 
 FIXTURES = p2.synthetic_results()
@@ -18,7 +19,7 @@ def test_every_row_has_hold_fail_and_inconclusive_fixtures():
     for _, expected in FIXTURES.values():
         for claim, verdict in expected.items():
             seen.setdefault(claim, set()).add(verdict)
-    for spec in p2.CLAIMS.values():
+    for spec in paper.CLAIMS.values():
         if spec.id == "P2.2-C100":
             continue   # never computed offline: its not-run row is tested below
         assert "holds" in seen[spec.id], spec.id
@@ -30,13 +31,13 @@ def test_every_row_has_hold_fail_and_inconclusive_fixtures():
 def test_claims_take_one_argument_and_read_the_profile():
     result = FIXTURES["holds"][0]
     rows = p2.claims(result)
-    assert [r.id for r in rows] == list(p2.CLAIMS)
+    assert [r.id for r in rows] == list(paper.CLAIMS)
     assert {r.profile for r in rows if r.id != "P2.1"} == {"synthetic"}
     assert _verdicts(result)["P2.2-C100"].verdict == "not run"
 
 
 def test_criterion_text_comes_from_thresholds():
-    spec = p2.CLAIMS["P2.5"]
+    spec = paper.CLAIMS["P2.5"]
     text = spec.criterion_text()
     assert f"{spec.t['hold']:g}×" in text and f"{spec.t['fail']:g}×" in text and "80.0%" in text
 
@@ -66,7 +67,7 @@ def test_growth_rates_closed_form():
     """Noise-free norms 10^(k/3) and 10^(k/12) on every image: exact slopes, a zero band, paired differences."""
     k = np.arange(10)
     nb, b = np.tile(10 ** (k / 3), (8, 1)), np.tile(10 ** (k / 12), (8, 1))
-    r = p2.growth_rates(nb, b, ratio=2.0)
+    r = readings.growth_rates(nb, b, ratio=2.0)
     assert r["no_bn"].value == pytest.approx(1 / 3) and r["bn"].value == pytest.approx(1 / 12)
     assert r["faster"].value == pytest.approx(1 / 3 - 1 / 12) and r["margin"].value == pytest.approx(1 / 6 - 1 / 12)
     assert all(e.se == pytest.approx(0, abs=1e-12) and e.method == "bootstrap" for e in r.values())

@@ -8,9 +8,10 @@ import torch
 
 from resnet_lab import zoo
 from resnet_lab.data import ImageData, normalize
-from resnet_lab.experiments import p2
-from resnet_lab.experiments.p2 import (P2Config, bn_feature_growth, calibrate_bn, choose_probes, norm_profile,
-                                       paired_mean, paper_drop_fractions, pixels, spread_indices, to_input)
+from resnet_lab.experiments.p2 import stability
+from resnet_lab.experiments.p2.config import P2Config, paper_drop_fractions
+from resnet_lab.experiments.p2.robustness import choose_probes, paired_mean, pixels, spread_indices, to_input
+from resnet_lab.experiments.p2.stability import bn_feature_growth, calibrate_bn, norm_profile
 from resnet_lab.models import build_model
 
 
@@ -86,8 +87,8 @@ def test_bn_probes_come_from_the_zoo(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a zoo probe was trained by the chapter")
 
-    monkeypatch.setattr(p2.zoo, "load", fake_load)
-    monkeypatch.setattr(p2, "train_cached", no_training)
+    monkeypatch.setattr(stability.zoo, "load", fake_load)
+    monkeypatch.setattr(stability, "train_cached", no_training)
     names = ("resnet20-cifar10", "resnet20-nobn-cifar10")
     data = _images()
     growth = bn_feature_growth(P2Config(bn_probe_model="resnet20", bn_probe_zoo=names), "small", data, [0, 1, 2],

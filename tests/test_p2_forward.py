@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from resnet_lab.metrics.convsv import conv_spectral_norm, dense_conv_matrix
+from resnet_lab.linalg.convsv import conv_spectral_norm, dense_conv_matrix
 from resnet_lab.metrics.forward import (bn_affine, feature_norms, growth_per_decade, layer_bounds,
                                         layer_responses, network_constant, probe_layers,
                                         strided_conv_spectral_norm)

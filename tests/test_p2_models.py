@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_lab.metrics.convsv import conv_spectral_norm, dense_conv_matrix
+from resnet_lab.linalg.convsv import conv_spectral_norm, dense_conv_matrix
 from resnet_lab.models import build_model
 from resnet_lab.models.resnet_ds import (CircularConv2d, SymmetricBranch, circular_pad, conv_adjoint, nonneg_filters,
                                          nonneg_projection_hook, spectral_clip_hook, symmetric_filters_with_size,

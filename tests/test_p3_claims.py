@@ -17,6 +17,8 @@ import torch
 from resnet_lab.artifacts import REPO_ROOT, load_json, save_json
 from resnet_lab.controls import check_control
 from resnet_lab.experiments import p3
+from resnet_lab.experiments.p3 import readings, unit_spectra
+from resnet_lab.experiments.p3.config import P3Config
 from resnet_lab.metrics.jacobian import PartialSVD
 from resnet_lab.models import build_model
 
@@ -104,7 +106,7 @@ def test_p34_steady_compounding_is_not_a_late_jump() -> None:
 
 def test_log_growth_late_and_earlier() -> None:
     per_unit = np.array([[1.0], [2.0], [4.0], [8.0], [32.0], [128.0], [512.0]])  # units 0..6
-    late, early = p3._log_growth(per_unit, [1, 2, 3, 4, 5, 6], 1 / 3)
+    late, early = readings.log_growth(per_unit, [1, 2, 3, 4, 5, 6], 1 / 3)
     assert np.exp(late[0]) == pytest.approx(4.0) and np.exp(early[0]) == pytest.approx(2 ** (4 / 3))
 
 
@@ -154,17 +156,17 @@ def test_spectrum_refuses_unconverged_krylov(monkeypatch) -> None:
     def unconverged(op, k, **_):
         return PartialSVD(torch.ones(k), torch.zeros(op.shape[1], k), None, torch.ones(k), False, 10, 5.0)
 
-    monkeypatch.setattr(p3, "krylov_svd", unconverged)
+    monkeypatch.setattr(unit_spectra, "krylov_svd", unconverged)
     unit = build_model("resnet20", width=1).eval().stages[2][1]
-    sp = p3._spectrum(unit, torch.randn(1, 4, 8, 8), p3.P3Config(dense_max_dim=64, top_k=4))
+    sp = unit_spectra.spectrum(unit, torch.randn(1, 4, 8, 8), P3Config(dense_max_dim=64, top_k=4))
     assert sp["values"] is None and sp["right"] is None and not sp["converged"]
-    energy = p3._top_energy(unit, torch.randn(1, 4, 8, 8), torch.randn(256), 4, p3.P3Config())
+    energy = unit_spectra.top_energy(unit, torch.randn(1, 4, 8, 8), torch.randn(256), 4, P3Config())
     assert energy != energy  # NaN: refused
 
 
 def test_control_holds_nothing() -> None:
     """The same architecture at initialisation: no row but the implementation check may hold or partly hold."""
-    rows = check_control("P3", p3.control_result(), p3)
+    rows = check_control("P3", p3.control_result(), p3.CHAPTER)
     bad = [r for r in rows if not r.ok]
     assert not bad, bad
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import torch
 
-from resnet_lab.experiments import p3
+from resnet_lab.experiments.p3 import unit_spectra
+from resnet_lab.experiments.p3.config import P3Config
 from resnet_lab.metrics.jacobian import jacobian_operator
 from resnet_lab.models import build_model, residual_units
 
 
 def test_stage_layout_of_resnet20() -> None:
     model = build_model("resnet20", width=2)
-    assert p3.stage_layout(model) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert unit_spectra.stage_layout(model) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     units = [u for _, u in residual_units(model)]
     assert [units[k].is_transition for k in (0, 3, 6)] == [False, True, True]
 
@@ -21,8 +22,8 @@ def test_spectrum_dense_and_topk_agree() -> None:
     model = build_model("resnet20", width=1).eval()
     unit = model.stages[2][1]  # 4 × 8 × 8: J is 256 × 256
     x = torch.randn(1, 4, 8, 8)
-    dense = p3._spectrum(unit, x, p3.P3Config(dense_max_dim=256))
-    top = p3._spectrum(unit, x, p3.P3Config(dense_max_dim=128, top_k=6))
+    dense = unit_spectra.spectrum(unit, x, P3Config(dense_max_dim=256))
+    top = unit_spectra.spectrum(unit, x, P3Config(dense_max_dim=128, top_k=6))
     assert dense["dense"] and not top["dense"] and len(dense["values"]) == 256
     assert torch.allclose(top["values"], dense["values"][:6], rtol=1e-3)
     exact = torch.linalg.svdvals(jacobian_operator(unit, x).dense().double())

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from resnet_lab.metrics.convsv import dense_conv_matrix
+from resnet_lab.linalg.convsv import dense_conv_matrix
 from resnet_lab.metrics.jacobian import (
     SmoothActivation,
     arpack_svd,

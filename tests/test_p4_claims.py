@@ -9,6 +9,8 @@ from torch import nn
 
 from resnet_lab.data import data_roots
 from resnet_lab.experiments import p4
+from resnet_lab.experiments.p4 import controls, measure, paper, readings
+from resnet_lab.experiments.p4.verdicts import reading_status
 from resnet_lab.ledger import gates_ignored
 from resnet_lab.metrics import dynamics as dyn
 from resnet_lab.stats import Estimate
@@ -49,58 +51,58 @@ def test_unmet_gate_names_the_numbers():
 
 
 def test_p41_gate_needs_training_to_have_levelled_off():
-    result = p4.synthetic_result({"all": {"gain": 0.02}})
+    result = controls.synthetic_result({"all": {"gain": 0.02}})
     row = p4.claims(result)[0]
     assert row.verdict == "inconclusive" and "last-epoch gain in test accuracy 2.00% > gate 0.50%" in row.reason
 
 
 def test_p42_needs_three_seeds_for_orderings():
-    row = p4.claims(p4.synthetic_result({"all": {"se": 0.01}}, seeds=2))[1]
+    row = p4.claims(controls.synthetic_result({"all": {"se": 0.01}}, seeds=2))[1]
     assert row.verdict == "inconclusive" and "≥ 3 seeds; 2 ran" in row.reason
 
 
 def test_p42_reading_status():
     """One ordering reversed beyond the band fails a reading; one inside it leaves the reading undecided."""
-    est = {k: Estimate(v, 0.01 * v, 3, "seeds") for k, v in p4.ORDERED.items()}
-    assert p4.reading_status(est) == ("holds", [1, 1, 1, 1])
+    est = {k: Estimate(v, 0.01 * v, 3, "seeds") for k, v in controls.ORDERED.items()}
+    assert reading_status(est) == ("holds", [1, 1, 1, 1])
     est[("mnist", 50)] = Estimate(1e-3, 1e-6, 3, "seeds")  # above MNIST R18 now
-    status, signs = p4.reading_status(est)
+    status, signs = reading_status(est)
     assert status == "fails" and signs[0] == -1
     est[("mnist", 50)] = Estimate(4e-5, 1e-5, 3, "seeds")  # equal to R18 within the band
-    assert p4.reading_status(est)[0] == "undecided"
+    assert reading_status(est)[0] == "undecided"
 
 
 def test_expansive_estimate_combines_seeds_and_bootstrap():
     runs = [{"expansive_band": {"min_max": {"value": v, "se": 0.1}}} for v in (1.0, 2.0, 3.0)]
-    est = p4.expansive_estimate(runs, "min_max")
+    est = readings.expansive_estimate(runs, "min_max")
     assert est.value == pytest.approx(2.0) and est.n == 3
     assert est.se == pytest.approx(math.hypot(1 / math.sqrt(3), 0.1 / math.sqrt(3)))
-    single = p4.expansive_estimate(runs[:1], "min_max")
+    single = readings.expansive_estimate(runs[:1], "min_max")
     assert (single.value, single.se, single.n) == (1.0, 0.1, 1)
 
 
 def test_p43_chance_levels():
     """Top 5 of 45 pairs: ≥ 3 of the paper's 5 has p = 0.0065, ≥ 4 of the 15 animal pairs p = 0.036,
     and the old '≥ 3 of 5 animal pairs' p = 0.198 (it does not beat chance)."""
-    assert (p4.MNIST_K, p4.CIFAR_K) == (3, 4)
-    assert p4.chance_tail(3, 5) == pytest.approx(0.00650, abs=1e-4)
-    assert p4.chance_tail(4, 15) == pytest.approx(0.03601, abs=1e-4)
-    assert p4.chance_tail(3, 15) == pytest.approx(0.19797, abs=1e-4)
+    assert (paper.MNIST_K, paper.CIFAR_K) == (3, 4)
+    assert paper.chance_tail(3, 5) == pytest.approx(0.00650, abs=1e-4)
+    assert paper.chance_tail(4, 15) == pytest.approx(0.03601, abs=1e-4)
+    assert paper.chance_tail(3, 15) == pytest.approx(0.19797, abs=1e-4)
     # the same tail by enumeration
     draws = np.random.default_rng(0).permuted(np.tile(np.arange(45), (40000, 1)), axis=1)[:, :5]
     assert ((draws < 15).sum(1) >= 4).mean() == pytest.approx(0.036, abs=0.004)
 
 
 def test_hardest_pairs_follow_each_ranking():
-    run = p4.synthetic_run(("mnist", 50), 0)
-    assert set(p4.hardest_pairs(run, ranking="Fig. 2")) == p4.PAPER_HARD_MNIST_PAIRS
-    assert set(p4.hardest_pairs(run, ranking="Fig. 3")) == p4.PAPER_HARD_MNIST_PAIRS
+    run = controls.synthetic_run(("mnist", 50), 0)
+    assert set(readings.hardest_pairs(run, ranking="Fig. 2")) == paper.PAPER_HARD_MNIST_PAIRS
+    assert set(readings.hardest_pairs(run, ranking="Fig. 3")) == paper.PAPER_HARD_MNIST_PAIRS
 
 
 def test_p45_judges_the_sh_orbit_and_the_per_hop_rate():
-    result = p4.synthetic_result({"all": {"rate": 0.995, "stays": False}})
+    result = controls.synthetic_result({"all": {"rate": 0.995, "stays": False}})
     assert verdicts(result)["P4.5"] == "partly"
-    result = p4.synthetic_result({"all": {"rate": 0.9}})
+    result = controls.synthetic_result({"all": {"rate": 0.9}})
     assert verdicts(result)["P4.5"] == "fails"
 
 
@@ -131,7 +133,7 @@ def test_lipschitz_stretch_is_at_most_one_and_attained_at_the_steepest_point():
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(10, 12, generator=gen)
     states = [torch.randn(50, 3, 2, 2, generator=gen) * 3 for _ in range(3)]
-    ratio = p4.lipschitz_stretch(FixedFeatures(states, w), sample_of(50), "cpu", images=50)
+    ratio = measure.lipschitz_stretch(FixedFeatures(states, w), sample_of(50), "cpu", images=50)
     assert 0 < ratio <= 1 + 1e-6
     # W = I + (e₀ − e₁)(e₀ − e₁)ᵀ/2 on the first 10 features: top direction (e₀ − e₁)/√2 with σ₁ = 2; at logits
     # (0, 0, −40, …) softmax's Jacobian is ½ on e₀ − e₁, so the stretch there is ½σ₁ = Lip(g) exactly
@@ -140,7 +142,7 @@ def test_lipschitz_stretch_is_at_most_one_and_attained_at_the_steepest_point():
     w[:2, :2] += torch.tensor([[0.5, -0.5], [-0.5, 0.5]])
     u = torch.zeros(1, 12)
     u[0, 2:10] = -40.0
-    ratio = p4.lipschitz_stretch(FixedFeatures([u.reshape(1, 3, 2, 2)], w), sample_of(1), "cpu", images=1)
+    ratio = measure.lipschitz_stretch(FixedFeatures([u.reshape(1, 3, 2, 2)], w), sample_of(1), "cpu", images=1)
     assert ratio == pytest.approx(1.0, rel=1e-4)
 
 
@@ -168,7 +170,7 @@ def test_control_holds_nothing():
 
 
 def test_p42_and_expansive_frame_report_the_block_of_each_seed():
-    result = p4.synthetic_result({"all": {"se": 0.01}}, seeds=3)
+    result = controls.synthetic_result({"all": {"se": 0.01}}, seeds=3)
     result["runs"][1]["constants"][0]["expansive_block"] = 7  # MNIST ResNet-18, seed 1
     assert "MNIST R18: min–max" in p4.claims(result)[1].value
     assert "at blocks 1, 7, 1," in p4.claims(result)[1].value

@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 import torch
 
-from resnet_lab.data import ImageData
+from resnet_lab.data import ImageData, to_rgb32
 from resnet_lab.experiments import p4
+from resnet_lab.experiments.p4 import measure
 
 
 def test_mnist_is_zero_padded_to_32_and_repeated_to_3_channels():
     images = torch.randint(1, 256, (5, 1, 28, 28), dtype=torch.uint8)
     data = ImageData(images, torch.arange(5), tuple("abcde"), "test", (0.1307,), (0.3081,))
-    out = p4.to_rgb32(data)
+    out = to_rgb32(data)
     assert out.images.shape == (5, 3, 32, 32) and out.images.dtype == torch.uint8
     assert torch.equal(out.images[:, 1, 2:30, 2:30], images[:, 0])
     assert out.images[:, :, :2].sum() == 0 and out.images[:, :, :, 30:].sum() == 0
@@ -25,7 +26,7 @@ def test_macro_scores_match_hand_counts():
     precision = np.array([2 / 3, 2 / 4, 2 / 2])
     recall = np.array([2 / 3, 2 / 2, 2 / 4])
     f1 = 2 * precision * recall / (precision + recall)
-    scores = p4.macro_scores(y, p, 3)
+    scores = measure.macro_scores(y, p, 3)
     assert scores["precision"] == pytest.approx(precision.mean())
     assert scores["recall"] == pytest.approx(recall.mean())
     assert scores["f1"] == pytest.approx(f1.mean())
@@ -33,12 +34,12 @@ def test_macro_scores_match_hand_counts():
 
 def test_nested_subset_takes_the_first_images_of_each_class():
     labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2])
-    assert p4.nested_subset(labels, 2).tolist() == [0, 1, 3, 4, 6, 7]
+    assert measure.nested_subset(labels, 2).tolist() == [0, 1, 3, 4, 6, 7]
 
 
 def test_class_offsets_of_a_class_ordered_sample():
     labels = torch.tensor([0, 0, 1, 1, 1, 2])
-    assert p4.class_offsets(labels) == [0, 2, 5]
+    assert measure.class_offsets(labels) == [0, 2, 5]
 
 
 def test_config_per_dataset_protocol():

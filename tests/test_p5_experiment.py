@@ -6,6 +6,7 @@ import torch
 
 from resnet_lab.controls import check_control
 from resnet_lab.experiments import p5
+from resnet_lab.experiments.p5 import config, controls, measure, paper
 from resnet_lab.ledger import gates_ignored
 
 FIXTURES = p5.synthetic_results()
@@ -16,8 +17,8 @@ def verdicts(result):
 
 
 def test_every_claim_is_declared_once_and_covered_by_hold_fail_and_inconclusive_fixtures():
-    assert [c.id for c in p5.claims(FIXTURES["synthetic: built to hold"][0])] == list(p5.CLAIMS)
-    for claim_id in p5.CLAIMS:
+    assert [c.id for c in p5.claims(FIXTURES["synthetic: built to hold"][0])] == list(paper.CLAIMS)
+    for claim_id in paper.CLAIMS:
         seen = {expected.get(claim_id) for _, expected in FIXTURES.values()}
         assert {"holds", "fails", "partly"} <= seen, claim_id
         assert seen & {"inconclusive", "not run"}, claim_id
@@ -25,14 +26,14 @@ def test_every_claim_is_declared_once_and_covered_by_hold_fail_and_inconclusive_
 
 def test_p51_one_real_depth_is_only_partly_even_when_everything_else_holds():
     """Issue 11: `real_ok = len(real) < 2 or …` passed by default; one depth is now 'partly' with the reason."""
-    result = p5._fake_result(depths=(20,))
+    result = controls._fake_result(depths=(20,))
     row = verdicts(result)["P5.1"]
     assert row.verdict == "partly" and "one depth only" in row.reason
-    assert verdicts(p5._fake_result())["P5.1"].verdict == "holds"
+    assert verdicts(controls._fake_result())["P5.1"].verdict == "holds"
 
 
 def test_p51_real_half_untested_when_nets_are_under_the_bar():
-    row = verdicts(p5._fake_result(acc_err=40.0))["P5.1"]
+    row = verdicts(controls._fake_result(acc_err=40.0))["P5.1"]
     assert row.verdict == "partly" and "< 80%" in row.reason
 
 
@@ -43,9 +44,9 @@ def test_p52_value_carries_the_after_crop_deviation():
 
 def test_p53_is_tested_only_at_depth_83_or_more():
     """The paper calls ResNet and Plain 'fairly similar' at depth 20: a depth-20 difference decides nothing."""
-    row = verdicts(p5._fake_result(depths=(20,)))["P5.3"]
+    row = verdicts(controls._fake_result(depths=(20,)))["P5.3"]
     assert row.verdict == "inconclusive" and "depth ≥ 83" in row.reason
-    assert verdicts(p5._fake_result(depths=(83,)))["P5.3"].verdict == "holds"
+    assert verdicts(controls._fake_result(depths=(83,)))["P5.3"].verdict == "holds"
 
 
 def test_p53_reports_both_views_of_a_procresnet_transition():
@@ -54,12 +55,12 @@ def test_p53_reports_both_views_of_a_procresnet_transition():
 
 
 def test_p56_is_not_run_on_a_cpu_whatever_the_timings():
-    row = verdicts(p5._fake_result(device="cpu (x86_64, 2 cores)"))["P5.6"]
+    row = verdicts(controls._fake_result(device="cpu (x86_64, 2 cores)"))["P5.6"]
     assert row.verdict == "not run" and "GPU" in row.reason
 
 
 def test_differences_inside_the_band_are_inconclusive_not_decided():
-    result = p5._fake_result()
+    result = controls._fake_result()
     for run in result["nets"]["runs"]:  # ProcResNet's error 1.6 points lower, but seeds spread by ±10 points
         j = 10.0 * (run["seed"] - 1)
         for rec in run["history"][1:]:
@@ -71,7 +72,7 @@ def test_differences_inside_the_band_are_inconclusive_not_decided():
 
 def test_p54_p55_name_the_schedule_of_the_fig3_runs_they_read():
     """Table 1 used a constant lr, Tables 2–3 a step schedule; P5.4 and P5.5 say which the runs they judged had."""
-    result = p5._fake_result()
+    result = controls._fake_result()
     assert "constant lr (the Fig. 3 runs)" in verdicts(result)["P5.5"].reason
     assert "gaps along" not in verdicts(result)["P5.4"].reason
     for run in result["nets"]["runs"]:
@@ -86,21 +87,21 @@ def test_p54_p55_name_the_schedule_of_the_fig3_runs_they_read():
 
 
 def test_unmet_gate_names_the_numbers():
-    row = verdicts(p5._fake_result(acc_err=50.0))["P5.4"]
+    row = verdicts(controls._fake_result(acc_err=50.0))["P5.4"]
     assert row.verdict == "inconclusive" and "50.0% < gate 80.0%" in row.reason
     assert "test accuracy (last 3 epochs)" in row.reason
     assert row.gate["met"] is False and row.gate["required"] == pytest.approx(0.80)
 
 
 def test_criterion_text_comes_from_the_declared_thresholds():
-    spec = p5.CLAIMS["P5.3"]
+    spec = paper.CLAIMS["P5.3"]
     assert f"depth ≥ {spec.t['min_depth']}" in spec.criterion_text()
-    assert spec.gate is p5.NET_GATE and "Gate: test accuracy" in spec.criterion_text()
+    assert spec.gate is paper.NET_GATE and "Gate: test accuracy" in spec.criterion_text()
 
 
 def test_control_result_holds_nothing():
     """Linear units unfitted at a fixed scale, Fig. 2 with a placebo projection, nets at initialisation."""
-    rows = check_control("P5", p5.control_result(device="cpu"), p5)
+    rows = check_control("P5", p5.control_result(device="cpu"), p5.CHAPTER)
     assert rows and all(r.ok for r in rows), [vars(r) for r in rows if not r.ok]
     with gates_ignored():
         got = verdicts(p5.control_result(device="cpu"))
@@ -132,17 +133,43 @@ def test_ratio_views_from_conv_star_hooks_multiply_to_the_whole_block():
 def test_grid_cells_projected_with_other_newton_schulz_iterations_are_other_cells(monkeypatch):
     """A cached Fig. 2 cell is keyed by its config *and* the iterations its projection used."""
     names = []
-    monkeypatch.setattr(p5, "_unit", lambda profile, name, compute, force=False: names.append(name) or
-                        {"ratio": 1.0, "train_acc": 0.5})
-    monkeypatch.setattr(type(p5.GridConfig().data), "load", lambda self, split: type("D", (), {"source": "fake"})())
-    cfg = p5.GridConfig(channels=(4,))
+    monkeypatch.setattr(measure, "cached_unit", lambda experiment, profile, name, compute, force=False:
+                        names.append(name) or {"ratio": 1.0, "train_acc": 0.5})
+    monkeypatch.setattr(type(config.GridConfig().data), "load", lambda self, split: type("D", (), {"source": "fake"})())
+    cfg = config.GridConfig(channels=(4,))
 
     def cells(iters: int) -> list[str]:
         names.clear()
-        p5.grid_experiment(cfg, iters, "cpu", "smoke")
+        measure.grid_experiment(cfg, iters, "cpu", "smoke")
         return list(names)
 
     ten, twenty, ten_again = cells(10), cells(20), cells(10)
     assert len(ten) == 2                                         # one cell with, one without projection
     assert ten == ten_again                                      # the same iterations: the same cells
     assert not set(ten) & set(twenty)                            # other iterations: no cell shared
+
+
+def test_the_committed_small_units_are_found_where_the_shared_unit_cache_looks(tmp_path, monkeypatch):
+    """``artifacts.cached_unit`` keeps P5's unit names and files: the committed ``small`` units are all found, and
+    every part assembled from them equals the committed result's (nothing recomputed, the nets left out)."""
+    import json
+    import shutil
+
+    from resnet_lab.artifacts import REPO_ROOT, _jsonable, artifact_dir, cached_unit, load_json
+
+    committed = REPO_ROOT / "artifacts" / "p5" / "small"
+    shutil.copytree(committed / "units", artifact_dir("p5", "small") / "units")
+    missing = []
+
+    def found_only(experiment, profile, name, compute, force=False):
+        return cached_unit(experiment, profile, name, lambda: missing.append(name) or {}, force)
+
+    monkeypatch.setattr(measure, "cached_unit", found_only)
+    monkeypatch.setattr(measure, "nets_experiment", lambda *a, **k: {"runs": [], "data_source": None})
+    monkeypatch.setattr(type(config.GridConfig().data), "load", lambda self, split: type("D", (), {"source": "x"})())
+    parts = measure.compute_all(p5.PROFILES["small"], "small", False, "cpu", False)
+    assert not missing
+    saved = load_json(committed / "result.json")
+    for part in ("linear", "agreement", "overhead"):
+        assert json.dumps(_jsonable(parts[part])) == json.dumps(_jsonable(saved[part])), part
+    assert json.dumps(_jsonable(parts["grid"]["cells"])) == json.dumps(_jsonable(saved["grid"]["cells"]))

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import torch
 
-from resnet_lab.experiments.p5 import LinearConfig, fit_linear_residual, linear_experiment, random_target_map
+from resnet_lab.experiments.p5.config import LinearConfig
+from resnet_lab.experiments.p5.linear import fit_linear_residual, linear_experiment, random_target_map
 
 
 def test_target_map_has_positive_determinant_and_given_spread():

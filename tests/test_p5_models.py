@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from resnet_lab.metrics.convsv import conv_singular_values
+from resnet_lab.linalg.convsv import conv_singular_values
 from resnet_lab.models import build_model, residual_units
-from resnet_lab.procrustes import projected_convs
+from resnet_lab.linalg.procrustes import projected_convs
 
 
 @pytest.mark.parametrize("name,params", [("preact_resnet", 1.703258e6), ("procresnet", 1.715018e6)])

@@ -5,9 +5,9 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from resnet_lab.metrics.convsv import conv_singular_values, dense_conv_matrix
-from resnet_lab.metrics.convsv import kernel_spectrum
-from resnet_lab.procrustes import (NS_ITERS, inverse_sqrt_newton_schulz, mark_for_projection, polar_newton_schulz,
+from resnet_lab.linalg.convsv import conv_singular_values, dense_conv_matrix
+from resnet_lab.linalg.convsv import kernel_spectrum
+from resnet_lab.linalg.procrustes import (NS_ITERS, inverse_sqrt_newton_schulz, mark_for_projection, polar_newton_schulz,
                                    procrustes_target, project_kernel, project_matrices, project_spectrum,
                                    projection_step_hook, spectrum_deviation)
 

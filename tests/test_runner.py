@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from resnet_lab import runner
+from resnet_lab import experiments, runner
 from resnet_lab.artifacts import cached
 from resnet_lab.data import DataSpec
+from resnet_lab.experiments import Chapter
 from resnet_lab.train import TrainConfig, train_cached
 
 RATE = 10.0  # images/s the tests pretend to measure
@@ -32,7 +33,7 @@ class PerVariantConfig:
 
 def add_chapter(monkeypatch, name, config, calls, train_tiny=False):
     module = types.ModuleType(f"resnet_lab.experiments.{name}")
-    module.PROFILES, module.CODE_VERSION = {"small": config}, "1"
+    module.PROFILES = {"small": config}
 
     def run(profile="smoke", force=False, device=None, progress=True):
         def compute():
@@ -46,7 +47,21 @@ def add_chapter(monkeypatch, name, config, calls, train_tiny=False):
         return cached(name, profile, compute, force)
 
     module.run = run
+    module.CHAPTER = Chapter(name, name, module.PROFILES, run, grid_fields=("seeds", "variants"))
     monkeypatch.setitem(sys.modules, module.__name__, module)
+    known = experiments.list_experiments()
+    monkeypatch.setattr(experiments, "list_experiments", lambda: [*known, name])
+
+
+def edit(monkeypatch, name, **changes):
+    """Edit a fake chapter's module attributes (``PROFILES``, ``run``) and its ``Chapter`` record alike."""
+    from dataclasses import replace
+
+    module = sys.modules[f"resnet_lab.experiments.{name}"]
+    for key, value in changes.items():
+        monkeypatch.setattr(module, key, value)
+    fields = {"PROFILES": "profiles", "run": "run"}
+    monkeypatch.setattr(module, "CHAPTER", replace(module.CHAPTER, **{fields[k]: v for k, v in changes.items()}))
 
 
 @pytest.fixture
@@ -63,12 +78,14 @@ def test_parse_budget():
 
 def test_training_images_counts_grids_and_caps():
     assert runner.training_images(FakeConfig()) == 1000
-    assert runner.training_images(FakeConfig(seeds=(0, 1, 2), train=TrainConfig(epochs=2))) == 6000
+    grid = FakeConfig(seeds=(0, 1, 2), train=TrainConfig(epochs=2))
+    assert runner.training_images(grid, ("seeds",)) == 6000  # the chapter declares which fields multiply
+    assert runner.training_images(grid) == 2000
     capped = FakeConfig(train=TrainConfig(epochs=1, batch_size=16, max_steps_per_epoch=2))
     assert runner.training_images(capped) == 32
     # One recipe per variant (P2's `train`): two variants × two seeds, each net its own variant's epochs.
     per_variant = PerVariantConfig(train={"a": TrainConfig(epochs=1), "b": TrainConfig(epochs=3)})
-    assert runner.training_images(per_variant) == 2 * (1000 + 3000)
+    assert runner.training_images(per_variant, ("seeds", "variants")) == 2 * (1000 + 3000)
 
 
 def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
@@ -78,7 +95,7 @@ def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
     sys.modules["resnet_lab.experiments.fa"].run("small")
     sys.modules["resnet_lab.experiments.fb"].run("small")
     assert runner.plan("small", "cpu", ["fa", "fb"]) == []
-    sys.modules["resnet_lab.experiments.fb"].PROFILES = {"small": FakeConfig(seeds=(0, 1))}  # edited: stale
+    edit(monkeypatch, "fb", PROFILES={"small": FakeConfig(seeds=(0, 1))})  # edited: stale
     add_chapter(monkeypatch, "fc", FakeConfig(train=TrainConfig(epochs=2)), calls)
     units = runner.plan("small", "cpu", ["fa", "fb", "fc"])
     assert [u.name for u in units] == ["fb@small", "fc@small"]
@@ -90,11 +107,17 @@ def test_plan_lists_missing_and_stale_and_skips_current(monkeypatch, fake_rate):
     assert "fc@small" in table and "(after budget)" in table and "total: 2 units" in table
 
 
-def test_code_change_keeps_the_recorded_time(monkeypatch, fake_rate):
+def test_code_change_keeps_the_recorded_time(monkeypatch, fake_rate, tmp_path):
+    from dataclasses import replace
+
     calls = []
     add_chapter(monkeypatch, "fa", FakeConfig(seeds=(0, 1, 2)), calls)
-    sys.modules["resnet_lab.experiments.fa"].run("small")
-    sys.modules["resnet_lab.experiments.fa"].CODE_VERSION = "2"  # same networks, edited code: stale
+    module = sys.modules["resnet_lab.experiments.fa"]
+    (tmp_path / "measure.py").write_text("X = 1")
+    module.__file__ = str(tmp_path / "__init__.py")
+    module.CHAPTER = replace(module.CHAPTER, compute_files=("measure.py",))
+    module.run("small")
+    (tmp_path / "measure.py").write_text("X = 2")  # same networks, edited code: stale
     (unit,) = runner.plan("small", "cpu", ["fa"])
     assert unit.why.startswith("stale: code changed") and unit.basis.startswith("recorded")
     assert unit.predicted_s != pytest.approx(3000 / RATE)
@@ -131,7 +154,7 @@ def test_a_failing_unit_does_not_stop_the_others(monkeypatch, fake_rate):
     calls, lines = [], []
     add_chapter(monkeypatch, "fe", FakeConfig(), calls)
     add_chapter(monkeypatch, "ff", FakeConfig(), calls)
-    sys.modules["resnet_lab.experiments.fe"].run = lambda **k: 1 / 0
+    edit(monkeypatch, "fe", run=lambda **k: 1 / 0)
     out = runner.run_budget("small", 1000, "cpu", ["fe", "ff"], progress=False, echo=lines.append)
     assert out["failed"] == ["fe@small"] and out["done"] == ["ff@small"] and out["remaining"] == ["fe@small"]
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .convsv import kernel_spectrum
+from ..linalg.convsv import kernel_spectrum
 
 _SKIPPED = (nn.ReLU, nn.Identity)  # taken as identity in the linear part
 

@@ -3,7 +3,7 @@
 Everything runs in eval mode, where each BN is a fixed per-channel affine map ``x ↦ d·x + c``
 (Remark 4.3), so a layer's filters can be folded with its BN scales and the theorems' per-layer
 constants computed exactly: operator norms of circular convolutions via FFT
-(:mod:`resnet_lab.metrics.convsv`), stride-2 convolutions through their polyphase form.
+(:mod:`resnet_lab.linalg.convsv`), stride-2 convolutions through their polyphase form.
 
 Per layer ``k`` we return a Lipschitz constant ``L_k`` (``‖f_k(u) − f_k(v)‖ ≤ L_k‖u − v‖``, the
 layer-wise step of Eqs. (4.9)/(4.13)) and a growth bound ``‖f_k(u)‖ ≤ a_k‖u‖ + b_k`` (the step of
@@ -19,7 +19,7 @@ from torch import nn
 
 from ..models import residual_units
 from ..models.resnet_ds import DecayBranch, PoolingLayer, ResNetDS, SubtractiveLayer, SymmetricBranch
-from .convsv import conv_spectral_norm
+from ..linalg.convsv import conv_spectral_norm
 from .hooks import capture_io
 
 

@@ -6,7 +6,7 @@ Its transition units use a 1×1 projection shortcut on the pre-activated input (
 ProcResNet (Fig. 1(d)) drops those shortcuts: each transition unit starts with a conv* layer
 that changes width/resolution, followed by an identity-skip unit, ``x ↦ h + F(h), h = conv*(x)``;
 the conv* layers (3×3 3→64w replacing the stem, then 1×1 stride-2 64w→128w and 128w→256w)
-are projected to singular values √(d/min(d,c)) (:mod:`resnet_lab.procrustes`). Depth 9n + 4.
+are projected to singular values √(d/min(d,c)) (:mod:`resnet_lab.linalg.procrustes`). Depth 9n + 4.
 The plain twin (Fig. 1(e)) is the ResNet with every skip removed (same layers and parameters).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from resnet_lab.procrustes import mark_for_projection, project_model
+from ..linalg.procrustes import mark_for_projection, project_model
 
 from . import register_model
 

@@ -17,7 +17,7 @@ The paper's symbols were lost from our copy; this module implements *our reading
 In both residual layers the second BN has γ = 1, β = 0 fixed (Remark 4.3) so it only rescales
 each channel by a positive number and cannot flip the sign that the theorems need. All filters
 are 3×3 with periodic (circular) padding, as in §5, so their operator norms are exact via FFT
-(:mod:`resnet_lab.metrics.convsv`).
+(:mod:`resnet_lab.linalg.convsv`).
 
 Layout: stage 1 holds ``n`` residual layers; stages 2 and 3 each open with a 2D pooling layer
 followed by ``n − 1`` residual layers (``pool_counts_as_layer=True``). This is the layout that
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.convsv import conv_spectral_norm
+from ..linalg.convsv import conv_spectral_norm
 from . import register_model
 
 
@@ -292,7 +292,7 @@ def spectral_clip_hook(max_sq_norm: float = 2.0, every: int = 1, input_size: int
     """Return a step hook that keeps each ResNet-S filter at ``‖A‖₂² ≤ max_sq_norm`` (Eq. 4.11).
 
     ``‖A‖₂`` is the exact operator norm of the circular conv on the layer's feature map: the largest
-    of the conv's singular values, per frequency of the FFT (:func:`resnet_lab.metrics.convsv.conv_spectral_norm`).
+    of the conv's singular values, per frequency of the FFT (:func:`resnet_lab.linalg.convsv.conv_spectral_norm`).
     A filter above the bound is rescaled onto it (times ``1 − CLIP_MARGIN``): a feasible point of the
     constraint set, not its Euclidean projection (clipping the singular values per frequency would leave
     the 3×3 support). ``input_size``: side of the network's input images.

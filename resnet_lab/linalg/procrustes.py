@@ -18,7 +18,7 @@ from typing import Callable, Literal
 import torch
 from torch import nn
 
-from resnet_lab.metrics.convsv import conv_singular_values, kernel_spectrum
+from .convsv import conv_singular_values, kernel_spectrum
 
 Method = Literal["newton_schulz", "svd"]
 

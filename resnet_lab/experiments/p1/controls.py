@@ -1,0 +1,150 @@
+"""P1's negative control and fixtures: a result no claim may hold on, and hand-built results with known verdicts."""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...artifacts import cached
+from ...metrics.angles import collect_features, mpa_callback
+from ...models import build_model, residual_units
+from ...train import default_device
+from .config import CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, planned_runs
+from .measure import accuracy, load_test_images, measure
+from .paper import CLAIMS
+
+
+def _anti_identity(model: nn.Module, low: float = 0.5, high: float = 0.98) -> nn.Module:
+    """Set every non-transition unit's branch to ≈ −D (centre taps diag(d₁) then −diag(d₂)): I + B is near-singular.
+
+    κ_R = max(1−d)/min(1−d) ≫ κ_B = max d/min d, so Lemma 1's conclusion is false, and the paper's κ_R
+    formula (≈1.3 here) is far below the true κ_R that the worst-case gains reach. BN layers get the mean
+    of their inputs as running mean, so eval-mode BN shrinks ‖BN(x)‖ and raises the relative perturbation.
+    """
+    with torch.no_grad():
+        for _, unit in residual_units(model):
+            convs = [m for m in unit.branch if isinstance(m, nn.Conv2d)]
+            if unit.is_transition or len(convs) != 2:
+                continue
+            c = convs[0].weight.shape[0]
+            d = torch.linspace(low, high, c).sqrt()
+            for conv, scale in zip(convs, (d, -d)):
+                conv.weight.zero_()
+                conv.weight[range(c), range(c), 1, 1] = scale
+    return model
+
+
+def _center_bn(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Give every BN layer the per-channel mean of its inputs on ``x`` as running mean (unit running variance)."""
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    if not layers:
+        return model
+    inputs = collect_features(model, x, {name: (m, "input") for name, m in layers.items()})
+    for name, layer in layers.items():
+        if name not in inputs:  # never called (the unused shortcut of a plain-twin unit)
+            continue
+        layer.running_mean.copy_(inputs[name].mean(dim=(0, 2, 3)))
+        layer.running_var.fill_(1.0)
+    return model
+
+
+def control_result(device=None) -> dict:
+    """Return P1 computed at smoke on networks where no claim may hold; cached under ``p1/control``.
+
+    Fig. 2–5 nets at initialisation (no training: no gap, accuracy at chance); for Lemmas 1–3 the
+    Fig. 2 nets with anti-identity branches and mean-centred BN (``_anti_identity``, ``_center_bn``).
+    """
+    cfg = CONTROL
+    device = default_device(device)
+
+    def compute() -> dict:
+        runs, models, images = {}, {}, {}
+        for tag, (name, options, data) in planned_runs(cfg).items():
+            if data.classes not in images:
+                images[data.classes] = load_test_images(data, cfg.mpa_per_class, device)
+            x, y = images[data.classes]
+            torch.manual_seed(cfg.train.seed)
+            model = build_model(name, **options).to(device).eval()
+            record = {"epoch": 0, "test_acc": accuracy(model, x, y), **mpa_callback(x, y)(model, 0)}
+            runs[tag] = {"model": name, "options": options, "classes": list(data.classes), "history": [record],
+                         "diverged": False}
+            models[tag] = model
+        probe, _ = load_test_images(cfg.pair, -(-cfg.probe_images // len(cfg.pair.classes)), device)
+        result = measure(cfg, runs, models, None, images, probe, lemmas=False)
+        adversarial = {t: _center_bn(_anti_identity(copy.deepcopy(models[t])), probe) for t in FIG2}
+        result.update(measure(cfg, runs, adversarial, None, images, probe, mpa=False))
+        return {"config": asdict(cfg), "runs": runs, **result, "data_source": "control (smoke, untrained)"}
+
+    return cached(EXPERIMENT, "control", compute)
+
+
+def _synthetic_unit(kind: str) -> list[dict]:
+    """Return trained-unit rows built to hold (``kind="hold"``), fail, or give ``partly`` (one unit in four bad)."""
+    rows = []
+    for i in range(4):
+        good = kind == "hold" or (kind == "partly" and i < 3)
+        k_r, k_b = (5.0, 50.0) if good else (50.0, 5.0)
+        rows.append({"unit": f"stages.{i}.1", "is_transition": False, "size": 8, "paper_kappa_R": 10.0,
+                     "paper_kappa_B": 100.0, "paper_norm_R": 3.0, "paper_smin_R": 0.3, "exact_kappa_R": k_r,
+                     "exact_kappa_B": k_b, "exact_norm_R": 2.0, "exact_smin_R": 0.4, "zero_kappa_R": k_r * 1.5,
+                     "zero_kappa_B": k_b * 1.5, "zero_norm_R": 2.0, "zero_smin_R": 0.3,
+                     "lemma2_violations_paper": 0.0, "lemma2_violations_exact": 0.0, "wc_images": 32,
+                     "wc_violations_paper": 0.0 if good else (0.1 if kind == "partly" else 0.5),
+                     "wc_violations_exact": 0.0, "wc_gain_top_max": 3.0, "wc_gain_bottom_min": 0.3})
+    return rows
+
+
+def _synthetic_angles(gap: float, se: float, n: int = 50, seed: int = 0) -> dict:
+    """Return one level's class angles with inter − intra ``gap`` and ``n`` normal bootstrap draws of s.e. ``se``."""
+    draws = gap + se * np.random.default_rng(seed).standard_normal(n)
+    return {"angles": {"intra/0": 40.0, "intra/1": 40.0, "inter/0-1": 40.0 + gap}, "gap": gap,
+            "gap_draws": draws.tolist(), "gap_se": float(np.std(draws, ddof=1))}
+
+
+# (stage-1 gap, end gap) in degrees per run: made to hold every figure claim, or to refute each.
+_SYNTHETIC_GAPS = {
+    "hold": {"base18": (0.0, 0.5), "resnet18-nobn": (0.0, 2.0), "resnet18": (0.0, 8.0), "resnet34": (0.0, 8.0),
+             "resnet50": (0.0, 3.0), "resnet101": (0.0, 3.0), "resnet34-other-pair": (0.0, 8.0),
+             "resnet34-triple": (0.0, 8.0)},
+    "fail": {"base18": (0.0, 6.0), "resnet18-nobn": (0.0, 8.0), "resnet18": (0.0, 2.0), "resnet34": (6.0, 1.0),
+             "resnet50": (10.0, 8.0), "resnet101": (6.0, 0.0), "resnet34-other-pair": (0.0, -3.0),
+             "resnet34-triple": (0.0, -3.0)},
+}
+
+
+def _synthetic(kind: str) -> dict:
+    """Return a hand-built P1 result: ``hold`` (every claim met), ``fail`` (every claim refuted), ``flat`` (gaps
+    inside the noise band, one unit in four off), ``untrained`` (as ``hold`` at 60% accuracy: every gate unmet)."""
+    hold = kind in ("hold", "untrained")
+    tags = (*FIG2, *DEEP, *OTHER)
+    acc = dict.fromkeys(tags, 0.6 if kind == "untrained" else 0.92)
+    acc["base18"] = 0.55 if kind != "fail" else 0.9
+    runs = {t: {"classes": ["a", "b", "c"][:3 if t == "resnet34-triple" else 2], "diverged": False,
+                "history": [{"epoch": 1, "test_acc": acc[t]}]} for t in tags}
+    gaps = _SYNTHETIC_GAPS["hold" if hold else "fail"] if kind != "flat" else dict.fromkeys(tags, (0.3, 0.6))
+    se = 0.8 if kind == "flat" else 0.3
+    angles = {}
+    for i, t in enumerate(tags):
+        stage1, end = (_synthetic_angles(g, se, seed=2 * i + j) for j, g in enumerate(gaps[t]))
+        angles[t] = {"stage1": stage1, "stage2": stage1, "stage3": stage1, "stage4": stage1, "end": end}
+    units = _synthetic_unit("hold" if hold else ("fail" if kind == "fail" else "partly"))
+    bn = [{"layer": f"bn{i}", "images": 64, "eval_frac_at_most_1": 1.0 if hold else 0.5,
+           "train_frac_at_most_1": 1.0 if hold else 0.5} for i in range(3)]
+    return {"config": {"eps": 0.01}, "runs": runs, "angles": angles, "bn_layers": bn, "network_gain": {},
+            "units": {"resnet18": {"trained": units}, "resnet18-nobn": {"trained": units}},
+            "provenance": {"profile": "synthetic"}}
+
+
+def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
+    """Return ``{name: (result, {claim: expected verdict})}``: hand-built results made to hold, fail, be inconclusive."""
+    ids = list(CLAIMS)
+    return {
+        "hold": (_synthetic("hold"), dict.fromkeys(ids, "holds")),
+        "fail": (_synthetic("fail"), dict.fromkeys(ids, "fails")),
+        "flat": (_synthetic("flat"), {"P1.1": "partly", "P1.2": "partly", "P1.3": "fails", "P1.4": "inconclusive",
+                                      "P1.5": "inconclusive", "P1.6": "inconclusive", "P1.7": "inconclusive"}),
+        "untrained": (_synthetic("untrained"), dict.fromkeys(ids, "inconclusive")),
+    }

@@ -1,0 +1,188 @@
+"""Train (or reload) P1's networks and measure them: unit κ (Lemma 1), perturbation gains (Lemmas 2–3), MPAs.
+
+Up to eight training runs (``config.planned_runs``), each recording the MPA at every stage input and at the end
+per epoch. After training, from the final weights: every unit's κ by the paper's formula, for the circular-padded
+operator (FFT) and, where the unit is small enough, for the true zero-padded operator (dense); Lemma 2 gains along
+random and worst-case directions (the unit Jacobian's extreme singular vectors); Lemma 3 gains of every BN layer in
+eval and train mode; and the class MPAs with a bootstrap over test images. The three Fig. 2 nets start from the
+same conv weights: their initial units are measured once. Nothing here reads the claims.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...artifacts import cached
+from ...data import DataSpec, load_dataset
+from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
+from ...metrics.conditioning import (preactivation, relative_perturbation_gain, unit_condition, worst_case_gains,
+                                     zero_padded_condition)
+from ...models import build_model, residual_units
+from ...profiles import select
+from ...train import default_device, train_cached
+from .config import DEEP, EXPERIMENT, FIG2, PROFILES, P1Config, planned_runs, train_config
+
+
+def load_test_images(data: DataSpec, per_class: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return normalised test images (capped per class) and labels on ``device``."""
+    test = load_dataset(data.name, "test", classes=list(data.classes), per_class=per_class)
+    return test.normalized(device), test.labels.to(device)
+
+
+def _trunk(model: nn.Module) -> nn.Module:
+    """Return stem → stages (the features at the network's end, before pooling)."""
+    return nn.Sequential(model.stem, *model.stages)
+
+
+def unit_rows(model: nn.Module, x: torch.Tensor, cfg: P1Config, seed: int = 0) -> list[dict]:
+    """Return per unit: κ by formula, circular and zero-padded (Lemma 1), and Lemma 2 gains on real inputs ``x``.
+
+    Gains are those of the unit before its last ReLU (``preactivation``: the map Lemma 2 bounds), along
+    random directions (all of ``x``) and, for non-transition units, along the Jacobian's extreme singular
+    directions (the first ``cfg.worst_case_images``). A residual unit is judged against κ_R, a plain-twin
+    unit against κ_B; a violation is a gain outside ``[1/κ, κ]``.
+    """
+    units = residual_units(model)
+    inputs = collect_features(model, x, {name: (unit, "input") for name, unit in units})
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for name, unit in units:
+        size, channels = inputs[name].shape[-1], inputs[name].shape[1]
+        row = {"unit": name, **unit_condition(unit, size)}
+        if not unit.is_transition:
+            row.update(zero_padded_condition(unit, channels, size, cfg.dense_max_dim))
+        fn = preactivation(unit)
+        which = "kappa_R" if unit.use_skip else "kappa_B"
+        kappas = {"paper": row[f"paper_{which}"], "exact": _true_kappa(row, which)}
+        gain = relative_perturbation_gain(fn, inputs[name], cfg.eps, generator).cpu()
+        for source, k in kappas.items():
+            row[f"lemma2_violations_{source}"] = ((gain > k) | (gain < 1 / k)).float().mean().item()
+        row.update(gain_min=gain.min().item(), gain_median=gain.median().item(), gain_max=gain.max().item())
+        if not unit.is_transition and unit.use_skip:
+            row.update(_worst_case(fn, inputs[name][:cfg.worst_case_images], kappas, cfg, seed))
+        rows.append(row)
+    return rows
+
+
+def _true_kappa(row: dict, which: str) -> float:
+    """Return the zero-padded κ where it was computed, else the circular-padded one."""
+    zero = row.get(f"zero_{which}", math.nan)
+    return zero if zero == zero else row[f"exact_{which}"]
+
+
+def _worst_case(fn, x: torch.Tensor, kappas: dict[str, float], cfg: P1Config, seed: int) -> dict:
+    """Return Lemma 2 on the worst-case directions: extreme gains and the share of images outside ``[1/κ, κ]``."""
+    with torch.enable_grad():
+        wc = worst_case_gains(fn, x.detach(), cfg.eps, cfg.lanczos_steps, seed)
+    top, bottom = wc["gain_top"].cpu(), wc["gain_bottom"].cpu()
+    out = {"wc_images": int(x.shape[0]), "wc_gain_top_max": top.max().item(), "wc_gain_bottom_min": bottom.min().item(),
+           "wc_jacobian_kappa_median": (wc["sigma_top"] / wc["sigma_bottom"]).median().item()}
+    for source, k in kappas.items():
+        out[f"wc_violations_{source}"] = ((top > k) | (bottom < 1 / k)).float().mean().item()
+    return out
+
+
+def _train_mode_bn(layer: nn.BatchNorm2d):
+    """Return BN in train mode (batch statistics) without touching the running statistics."""
+    return lambda x: F.batch_norm(x, None, None, layer.weight, layer.bias, True, 0.0, layer.eps)
+
+
+def bn_rows(model: nn.Module, x: torch.Tensor, eps: float, seed: int = 0) -> list[dict]:
+    """Return per BatchNorm layer the Lemma 3 gain ``(‖ΔBN(x)‖/‖BN(x)‖)/(‖Δx‖/‖x‖)`` in eval and in train mode."""
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    inputs = collect_features(model, x, {name: (m, "input") for name, m in layers.items()})
+    rows = []
+    for name, layer in layers.items():
+        if name not in inputs:  # never called (the unused shortcut of a plain-twin unit)
+            continue
+        row = {"layer": name, "images": int(x.shape[0])}
+        for mode, fn in (("eval", layer.eval()), ("train", _train_mode_bn(layer))):
+            gain = relative_perturbation_gain(fn, inputs[name], eps, torch.Generator().manual_seed(seed)).cpu()
+            row.update({f"{mode}_gain_median": gain.median().item(), f"{mode}_gain_max": gain.max().item(),
+                        f"{mode}_frac_at_most_1": (gain <= 1 + 1e-6).float().mean().item()})
+        rows.append(row)
+    return rows
+
+
+def angle_levels(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, levels: tuple[str, ...],
+                 n_boot: int, seed: int = 0) -> dict[str, dict]:
+    """Return per level the class MPAs, the inter−intra gap and its bootstrap draws over test images.
+
+    Levels: ``stage<i>`` (stage inputs), ``end`` (last stage's output, unpooled: the paper's) and
+    ``pooled`` (the globally averaged penultimate features the classifier reads).
+    """
+    where = {k: v for k, v in level_modules(model).items() if k in levels or (k == "end" and "pooled" in levels)}
+    feats = collect_features(model, x, where)
+    if "pooled" in levels:
+        feats["pooled"] = feats["end"].mean(dim=(2, 3))
+    return {level: bootstrap_class_angles(feats[level], labels, n_boot, seed) for level in levels}
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """Return the share of ``x`` the model (in eval mode) assigns to ``labels``."""
+    with torch.no_grad():
+        return (model.eval()(x).argmax(1) == labels).float().mean().item()
+
+
+def measure(cfg: P1Config, runs: dict, models: dict[str, nn.Module], initial: nn.Module | None,
+            images: dict, probe: torch.Tensor, lemmas: bool = True, mpa: bool = True) -> dict:
+    """Return the post-training measurements: units (init once), BN layers and end-to-end gains (``lemmas``),
+    and the class MPAs with their bootstrap over test images (``mpa``)."""
+    out = {}
+    if lemmas:
+        units = {tag: {"trained": unit_rows(models[tag], probe, cfg)} for tag in FIG2 if tag in models}
+        if initial is not None:  # the three Fig. 2 nets start from the same conv weights: one set of initial units
+            units.setdefault("resnet18", {})["init"] = unit_rows(initial, probe, cfg)
+        out["units"] = units
+        out["network_gain"] = {tag: relative_perturbation_gain(_trunk(models[tag]), probe, cfg.eps,
+                                                               torch.Generator().manual_seed(1)).median().item()
+                               for tag in FIG2 if tag in models}
+        out["bn_layers"] = bn_rows(models["resnet18"], probe, cfg.eps) if "resnet18" in models else []
+    if mpa:
+        out["angles"] = {}
+        for tag, model in models.items():
+            levels = ("stage1", "stage2", "stage3", "stage4", "end", "pooled") if tag in DEEP else ("stage1", "end", "pooled")
+            x, y = images[tuple(runs[tag]["classes"])]
+            out["angles"][tag] = angle_levels(model, x, y, levels, cfg.n_boot)
+    return out
+
+
+def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True,
+        config: P1Config | None = None, remeasure: bool = False) -> dict:
+    """Train (or reload) every run of ``profile`` and measure it; cached as ``p1/<profile>``.
+
+    ``remeasure`` recomputes the measurements from the stored weights without retraining; ``force``
+    retrains too. ``config`` replaces the profile's (e.g. ``replace(PROFILES["standard"], pair=DataSpec(
+    "imagefolder:<dogs vs cats>", ("cat", "dog")))``); its result is cached beside the profile's under its hash.
+    """
+    cfg = config or select(PROFILES, profile)
+    name = "result" if config is None else f"result-{hashlib.sha256(repr(config).encode()).hexdigest()[:12]}"
+    device = default_device(device)
+
+    def compute() -> dict:
+        runs, models, images = {}, {}, {}
+        for tag, (name_, options, data) in planned_runs(cfg).items():
+            if data.classes not in images:  # each dataset read once: a read is seconds on a CPU
+                images[data.classes] = load_test_images(data, cfg.mpa_per_class, device)
+            x, y = images[data.classes]
+            model, record = train_cached(EXPERIMENT, profile, name_, options, data, train_config(cfg, tag), tag=tag,
+                                         force=force, device=device, callbacks=[mpa_callback(x, y)], progress=progress)
+            runs[tag] = {"model": name_, "options": options, "classes": list(data.classes),
+                         "parameters": sum(p.numel() for p in model.parameters()), "history": record["history"],
+                         "diverged": record["diverged"], "train_wall_time_s": record["wall_time_s"],
+                         "device": record["provenance"]["device"], "data_source": record["provenance"]["data_source"]}
+            if not record["diverged"]:  # a diverged net has no finite operator to condition
+                models[tag] = model.float()
+        probe, _ = load_test_images(cfg.pair, -(-cfg.probe_images // len(cfg.pair.classes)), device)
+        name_, options, _ = planned_runs(cfg)["resnet18"]
+        torch.manual_seed(cfg.train.seed)  # the same initial weights train_cached started from
+        initial = build_model(name_, **options).to(device).eval()
+        return {"config": asdict(cfg), "runs": runs, **measure(cfg, runs, models, initial, images, probe),
+                "data_source": runs["resnet18"]["data_source"]}
+
+    return cached(EXPERIMENT, profile, compute, force or remeasure, name=name)

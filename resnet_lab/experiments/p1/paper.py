@@ -1,0 +1,52 @@
+"""P1's paper and its claims: *Understanding ResNet from a discrete dynamical system perspective* (``p1_dynamical``).
+
+The paper states Lemma 1 and Remark 1 (a residual unit is better conditioned than its plain twin), Lemma 2 (a
+unit's relative output perturbation lies in [1/κ_R, κ_R] × the input's), Lemma 3 (BN does not increase the relative
+perturbation), and reads Figs. 2–5 by eye: median principal angles (MPA, Definition 1) between and within classes.
+It gives no ResNet accuracy; Base18 stays near chance (~55%). Every threshold below is declared once, and each
+claim's criterion text is generated from it.
+"""
+from __future__ import annotations
+
+from ...ledger import ClaimSpec, Gate, declare
+from ...stats import K_SE
+
+TRAINED = Gate("test accuracy", 0.85, why="the paper gives no ResNet accuracy; a ResNet on a CIFAR-10 pair reaches "
+               "≈90% when converged, and a net under 85% has not yet formed the features and weights the claim is about")
+MIN_EFFECT = 1.0  # degrees: a gap difference smaller than this is too small to decide a figure the paper reads by eye
+
+CLAIMS = declare(
+    ClaimSpec("P1.1", "Lemma 1/Remark 1: a residual unit is better conditioned than its plain twin, κ_R < κ_B",
+              "Lemma 1, eq. (2), Remark 1, §3.2",
+              "holds: κ_R < κ_B of the true (zero-padded) linear part in ≥ {hold:.0%} of the trained non-transition "
+              "units of ResNet-18 ± BN (circular-padded κ where the unit is too large for a dense SVD); "
+              "partly: ≥ {partly:.0%}", {"hold": 1.0, "partly": 0.5}, gate=TRAINED),
+    ClaimSpec("P1.2", "Lemma 2: a unit's relative output perturbation lies in [1/κ_R, κ_R] × the relative input "
+              "perturbation", "Lemma 2, §3.2",
+              "on the worst-case directions (top/bottom singular vectors of each unit's Jacobian at each image): "
+              "holds: share of (unit, image) gains outside [1/κ_R, κ_R] (paper's κ_R) ≤ {hold:.0%}; "
+              "partly: ≤ {partly:.0%}; trained non-transition units of ResNet-18 ± BN",
+              {"hold": 0.0, "partly": 0.05}, gate=TRAINED),
+    ClaimSpec("P1.3", "Lemma 3: BN does not increase the relative perturbation", "Lemma 3, §3.2",
+              "layer level, trained ResNet-18: holds: gain ≤ 1 for ≥ {hold:.0%} of (BN layer, image) in eval mode "
+              "and in train mode; partly: in one mode", {"hold": 0.99}, gate=TRAINED),
+    ClaimSpec("P1.4", "Fig. 2: Base18 stays near chance (~55%) while ResNet-18 learns; with BN the inter−intra MPA "
+              "gap ends larger than without", "§4.2, Fig. 2",
+              "holds: both (a) Base18 test acc ≤ {base_max:.0%} and ≥ {lead:.0%} under ResNet-18, and (b) gap(BN) − "
+              "gap(no BN) at the end > " + f"{K_SE:g}" + " s.e. (bootstrap over test images) and > {min_effect:g}°; "
+              "partly: one; inconclusive: (b) inside the band", {"base_max": 0.60, "lead": 0.10, "min_effect": MIN_EFFECT},
+              gate=TRAINED),
+    ClaimSpec("P1.5", "Fig. 3: more layers is not necessarily more stable (ResNet-18/34 best)", "§4.2, Fig. 3",
+              "holds: the largest end gap among ResNet-18/34 exceeds that of ResNet-50/101 by > " + f"{K_SE:g}"
+              + " s.e. and > {min_effect:g}°; fails: the reverse; inconclusive: inside the band",
+              {"min_effect": MIN_EFFECT}, gate=TRAINED),
+    ClaimSpec("P1.6", "Fig. 4: ResNet-34 separates classes on another pair and on a three-class task", "§4.2, Fig. 4",
+              "per task: end gap > " + f"{K_SE:g}" + " s.e. and > {min_effect:g}°, every inter MPA > every intra MPA; "
+              "holds: every task; partly: some; inconclusive: a gap inside the band",
+              {"min_effect": MIN_EFFECT}, gate=TRAINED),
+    ClaimSpec("P1.7", "Fig. 5: through the stages the classes separate: the inter−intra MPA gap grows with depth",
+              "§4.3, Fig. 5",
+              "per deep net: gap(end) − gap(stage-1 input) > " + f"{K_SE:g}" + " s.e. (paired bootstrap over test "
+              "images) and > {min_effect:g}°; holds: every net run; partly: some; inconclusive: inside the band",
+              {"min_effect": MIN_EFFECT}, gate=TRAINED),
+)

@@ -1,0 +1,68 @@
+"""Read a P1 result into the numbers the verdicts and the tables share: accuracies, gaps with bootstrap bands, units.
+
+A gap is the inter − intra MPA (degrees) at one level of one run; its band comes from the bootstrap draws over
+test images that ``measure.angle_levels`` stored, paired when two gaps were read on the same images.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...stats import Estimate
+from .config import BN_PAIR, DEEP, FIG2, OTHER  # the run tags, passed on to the verdicts (which never read config)
+
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "final_accuracy", "gap_difference", "gap_estimate",
+           "trained_units", "unit_frame"]
+
+
+def final_accuracy(run_: dict) -> float:
+    """Return the test accuracy of the last epoch that measured one (NaN if none)."""
+    accs = [r["test_acc"] for r in run_["history"] if r.get("test_acc") is not None]
+    return float(accs[-1]) if accs else math.nan
+
+
+def accuracies(result: dict, tags) -> dict[str, float]:
+    """Return ``{tag: final test accuracy}`` of the runs among ``tags`` that exist."""
+    return {t: final_accuracy(result["runs"][t]) for t in tags if t in result["runs"]}
+
+
+def gap_estimate(result: dict, tag: str, level: str = "end") -> Estimate | None:
+    """Return a run's final gap at ``level`` with its bootstrap s.e., or None if not measured."""
+    a = result.get("angles", {}).get(tag, {}).get(level)
+    return None if a is None else Estimate(float(a["gap"]), float(a["gap_se"]), len(a["gap_draws"]), "bootstrap")
+
+
+def gap_difference(result: dict, a: tuple[str, str], b: tuple[str, str]) -> Estimate | None:
+    """Return gap(a) − gap(b) for (run, level) pairs on the same test images, s.e. from paired bootstrap draws."""
+    ga, gb = (result.get("angles", {}).get(t, {}).get(lvl) for t, lvl in (a, b))
+    if ga is None or gb is None:
+        return None
+    da, db = np.asarray(ga["gap_draws"], float), np.asarray(gb["gap_draws"], float)
+    se = float(np.std(da - db, ddof=1)) if len(da) > 1 and len(da) == len(db) else math.nan
+    return Estimate(float(ga["gap"] - gb["gap"]), se, len(da), "bootstrap")
+
+
+def unit_frame(result: dict):
+    """Return one row per (run, state, unit) with κ by formula, circular and zero-padded, and the Lemma 2 numbers."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{"run": tag, "state": state, **row} for tag, states in result["units"].items()
+                          for state, rows in states.items() for row in rows])
+    for col in [c for c in frame.columns if c.startswith(("paper_", "exact_", "zero_", "wc_", "lemma2_"))]:
+        frame[col] = frame[col].astype(float)  # one float column: a missing entry (None) becomes NaN
+    for col in ("zero_kappa_R", "zero_kappa_B", "zero_norm_R", "zero_smin_R"):
+        if col not in frame:
+            frame[col] = math.nan
+    frame["kappa_R_ratio"] = frame["exact_kappa_R"] / frame["paper_kappa_R"]
+    frame["zero_vs_circular"] = frame["zero_kappa_R"] / frame["exact_kappa_R"]
+    frame["norm_ratio"] = frame["exact_norm_R"] / frame["paper_norm_R"]
+    frame["smin_ratio"] = frame["exact_smin_R"] / frame["paper_smin_R"]
+    return frame
+
+
+def trained_units(result: dict):
+    """Return the unit rows Lemmas 1–2 are judged on: trained, non-transition units of ResNet-18 ± BN."""
+    units = unit_frame(result)
+    return units[(units["state"] == "trained") & units["run"].isin(BN_PAIR)
+                 & ~units["is_transition"]]

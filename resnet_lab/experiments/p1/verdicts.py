@@ -1,0 +1,206 @@
+"""P1's verdicts: one function per ledger row, each reading a result through ``readings`` against ``paper``.
+
+A difference decides a figure claim only when it exceeds both K_SE bootstrap s.e. and the paper's smallest
+visible effect (``paper.MIN_EFFECT``); an unmet accuracy gate makes a row inconclusive (``ledger``).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from ...ledger import Claim, ClaimSpec, judge, profile_of
+from ...stats import Estimate, binomial, exact, sign
+from .paper import CLAIMS
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, final_accuracy, gap_difference, gap_estimate,
+                       trained_units, unit_frame)
+
+
+def _and_gate(spec: ClaimSpec, measured: dict[str, float], why: str) -> str:
+    """Return ``why`` prefixed by the gate's shortfall when the gate is unmet too (both make the row inconclusive)."""
+    if spec.gate is None or spec.gate.check(measured)["met"]:
+        return why
+    return spec.gate.shortfall(measured) + ("; and " + why if why else "")
+
+
+def decided(d: Estimate | None, min_effect: float) -> int | None:
+    """Return +1/−1 when ``d`` exceeds both K_SE s.e. and ``min_effect`` in size, 0 when not, None when unknown."""
+    if d is None:
+        return None
+    s = sign(d)
+    return s if s in (None, 0) or abs(d.value) > min_effect else 0
+
+
+def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
+    """Aggregate per-net tests: holds if every net passes, partly if some, fails if none passes and one is refuted,
+    inconclusive if every net is undecided (difference inside the band). Returns (verdict, reason)."""
+    signs = {t: decided(d, min_effect) for t, d in diffs.items()}
+    ok = {t for t in signs if signs[t] == 1 and extra_ok.get(t, True)}
+    bad = {t for t in signs if signs[t] == -1 or not extra_ok.get(t, True)}
+    undecided = [t for t in signs if t not in ok | bad]
+    why = "inside the band: " + ", ".join(
+        f"{t} {diffs[t].value:+.2f}° (band ±{max(diffs[t].band(), min_effect):.2f}°)" if diffs[t] else f"{t} unmeasured"
+        for t in undecided) if undecided else ""
+    if not ok and not bad:
+        return "inconclusive", why
+    return judge(len(ok) == len(signs), bool(ok)), why
+
+
+def _claim_conditioning(result: dict, profile: str) -> Claim:
+    """P1.1, Lemma 1: share of trained units with κ_R < κ_B (zero-padded κ where computed)."""
+    spec = CLAIMS["P1.1"]
+    units = unit_frame(result)
+    square = units[~units["is_transition"]]
+    trained = trained_units(result)
+    if trained.empty:
+        return spec.not_run("no trained ResNet-18 units measured", profile)
+    zero = trained["zero_kappa_R"].notna()
+    k_r = trained["zero_kappa_R"].where(zero, trained["exact_kappa_R"])
+    k_b = trained["zero_kappa_B"].where(zero, trained["exact_kappa_B"])
+    better = float((k_r < k_b).mean())
+    circ = float((trained["exact_kappa_R"] < trained["exact_kappa_B"]).mean())
+    formula = float((trained["paper_kappa_R"] < trained["paper_kappa_B"]).mean())
+    init = square[square["state"] == "init"]
+    init_share = float((init["exact_kappa_R"] < init["exact_kappa_B"]).mean()) if len(init) else math.nan
+    ratio = trained.loc[zero, "zero_vs_circular"]
+    value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded "
+             f"dense, rest circular); circular: {circ:.0%}; formula: {formula:.0%}"
+             + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
+             + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else ""))
+    verdict = judge(better >= spec.t["hold"], better >= spec.t["partly"])
+    return spec.row(value, verdict, "ReLU taken as identity, BN folded (eval)", profile=profile,
+                    gate_measured=accuracies(result, BN_PAIR), band=exact(better))
+
+
+def _claim_lemma2(result: dict, profile: str) -> Claim:
+    """P1.2, Lemma 2: share of (unit, image) worst-case gains outside [1/κ_R, κ_R], paper's κ_R."""
+    spec = CLAIMS["P1.2"]
+    trained = trained_units(result)
+    if trained.empty or "wc_violations_paper" not in trained:
+        return spec.not_run("no worst-case directions measured", profile)
+    n = int(trained["wc_images"].sum())
+    share = float((trained["wc_violations_paper"] * trained["wc_images"]).sum() / n)
+    share_exact = float((trained["wc_violations_exact"] * trained["wc_images"]).sum() / n)
+    rand = float(trained["lemma2_violations_paper"].mean())
+    value = (f"worst-case directions: {share:.1%} of {n} (unit, image) pairs outside [1/κ_R, κ_R] with the paper's κ_R, "
+             f"{share_exact:.1%} with the true κ_R; random directions: {rand:.1%}; "
+             f"largest gain {trained['wc_gain_top_max'].max():.3g}, smallest {trained['wc_gain_bottom_min'].min():.3g}")
+    verdict = judge(share <= spec.t["hold"], share <= spec.t["partly"])
+    return spec.row(value, verdict, "unit before its last ReLU, ‖Δx‖ = "
+                    f"{result['config']['eps']:g}‖x‖", profile=profile,
+                    gate_measured=accuracies(result, BN_PAIR), band=binomial(share, max(n, 1)))
+
+
+def _claim_bn(result: dict, profile: str) -> Claim:
+    """P1.3, Lemma 3: share of (BN layer, image) gains ≤ 1, in eval and in train mode."""
+    spec = CLAIMS["P1.3"]
+    bn = result.get("bn_layers", [])
+    if not bn or "train_frac_at_most_1" not in bn[0]:
+        return spec.not_run("ResNet-18 with BN not measured in eval and train mode (diverged, or an older result)", profile)
+    share = {mode: statistics.mean(r[f"{mode}_frac_at_most_1"] for r in bn) for mode in ("eval", "train")}
+    ok = [share[m] >= spec.t["hold"] for m in share]
+    gains = result.get("network_gain", {})
+    context = ", ".join(f"{t} {float(gains[t]):.2f}" for t in FIG2 if t in gains)
+    value = (f"gain ≤ 1 for {share['eval']:.0%} (eval) and {share['train']:.0%} (train) of {len(bn)} layers × "
+             f"{bn[0]['images']} images; context, end-to-end median gains (different nets): {context}")
+    n = len(bn) * bn[0]["images"]
+    return spec.row(value, judge(all(ok), any(ok)), profile=profile, gate_measured=accuracies(result, ("resnet18",)),
+                    band={m: binomial(v, n) for m, v in share.items()})
+
+
+def _claim_fig2(result: dict, profile: str) -> Claim:
+    """P1.4, Fig. 2: (a) Base18 near chance, ResNet-18 ahead; (b) gap(BN) − gap(no BN) at the end."""
+    spec = CLAIMS["P1.4"]
+    if not all(t in result["runs"] for t in FIG2):
+        return spec.not_run("a Fig. 2 net is missing", profile)
+    acc = accuracies(result, FIG2)
+    base_ok = acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"]
+    d = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
+    s = decided(d, spec.t["min_effect"])
+    gaps = {t: gap_estimate(result, t) for t in FIG2}
+    value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + "; end gap "
+             + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
+             + ("" if d is None else f"; gap(BN) − gap(no BN) = {d.format('.2f')}"))
+    band = {"gap_difference": d} if d is not None else None
+    # (b) compares two architectures, so both must be trained; Base18 is not gated: (a) claims it does not learn.
+    gate = accuracies(result, BN_PAIR)
+    if s in (0, None):
+        why = "no bootstrap band" if s is None else f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
+        return spec.row(value, "inconclusive", _and_gate(spec, gate, why), profile=profile, gate_measured=gate,
+                        band=band)
+    parts = [base_ok, s > 0]
+    epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
+    why = ("" if len(set(epochs.values())) == 1 else  # (b) then also measures the schedule, not BN alone
+           "compared at the same gate, not the same training: "
+           + ", ".join(f"{t} {e} epochs" for t, e in epochs.items()))
+    return spec.row(value, judge(all(parts), any(parts)), why, profile=profile, gate_measured=gate, band=band)
+
+
+def _claim_depth(result: dict, profile: str) -> Claim:
+    """P1.5, Fig. 3: the best end gap of ResNet-18/34 against the best of ResNet-50/101."""
+    spec = CLAIMS["P1.5"]
+    missing = [t for t in DEEP if t not in result["runs"]]
+    if missing:
+        return spec.not_run(f"{', '.join(missing)} need the standard profile (GPU)", profile)
+    gaps = {t: g for t in ("resnet18", *DEEP) if (g := gap_estimate(result, t)) is not None}
+    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}" for t in gaps)
+    gate = accuracies(result, ("resnet18", *DEEP))
+    shallow = [t for t in ("resnet18", "resnet34") if t in gaps]
+    deep = [t for t in ("resnet50", "resnet101") if t in gaps]
+    if not shallow or not deep:
+        return spec.row(value or "—", "inconclusive", "no end gap for " + ", ".join(
+            t for t in ("resnet18", *DEEP) if t not in gaps) + " (diverged?)", profile=profile, gate_measured=gate)
+    shallow = max(shallow, key=lambda t: gaps[t].value)
+    deep = max(deep, key=lambda t: gaps[t].value)
+    d = gap_difference(result, (shallow, "end"), (deep, "end"))
+    s = decided(d, spec.t["min_effect"])
+    if s in (0, None):
+        return spec.row(value, "inconclusive", _and_gate(spec, gate, f"{shallow} − {deep} = {d.value:+.2f}° inside the band"),
+                        profile=profile, gate_measured=gate, band=d)
+    return spec.row(value, judge(s > 0), profile=profile, gate_measured=gate, band=d)
+
+
+def _claim_other_tasks(result: dict, profile: str) -> Claim:
+    """P1.6, Fig. 4: per other task, end gap beyond the band and every inter MPA > every intra."""
+    spec = CLAIMS["P1.6"]
+    tags = [t for t in OTHER if t in result["runs"] and t in result.get("angles", {})]
+    if not tags:
+        return spec.not_run("other_tasks off in this profile", profile)
+    gaps = {t: gap_estimate(result, t) for t in tags}
+    angles = {t: result["angles"][t]["end"]["angles"] for t in tags}
+    separated = {t: min(v for k, v in angles[t].items() if k.startswith("inter/"))
+                 > max(v for k, v in angles[t].items() if k.startswith("intra/")) for t in tags}
+    verdict, why = _per_net(gaps, separated, spec.t["min_effect"])
+    gate = accuracies(result, tags)
+    if verdict == "inconclusive":
+        why = _and_gate(spec, gate, why)
+    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, "
+                      f"every inter > every intra: {separated[t]}" for t in tags)
+    return spec.row(value, verdict, (why + "; " if why else "") + "CIFAR-10 deer/horse and airplane/frog/truck stand in "
+                    "for Animals-10 and ImageNet", profile=profile, gate_measured=gate, band=gaps)
+
+
+def _claim_stages(result: dict, profile: str) -> Claim:
+    """P1.7, Fig. 5: per deep net, gap(end) − gap(stage-1 input), paired over test images."""
+    spec = CLAIMS["P1.7"]
+    tags = [t for t in DEEP if t in result.get("angles", {})]
+    if not tags:
+        return spec.not_run("no deep net measured", profile)
+    diffs = {t: gap_difference(result, (t, "end"), (t, "stage1")) for t in tags}
+    verdict, why = _per_net(diffs, {}, spec.t["min_effect"])
+    gate = accuracies(result, tags)
+    if verdict == "inconclusive":
+        why = _and_gate(spec, gate, why)
+    value = "; ".join(f"{t}: gap " + " → ".join(f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in
+                                                 ("stage1", "stage2", "stage3", "stage4", "end"))
+                      + f" (end − stage 1 = {diffs[t].format('.2f')})" for t in tags)
+    missing = [t for t in DEEP if t not in result["runs"]]
+    reason = "; ".join(x for x in (why, f"{', '.join(missing)} need the standard profile (GPU); judged on the nets run"
+                                   if missing else "") if x)
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=gate, band=diffs)
+
+
+def claims(result: dict) -> list[Claim]:
+    """Return the P1 ledger rows, every verdict computed from ``result``; the profile comes from its provenance."""
+    profile = profile_of(result)
+    return [f(result, profile) for f in (_claim_conditioning, _claim_lemma2, _claim_bn, _claim_fig2, _claim_depth,
+                                         _claim_other_tasks, _claim_stages)]

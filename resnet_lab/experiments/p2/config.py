@@ -1,0 +1,109 @@
+"""P2's configuration: the config dataclass, its profiles, the control config, and the paper's numbers that the
+measurement reads (Table 5.2's counts go into the result beside ours; Table 5.4's D-18 row sets the noise levels).
+
+Every value here can change a result, so this file is one of P2's compute files (see ``CHAPTER``); the paper's
+other numbers, read only by the claims and tables, are in ``paper.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ... import zoo
+from ...data import DataSpec
+from ...train import TrainConfig
+
+EXPERIMENT = "p2"
+
+# Table 5.2 (trainable parameters, millions, CIFAR-10 / CIFAR-100) and depths, keyed by variant and n (layers in
+# the first stage): stored in the result beside our counts.
+PAPER_PARAMS = {"d": {3: (0.223, 0.229), 6: (0.514, 0.520), 9: (0.805, 0.810), 12: (1.100, 1.101)},
+                "s": {3: (0.124, 0.130), 6: (0.270, 0.275), 9: (0.416, 0.421), 12: (0.561, 0.567)}}
+PAPER_DEPTH = {"d": {3: 18, 6: 36, 9: 54, 12: 72}, "s": {3: 11, 6: 20, 9: 29, 12: 38}}
+# Table 5.4, CIFAR-10: clean, unstructured (two levels), structured (two levels); levels lost from our copy.
+# Its D-18 row sets the noise levels we measure at (``paper_drop_fractions``).
+PAPER_NOISE = {"d": {3: (88.02, 83.52, 50.55, 83.40, 41.24), 6: (90.74, 85.48, 56.70, 84.54, 35.18),
+                     9: (91.16, 86.78, 63.77, 85.78, 32.07), 12: (91.79, 86.95, 61.73, 86.95, 40.25)},
+               "s": {3: (87.73, 82.43, 52.44, 82.24, 33.66), 6: (88.29, 83.22, 56.51, 82.94, 34.93),
+                     9: (88.05, 83.68, 55.82, 83.50, 36.80), 12: (89.00, 85.67, 59.86, 83.58, 34.13)}}
+FIGURE_CLASSES = ("bird", "dog", "horse")  # the three test images of Figs. 5.3/5.4
+NOISE_KINDS = ("gaussian", "structured")
+CHANCE = 0.1                               # ten classes
+
+
+def paper_drop_fractions(variant: str = "d", n: int = 3) -> dict[str, list[float]]:
+    """Return, per noise kind, the fraction of above-chance accuracy the paper's row loses at its two levels."""
+    clean, *noisy = PAPER_NOISE[variant][n]
+    frac = [(clean - a) / (clean - 100 * CHANCE) for a in noisy]
+    return {"gaussian": frac[:2], "structured": frac[2:]}
+
+
+@dataclass(frozen=True)
+class P2Config:
+    """One profile of the P2 chapter."""
+
+    depths: tuple[int, ...] = (3, 6, 9, 12)    # n: residual layers in the first stage (Table 5.2)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    variants: tuple[str, ...] = ("d", "s", "sp")  # sp: BN-free ResNet-S with ‖A‖₂² ≤ 2 (Theorem 4.2's hypothesis)
+    data: DataSpec = DataSpec("cifar10")
+    train: dict = field(default_factory=lambda: {v: TrainConfig() for v in ("d", "s", "sp")})
+    filter_penalty: float = 1e-4               # λ of Table 4.1 (value lost from our copy; TFLearn's default)
+    spectral_clip: bool = False                # also enforce ‖A‖₂² ≤ 2 (Eq. 4.11) on the BN ResNet-S filters
+    average_last_epochs: int = 1               # Table 5.3 averages the last 5K of 70K steps
+    noise_test_per_class: int | None = None    # test images per class for Table 5.4 (None: all)
+    sigma_sweep: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.13, 0.17, 0.22, 0.3, 0.4)  # Eq. (5.1a)
+    eps_sweep: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3, 1.7, 2.2)           # Eq. (5.1b)
+    pattern_class: str = "frog"                # z of Eq. (5.1b): the first test image of this class (our choice)
+    figure_depth: dict = field(default_factory=lambda: {"d": 6, "s": 6})  # Figs. 5.3/5.4: D-36, S-20
+    confident: float = 0.5                     # figure probes: correctly classified with p(true) ≥ this
+    stability_images: int = 64                 # probe images (every class) for the Theorem 4.1/4.2 checks
+    stability_sigma: float = 0.02              # y = x + σ·η for the sensitivity ratio
+    bn_probe_model: str = "resnet56"           # P2.6: a standard ResNet with / without BN
+    bn_probe_images: int = 64
+    bn_probe_train: TrainConfig | None = None  # also train the probe nets (else: at initialisation only)
+    bn_probe_zoo: tuple[str, str] | None = None  # or reuse trained zoo nets (with BN, without BN) of bn_probe_model
+    eval_batch_size: int = 500
+
+
+def _ds(epochs: int, **kw) -> dict:
+    return {v: TrainConfig(epochs=epochs, **kw) for v in ("d", "s", "sp")}
+
+
+PROFILES = {
+    # Whole notebook in about a minute on a CPU: 200 training images, one epoch, n = 1, 2, one seed.
+    "smoke": P2Config(depths=(1, 2), seeds=(0,), data=DataSpec("cifar10", train_per_class=20, test_per_class=20),
+                      train=_ds(1, batch_size=50, lr=0.05, schedule="onecycle", weight_decay=0),
+                      noise_test_per_class=10, figure_depth={"d": 2, "s": 2}, stability_images=10,
+                      bn_probe_images=10, sigma_sweep=(0.05, 0.2), eps_sweep=(0.3, 1.0)),
+    # A 2-core CPU: n = 3 only (D-18 and S-11, the paper's smallest nets) on all of CIFAR-10, one seed, trained
+    # with the zoo's CPU recipe lengthened to 34 epochs (one-cycle to lr 0.1, batch 64, Nesterov, weight decay
+    # 5e-4, label smoothing 0.1; the paper regularises with the filter penalty alone, which left shorter runs of
+    # ours underfitting): long enough for both nets to clear the accuracy gate.
+    # One depth cannot test P2.2 or P2.3, which say so: n = 2 nets (D-12, S-8) would sit below n = 3, at or under
+    # the gate, and n = 6 (D-36, S-20) costs several times as much a net here; the paper's four depths are `standard`.
+    # The BN-free ResNet-S (sp) trains 100 steps only: with the exact spectral clip after every step an epoch is
+    # several times dearer and it learns far more slowly, so its gate is out of a CPU's reach.
+    # The §3.1 probes are the zoo's ResNet-20 and its BN-free twin (same recipe and seed), shared, not retrained.
+    "small": P2Config(depths=(3,), seeds=(0,), data=DataSpec("cifar10"),
+                      train={**{v: replace(zoo.CPU_RECIPE, epochs=34) for v in ("d", "s")},
+                             "sp": TrainConfig(epochs=1, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle",
+                                               weight_decay=0, augment=False, max_steps_per_epoch=100)},
+                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40,
+                      bn_probe_model="resnet20", bn_probe_zoo=("resnet20-cifar10", "resnet20-nobn-cifar10")),
+    # One GPU: the paper's four depths, three seeds, 36 nets, each trained with the zoo's CPU recipe at twice its
+    # batch and lr for 40 epochs: on a CPU, 30 epochs of that recipe without label smoothing only reached the gate
+    # and 8 epochs fell short of it. The paper trains 180 (D) / 240 (S). Not yet timed on a GPU: time D-72, the
+    # slowest net, first.
+    "standard": P2Config(train={v: replace(zoo.CPU_RECIPE, epochs=40, batch_size=128, lr=0.2)
+                                for v in ("d", "s", "sp")},
+                         bn_probe_train=TrainConfig(epochs=8, batch_size=256, lr=0.05, schedule="onecycle")),
+    # §5: batch 128, lr 0.1 ÷10 every 24K (D) / 32K (S) steps, 70K / 93.5K steps (Table 5.1), 391 steps/epoch.
+    "paper": P2Config(train={"d": TrainConfig(epochs=180, batch_size=128, lr=0.1, weight_decay=0,
+                                              milestones=(24 / 70, 48 / 70)),
+                             **{v: TrainConfig(epochs=240, batch_size=128, lr=0.1, weight_decay=0,
+                                               milestones=(32 / 93.5, 64 / 93.5)) for v in ("s", "sp")}},
+                      average_last_epochs=13,
+                      bn_probe_train=TrainConfig(epochs=164, batch_size=128, lr=0.1, weight_decay=1e-4)),
+}
+
+# The negative control: smoke on nets at initialisation (``controls.control_result``); no BN probe is trained.
+CONTROL = replace(PROFILES["smoke"], bn_probe_train=None)

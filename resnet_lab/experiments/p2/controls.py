@@ -1,0 +1,135 @@
+"""P2's controls: the negative control (nets at initialisation, where no claim may hold) and the hand-built
+fixtures that every verdict must read as declared (hold, partly, fail, inconclusive, gate unmet).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...artifacts import cached
+from ...metrics.forward import growth_per_decade
+from ...models import build_model
+from ...models.resnet_ds import symmetric_filters_with_size
+from ...train import default_device
+from .config import CONTROL, EXPERIMENT
+from .measure import measure_nets, model_name, model_options, net_row, table52_cached
+from .robustness import paired_mean, pixels, predict
+from .stability import bn_feature_growth
+
+
+def _unconstrained(model):
+    """Re-draw the BN-free ResNet-S filters at He initialisation, undoing the ‖A‖₂² ≤ 2 start (control twin)."""
+    for conv, _ in symmetric_filters_with_size(model):
+        torch.nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    return model
+
+
+def control_result(device=None) -> dict:
+    """Return P2 computed at smoke on nets at initialisation, where no claim may hold (cached, git-ignored).
+
+    D and S nets are untrained; the sp slot holds the BN-free ResNet-S *without* the norm bound (He
+    initialisation, ‖A‖₂² > 2): the twin in which Theorem 4.2's hypothesis fails. The BN probes are not trained.
+    """
+    cfg, device = CONTROL, default_device(device)
+
+    def compute() -> dict:
+        test = cfg.data.load("test")
+        nets = []
+        for variant in cfg.variants:
+            for n in cfg.depths:
+                torch.manual_seed(0)
+                model = build_model(model_name(variant), **model_options(cfg, n, len(test.classes), variant))
+                model = (_unconstrained(model) if variant == "sp" else model).to(device).eval()
+                acc = float((predict(model, pixels(test, device), test, cfg.eval_batch_size).argmax(1).cpu()
+                             == test.labels).float().mean())
+                record = {"diverged": False, "wall_time_s": 0.0, "history": [{"epoch": 1, "test_acc": acc}]}
+                nets.append(net_row(variant, n, 0, model, record, cfg))
+        growth = lambda idx: bn_feature_growth(cfg, "control", test, idx, False, device, False)
+        return measure_nets(cfg, nets, test, device, growth)
+
+    return cached(EXPERIMENT, "control", compute, config=cfg)
+
+
+# ---------------------------------------------------------------- synthetic results (hold / fail / inconclusive)
+
+SYNTHETIC_IMAGES = 400
+
+
+def _correct(acc: float, images: int = SYNTHETIC_IMAGES) -> str:
+    """Return a correctness string: the first ``acc`` share of the images right (nested across conditions)."""
+    k = round(acc * images)
+    return "1" * k + "0" * (images - k)
+
+
+def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[float], sq: float = 1.99) -> dict:
+    high = {"gaussian": 0.1, "structured": 0.8}
+    noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop) for k, lv in high.items()}}
+    return {"variant": variant, "n": n, "seed": 0, "depth": n, "test_acc": acc, "diverged": False,
+            "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
+            "stability": {"bounds_ok": True, "observed_ratios": sens, "max_sq_norm": sq}}
+
+
+def _synthetic_profile(per_decade: float, rng, layers: int = 10) -> dict:
+    """Return a §3.1 profile growing 10× every ``per_decade`` layers, each image's norms off by ~5%."""
+    norms = 10 ** (np.arange(layers) / per_decade) * (1 + 0.05 * rng.standard_normal((SYNTHETIC_IMAGES, layers)))
+    means = norms.mean(0)
+    return {"layers": [f"unit{i}" for i in range(layers)], "norms": means.tolist(), "per_image": norms.tolist(),
+            "layers_per_decade": growth_per_decade(torch.from_numpy(means)), "total_growth": means[-1] / means[0]}
+
+
+def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth: tuple | None,
+               sq: float = 1.99, bounds_ok: bool = True, probe_acc: float = 0.9) -> dict:
+    """Return a hand-built result: ``acc``/``drop`` per (variant, n), ``sens`` per n of sp (list of ratios)."""
+    models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [1.0, 1.1]) if v == "sp" else [1.0, 1.1], sq)
+              for (v, n), a in acc.items()]
+    for m in models:
+        m["stability"]["bounds_ok"] = bounds_ok
+    rng = np.random.default_rng(0)
+    drop_est = lambda: paired_mean(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES)).to_dict()
+    figures = {v: {"n": 3, "test_acc": acc[v, 3], "classes": [], "rows": [], "probes": [],
+                   "p_true": {k: [{"level": 0.0, "mean": 0.8, "drop": None},
+                                  {"level": lv, "mean": 0.8 - p_drop, "drop": drop_est()}]
+                              for k, lv in (("gaussian", 0.1), ("structured", 0.8))}} for v in ("d", "s")}
+    growth = {k: {"init": _synthetic_profile(6.0, rng)} for k in ("bn", "no_bn")}
+    if trained_growth is not None:
+        for k, per in zip(("no_bn", "bn"), trained_growth):
+            growth[k].update(trained=_synthetic_profile(per, rng), trained_test_acc=probe_acc, trained_diverged=False)
+    return {"config": {"seeds": [0], "bn_probe_model": "resnet56"}, "models": models, "figures": figures,
+            "noise_levels": {"gaussian": [0.02, 0.1], "structured": [0.2, 0.8]}, "table52": list(table52_cached()),
+            "bn_growth": growth, "test_images": 10000, "provenance": {"profile": "synthetic"}}
+
+
+def _grid(values_d: tuple, values_s: tuple, values_sp: tuple = (0.88, 0.88, 0.88)) -> dict:
+    return {(v, n): a for v, vals in (("d", values_d), ("s", values_s), ("sp", values_sp)) for n, a in zip((1, 2, 3), vals)}
+
+
+def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
+    """Return hand-built results made to hold, to fail, to be inconclusive and to miss the gate, with their verdicts."""
+    flat = [1.0 + 0.01 * i for i in range(40)]
+    holds = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)),
+                       _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
+                       {1: flat, 2: flat, 3: [0.9 * q for q in flat]}, 0.3, (3.0, 12.0))
+    fails = _synthetic(_grid((0.90, 0.88, 0.86), (0.90, 0.88, 0.86)),
+                       _grid((0.20, 0.25, 0.30), (0.20, 0.25, 0.30)),
+                       {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, -0.1, (8.0, 4.0),
+                       bounds_ok=False)
+    inconclusive = _synthetic(_grid((0.870, 0.871, 0.872), (0.870, 0.871, 0.869)),
+                              _grid((0.25, 0.25, 0.25), (0.25, 0.25, 0.25)),
+                              {1: flat, 2: [1.5 * q for q in flat], 3: [1.5 * q for q in flat]}, 0.0, None)
+    unmet = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
+                       {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), sq=2.5)
+    partly = _synthetic(_grid((0.86, 0.84, 0.90), (0.86, 0.87, 0.89)),
+                        _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.30)),
+                        {1: flat, 2: [2.2 * q for q in flat], 3: [2.2 * q for q in flat]}, 0.3, (6.0, 9.0))
+    under = _synthetic(_grid((0.50, 0.55, 0.60), (0.50, 0.55, 0.60), (0.5, 0.5, 0.5)),
+                       _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)), {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0),
+                       probe_acc=0.6)
+    tested = ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6")
+    return {
+        "holds": (holds, {"P2.1": "holds", "P2.5-bounds": "holds", **{c: "holds" for c in tested}}),
+        "fails": (fails, {"P2.5-bounds": "fails", **{c: "fails" for c in tested}}),
+        "partly": (partly, {"P2.2": "partly", "P2.3": "partly", "P2.5": "partly", "P2.6": "partly"}),
+        "inconclusive": (inconclusive, {c: "inconclusive" for c in tested}),
+        "hypothesis unmet": (unmet, {"P2.5": "inconclusive", "P2.2": "holds"}),
+        "gate unmet": (under, {c: "inconclusive" for c in ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6")}),
+    }

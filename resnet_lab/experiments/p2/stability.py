@@ -1,0 +1,119 @@
+"""P2's stability measurements: the layer bounds of Thms. 4.1/4.2 from the trained weights against the observed
+ratios, and §3.1's feature-norm growth of a standard ResNet with and without BN (at init and trained).
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ... import zoo
+from ...data import ImageData
+from ...metrics.forward import feature_norms, growth_per_decade, layer_bounds, layer_responses, network_constant
+from ...models import build_model
+from ...models.resnet_ds import spectral_clip_hook
+from ...noise import corrupt
+from ...train import train_cached
+from .config import EXPERIMENT, P2Config
+from .robustness import pixels, to_input
+
+
+def stability_checks(model, data: ImageData, probe_idx: list[int], cfg: P2Config, device) -> dict:
+    """Return the layer bounds from the weights, observed per-layer and end-to-end ratios, and the hypothesis."""
+    model.eval()
+    x01 = pixels(data, device)[probe_idx]
+    gen = torch.Generator(device=device).manual_seed(7)
+    x, y = to_input(x01, data), to_input(corrupt(x01, "gaussian", cfg.stability_sigma, generator=gen), data)
+    bounds = layer_bounds(model, x.shape[-1])
+    responses = layer_responses(model, x, y)
+    layers = []
+    for b in bounds:
+        r = responses[b["name"]]
+        ratio = r["out_diff"] / r["in_diff"].clamp_min(1e-300)
+        growth = r["out_norm"] - (b["growth_mult"] * r["in_norm"] + b["growth_add"])
+        layers.append({**b, "observed_ratio_max": float(ratio.max()), "feature_norm_mean": float(r["out_norm"].mean()),
+                       "growth_slack_min": float(-growth.max()),
+                       "lipschitz_ok": bool((r["out_diff"] <= b["lipschitz"] * r["in_diff"] * (1 + 1e-6)).all()),
+                       "growth_ok": bool((growth <= 1e-6 * (1 + r["out_norm"])).all())})
+    with torch.no_grad():
+        end = (model(x) - model(y)).flatten(1).norm(dim=1) / (x - y).flatten(1).norm(dim=1)
+    constant = network_constant(bounds)
+    res = [b for b in bounds if b["kind"] == "S"]
+    extra = {"max_sq_norm": max(b["raw_sq_norm"] for b in res)} if res else {}
+    if res and getattr(model, "branch_bn", True):
+        # Does enforcing (4.11) on the raw filters meet the hypothesis Lemma A.1 needs once BN is folded in?
+        # Clip a copy, let BN re-estimate its statistics on the same images, and refold.
+        clipped = copy.deepcopy(model)
+        spectral_clip_hook(2.0)(clipped, 0)
+        calibrate_bn(clipped, x)
+        extra["folded_sq_norm_after_clip"] = [r["folded_sq_norm"] for r in layer_bounds(clipped, x.shape[-1])
+                                              if r["kind"] == "S"]
+    return {**extra, "layers": layers, "constant": constant,
+            "residual_constant": network_constant(bounds, ("D", "S")),
+            "observed_ratios": end.tolist(), "observed_ratio_median": float(end.median()),
+            "observed_ratio_max": float(end.max()), "head_input_norm": layers[-2]["feature_norm_mean"],
+            "bounds_ok": all(l["lipschitz_ok"] and l["growth_ok"] for l in layers)
+            and float(end.max()) <= constant * (1 + 1e-6)}
+
+
+def calibrate_bn(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
+    """Set every BN's running statistics to the batch statistics of ``x`` (so eval mode acts like training)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None   # cumulative average: after one batch, exactly that batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(x)
+    return model.eval()
+
+
+def norm_profile(model: torch.nn.Module, x: torch.Tensor) -> dict:
+    """Return per-layer mean feature norms, layers per 10× growth and total growth (§3.1).
+
+    ``per_image`` keeps every image's norms (images × layers) for the bootstrap band of :func:`growth_rates`.
+    """
+    norms = feature_norms(model, x)
+    per_image = torch.stack(list(norms.values()), 1).double().cpu()
+    means = per_image.mean(0)
+    return {"layers": list(norms), "norms": means.tolist(), "layers_per_decade": growth_per_decade(means),
+            "total_growth": float(means[-1] / means[0]), "per_image": per_image.tolist()}
+
+
+def trained_probe(cfg: P2Config, profile: str, use_bn: bool, force: bool, device, progress: bool):
+    """Return ``(model, record)`` of the trained §3.1 probe with / without BN, or ``None`` where none is trained."""
+    if cfg.bn_probe_zoo is not None:  # shared nets: `force` recomputes this chapter, never retrains the zoo's
+        name = cfg.bn_probe_zoo[0 if use_bn else 1]
+        e = zoo.entry(name)
+        if e.model != cfg.bn_probe_model or e.model_options.get("use_bn", True) != use_bn:
+            raise ValueError(f"bn_probe_zoo: {name!r} is {e.model} with {e.model_options}, not "
+                             f"{cfg.bn_probe_model} with use_bn={use_bn}")
+        return zoo.load(name, device=device, progress=progress)
+    if cfg.bn_probe_train is None:
+        return None
+    return train_cached(EXPERIMENT, profile, cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data, cfg.bn_probe_train,
+                        tag=f"{cfg.bn_probe_model}-{'bn' if use_bn else 'no_bn'}", force=force, device=device,
+                        progress=progress)
+
+
+def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: list[int], force: bool, device,
+                      progress: bool) -> dict:
+    """Return feature-norm profiles of a standard ResNet with and without BN, at init and trained (§3.1).
+
+    A trained probe that diverged is recorded as such (``trained_diverged``), never replaced by its initialisation.
+    """
+    x = to_input(pixels(data, device)[probe_idx], data)
+    out = {}
+    for use_bn in (True, False):
+        key = "bn" if use_bn else "no_bn"
+        torch.manual_seed(0)
+        model = build_model(cfg.bn_probe_model, use_bn=use_bn).to(device)
+        out[key] = {"init": norm_profile(calibrate_bn(model, x), x)}
+        trained = trained_probe(cfg, profile, use_bn, force, device, progress)
+        if trained is not None:
+            model, record = trained
+            out[key]["trained_diverged"] = record["diverged"]
+            if not record["diverged"]:
+                out[key]["trained"] = norm_profile(model, x)
+                out[key]["trained_test_acc"] = record["history"][-1]["test_acc"]
+    return out

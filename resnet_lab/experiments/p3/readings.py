@@ -1,0 +1,87 @@
+"""P3's readings: a result turned into the numbers (with bands) that the verdicts and the notebook read.
+
+Nothing here decides a verdict; ``verdicts.py`` compares these readings with the thresholds of ``paper.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...metrics.jacobian import decay_order
+from ...stats import Estimate
+
+
+def gate_accuracy(result: dict, with_companion: bool = False):
+    """Return the gate's measured value: the test accuracy, or one per network when a companion was measured."""
+    comp = result.get("companion")
+    if not (with_companion and comp):
+        return result.get("test_accuracy")
+    return {result["config"]["model"]: result.get("test_accuracy"), comp["model"]: comp.get("test_accuracy")}
+
+
+def over_images(values) -> Estimate:
+    """Return the mean over images with its standard error (NaN with one image)."""
+    v = np.asarray([x for x in values if x is not None and x == x], dtype=np.float64)
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    return Estimate(float(v.mean()) if v.size else math.nan, se, int(v.size), "images")
+
+
+def networks(result: dict) -> list[tuple[str, dict, int]]:
+    """Return ``(model, fig1, stages)`` for the main network and the companion, if one was measured."""
+    nets = [(result.get("config", {}).get("model", "net"), result["fig1"], len(result["layout"]))]
+    comp = result.get("companion")
+    if comp:
+        nets.append((comp["model"], comp["fig1"], len(comp["layout"])))
+    return nets
+
+
+def plateau(panel: dict) -> Estimate:
+    """Return a panel's plateau share (σ in [0.99, 1.01]), mean ± s.e. over the images with a full spectrum."""
+    return over_images([fr["plateau"] for fr in panel["fractions"] if fr is not None])
+
+
+def trend(x: list, y: list, want: int, minimum: int, p_max: float) -> tuple[int | None, float, float]:
+    """Return (+1 significant in the wanted direction, −1 the other way, 0 neither; None: too few), ρ, p."""
+    from scipy.stats import spearmanr
+
+    if len(x) < minimum:
+        return None, math.nan, math.nan
+    res = spearmanr(x, y)
+    rho, p = float(res.statistic), float(res.pvalue)
+    if not (rho == rho) or p >= p_max:
+        return 0, rho, p
+    return (1 if np.sign(rho) == want else -1), rho, p
+
+
+def log_growth(per_unit: np.ndarray, last: list[int], late: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return per image the mean log growth per unit over the last stage's late units and over its earlier ones.
+
+    Growth of unit k is ``log p_k − log p_{k−1}``, for the units after the stage's transition; "late" is the
+    last ``ceil(late · len(stage))`` of them.
+    """
+    logs = np.log(np.maximum(per_unit[last], 1e-300))
+    growth = logs[1:] - logs[:-1]  # (units after the first, images)
+    n_late = max(1, math.ceil(late * len(last)))
+    return growth[-n_late:].mean(0), growth[:-n_late].mean(0) if len(growth) > n_late else np.full(logs.shape[1],
+                                                                                                  np.nan)
+
+
+def jacobian_slopes(jt: dict) -> tuple[float, float, float]:
+    """Return P3.1's readings of the Jacobian test: the softplus twin's log-log slopes and the ReLU unit's ratio.
+
+    ``(first, zeroth, relu_ratio)``: the slope of ‖R(x+εδ)−R(x)−εJδ‖ (the last step, near round-off, left out),
+    of ‖R(x+εδ)−R(x)‖, and the ReLU unit's error / difference at the third step (piecewise linear: tiny).
+    """
+    smooth = jt["softplus"]
+    first = decay_order(smooth["eps"][:-1], smooth["first"][:-1])  # the last step is near round-off
+    zeroth = decay_order(smooth["eps"], smooth["zeroth"])
+    relu_ratio = jt["relu"]["first"][2] / max(jt["relu"]["zeroth"][2], 1e-300)
+    return first, zeroth, relu_ratio
+
+
+def eq1_error(f4: dict) -> float:
+    """Return the median |predicted − actual| / actual growth of Eq. (1) over last-stage units and FGSM images."""
+    pred = np.array(f4["adversarial"]["predicted"], dtype=float)
+    act = np.array(f4["adversarial"]["actual"], dtype=float)
+    return float(np.nanmedian(np.abs(pred - act) / act)) if np.isfinite(act).any() else float("nan")

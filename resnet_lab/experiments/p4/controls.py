@@ -1,0 +1,97 @@
+"""P4's controls: the chapter on untrained networks (no claim may hold there), and hand-built results that must
+get known verdicts (``python -m resnet_lab controls P4`` checks both)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...artifacts import cached
+from ...stats import K_SE
+from ...train import default_device
+from .config import CONTROL, EXPERIMENT
+from .measure import compute_result
+from .paper import ANIMAL_PAIRS, CLAIMS, NETWORKS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE3
+
+
+def control_result(device=None) -> dict:
+    """Return the chapter computed on untrained networks (smoke size, ~20 s on one CPU thread), cached."""
+    device = default_device(device)
+    return cached(EXPERIMENT, "control", lambda: compute_result(CONTROL, "control", False, device, False),
+                  config=CONTROL)
+
+
+# --- synthetic results: hand-built to hold, to fail, to hold partly and to be inconclusive ---------------
+ORDERED = {("mnist", 18): 4e-5, ("mnist", 50): 1e-5, ("cifar10", 18): 8e-3, ("cifar10", 50): 5e-3}
+REVERSED = {("mnist", 18): 1e-5, ("mnist", 50): 4e-5, ("cifar10", 18): 1e-6, ("cifar10", 50): 2e-5}
+OTHER_PAIRS = [(0, 3), (0, 8), (3, 8), (5, 9), (1, 7)]  # neither the paper's MNIST pairs nor animal–animal
+UNITS = {18: 8, 50: 16}  # residual units of the revised ResNet-18 / -50 (blocks = units + 1)
+
+
+def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain: float = 0.001,
+                  min_max: dict | None = None, min_min: dict | None = None, se: float = 0.0, hard: str = "paper",
+                  close: float | tuple = 1.5, stays: bool = True, rate: float = 0.995) -> dict:
+    """Return one hand-built run: F1 and last-epoch gain, both constants (value ± se), which class pairs are
+    hardest ("paper": the named ones; "other": none of them), Table 3 pairs at ``close`` × the paper's distance
+    (one factor, or one per pair),
+    whether the Sh_g orbit stays in class and the per-hop same-class rate."""
+    dataset, depth = key
+    f1 = PAPER_TABLE1[key][2] if f1 is None else f1
+    blocks, jitter = UNITS[depth] + 1, 1 + 0.01 * seed
+    per_block, mean = np.full((10, 10, blocks), 0.5), np.full((10, 10), 0.5)
+    named = (PAPER_HARD_MNIST_PAIRS if dataset == "mnist" else ANIMAL_PAIRS) if hard == "paper" else OTHER_PAIRS
+    for a, b in named:
+        per_block[a, b], mean[a, b] = 0.05 if hard == "paper" else 1e-6, 0.1
+    table3 = [row for row in PAPER_TABLE3 if row[:2] == key]
+    for (*_, a, b, block, dist), factor in zip(table3, close if isinstance(close, tuple) else [close] * 4):
+        per_block[a, b, block] = dist * factor
+    per_block, mean = np.minimum(per_block, per_block.transpose(1, 0, 2)), np.minimum(mean, mean.T)
+    band = {r: {"value": v[key] * jitter, "se": se * v[key], "n": 10000, "method": "bootstrap", "k": K_SE}
+            for r, v in (("min_max", min_max or ORDERED), ("min_min", min_min or ORDERED))}
+    labels = [2] * blocks if stays else [2] * (blocks - 1) + [7]
+    return {"dataset": dataset, "depth": depth, "seed": seed, "classes": [str(k) for k in range(10)],
+            "table1": {"f1": f1, "accuracy": f1, "images": 10000},
+            "history": [{"epoch": 0, "test_acc": 0.1}, {"epoch": 1, "test_acc": f1 - gain},
+                        {"epoch": 2, "test_acc": f1}],
+            "expansive_band": band, "blocks": blocks,
+            "constants": [{"expansive": band["min_max"]["value"], "expansive_block": 1, "shadowing": 1.0,
+                           "closest_any_block": band["min_min"]["value"], "lip": 2.0, "topological": 0.5}],
+            "pairs": {"per_block": per_block.tolist(), "mean": mean.tolist()},
+            "orbits": {"shadowing": {"labels": labels}, "class_crossing": {"labels": [4, 9]}},
+            "hop_same_class": rate, "hops": 10000 * (blocks - 1)}
+
+
+
+def synthetic_result(per_network: dict, seeds: int = 3) -> dict:
+    """Return a result of all four networks; ``per_network`` maps "all", a dataset or a network key to options."""
+    runs = []
+    for key in NETWORKS:
+        options = {**per_network.get("all", {}), **per_network.get(key[0], {}), **per_network.get(key, {})}
+        runs += [synthetic_run(key, seed, **options) for seed in range(seeds)]
+    return {"runs": runs, "provenance": {"profile": "synthetic"}}
+
+
+def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
+    """Return hand-built results and the verdicts each must get (``python -m resnet_lab controls`` checks them)."""
+    return {
+        "as the paper": (synthetic_result({"all": {"se": 0.01}}), dict.fromkeys(CLAIMS, "holds")),
+        "trained, claims false": (
+            synthetic_result({"all": {"min_max": REVERSED, "min_min": REVERSED, "se": 0.01, "hard": "other",
+                                      "close": 20, "stays": False, "rate": 0.5}}),
+            {"P4.1": "holds", "P4.2": "fails", "P4.3": "fails", "P4.4": "fails", "P4.5": "fails"}),
+        "partly": (
+            synthetic_result({"all": {"min_max": dict.fromkeys(NETWORKS, 1e-3), "se": 0.01, "rate": 0.97,
+                                      "stays": False},
+                              "cifar10": {"hard": "other"}, ("mnist", 50): {"close": (1.5, 1.5, 20, 20)}}),
+            {"P4.1": "holds", "P4.2": "partly", "P4.3": "partly", "P4.4": "partly", "P4.5": "partly"}),
+        "CIFAR-10 levelled off below its bar": (
+            synthetic_result({"cifar10": {"f1": 0.5}, "mnist": {"rate": 0.97}}),
+            {"P4.1": "partly", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "holds", "P4.5": "partly"}),
+        "under-trained, one seed": (
+            synthetic_result({"all": {"f1": 0.5, "gain": 0.03}}, seeds=1), dict.fromkeys(CLAIMS, "inconclusive")),
+        "orderings inside the band": (
+            synthetic_result({"all": {"se": 3.0}}), {"P4.1": "holds", "P4.2": "inconclusive", "P4.3": "holds"}),
+        "untrained, levelled off": (
+            synthetic_result({"all": {"f1": 0.1, "min_max": REVERSED, "min_min": REVERSED, "hard": "other",
+                                      "close": 100, "rate": 0.4}}),
+            {"P4.1": "fails", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "inconclusive",
+             "P4.5": "inconclusive"}),
+    }

@@ -1,0 +1,84 @@
+"""P4's readings: a result turned into the numbers (with bands) that both the verdicts and the tables use."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...stats import Estimate, over_seeds
+from .paper import DATASET_NAMES, F1_MARGIN, PAPER_TABLE1, TOP
+
+READINGS = {"min_max": "Def. 1 min–max", "min_min": "min–min"}  # the two readings of the g-expansive constant
+# Fig. 3 ranks class pairs by their closest pair at one block, Fig. 2 by their closest mean over blocks.
+RANKINGS = {"Fig. 3": lambda p: np.array(p["per_block"], dtype=float).min(axis=-1),
+            "Fig. 2": lambda p: np.array(p["mean"], dtype=float)}
+
+
+def networks(result: dict) -> dict[tuple[str, int], list[dict]]:
+    """Return the result's runs grouped by network ``(dataset, depth)``, seeds in order."""
+    out: dict[tuple[str, int], list[dict]] = {}
+    for r in sorted(result["runs"], key=lambda r: r.get("seed", 0)):
+        out.setdefault((r["dataset"], r["depth"]), []).append(r)
+    return out
+
+
+def find_run(result: dict, dataset: str, depth: int) -> dict | None:
+    """Return the first-seed run of ``dataset`` at ``depth`` from a result, or ``None``."""
+    return networks(result).get((dataset, depth), [None])[0]
+
+
+def name(key: tuple[str, int]) -> str:
+    """Return a network's short name ("MNIST R50")."""
+    return f"{DATASET_NAMES[key[0]]} R{key[1]}"
+
+
+def f1_bar(key: tuple[str, int]) -> float:
+    """Return P4.1's bar for a network: the paper's F1 minus the dataset's margin."""
+    return PAPER_TABLE1[key][2] - F1_MARGIN[key[0]]
+
+
+def mean_f1(runs: list[dict]) -> float:
+    """Return a network's Table 1 F1, averaged over its seeds."""
+    return float(np.mean([r["table1"]["f1"] for r in runs]))
+
+
+def trained_margins(nets: dict, keys) -> dict[str, float | None]:
+    """Return the gate's measured values: mean F1 over seeds minus the bar, per network (None if it did not run)."""
+    return {name(k): (mean_f1(nets[k]) - f1_bar(k)) if k in nets else None for k in keys}
+
+
+def last_gain(run: dict) -> float | None:
+    """Return the test-accuracy gain of the last training epoch (None without two measured epochs)."""
+    accs = [h["test_acc"] for h in run["history"] if h.get("test_acc") is not None]
+    return accs[-1] - accs[-2] if len(accs) >= 2 else None
+
+
+def expansive_estimate(runs: list[dict], reading: str) -> Estimate:
+    """Return a network's constant under ``reading``: mean over seeds, error from seeds and the bootstrap."""
+    values = [r["expansive_band"][reading]["value"] for r in runs]
+    boot = np.array([r["expansive_band"][reading]["se"] for r in runs])
+    if len(values) < 2:
+        return Estimate(values[0], float(boot[0]), 1, "bootstrap (one seed)")
+    seeds = over_seeds(values)
+    return Estimate(seeds.value, float(np.hypot(seeds.se, np.sqrt(np.mean(boot ** 2) / len(values)))),
+                    len(values), "seeds+bootstrap")
+
+
+def blocks_of_max(runs: list[dict]) -> str:
+    """Return the block where Def. 1's maximum is reached on the main sample, one per seed ("2, 2, 0")."""
+    return ", ".join(str(r["constants"][0]["expansive_block"]) for r in runs)
+
+
+def closest_class_pairs(distance: np.ndarray, top: int = TOP) -> list[tuple[int, int]]:
+    """Return the ``top`` class pairs ``(a < b)`` with the smallest distance in a symmetric class × class matrix."""
+    k = len(distance)
+    return sorted(((a, b) for a in range(k) for b in range(a + 1, k)), key=lambda p: distance[p])[:top]
+
+
+def hardest_pairs(run: dict, top: int = TOP, ranking: str = "Fig. 3") -> list[tuple[int, int]]:
+    """Return a run's ``top`` hardest class pairs under Fig. 3's (closest at one block) or Fig. 2's ranking."""
+    return closest_class_pairs(RANKINGS[ranking](run["pairs"]), top)
+
+
+def orbit_stays(orbit: dict) -> bool:
+    """Return whether a traced orbit keeps its starting image's class at every hop."""
+    return all(y == orbit["labels"][0] for y in orbit["labels"])
+

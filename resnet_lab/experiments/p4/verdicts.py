@@ -1,0 +1,141 @@
+"""P4's verdicts: one function per ledger row (P4.1–P4.5), and ``claims(result)`` that returns them all.
+
+P4.1 (Table 1's F1 near the paper's) is the quality gate of P4.2–P4.5: a network below it makes those rows
+inconclusive (``paper.TRAINED``). Imports only ``paper``, ``readings`` and the shared ledger and stats.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ledger import Claim, judge, profile_of
+from ...stats import binomial, difference, sign
+from .paper import (ANIMAL_PAIRS, CLAIMS, JUDGED, NETWORKS, ORDERINGS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1,
+                    PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
+from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, hardest_pairs, last_gain,
+                       mean_f1, name, networks, orbit_stays, trained_margins)
+
+STALE = "the result predates the per-image bands and per-hop rates: recompute it (python -m resnet_lab run p4)"
+
+
+def claim_table1(result: dict) -> Claim:
+    """P4.1: every network's F1 at the paper's minus the margin; gated on training having levelled off."""
+    spec, nets, profile = CLAIMS["P4.1"], networks(result), profile_of(result)
+    if any(k not in nets for k in NETWORKS):
+        return spec.not_run(f"needs all 4 networks; ran {', '.join(map(name, nets))}", profile)
+    ok = {k: mean_f1(nets[k]) >= f1_bar(k) for k in NETWORKS}
+    verdict = judge(all(ok.values()), partly=all(v for k, v in ok.items() if k[0] == "mnist"))
+    value = "; ".join(f"{name(k)}: F1 {mean_f1(nets[k]):.4f} (paper {PAPER_TABLE1[k][2]:.4f}, bar {f1_bar(k):.3f})"
+                      for k in NETWORKS)
+    gains = {name(k): max((g for g in map(last_gain, nets[k]) if g is not None), default=None) for k in NETWORKS}
+    band = {name(k): binomial(nets[k][0]["table1"]["accuracy"], nets[k][0]["table1"].get("images", 10000))
+            for k in NETWORKS}
+    return spec.row(value, verdict, gate_measured=gains, band=band, profile=profile)
+
+
+def reading_status(est: dict) -> tuple[str, list[int | None]]:
+    """Return ('holds' | 'fails' | 'undecided', the sign of each ordering beyond the band)."""
+    signs = [sign(difference(est[high], est[low])) for low, high in ORDERINGS]
+    status = "holds" if all(s == 1 for s in signs) else "fails" if -1 in signs else "undecided"
+    return status, signs
+
+
+def claim_expansive(result: dict) -> Claim:
+    """P4.2: the orderings of the g-expansive constant under both readings, beyond bootstrap-and-seed bands."""
+    spec, nets, profile = CLAIMS["P4.2"], networks(result), profile_of(result)
+    if any(k not in nets for k in NETWORKS):
+        return spec.not_run(f"needs all 4 networks; ran {', '.join(map(name, nets))}", profile)
+    if any("expansive_band" not in r for k in NETWORKS for r in nets[k]):
+        return spec.row("—", "inconclusive", STALE, profile=profile)
+    est = {reading: {k: expansive_estimate(nets[k], reading) for k in NETWORKS} for reading in READINGS}
+    status = {reading: reading_status(est[reading]) for reading in READINGS}
+    parts = []
+    for k in NETWORKS:
+        c = nets[k][0]["constants"][0]
+        blocks = f"block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}"
+        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at {blocks}, "
+                     f"min–min {est['min_min'][k].format('.3g')} (paper {PAPER_TABLE2[k][0]:.3g}, "
+                     f"ours/paper ×{est['min_min'][k].value / PAPER_TABLE2[k][0]:.2g}); "
+                     f"T_g ≥ Sh/Lip (seed 0) = {c['shadowing']:.3g}/{c['lip']:.3g} = {c['topological']:.3g} "
+                     f"(paper {PAPER_TABLE2[k][5]:.3g})")
+    parts += [f"{READINGS[r]}: of 4 orderings, {sum(s == 1 for s in status[r][1])} the paper's way and "
+              f"{sum(s == -1 for s in status[r][1])} reversed beyond the band" for r in READINGS]
+    seeds = min(len(nets[k]) for k in NETWORKS)
+    mm, mn = status["min_max"][0], status["min_min"][0]
+    if seeds < spec.t["min_seeds"]:
+        verdict = "inconclusive"
+        reason = f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
+    elif mm == "holds" or mn == "holds" or "fails" in (mm, mn):
+        verdict, reason = judge(mm == "holds", partly=mn == "holds"), ""
+    else:
+        verdict, reason = "inconclusive", "every ordering not reversed lies inside its band under both readings"
+    band = {f"{name(k)} {READINGS[r]}": est[r][k] for r in READINGS for k in NETWORKS}
+    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, NETWORKS), band=band,
+                    profile=profile)
+
+def claim_hard_pairs(result: dict) -> Claim:
+    """P4.3: our closest class pairs overlap the paper's (MNIST) or the animals (CIFAR-10) beyond chance."""
+    spec, nets, profile = CLAIMS["P4.3"], networks(result), profile_of(result)
+    if any(k not in nets for k in JUDGED):
+        return spec.not_run(f"needs {', '.join(map(name, JUDGED))}", profile)
+    cells, parts = [], []
+    for k, (target, need) in JUDGED.items():
+        for ranking in RANKINGS:
+            hits = len(set(hardest_pairs(nets[k][0], ranking=ranking)) & target)
+            cells.append(hits >= need)
+            parts.append(f"{name(k)} {ranking}: {hits}/{TOP} "
+                         f"(chance of ≥ {hits}: p = {chance_tail(hits, len(target)):.3f})")
+    for k, target in ((("mnist", 18), PAPER_HARD_MNIST_PAIRS), (("cifar10", 50), ANIMAL_PAIRS)):
+        if k in nets:
+            parts.append(f"not judged: {name(k)} Fig. 3: {len(set(hardest_pairs(nets[k][0])) & target)}/{TOP}")
+    verdict = judge(all(cells), partly=sum(cells) >= spec.t["partly_cells"])
+    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, JUDGED), profile=profile)
+
+
+def claim_close_pairs(result: dict) -> Claim:
+    """P4.4: Table 3's MNIST class pairs come as close as the paper's, within a factor ``window``."""
+    spec, nets, profile = CLAIMS["P4.4"], networks(result), profile_of(result)
+    key = ("mnist", 50)
+    if key not in nets:
+        return spec.not_run("needs MNIST ResNet-50", profile)
+    close, parts = [], []
+    for d, n, a, b, block, paper in PAPER_TABLE3:
+        if (d, n) not in nets:
+            continue
+        per_block = np.array(nets[(d, n)][0]["pairs"]["per_block"][a][b], dtype=float)
+        ours = float(per_block.min())
+        if (d, n) == key:
+            close.append(1 / spec.t["window"] <= ours / paper <= spec.t["window"])
+        parts.append(("" if (d, n) == key else "not judged: ") + f"{name((d, n))} {a}–{b}: {ours:.3g} at block "
+                     f"{int(per_block.argmin())} (paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
+    verdict = judge(all(close), partly=sum(close) >= spec.t["partly"])
+    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, [key]),
+                    band={"pairs": len(close)}, profile=profile)
+
+
+def claim_orbits(result: dict) -> Claim:
+    """P4.5: MNIST ResNet-50's Sh_g orbit stays in class and its per-hop same-class rate is high."""
+    spec, nets, profile = CLAIMS["P4.5"], networks(result), profile_of(result)
+    key = ("mnist", 50)
+    if key not in nets:
+        return spec.not_run("needs MNIST ResNet-50", profile)
+    run = nets[key][0]
+    if "hop_same_class" not in run:
+        return spec.row("—", "inconclusive", STALE, profile=profile)
+    rate = binomial(run["hop_same_class"], run["hops"])
+    stays = orbit_stays(run["orbits"]["shadowing"])
+    parts = [f"MNIST R50: the Sh_g orbit {'stays in' if stays else 'leaves'} its class; per-hop same-class rate "
+             f"{rate.format('.2%')}"]
+    for k in (("mnist", 18), ("cifar10", 18)):
+        if k in nets:
+            r = nets[k][0]
+            parts.append(f"not judged: {name(k)} per-hop rate {r['hop_same_class']:.1%}, class-crossing orbit "
+                         f"{'found' if 'class_crossing' in r['orbits'] else 'not found'}")
+    verdict = judge(stays and rate.value >= spec.t["hold_rate"], partly=rate.value >= spec.t["partly_rate"])
+    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, [key]), band=rate,
+                    profile=profile)
+
+
+def claims(result: dict) -> list[Claim]:
+    """Return the P4.1–P4.5 ledger rows, every verdict computed from ``result`` (profile from its provenance)."""
+    return [claim_table1(result), claim_expansive(result), claim_hard_pairs(result), claim_close_pairs(result),
+            claim_orbits(result)]

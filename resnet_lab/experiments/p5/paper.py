@@ -1,0 +1,67 @@
+"""P5's paper (Zaeemzadeh et al., norm-preservation): its reported numbers, gates and claims, each declared once.
+
+Nothing here is read by ``measure.py``: editing a claim or a gate never makes a result stale.
+"""
+from __future__ import annotations
+
+from ...ledger import ClaimSpec, Gate, declare
+
+# The paper's numbers, printed beside ours (CIFAR-10 unless stated).
+PAPER_TABLE1 = {20: {"Plain": (6.7, 20.0), "ResNet": (5.5, 23.1), "ProcResNet": (2.3, 8.3)},
+                83: {"Plain": (7.5, 30.1), "ResNet": (5.1, 12.5), "ProcResNet": (2.0, 7.7)},
+                164: {"Plain": (None, None), "ResNet": (5.2, 18.7), "ProcResNet": (3.3, 8.7)}}
+PAPER_TABLE2 = {"ResNet-164": (5.46, 24.33), "ProcResNet-166": (4.75, 22.61)}  # (CIFAR-10, CIFAR-100) error %
+PAPER_TABLE3 = {"ResNet": 24.33, "ProcResNet (no projection)": 23.06, "ProcResNet": 22.61}  # CIFAR-100 error %
+PAPER_OVERHEAD = {"newton_schulz": 0.076, "svd": 0.53}  # ResNet-164 training-time overhead, §4
+
+# ---------------------------------------------------------------- the claims, each declared once
+NET_GATE = Gate("test accuracy (last 3 epochs)", 0.80,
+                why="every net compared; the paper's nets reach 93-95% on CIFAR-10 (Table 2); we allow 13-15 "
+                    "points for shorter training; further below, ratios and gaps describe early training only "
+                    "(our first small nets, at 46-54%, did)")
+LINEAR_GATE = Gate("linear fits: max relative error ‖Π(I+W_l) − R‖/‖R‖", 1e-3, at_least=False,
+                   why="Theorem 2 is about optima of Eq. (4): the product must have reached R", fmt=".1e")
+GRID_GATE = Gate("Fig. 2 probe train accuracy (mean over cells)", 0.30,
+                 why="3x chance: the paper reads Fig. 2 at the 10th epoch of a net that has learnt; "
+                     "a probe at chance has ratios of its initialisation")
+CLAIMS = declare(
+    ClaimSpec("P5.1", "Theorem 2: linear residual units become norm-preserving as L grows, δ = O(1/L); so do real "
+              "ResNets' identity-skip units", "Theorem 2, Corollary 1, §2",
+              "holds: δ_L = max_l σ_max(W_l) decreases with L, log-log slope in [{slope_lo}, {slope_hi}], and "
+              "ResNet non-transition mean |log ratio| decreases with depth beyond 2 s.e. over ≥ 2 depths whose "
+              "nets meet test accuracy ≥ {real_gate:.0%}; partly: the linear half holds and the real half is "
+              "untested (fewer than 2 depths, nets under the bar, or inside the band) or reversed; fails: the "
+              "linear half fails",
+              {"slope_lo": -1.3, "slope_hi": -0.7, "real_gate": NET_GATE.required}, gate=LINEAR_GATE),
+    ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values without SVD; it moves "
+              "Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
+              "holds: Newton–Schulz within {agree:.0e} of SVD and every frequency within {agree:.0e} of the "
+              "target before the crop at ProcResNet's conv* sizes, and the grid's mean |log ratio| is smaller "
+              "with projection beyond 2 s.e. (paired bootstrap over (c, d) cells); partly: the maths holds and "
+              "the grid is reversed beyond 2 s.e.; inconclusive: the grid difference is inside the band; fails: "
+              "the maths does not hold",
+              {"agree": 1e-5}, gate=GRID_GATE),
+    ClaimSpec("P5.3", "Fig. 3: identity-skip units keep gradient-norm ratios near 1 during training, Plain units do "
+              "not (in deep nets); ProcResNet's transitions are closer to 1 than ResNet's", "§4, Fig. 3",
+              "at every depth ≥ {min_depth} run: mean |log ratio| over epochs ≥ 1 (per seed, then over seeds) "
+              "ResNet non-transition < Plain beyond 2 s.e. (A), and ProcResNet transition (conv* + its unit, the "
+              "paper's block) < ResNet transition beyond 2 s.e. (B); holds: A and B; partly: A only; fails: A "
+              "reversed; inconclusive: A inside the band, or no depth ≥ {min_depth} (the paper calls ResNet and "
+              "Plain fairly similar at depth 20)",
+              {"min_depth": 83}, gate=NET_GATE),
+    ClaimSpec("P5.4", "Table 1: ProcResNet has a smaller mean and max generalisation gap than ResNet", "§4, Table 1",
+              "per seed, mean and max over epochs ≥ 1 of (train − test accuracy); at every depth run: holds: "
+              "ProcResNet's mean and max gap smaller beyond 2 s.e. over seeds; partly: the mean gap only; "
+              "fails: the mean gap larger beyond 2 s.e.; inconclusive: inside the band", {}, gate=NET_GATE),
+    ClaimSpec("P5.5", "Tables 2–3: ProcResNet beats ResNet; ablation: original > modified transition > modified + "
+              "projection (error)", "§4, Tables 2–3",
+              "test error = mean of the last {last_k} epochs per seed, then over seeds, at the deepest depth run "
+              "(runs with a decaying lr where the profile has them, as in Tables 2–3); holds: ProcResNet < ResNet "
+              "beyond 2 s.e. and no step of the ablation reversed beyond 2 s.e.; partly: ProcResNet < ResNet but "
+              "the ablation reversed; fails: ProcResNet > ResNet beyond 2 s.e.; inconclusive: inside the band",
+              {"last_k": 3}, gate=NET_GATE),
+    ClaimSpec("P5.6", "§4: projecting every 2 steps costs +7.6% training time with Newton–Schulz vs +53% with SVD",
+              "§4", "on a GPU: holds: NS overhead ≤ {max_ns:.0%} and below SVD's beyond 2 s.e. over timing blocks; "
+              "partly: below SVD's only; fails: not below SVD's beyond 2 s.e.; not run on a CPU (the claim is "
+              "about GPU time)", {"max_ns": 0.10}),
+)

@@ -1,0 +1,95 @@
+"""P5's readings: a result → the numbers, with their bands over seeds, that the verdicts and the tables share.
+
+A run record is one trained net (``measure.train_net``); its ``history`` holds one row per epoch (epoch 0: at
+initialisation) with the gradient-norm ratio of every unit, and ``final`` the ratios at the final weights.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...stats import Estimate, over_seeds
+from .config import ABLATION  # noqa: F401  (Table 3's order, which the verdicts read from here)
+from .paper import CLAIMS
+
+LAST_K = CLAIMS["P5.5"].t["last_k"]
+# A view of the ratios: (the unit is a transition, which part of it): a whole unit, or ProcResNet's conv* alone.
+VIEWS = {"non-transition": (False, "unit"), "transition": (True, "unit"), "conv*": (True, "conv*")}
+
+
+def _trained(history: list[dict]) -> list[dict]:
+    return [r for r in history if r["epoch"] >= 1]
+
+
+def _abs_logs(rows: list[dict], view: str) -> list[float]:
+    transition, part = VIEWS[view]
+    return [abs(math.log(r["ratio"])) for r in rows if r["transition"] == transition
+            and r.get("part", "unit") == part and isinstance(r["ratio"], float) and math.isfinite(r["ratio"])
+            and r["ratio"] > 0]
+
+
+def run_ratio(run: dict, view: str, final: bool = False) -> float | None:
+    """Return one run's mean |log ratio| over its units of ``view`` and its epochs ≥ 1 (or its final weights)."""
+    rows = run.get("final", []) if final else [g for rec in _trained(run["history"]) for g in rec.get("gradnorm", [])]
+    vals = _abs_logs(rows, view)
+    return float(np.mean(vals)) if vals else None
+
+
+def seed_estimate(values: list[float | None]) -> Estimate | None:
+    """Return the mean over seeds of the finite values, with its band (``stats.over_seeds``); None if none."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return over_seeds(vals) if vals else None
+
+
+def runs_by_net(result: dict, purpose: str = "fig3") -> dict[tuple[int, str], list[dict]]:
+    """Return the run records of one ``purpose`` (``fig3`` or ``table23``) by (depth, arch), seeds in a list."""
+    by: dict[tuple[int, str], list[dict]] = {}
+    for r in result["nets"]["runs"]:
+        if r.get("purpose", "fig3") == purpose:
+            by.setdefault((r["depth"], r["arch"]), []).append(r)
+    return by
+
+
+def ratio_estimates(result: dict, final: bool = False) -> dict[tuple[int, str, str], Estimate]:
+    """Return mean |log ratio| over seeds for every (depth, arch, view) with data (Fig. 3 runs, not diverged)."""
+    out = {}
+    for (depth, arch), runs in runs_by_net(result).items():
+        for view in VIEWS:
+            est = seed_estimate([run_ratio(r, view, final) for r in runs if not r["diverged"]])
+            if est is not None:
+                out[(depth, arch, view)] = est
+    return out
+
+
+def ratio_summary(result: dict) -> list[dict]:
+    """Return Fig. 3's summary rows: both views of a ProcResNet transition, over epochs and at the end."""
+    during, end = ratio_estimates(result), ratio_estimates(result, final=True)
+    return [{"depth": d, "arch": a, "view": v, "mean_abs_log_ratio": e.value, "se": e.se, "seeds": e.n,
+             "final_weights": end[(d, a, v)].value if (d, a, v) in end else None}
+            for (d, a, v), e in sorted(during.items())]
+
+
+def net_accuracy(run: dict, k: int = LAST_K) -> float | None:
+    """Return a net's test accuracy averaged over its last ``k`` trained epochs (None if none trained)."""
+    accs = [r["test_acc"] for r in _trained(run["history"]) if isinstance(r.get("test_acc"), float)][-k:]
+    return float(np.mean(accs)) if accs else None
+
+
+def net_name(run: dict) -> str:
+    """Return how a net is named where its accuracy is a gate's measured value ("ResNet-20 s0")."""
+    suffix = " (decaying lr)" if run.get("purpose") == "table23" else ""
+    return f"{run['arch']}-{run['depth']} s{run['seed']}{suffix}"
+
+
+def generalization_gap(history: list[dict]) -> tuple[float, float]:
+    """Return (mean, max) over epochs ≥ 1 of train − test accuracy, in points (Table 1's gap in error)."""
+    gaps = [100 * (r["train_acc"] - r["test_acc"]) for r in _trained(history)
+            if isinstance(r.get("test_acc"), float) and isinstance(r.get("train_acc"), float)]
+    return (float(np.mean(gaps)), float(np.max(gaps))) if gaps else (float("nan"), float("nan"))
+
+
+def net_error(run: dict, k: int = LAST_K) -> float | None:
+    """Return a net's test error in % over its last ``k`` trained epochs (None if none trained)."""
+    acc = net_accuracy(run, k)
+    return None if acc is None else 100 * (1 - acc)

@@ -1,0 +1,269 @@
+"""P5's verdicts: one function per ledger row (P5.1 … P5.6), and ``claims(result)``.
+
+Imports only ``paper``, ``readings`` and shared modules; every verdict is computed from the result.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ledger import Claim, ClaimSpec, profile_of
+from ...stats import Estimate, difference, paired_bootstrap, sign
+from .paper import CLAIMS, PAPER_TABLE1
+from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_error, net_name, ratio_estimates,
+                       run_ratio, runs_by_net, seed_estimate)
+
+
+def _sign_text(d: Estimate | None) -> str:
+    return "—" if d is None else d.format(".3g")
+
+
+def _compare(a: Estimate | None, b: Estimate | None) -> tuple[int | None, Estimate | None]:
+    """Return (sign of a − b beyond 2 s.e., the difference); (None, None) if either is missing."""
+    if a is None or b is None:
+        return None, None
+    d = difference(a, b)
+    return sign(d), d
+
+
+def _row(spec: ClaimSpec, value: str, verdict: str, reason: str = "", **kw) -> Claim:
+    """``spec.row``, and an inconclusive row whose gate is also unmet names the gate's numbers first."""
+    if verdict == "inconclusive" and spec.gate is not None and not spec.gate.check(kw.get("gate_measured"))["met"]:
+        reason = spec.gate.shortfall(kw.get("gate_measured")) + (f"; and {reason}" if reason else "")
+    return spec.row(value, verdict, reason, **kw)
+
+
+def _gate(runs: list[dict]) -> dict[str, float | None]:
+    """Return each net's test accuracy over its last epochs by name: the measured values of ``NET_GATE``."""
+    return {net_name(r): net_accuracy(r) for r in runs}
+
+
+def claim_linear(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.1"]
+    lin, t = result["linear"], spec.t
+    rows = lin["rows"]
+    deltas = [r["delta"] for r in rows]
+    linear_ok = all(b < a for a, b in zip(deltas, deltas[1:])) and t["slope_lo"] <= lin["loglog_slope"] <= t["slope_hi"]
+    real_state, real_text = _real_depth_trend(result, t["real_gate"])
+    value = (f"δ at L={rows[0]['L']}…{rows[-1]['L']}: {deltas[0]:.3g}…{deltas[-1]:.3g}; log-log slope "
+             f"{lin['loglog_slope']:.2f}; δ ≈ {lin['intercept']:.3g} + {lin['slope_vs_invL']:.3g}/L; "
+             f"measured max|ratio−1| {rows[0]['max_abs_ratio_minus_1']:.3g}…"
+             f"{rows[-1]['max_abs_ratio_minus_1']:.3g}; "
+             f"real nets: {real_text}")
+    verdict = "fails" if not linear_ok else "holds" if real_state == "holds" else "partly"
+    reason = "" if verdict != "partly" else f"the linear half holds; the real-net half {real_state}: {real_text}"
+    return CLAIMS["P5.1"].row(value, verdict, reason, profile=profile,
+                              gate_measured=max(r["fit_rel_error"] for r in rows))
+
+
+def _real_depth_trend(result: dict, bar: float) -> tuple[str, str]:
+    """Return ('holds'/'is reversed'/'is untested', text) for ResNet non-transition ratios falling with depth."""
+    by = runs_by_net(result)
+    depths = sorted(d for d, a in by if a == "ResNet")
+    ests = {d: seed_estimate([run_ratio(r, "non-transition") for r in by[(d, "ResNet")] if not r["diverged"]])
+            for d in depths}
+    text = "ResNet non-transition mean |log ratio| " + ", ".join(
+        f"{_sign_text(e)} at depth {d}" for d, e in ests.items())
+    if len(depths) < 2:
+        return "is untested", text + " (one depth only: no trend)"
+    accs = [net_accuracy(r) for d in depths for r in by[(d, "ResNet")]]
+    if any(a is None or a < bar for a in accs):
+        return "is untested", text + f" (ResNet test accuracy {min(a or 0 for a in accs):.1%} < {bar:.0%})"
+    signs = [_compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
+    if all(s == 1 for s in signs):
+        return "holds", text
+    if any(s == -1 for s in signs):
+        return "is reversed", text
+    return "is untested", text + " (inside the band)"
+
+
+def _grid_band(cells: list[dict]) -> Estimate | None:
+    """Return unprojected − projected mean |log ratio| over (c, d) cells, paired bootstrap over cells."""
+    pairs = {}
+    for c in cells:
+        if c["ratio"] > 0 and math.isfinite(c["ratio"]):
+            pairs.setdefault((c["c"], c["d"]), {})[c["projection"]] = abs(math.log(c["ratio"]))
+    both = [p for p in pairs.values() if len(p) == 2]
+    if len(both) < 2:
+        return None
+    return paired_bootstrap([p[False] for p in both], [p[True] for p in both])
+
+
+def claim_projection(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.2"]
+    proc = [a for a in result["agreement"] if a["conv_star"]]
+    max_diff = max(a["ns_vs_svd_rel_diff"] for a in proc)
+    max_before = max(a["before_crop_max_rel"] for a in proc)
+    crop = "; ".join(f"{a['c']}→{a['d']} {a['k']}×{a['k']}: {a['after_crop']['max_rel']:.1%}" for a in proc)
+    maths_ok = max_diff < spec.t["agree"] and max_before < spec.t["agree"]
+    cells = result["grid"]["cells"]
+    d = _grid_band(cells)
+    s = None if d is None else sign(d)
+    accs = [c.get("train_acc") for c in cells]
+    acc = float(np.mean(accs)) if accs and all(isinstance(a, float) for a in accs) else None
+    value = (f"NS–SVD rel diff ≤ {max_diff:.1e}, before-crop max |σ/t−1| {max_before:.1e}; "
+             "after the crop to k×k "
+             f"(max |σ/t−1| of the conv operator): {crop}; grid mean |log ratio| without − with projection "
+             f"{_sign_text(d)}")
+    if not maths_ok:
+        return spec.row(value, "fails", gate_measured=acc, band=d, profile=profile)
+    if s == 1:
+        return spec.row(value, "holds", gate_measured=acc, band=d, profile=profile)
+    if s == -1:
+        return spec.row(value, "partly", "the projection maths holds; the grid is reversed beyond 2 s.e.",
+                        gate_measured=acc, band=d, profile=profile)
+    return _row(spec, value, "inconclusive", "the projection maths holds; grid difference "
+                    f"{_sign_text(d)} is inside the band (or too few cells)", gate_measured=acc, band=d,
+                    profile=profile)
+
+
+def claim_fig3(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.3"]
+    by, est, end = runs_by_net(result), ratio_estimates(result), ratio_estimates(result, final=True)
+    depths = sorted({d for d, _ in by})
+    parts = [_fig3_text(d, est, end) for d in depths]
+    diverged = [f"{r['arch']}-{r['depth']} (seed {r['seed']}) diverged at step {r['diverged_step']}"
+                for rs in by.values() for r in rs if r["diverged"]]
+    value = "; ".join(parts + diverged)
+    deep = [d for d in depths if d >= spec.t["min_depth"]
+            and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
+    runs = [r for d in (deep or depths) for a in ("Plain", "ResNet", "ProcResNet") for r in by.get((d, a), [])
+            if not r["diverged"]]
+    bands = {f"depth {d} {a} {v}": est[(d, a, v)] for d in depths for a, v in
+             (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
+              ("ProcResNet", "transition")) if (d, a, v) in est}
+    if not deep:
+        return _row(spec, value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
+                        "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
+                        profile=profile)
+    a_signs = [_compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
+               for d in deep]
+    b_signs = [_compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
+               for d in deep]
+    if all(s == 1 for s in a_signs):
+        verdict = "holds" if all(s == 1 for s in b_signs) else "partly"
+        reason = "" if verdict == "holds" else "ProcResNet's transitions are not closer to 1 beyond 2 s.e."
+    elif any(s == -1 for s in a_signs):
+        verdict, reason = "fails", "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e."
+    else:
+        verdict, reason = "inconclusive", "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
+    return _row(spec, value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
+
+
+def _fig3_text(depth: int, est: dict, end: dict) -> str:
+    def f(arch: str, view: str, table: dict = est) -> str:
+        e = table.get((depth, arch, view))
+        return "—" if e is None else f"{e.value:.3f}"
+
+    return (f"depth {depth}: non-transition Plain {f('Plain', 'non-transition')} / ResNet "
+            f"{f('ResNet', 'non-transition')}; transition ResNet {f('ResNet', 'transition')} / ProcResNet conv* + "
+            f"unit {f('ProcResNet', 'transition')} (paper's view); at the final weights ResNet "
+            f"{f('ResNet', 'transition', end)} / ProcResNet conv* + unit {f('ProcResNet', 'transition', end)} / conv* "
+            f"alone {f('ProcResNet', 'conv*', end)} / conv* alone without projection "
+            f"{f('ProcResNet (no projection)', 'conv*', end)}")
+
+
+def claim_gap(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.4"]
+    by = runs_by_net(result)
+    depths = sorted(d for d, a in by if a == "ResNet" and (d, "ProcResNet") in by)
+    if not depths:
+        return spec.not_run("no completed ResNet/ProcResNet pair", profile)
+    texts, mean_signs, max_signs, bands, runs = [], [], [], {}, []
+    for d in depths:
+        res, proc = ([r for r in by[(d, a)] if not r["diverged"]] for a in ("ResNet", "ProcResNet"))
+        runs += res + proc
+        g = {a: [generalization_gap(r["history"]) for r in rs] for a, rs in (("ResNet", res), ("ProcResNet", proc))}
+        est = {(a, i): seed_estimate([x[i] for x in g[a]]) for a in g for i in (0, 1)}
+        s_mean, d_mean = _compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
+        s_max, d_max = _compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
+        mean_signs.append(s_mean)
+        max_signs.append(s_max)
+        bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
+                      f"depth {d} max gap ResNet − ProcResNet": d_max})
+        paper = PAPER_TABLE1.get(d, {})
+        texts.append(f"depth {d}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / "
+                     f"{_sign_text(est[('ResNet', 1)])}, "
+                     f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
+                     f"(paper {paper.get('ResNet')} vs {paper.get('ProcResNet')})")
+    verdict, reason = _judge_signs(mean_signs, max_signs, "the mean gap", "the max gap")
+    schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
+    if schedules:  # an annealed lr closes the gap at its end: not the paper's measurement
+        reason = "; ".join(x for x in [reason, f"gaps along a {'/'.join(schedules)} lr, not Table 1's constant lr"]
+                           if x)
+    return _row(spec, "; ".join(texts), verdict, reason, gate_measured=_gate(runs),
+                    band={k: v for k, v in bands.items() if v is not None}, profile=profile)
+
+
+def _judge_signs(primary: list, secondary: list, p_name: str, s_name: str) -> tuple[str, str]:
+    """holds: every primary and secondary sign +1; partly: primary only; fails: a primary −1; else inconclusive."""
+    if all(s == 1 for s in primary):
+        if all(s == 1 for s in secondary):
+            return "holds", ""
+        return "partly", f"{p_name} in the paper's direction beyond 2 s.e., {s_name} not"
+    if any(s == -1 for s in primary):
+        return "fails", f"{p_name} reversed beyond 2 s.e."
+    return "inconclusive", f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
+
+
+def claim_error(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.5"]
+    purpose = "table23" if runs_by_net(result, "table23") else "fig3"
+    by = runs_by_net(result, purpose)
+    complete = [d for d in sorted({d for d, _ in by}) if all((d, a) in by for a in ABLATION)]
+    if not complete:
+        return spec.not_run("the ablation runs are missing", profile)
+    depth = complete[-1]
+    runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ABLATION}
+    est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
+    s_main, d_main = _compare(est["ResNet"], est["ProcResNet"])
+    steps = [_compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
+    ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond 2 s.e.
+    verdict, reason = _judge_signs([s_main], ordered, "ProcResNet < ResNet", "the ablation order")
+    schedule = runs["ResNet"][0].get("schedule", "constant") if runs["ResNet"] else "—"
+    notes = [] if depth == 164 else [f"reduced: depth {depth}, CIFAR-10, not 164 on CIFAR-100"]
+    if purpose == "fig3":
+        notes.append({"constant": "constant lr (the Fig. 3 runs), not He et al.'s decaying schedule of Tables 2–3",
+                      "step": "the Fig. 3 runs, whose step lr has the shape of He et al.'s schedule of Tables 2–3"}
+                     .get(schedule, f"the Fig. 3 runs ({schedule} lr), not He et al.'s step schedule of Tables 2–3"))
+    value = (f"test error (last {LAST_K} epochs) at depth {depth}, {schedule} lr: ResNet {_sign_text(est['ResNet'])}, "
+             f"modified transition {_sign_text(est['ProcResNet (no projection)'])}, + projection "
+             f"{_sign_text(est['ProcResNet'])} % (paper, 164 layers, CIFAR-100: 24.33 / 23.06 / 22.61)")
+    reason = "; ".join(x for x in [reason] + notes if x)
+    bands = {"ResNet − ProcResNet": d_main, **{f"{a} − {b}": d for (a, b), (_, d) in
+                                               zip(zip(ABLATION, ABLATION[1:]), steps)}}
+    return _row(spec, value, verdict, reason, gate_measured=_gate([r for rs in runs.values() for r in rs]),
+                    band={k: v for k, v in bands.items() if v is not None}, profile=profile)
+
+
+def claim_overhead(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.6"]
+    ov = result.get("overhead")
+    if not ov:
+        return spec.not_run("no timing at this profile", profile)
+    p = ov["projection_s"]
+    times = (f"one projection of the three conv*: NS {1e3 * p['newton_schulz']:.1f} ms (1×1 conv* once; at every "
+             f"frequency {1e3 * p.get('newton_schulz_1x1_per_frequency', float('nan')):.1f} ms), SVD "
+             f"{1e3 * p['svd']:.1f} ms; per step NS +{100 * ov['overhead']['newton_schulz']:.1f}%, SVD "
+             f"+{100 * ov['overhead']['svd']:.1f}% ({ov['model']}, batch {ov['batch_size']}, {ov['device']})")
+    if ov["device"].startswith("cpu"):
+        return spec.not_run(f"timed on a CPU; the claim is about GPU time ({times})", profile)
+    blocks = ov.get("block_overhead") or {}
+    ns, svd = (seed_estimate(blocks.get(k, [])) for k in ("newton_schulz", "svd"))
+    s, d = _compare(svd, ns)
+    if s == 1:
+        ok = ns.value <= spec.t["max_ns"]
+        verdict, reason = ("holds", "") if ok else ("partly", f"NS overhead {ns.value:.1%} > {spec.t['max_ns']:.0%}")
+    elif s == -1:
+        verdict, reason = "fails", "NS overhead above SVD's beyond 2 s.e."
+    else:
+        verdict, reason = "inconclusive", "NS vs SVD overhead inside the band (or one timing block)"
+    return spec.row(times, verdict, reason, band=d, profile=profile)
+
+
+def claims(result: dict) -> list[Claim]:
+    """Return the P5 ledger rows; every verdict is computed from ``result``."""
+    profile = profile_of(result) or result.get("profile", "")
+    return [f(result, profile) for f in (claim_linear, claim_projection, claim_fig3, claim_gap, claim_error,
+                                         claim_overhead)]

@@ -1,0 +1,59 @@
+"""The package's floors (issue 38): every import goes down or sideways within a floor, never up.
+
+Read from the import statements (``sources.imported_files``), so a lazy import inside a function counts too.
+A chapter never imports another chapter; the registry finds chapters by name at run time, not by import.
+"""
+import pytest
+
+from resnet_lab.sources import PACKAGE, imported_files
+
+# Lowest first. A file's floor is that of its longest matching prefix (a folder, or a file's path).
+FLOORS = [
+    ("maths", ["sources.py", "stats.py", "noise.py", "linalg/"]),
+    ("storage", ["artifacts.py"]),
+    ("building blocks", ["data.py", "models/", "profiles.py"]),
+    ("measurement", ["metrics/", "train.py", "ledger.py"]),
+    ("shared networks and presentation", ["zoo.py", "units.py", "plotting.py", "report.py"]),
+    ("the chapter record", ["experiments/__init__.py"]),
+    ("chapters", ["experiments/"]),
+    ("tools over chapters", ["runner.py", "dryrun.py", "controls.py"]),
+    ("entry points", ["__main__.py", "__init__.py"]),
+]
+
+
+def floor(relative: str) -> int:
+    best, level = "", None
+    for i, (_, prefixes) in enumerate(FLOORS):
+        for prefix in prefixes:
+            if (relative == prefix or relative.startswith(prefix) and prefix.endswith("/")) and len(prefix) > len(best):
+                best, level = prefix, i
+    if level is None:
+        raise AssertionError(f"{relative} has no floor in FLOORS: give it one")
+    return level
+
+
+FILES = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+
+
+def chapter_of(relative: str) -> str | None:
+    parts = relative.split("/")
+    return parts[1] if parts[0] == "experiments" and len(parts) > 2 else None
+
+
+@pytest.mark.parametrize("relative", FILES)
+def test_imports_never_go_up(relative):
+    mine = floor(relative)
+    for target in sorted(p.relative_to(PACKAGE).as_posix() for p in imported_files(PACKAGE / relative)):
+        assert floor(target) <= mine, f"{relative} ({FLOORS[mine][0]}) imports {target} ({FLOORS[floor(target)][0]})"
+        if chapter_of(relative) and chapter_of(target):
+            assert chapter_of(relative) == chapter_of(target), f"{relative} imports another chapter: {target}"
+
+
+def test_verdicts_read_only_the_paper_and_the_readings():
+    """Claim edits can never make a result stale: the verdicts import nothing that computes."""
+    allowed = {"ledger.py", "stats.py"}
+    for path in sorted(PACKAGE.glob("experiments/*/verdicts.py")):
+        for target in imported_files(path):
+            name = target.relative_to(PACKAGE).as_posix()
+            assert name in allowed or target.parent == path.parent and target.name in ("paper.py", "readings.py"), (
+                f"{path.relative_to(PACKAGE)} imports {name}")
