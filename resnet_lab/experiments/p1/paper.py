@@ -17,7 +17,7 @@ MIN_EFFECT = 1.0  # degrees: a gap difference smaller than this is too small to 
 
 CLAIMS = declare(
     ClaimSpec("P1.1", "Lemma 1/Remark 1: a residual unit is better conditioned than its plain twin, κ_R < κ_B",
-              "Lemma 1, eq. (2), Remark 1, §3.2",
+              "Lemma 1, eq. (2), Remark 1, §3.1",
               "holds: κ_R < κ_B of the true (zero-padded) linear part in ≥ {hold:.0%} of the trained non-transition "
               "units of ResNet-18 ± BN (circular-padded κ where the unit is too large for a dense SVD); "
               "partly: ≥ {partly:.0%}", {"hold": 1.0, "partly": 0.5}, gate=TRAINED),
@@ -40,12 +40,12 @@ CLAIMS = declare(
               "holds: the largest end gap among ResNet-18/34 exceeds that of ResNet-50/101 by > " + f"{K_SE:g}"
               + " s.e. and > {min_effect:g}°; fails: the reverse; inconclusive: inside the band",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
-    ClaimSpec("P1.6", "Fig. 4: ResNet-34 separates classes on another pair and on a three-class task", "§4.2, Fig. 4",
+    ClaimSpec("P1.6", "Fig. 4: ResNet-34 separates classes on another pair and on a three-class task", "§4.3, Fig. 4",
               "per task: end gap > " + f"{K_SE:g}" + " s.e. and > {min_effect:g}°, every inter MPA > every intra MPA; "
               "holds: every task; partly: some; inconclusive: a gap inside the band",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.7", "Fig. 5: through the stages the classes separate: the inter−intra MPA gap grows with depth",
-              "§4.3, Fig. 5",
+              "§4.4, Fig. 5",
               "per deep net: gap(end) − gap(stage-1 input) > " + f"{K_SE:g}" + " s.e. (paired bootstrap over test "
               "images) and > {min_effect:g}°; holds: every net run; partly: some; inconclusive: inside the band",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),

@@ -22,17 +22,17 @@ CLAIMS = declare(
               {"first": 1.8, "zeroth_lo": 0.9, "zeroth_hi": 1.1}, implementation_check=True),
     ClaimSpec("P3.2", "Fig. 1: most singular values of residual-unit Jacobians are 1 (a plateau), the rank is high "
               "and the spectra barely change between images; transitions (stages 2–3) lack the plateau; stage "
-              "Jacobians have no plateau and a few very large σ", "§3.1, Fig. 1",
+              "Jacobians have no plateau and a few very large σ", "§3.2, Fig. 1",
               "plateau share (σ in [0.99, 1.01]) of the interior units, mean over images, smallest over the stages "
-              "with full spectra: holds ≥ {hold:.0%} (the paper's 'most singular values are 1'), partly ≥ "
+              "with full spectra: holds ≥ {hold:.0%} (the paper's 'a large proportion of singular values are 1'), partly ≥ "
               "{partly:.0%}, each beyond 2 s.e. over images; holds also needs every secondary check, partly half "
               "of them: rank ≥ {rank:.0%}; spread of the images' nonzero spectra ≤ {spread:.2f} (rank variation "
               "reported apart); transition plateau < {trans:.1f}× the interior unit's; stage σ_max ≥ "
               "{stage_big:.0f}× unit σ_max; stage plateau < {stage_plateau:.0%}",
               {"hold": 0.5, "partly": 0.10, "rank": 0.5, "spread": 0.1, "trans": 0.5, "stage_big": 3.0,
                "stage_plateau": 0.05}, gate=GATE),
-    ClaimSpec("P3.3", "Fig. 2 (ResNet-110): the share of σ > 1 falls slowly through the net; in stage 3 the plateau "
-              "shrinks and the rank drops", "§3.1, Fig. 2",
+    ClaimSpec("P3.3", "Fig. 2 (ResNet-110): the share of σ > 1 falls slightly through the net; in stage 3 the plateau "
+              "shrinks and the rank drops", "§3.2, Fig. 2",
               "interior units with full spectra only (transitions excluded): Spearman ρ(unit, share > 1.01) < 0 over "
               "≥ {min_units} units; over ≥ {min_stage} interior units of the last stage ρ(unit, plateau share) < 0 "
               "and ρ(unit, zero share) > 0; each significant at p < {p:.2f} (holds: all three; partly: one or two "
@@ -57,7 +57,7 @@ CLAIMS = declare(
               "holds and both alignments inside the band; fails otherwise",
               {"err": 0.2, "min_images": 3}, gate=GATE),
     ClaimSpec("P3.6", "Fig. 5: scaling the skip by α moves the plateau to α; interpolating the weights toward "
-              "Gaussian noise (Eq. 3) builds the plateau, widest near t = 0.5", "§3.4, Eq. (3), Fig. 5",
+              "Gaussian noise (Eq. 3) builds the plateau, widest near t = 0.5", "§3.4.1, §3.5, Eq. (3), Fig. 5",
               "skip part (needs a plateau ≥ {min_plateau:.0%} at α = 1): for every α ≠ 1 the share of σ within "
               "±1%·α of α is ≥ {moved:.0f}× the unscaled spectrum's share in that same window and ≥ ½ the plateau "
               "at α = 1, and the share at 1 drops to ≤ {vanish:.1f}× the plateau at α = 1; weights part: the "

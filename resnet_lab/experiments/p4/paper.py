@@ -84,7 +84,7 @@ CLAIMS = declare(
                 "on CIFAR-10 (ResNet-18).", "Figs. 2–3",
         "rank the 45 class pairs by Fig. 3's closest pair at one block and by Fig. 2's closest mean over blocks; "
         "among our {top} closest, MNIST ResNet-50 needs ≥ {mnist_k} of the paper's 5 (chance p = {mnist_p:.3f}), "
-        "CIFAR-10 ResNet-18 ≥ {cifar_k} of the 15 animal–animal pairs (chance p = {cifar_p:.3f}; '≥ 3 of 5' has "
+        "CIFAR-10 ResNet-18 ≥ {cifar_k} of the 15 animal–animal pairs (chance p = {cifar_p:.3f}; ≥ 3 of 5 has "
         "p = {cifar_3:.2f}); the networks the paper names. holds: all 4 (network, ranking) cells beat chance; "
         "partly: ≥ {partly_cells}; fails otherwise",
         {"top": TOP, "mnist_k": MNIST_K, "mnist_p": chance_tail(MNIST_K, 5), "cifar_k": CIFAR_K,
@@ -99,7 +99,7 @@ CLAIMS = declare(
         {"window": 3.0, "partly": 2, "control_low": 1.6, "control_high": 3.3}, TRAINED),
     ClaimSpec(
         "P4.5", "Tables 4–5: ResNet-50 on MNIST traces along the same class (Table 5); ResNet-18's traced orbits "
-                "can cross classes (a 4 traced to a 9, a ship to an airplane; Table 4).", "Tables 4–5, Sec. 3",
+                "can cross classes (a 4 traced to a 9, a ship to an airplane; Table 4).", "Sec. 3 (pseudo-orbits), Sec. 4 (Tables 4–5)",
         "MNIST ResNet-50: the orbit that fixes Sh_g (the paper's displayed case) stays in its class at every hop, "
         "and the per-hop same-class rate over all traced orbits ≥ {hold_rate:.0%}. holds: both; partly: the rate "
         "≥ {partly_rate:.0%}; fails otherwise. ResNet-18's class-crossing orbits are reported, not judged: any "
