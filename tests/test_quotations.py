@@ -205,7 +205,8 @@ def test_the_book_does_quote_the_papers():
 HEADING = re.compile(r"^#*\s*\**(\d+(?:\.\d+)*)\.?\s+[A-Z][^\n]{0,100}$", re.M)
 CAPTION = re.compile(r"^\W*(?:Figure|Fig\.|Table)\s*\d+\W*:.*$", re.M)
 SECTION_REF = re.compile(r"(?:§|Sec\.\s*|Section\s+)(\d+(?:\.\d+)*)")
-ITEM_REF = re.compile(r"\b(Figs?|Tables?|Lemma|Theorem|Remark|Corollary|Algorithm|Def)\.?\s*(\d+)(?:\s*[–-]\s*(\d+))?")
+ITEM_REF = re.compile(r"\b(Figs?|Tables?|Lemma|Theorem|Remark|Corollary|Algorithm|Def)\.?\s*(\d+)"
+                      r"(?:\s*[–-]\s*(\d+))?")
 ITEM_WORDS = {"Fig": r"(?:Figure|Fig\.)", "Figs": r"(?:Figure|Fig\.)", "Table": "Table", "Tables": "Table",
               "Lemma": "Lemma", "Theorem": "Theorem", "Remark": "Remark", "Corollary": "Corollary",
               "Algorithm": "Algorithm", "Def": r"(?:Definition|Def\.)"}
@@ -223,7 +224,8 @@ def sections(paper_text: str) -> dict[str, str]:
 
 def reference_problems(reference: str, paper_text: str) -> list[str]:
     """What in a claim's reference the paper's text does not bear out: a section it lacks, or a figure, table,
-    lemma… that the text of none of the cited sections mentions (captions do not count). A reference without a section is checked only for that."""
+    lemma… that the text of none of the cited sections mentions (captions do not count). A reference without a
+    section is checked only for that."""
     cited = SECTION_REF.findall(reference)
     found = sections(paper_text)
     problems = [f"no section {s}" for s in cited if s not in found]
@@ -238,7 +240,8 @@ def reference_problems(reference: str, paper_text: str) -> list[str]:
     return problems
 
 
-PLANTED_SECTIONS = ("3 STABILITY\n\n3.1 THE CONDITION NUMBER\n\nLemma 1 says it. See Figure 1.\n\nFigure 2: a caption.\n\n"
+PLANTED_SECTIONS = ("3 STABILITY\n\n3.1 THE CONDITION NUMBER\n\nLemma 1 says it. See Figure 1.\n\n"
+                    "Figure 2: a caption.\n\n"
                     "3.2 STABILITY OF THE BLOCK\n\nLemma 2 and Figure 2.\n\n4 ACCURACY\n\nFigure 3.\n")
 
 

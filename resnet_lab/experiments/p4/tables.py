@@ -12,7 +12,9 @@ from ...ledger import Claim, profile_of
 from .config import EXPERIMENT
 from .measure import load_sample
 from .paper import ANIMAL_PAIRS, JUDGED, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, chance_tail
-from .readings import READINGS, RANKINGS, blocks_of_max, expansive_estimate, find_run, hardest_pairs, networks
+from .paper import CLAIMS
+from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, find_run, hardest_pairs,
+                       last_gain, mean_f1, name, networks, orbit_stays)
 
 
 def table1_frame(result: dict):
@@ -163,3 +165,162 @@ def figure_images(result: dict, dataset: str, indices) -> torch.Tensor:
     arrays = load_arrays(path)
     where = {int(i): k for k, i in enumerate(arrays[f"{dataset}_index"])}
     return torch.as_tensor(arrays[f"{dataset}_images"][[where[int(i)] for i in indices]])
+
+
+# ---------------------------------------------------------------- findings: the notebook's "What we found"
+# Each returns Markdown from the result and its ledger rows: the numbers are the profile's that ran, and the
+# outcome words (meets, misses, within, reversed…) are chosen from them.
+def _row(rows: list[Claim], claim_id: str) -> Claim:
+    return next(r for r in rows if r.id == claim_id)
+
+
+def _verdict(rows: list[Claim], claim_id: str) -> str:
+    return f"the verdict on {claim_id} is *{_row(rows, claim_id).verdict}*"
+
+
+def _times(x: float) -> str:
+    """A ratio as a multiple: 1,950×, 6.1×, 0.024×, 1.8e-08×."""
+    return f"{x:,.0f}×" if x >= 100 else f"{x:.2g}×" if x >= 1e-3 else f"{x:.1e}×"
+
+
+def _span(values, fmt: str) -> str:
+    lo, hi = f"{min(values):{fmt}}", f"{max(values):{fmt}}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def findings_table1(result: dict, rows: list[Claim]) -> str:
+    """P4.1's findings: each network's F1 beside the paper's and its bar, and whether training levelled off."""
+    nets, parts = networks(result), []
+    for key, runs in nets.items():
+        f1, paper, bar = mean_f1(runs), PAPER_TABLE1[key][2], f1_bar(key)
+        parts.append(f"{name(key)} F1 {f1:.3f} (paper {paper:.3f}; bar {bar:.3f}: {'met' if f1 >= bar else 'missed'})")
+    if not parts:
+        return f"**What we found.** No network ran at `{profile_of(result)}`."
+    gains = [g for runs in nets.values() for g in map(last_gain, runs) if g is not None]
+    text = f"**What we found.** At `{profile_of(result)}`: " + "; ".join(parts) + "."
+    if gains:
+        text += (f" Over every network and seed, the largest test-accuracy gain in the last epoch is "
+                 f"{100 * max(gains):.2f} points (P4.1 is judged once it is ≤ 0.5).")
+    fits = []
+    for key, runs in nets.items():
+        last = runs[0]["history"][-1]
+        if key[0] == "cifar10" and isinstance(last.get("train_acc"), float):
+            fits.append((name(key), last["train_acc"], last["test_acc"]))
+    if fits:
+        gap = max(tr - te for _, tr, te in fits)
+        how = "clearly better than" if gap >= 0.02 else "about as well as" if gap > -0.02 else "worse than"
+        text += (" The CIFAR-10 networks fit their augmented training images " + how + " the test images ("
+                 + ", ".join(f"{n}: {tr:.1%} against {te:.1%}" for n, tr, te in fits) + ", last epoch, first seed).")
+    return text + f" So {_verdict(rows, 'P4.1')}."
+
+
+def findings_table2(result: dict, rows: list[Claim]) -> str:
+    """P4.2's findings: both readings of the g-expansive constant beside the paper's, the seeds' spread, the
+    orderings the ledger row counts, and the Lipschitz check."""
+    nets = networks(result)
+    if not nets:
+        return f"**What we found.** No network ran at `{profile_of(result)}`."
+    seeds = sorted({len(runs) for runs in nets.values()})
+    parts = []
+    for key, runs in nets.items():
+        mm, mn, paper = expansive_estimate(runs, "min_max"), expansive_estimate(runs, "min_min"), PAPER_TABLE2[key][0]
+        per_seed = [r["expansive_band"]["min_max"]["value"] for r in runs]
+        parts.append(f"{name(key)}: min–max {mm.value:.3g} ({_times(mm.value / paper)} the paper's; per seed "
+                     f"{_span(per_seed, '.2g')}, block{'s' if len(runs) > 1 else ''} {blocks_of_max(runs)}), "
+                     f"min–min {mn.value:.2g} ({_times(mn.value / paper)})")
+    plural = "s" if max(seeds) > 1 else ""
+    text = (f"**What we found.** At `{profile_of(result)}`, with {' or '.join(map(str, seeds))} seed{plural} "
+            "per network: "
+            + "; ".join(parts) + ".")
+    row = _row(rows, "P4.2")
+    orderings = [p for p in row.value.split("; ") if "orderings" in p]
+    if orderings:
+        text += " Orderings between networks — " + "; ".join(orderings) + "."
+    stretch = [r["lip_stretch"] for r in result["runs"] if r.get("lip_stretch") is not None]
+    if stretch:
+        holds = "passes for every network" if max(stretch) <= 1 + 1e-9 else "fails for some network"
+        text += (f" The Lipschitz check below {holds}: the largest observed stretch is {_span(stretch, '.2f')} "
+                 f"of $\\tfrac12\\|W\\|_2$.")
+    return text + f" So {_verdict(rows, 'P4.2')}" + (f" ({row.reason})." if row.reason else ".")
+
+
+def findings_pairs(result: dict, rows: list[Claim]) -> str:
+    """P4.3's findings: how many of each judged network's closest class pairs are the paper's, against chance."""
+    nets, parts = networks(result), []
+    for key, (target, need) in JUDGED.items():
+        if key not in nets:
+            continue
+        r = nets[key][0]
+        for ranking in RANKINGS:
+            pairs = hardest_pairs(r, ranking=ranking)
+            hits = sum(p in target for p in pairs)
+            p = chance_tail(hits, len(target))
+            beats = "beyond chance" if hits >= need else f"not beyond chance ({need} needed)"
+            parts.append(f"{name(key)} under {ranking}'s ranking has {hits} of {len(pairs)} marked pairs, p = {p:.3f}, "
+                         f"{beats}; its closest: "
+                         + ", ".join(f"{r['classes'][a]}–{r['classes'][b]}" for a, b in pairs))
+    if not parts:
+        return f"**What we found.** The judged networks did not run at `{profile_of(result)}`."
+    return f"**What we found.** At `{profile_of(result)}`: " + ". ".join(parts) + f". So {_verdict(rows, 'P4.3')}."
+
+
+def findings_table3(result: dict, rows: list[Claim]) -> str:
+    """P4.4's findings: our closest distance for each of Table 3's pairs as a multiple of the paper's."""
+    w = CLAIMS["P4.4"].t["window"]
+    judged, other = [], []
+    for d, n, a, b, _block, paper in PAPER_TABLE3:
+        r = find_run(result, d, n)
+        if r is None:
+            continue
+        ours = float(np.array(r["pairs"]["per_block"][a][b], dtype=float).min())
+        (judged if (d, n) == ("mnist", 50) else other).append((f"{r['classes'][a]}–{r['classes'][b]}", ours / paper))
+    if not judged:
+        return f"**What we found.** MNIST ResNet-50 did not run at `{profile_of(result)}`: {_verdict(rows, 'P4.4')}."
+    inside = sum(1 / w <= x <= w for _, x in judged)
+    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50 brings Table 3's pairs to "
+            + ", ".join(f"{p}: {_times(x)}" for p, x in judged) + " the paper's distance; "
+            + f"{inside} of {len(judged)} lie within the {w:g}× window.")
+    ratios = [x for _, x in judged]
+    if min(ratios) > 0 and max(ratios) / min(ratios) > w * w:
+        text += (f" Across the pairs the ratios span {np.log10(max(ratios) / min(ratios)):.1f} orders of "
+                 f"magnitude, more than one window around single published values can hold.")
+    run = find_run(result, "mnist", 50)
+    loss, paper_loss = run["table1"].get("loss"), PAPER_TABLE1[("mnist", 50)][3]
+    if loss is not None:
+        text += (f" Its test loss is {loss:.4f} against the paper's {paper_loss:.4f}, so it is "
+                 + ("about as confident as the paper's network." if abs(loss - paper_loss) <= 0.1 * paper_loss else
+                    "less confident than the paper's network." if loss > paper_loss else
+                    "more confident than the paper's."))
+    if other:
+        closer = all(x < 1 for _, x in other)
+        lo, hi = _times(min(x for _, x in other)), _times(max(x for _, x in other))
+        text += (f" The CIFAR-10 pairs (not judged) lie at {lo} to {hi} the paper's"
+                 + (": closer than the paper's." if closer else "."))
+    return text + f" So {_verdict(rows, 'P4.4')}."
+
+
+def findings_orbits(result: dict, rows: list[Claim]) -> str:
+    """P4.5's findings: the Sh_g orbit's class, and the per-hop same-class rates beside the criterion's bars."""
+    t = CLAIMS["P4.5"].t
+    run = find_run(result, "mnist", 50)
+    if run is None or "hop_same_class" not in run:
+        return f"**What we found.** MNIST ResNet-50's orbits were not traced at `{profile_of(result)}`."
+    rate, hops = run["hop_same_class"], run["hops"]
+    se = float(np.sqrt(rate * (1 - rate) / hops))
+    where = ("at or above" if rate >= t["hold_rate"] else
+             f"above the {t['partly_rate']:.0%} of *partly*, below" if rate >= t["partly_rate"] else
+             f"below the {t['partly_rate']:.0%} of *partly* and")
+    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50's $Sh_g$ orbit "
+            f"{'stays in' if orbit_stays(run['orbits']['shadowing']) else 'leaves'} its class, and over all traced "
+            f"orbits {rate:.1%} of hops (± {200 * se:.2g} points over {hops:,} hops) land on an image of the same "
+            f"class: {where} the {t['hold_rate']:.0%} of *holds*.")
+    if rate < 1:
+        text += f" The most similar image is of another class about one hop in {1 / (1 - rate):.0f}."
+    others = [(name(k), runs[0]["hop_same_class"]) for k, runs in networks(result).items()
+              if k != ("mnist", 50) and "hop_same_class" in runs[0]]
+    if others:
+        text += " Not judged: " + ", ".join(f"{n} {v:.1%}" for n, v in others) + "."
+    crossing = [name(k) for k, runs in networks(result).items() if "class_crossing" in runs[0]["orbits"]]
+    if crossing:
+        text += f" Class-crossing orbits appear in {', '.join(crossing)}."
+    return text + f" So {_verdict(rows, 'P4.5')}."

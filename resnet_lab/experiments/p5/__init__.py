@@ -18,7 +18,8 @@ from .config import ARCHS, EXPERIMENT, PROFILES, OverheadConfig, procresnet_conv
 from .controls import control_result, synthetic_results
 from .measure import run
 from .paper import GRID_GATE, PAPER_OVERHEAD, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
-from .tables import tables
+from .tables import (findings_fig3, findings_gate, findings_grid, findings_linear, findings_overhead,
+                     findings_projection, findings_tables, tables)
 from .timing import step_overhead  # for benchmarks/procrustes_speed.py
 from .verdicts import claims
 

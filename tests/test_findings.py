@@ -1,0 +1,174 @@
+"""The notebooks' "What we found" paragraphs are made from the result (issue 41 §1), and no markdown cell types a
+number this project measured.
+
+- Every findings function runs on every fixture of its chapter, names the verdict the ledger gives for that
+  result, and chooses its outcome words from the numbers (a fixture built to hold and one built to fail read
+  differently).
+- On the committed ``small`` results, the numbers in the findings are the result's (recomputed here directly).
+- A markdown cell of a chapter notebook holds no measured number: no decimal number, percentage or multiple
+  (``1.3×``) outside maths, code, quotations of the paper and section/figure/equation references, unless the
+  paper's text has that number, or it is on ``DERIVED`` (numbers we derive from the paper's or declare, not
+  measure). Chapters whose findings are not yet generated are listed in ``PENDING`` by cell; a converted cell
+  must leave the list (the test fails on a stale entry).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+import pytest
+
+from resnet_lab.artifacts import REPO_ROOT
+from test_quotations import DOUBLE_QUOTED, NOT_PROSE, _paper_text
+
+P4_FINDINGS = ("findings_table1", "findings_table2", "findings_pairs", "findings_table3", "findings_orbits")
+P5_FINDINGS = ("findings_linear", "findings_grid", "findings_fig3", "findings_tables", "findings_overhead")
+# the claim each findings function ends on
+CLAIM_OF = {"findings_table1": "P4.1", "findings_table2": "P4.2", "findings_pairs": "P4.3", "findings_table3": "P4.4",
+            "findings_orbits": "P4.5", "findings_linear": "P5.1", "findings_grid": "P5.2", "findings_fig3": "P5.3",
+            "findings_tables": "P5.5", "findings_overhead": "P5.6"}
+
+
+def _committed(experiment: str) -> dict:
+    """The committed ``small`` result (read from the repository: the tests' artifact root is a scratch folder)."""
+    return json.loads((REPO_ROOT / "artifacts" / experiment / "small" / "result.json").read_text())
+
+
+def _chapter(n: int):
+    return (importlib.import_module(f"resnet_lab.experiments.p{n}"),
+            importlib.import_module(f"resnet_lab.experiments.p{n}.tables"))
+
+
+@pytest.mark.parametrize("n, names", [(4, P4_FINDINGS), (5, P5_FINDINGS)])
+def test_findings_name_the_ledgers_verdict_on_every_fixture(n, names):
+    chapter, tables = _chapter(n)
+    for fixture, (result, _expected) in chapter.synthetic_results().items():
+        rows = {c.id: c for c in chapter.claims(result)}
+        for fn in names:
+            text = getattr(tables, fn)(result, list(rows.values()))
+            claim = CLAIM_OF[fn]
+            assert f"*{rows[claim].verdict}*" in text, (fixture, fn, text)
+
+
+def test_p5_outcome_words_follow_the_numbers():
+    chapter, tables = _chapter(5)
+    fixtures = chapter.synthetic_results()
+    held, _ = fixtures["synthetic: built to hold"]
+    failed, _ = fixtures["synthetic: built to fail"]
+    assert "identity-skip units are closer to 1 than Plain's" in tables.findings_fig3(held, chapter.claims(held))
+    assert "identity-skip units are further from 1 than Plain's" in tables.findings_fig3(failed, chapter.claims(failed))
+
+
+def test_p4_outcome_words_follow_the_numbers():
+    chapter, tables = _chapter(4)
+    fixtures = chapter.synthetic_results()
+    held, _ = fixtures["as the paper"]
+    failed, _ = fixtures["trained, claims false"]
+    assert "stays in its class" in tables.findings_orbits(held, chapter.claims(held))
+    assert "leaves its class" in tables.findings_orbits(failed, chapter.claims(failed))
+    assert "met)" in tables.findings_table1(held, chapter.claims(held))
+    under, _ = fixtures["under-trained, one seed"]
+    assert "missed)" in tables.findings_table1(under, chapter.claims(under))
+
+
+def test_p5_findings_carry_the_committed_results_numbers():
+    """P5's §4 prose had drifted (4.2/4.5 ms typed, 6.3/6.0 ms in the result): now it is the result's."""
+    chapter, tables = _chapter(5)
+    result = _committed("p5")
+    text = tables.findings_overhead(result, chapter.claims(result))
+    p, o = result["overhead"]["projection_s"], result["overhead"]["overhead"]
+    for number in (f"{1e3 * p['newton_schulz']:.1f} ms", f"{1e3 * p['svd']:.1f} ms", f"{o['newton_schulz']:+.1%}",
+                   f"{o['svd']:+.1%}"):
+        assert number in text
+
+
+def test_p4_findings_take_the_last_epoch_gain_over_every_seed():
+    """P4's prose had the largest last-epoch gain of seed 0 only; the findings take every network and seed."""
+    chapter, tables = _chapter(4)
+    result = _committed("p4")
+    gains = []
+    for run in result["runs"]:
+        accs = [h["test_acc"] for h in run["history"] if h.get("test_acc") is not None]
+        gains.append(accs[-1] - accs[-2])
+    assert f"{100 * max(gains):.2f} points" in tables.findings_table1(result, chapter.claims(result))
+
+
+# ---------------------------------------------------------------- no measured number in markdown
+REFERENCE = re.compile(r"(?:§|Sec\.|Section|Figs?\.|Figure|Tables?|Eqs?\.|Thms?\.|Theorem|Lemma|Def\.|Definition|"
+                       r"Remark|Corollary|Algorithm)\s*\(?\d+(?:\.\d+)*(?:\s*[–/-]\s*\d+(?:\.\d+)*)*\)?|\(\d+\.\d+\)")
+NUMBER = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?\s?(?:%|×)|(?<![\w.])\d+\.\d+(?!\d|\.\d)")
+# Numbers in markdown that are ours but not measured: bars derived from the paper's numbers, chance levels,
+# illustrative arithmetic. Each with where it comes from.
+DERIVED = {
+    "p4_dynamical_stability.ipynb": {
+        "0.979", "0.976", "0.724", "0.700",  # P4.1's bars: Table 1's F1 minus F1_MARGIN (paper.py)
+        "0.5",  # P4.1's levelling-off bar, in points
+        "0.20", "0.036", "0.0065",  # chance_tail(3 or 4, 15) and chance_tail(3, 5): P4.3's chance levels
+        "0.99", "85%", "95%", "99%",  # 0.99¹⁶ ≈ 85%: why P4.5 counts hops; its bars (paper.py)
+        "3×", "10×",  # P4.4's window, and the width of a window that passes at chance
+    },
+    "p5_norm_preservation.ipynb": {"0.1", "50%", "75%", "80%", "30%",  # lr schedule; gates (paper.py)
+                                   "95%"},  # the paper's nets reach 93–95% (its Tables 2–3, rounded)
+    "p3_linearization.ipynb": {"85%", "0.5"},  # P3's gate (paper.py); t = 0.5 in the paper's Eq. (3) discussion
+    "p1_dynamical_system.ipynb": {"85%", "90%"},  # P1's gate and its why (paper.py)
+    "p2_forward_stability.ipynb": {"48%", "60%"},  # shares of above-chance accuracy lost in the paper's Table 5.4
+}
+# Cells whose findings still type numbers in (chapters P1–P3, P2's card): to be generated like P4's and P5's.
+PENDING = {
+    "p1_dynamical_system.ipynb": ("**What we found** (`small`, committed", "**What we found** (`small`). ResNet-34",
+                                  "**What we found** (`small`). For ResNet-",
+                                  "**What we found** (`small`). The formula",
+                                  "**What we found** (`small`). Random dire", "**What we found** (`small`). BN layers"),
+    "p2_forward_stability.ipynb": ("**How to read the card.**", "## Table 5.2", "**What we found.** Depths match",
+                                   "**What we found.** At `small` D-18",
+                                   "**What we found.** At `small` the sweep",
+                                   "**What we found.** At `small` every prob",
+                                   "**What we found.** At `small` every per-", "**What we found.** At initialisation"),
+    "p3_linearization.ipynb": ("# P3 —", "**What we found.** On the zoo's", "**What we found.** Read the two",
+                               "**What we found.** FGSM fools", "**What we found.** Eq. (1), the",
+                               "**What we found.** The probe unit"),
+}
+
+
+def markdown_numbers(markdown: str) -> list[str]:
+    """Decimal numbers, percentages and multiples in a markdown text's prose (not maths, code, quotes, references)."""
+    prose = REFERENCE.sub(" ", DOUBLE_QUOTED.sub(" ", NOT_PROSE.sub(" ", markdown)))
+    return [" ".join(m.group(0).split()) for m in NUMBER.finditer(prose)]
+
+
+def _paper_numbers(paper: str) -> set[str]:
+    return set(re.findall(r"\d+(?:\.\d+)?", _paper_text(paper).replace(",", "")))
+
+
+def _unexplained(numbers, paper_numbers, derived) -> list[str]:
+    bare = lambda n: re.sub(r"[\s%×+−-]", "", n).replace(",", "")  # noqa: E731
+    return [n for n in numbers if n not in derived and n.replace(" ", "") not in derived
+            and bare(n) not in paper_numbers]
+
+
+def test_markdown_numbers_finds_measured_numbers_only_in_prose():
+    text = ("ResNet reaches 81.6% (§4.2, Fig. 5.3, Eq. (4.11)); the paper: \"93.4%\"; $x = 0.5$, `lr=0.1`, "
+            "1,950× the paper's, a gap of 0.82.")
+    assert markdown_numbers(text) == ["81.6%", "1,950×", "0.82"]
+    assert _unexplained(["81.6%", "93.4%"], {"93.4"}, set()) == ["81.6%"]
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "notebooks").glob("p[1-5]_*.ipynb")), ids=lambda p: p.name)
+def test_no_markdown_cell_types_a_measured_number(path):
+    paper_numbers = _paper_numbers(path.name[:2].upper())
+    pending = PENDING.get(path.name, ())
+    found_pending, bad = set(), []
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        waiting = [p for p in pending if text.startswith(p)]
+        if waiting:
+            found_pending.update(waiting)
+            continue
+        unexplained = _unexplained(markdown_numbers(text), paper_numbers, DERIVED[path.name])
+        if unexplained:
+            bad.append(f"cell {i} ({text[:40]!r}…): {unexplained}")
+    assert not bad, "numbers typed into markdown (generate them from the result):\n" + "\n".join(bad)
+    assert found_pending == set(pending), f"stale PENDING entries: {set(pending) - found_pending}"
