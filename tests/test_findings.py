@@ -23,9 +23,13 @@ from resnet_lab.artifacts import REPO_ROOT
 from test_quotations import DOUBLE_QUOTED, NOT_PROSE, _paper_text
 
 P4_FINDINGS = ("findings_table1", "findings_table2", "findings_pairs", "findings_table3", "findings_orbits")
+P3_FINDINGS = ("findings_spectra", "findings_propagation", "findings_alignment", "findings_fig5",
+               "findings_jacobian_test")
 P5_FINDINGS = ("findings_linear", "findings_grid", "findings_fig3", "findings_tables", "findings_overhead")
 # the claim each findings function ends on
-CLAIM_OF = {"findings_table1": "P4.1", "findings_table2": "P4.2", "findings_pairs": "P4.3", "findings_table3": "P4.4",
+CLAIM_OF = {"findings_spectra": "P3.2", "findings_propagation": "P3.4", "findings_alignment": "P3.5",
+            "findings_fig5": "P3.6", "findings_jacobian_test": "P3.1",
+            "findings_table1": "P4.1", "findings_table2": "P4.2", "findings_pairs": "P4.3", "findings_table3": "P4.4",
             "findings_orbits": "P4.5", "findings_linear": "P5.1", "findings_grid": "P5.2", "findings_fig3": "P5.3",
             "findings_tables": "P5.5", "findings_overhead": "P5.6"}
 
@@ -40,7 +44,7 @@ def _chapter(n: int):
             importlib.import_module(f"resnet_lab.experiments.p{n}.tables"))
 
 
-@pytest.mark.parametrize("n, names", [(4, P4_FINDINGS), (5, P5_FINDINGS)])
+@pytest.mark.parametrize("n, names", [(3, P3_FINDINGS), (4, P4_FINDINGS), (5, P5_FINDINGS)])
 def test_findings_name_the_ledgers_verdict_on_every_fixture(n, names):
     chapter, tables = _chapter(n)
     for fixture, (result, _expected) in chapter.synthetic_results().items():
@@ -70,6 +74,15 @@ def test_p4_outcome_words_follow_the_numbers():
     assert "met)" in tables.findings_table1(held, chapter.claims(held))
     under, _ = fixtures["under-trained, one seed"]
     assert "missed)" in tables.findings_table1(under, chapter.claims(under))
+
+
+def test_p3_outcome_words_follow_the_numbers():
+    chapter, tables = _chapter(3)
+    fixtures = chapter.synthetic_results()
+    held, _ = fixtures["holds"]
+    failed, _ = fixtures["fails"]
+    assert "beyond the bar of *holds*" in tables.findings_spectra(held, chapter.claims(held))
+    assert "below the bar of *partly*" in tables.findings_spectra(failed, chapter.claims(failed))
 
 
 def test_p5_findings_carry_the_committed_results_numbers():
@@ -110,11 +123,12 @@ DERIVED = {
     },
     "p5_norm_preservation.ipynb": {"0.1", "50%", "75%", "80%", "30%",  # lr schedule; gates (paper.py)
                                    "95%"},  # the paper's nets reach 93–95% (its Tables 2–3, rounded)
-    "p3_linearization.ipynb": {"85%", "0.5"},  # P3's gate (paper.py); t = 0.5 in the paper's Eq. (3) discussion
+    "p3_linearization.ipynb": {"85%", "0.5",  # P3's gate (paper.py); t = 0.5 in the paper's Eq. (3) discussion
+                               "93.4%", "93.7%"},  # the downloaded pretrained nets' accuracies (their source)
     "p1_dynamical_system.ipynb": {"85%", "90%"},  # P1's gate and its why (paper.py)
     "p2_forward_stability.ipynb": {"48%", "60%"},  # shares of above-chance accuracy lost in the paper's Table 5.4
 }
-# Cells whose findings still type numbers in (chapters P1–P3, P2's card): to be generated like P4's and P5's.
+# Cells whose findings still type numbers in (chapters P1 and P2): to be generated like P4's and P5's.
 PENDING = {
     "p1_dynamical_system.ipynb": ("**What we found** (`small`, committed", "**What we found** (`small`). ResNet-34",
                                   "**What we found** (`small`). For ResNet-",
@@ -125,9 +139,6 @@ PENDING = {
                                    "**What we found.** At `small` the sweep",
                                    "**What we found.** At `small` every prob",
                                    "**What we found.** At `small` every per-", "**What we found.** At initialisation"),
-    "p3_linearization.ipynb": ("# P3 —", "**What we found.** On the zoo's", "**What we found.** Read the two",
-                               "**What we found.** FGSM fools", "**What we found.** Eq. (1), the",
-                               "**What we found.** The probe unit"),
 }
 
 

@@ -19,7 +19,8 @@ from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
 from .measure import run
 from .paper import CLAIMS, GATE
-from .tables import spectra
+from .tables import (findings_activity, findings_alignment, findings_fig5, findings_jacobian_test, findings_propagation,
+                     findings_spectra, spectra)
 from .verdicts import claims
 
 __all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "GATE", "PROFILES", "claims", "control_result", "run", "spectra",
