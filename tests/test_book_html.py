@@ -6,7 +6,9 @@ Over ``_build/html`` (or ``$RESNET_LAB_BOOK_HTML``):
   it shows no error output (no traceback, no stream with ``Traceback``) and no formula left in a code span;
 - every chapter page (``book/p*.ipynb``) has MathJax-typeset maths, and opens with its summary card
   (before its first figure) whose verdicts match the chapter's ledger ``book/claims/PN.json``;
-- the references page lists the five papers.
+- the references page lists the five papers;
+- the ledger page is one line per claim (id, verdict, claim, key number) that opens on its criterion and gate, with
+  no table to squeeze or scroll at page width.
 
 The checks on the built book run only when ``RESNET_LAB_BOOKCHECK=1`` (``make bookcheck`` sets it) and skip
 when the book has not been built. The checkers themselves are tested on small hand-written pages, so a
@@ -241,6 +243,53 @@ def test_checker_reads_the_cards_report_writes():
     assert card_problems(page, rows) == ["claim P1.1: the ledger says 'fails', the card 'holds'"]
 
 
+def ledger_page_problems(page, ledgers: dict[str, list[dict]]) -> list[str]:
+    """What keeps the ledger page from being scanned at page width: a table (its columns squeeze or scroll), or a
+    claim that is not one ``<details>`` line whose summary names its id and verdict and which opens on the
+    criterion and the gate."""
+    body = content(page)
+    problems = ["the page has a table (one line per claim instead)"] if body.find("table") else []
+    summaries = {}
+    for details in body.find_all("details"):
+        summary = details.find("summary")
+        if summary is not None and summary.find("b"):
+            summaries[summary.find("b").get_text(strip=True)] = details
+    for rows in ledgers.values():
+        for row in rows:
+            details = summaries.get(row["id"])
+            if details is None:
+                problems.append(f"claim {row['id']}: no line of its own")
+                continue
+            badge = details.find("summary").find("span")
+            if badge is None or badge.get_text(strip=True) != row["verdict"]:
+                problems.append(f"claim {row['id']}: the line does not show its verdict {row['verdict']!r}")
+            opened = details.get_text(" ")
+            if "Criterion:" not in opened or "Gate:" not in opened:
+                problems.append(f"claim {row['id']}: the criterion or the gate is not one click away")
+    return problems
+
+
+def test_ledger_page_is_one_line_per_claim_as_rendered(tmp_path, monkeypatch):
+    """The ledger page as ``ledger.render_markdown`` writes it, parsed as MyST's markdown-it parses it."""
+    from markdown_it import MarkdownIt
+
+    from resnet_lab.ledger import Claim, render_markdown, write_ledger
+
+    rows = [Claim(f"P1.{i}", f"statement {i} with a | bar and κ_R < κ_B", "criterion " * 30, "value; more", v,
+                  reason="why" if v in ("inconclusive", "not run") else "", profile="small")
+            for i, v in enumerate(VERDICTS, 1)]
+    write_ledger("P1", rows)
+    page = soup("<article>" + MarkdownIt("commonmark").render(render_markdown(ledgers())) + "</article>")
+    ledger_rows = {"P1": [{"id": r.id, "verdict": r.verdict} for r in rows]}
+    assert ledger_page_problems(page, ledger_rows) == []
+    ledger_rows["P1"][0]["verdict"] = "fails"
+    ledger_rows["P1"].append({"id": "P1.9", "verdict": "holds"})
+    assert ledger_page_problems(page, ledger_rows) == [
+        "claim P1.1: the line does not show its verdict 'fails'", "claim P1.9: no line of its own"]
+    assert ledger_page_problems(soup("<article><table><tr><td>P1.1</td></tr></table></article>"), {})[0].startswith(
+        "the page has a table")
+
+
 def test_missing_papers_on_a_references_page():
     titles = " ".join(t for _, t in PAPERS.values())
     assert missing_papers(soup(f"<article>{titles}</article>")) == []
@@ -296,3 +345,11 @@ def test_references_page_lists_the_five_papers(html_root):
     html, _ = load(html_root, "book/bibliography")
     assert not missing_papers(html), missing_papers(html)
     assert content(html).select("[role=doc-biblioentry], .citation"), "the references page has no entries"
+
+
+@built
+def test_ledger_page_is_one_line_per_claim(html_root):
+    html, _ = load(html_root, "book/ledger")
+    rows = {c: json.loads((LEDGERS / f"{c}.json").read_text()) for c in ledgers() if (LEDGERS / f"{c}.json").exists()}
+    problems = ledger_page_problems(html, rows)
+    assert not problems, "book/ledger:\n  " + "\n  ".join(problems)
