@@ -127,3 +127,128 @@ def bn_growth_frame(result: dict):
             for key, probe in result["bn_growth"].items() for state in ("init", "trained") if state in probe
             for i, (name, norm) in enumerate(zip(probe[state]["layers"], probe[state]["norms"]))]
     return _frame(rows)
+
+
+# ---------------------------------------------------------------- findings: the notebook's "What we found"
+# Each returns Markdown from the result and its ledger rows: the numbers are the profile's that ran, and the
+# outcome words are chosen from them.
+NAMES = {"d": "D", "s": "S", "sp": "S (BN-free)"}
+
+
+def _row(rows, claim_id: str):
+    return next(r for r in rows if r.id == claim_id)
+
+
+def _verdict(rows, claim_id: str) -> str:
+    row = _row(rows, claim_id)
+    return f"the verdict on {claim_id} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
+
+
+def _known(x) -> bool:
+    return x is not None and x == x
+
+
+def _profile(result: dict) -> str:
+    return (result.get("provenance") or {}).get("profile", "?")
+
+
+def findings_nets(result: dict) -> str:
+    """The card's note: which nets trained at this profile, their accuracy against their gate and the paper's."""
+    from .paper import ACC_GATE, SP_GATE
+
+    acc = accuracy_summary(result)
+    parts = []
+    for _, a in acc.iterrows():
+        gate = SP_GATE if a["variant"] == "sp" else ACC_GATE
+        paper = f"; the paper's: {a['paper']:.1f}%" if _known(a["paper"]) else ""
+        parts.append(f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% "
+                     f"({'over' if gate.met_by(a['mean'] / 100) else 'under'} its {gate.required:.0%} gate{paper})")
+    return f"At `{_profile(result)}` the nets reach: " + ", ".join(parts) + "." if parts else "No net trained."
+
+
+def findings_table52(result: dict, rows) -> str:
+    """P2.1's findings: depths and parameter counts against Table 5.2, ours and the literal reading of Fig. 4.1."""
+    t = table52_frame(result)
+    depths = "match Table 5.2 exactly" if (t["depth"] == t["paper_depth"]).all() else "differ from Table 5.2"
+    worst = t["rel_diff_%"].abs().max()
+    literal = (100 * (t["literal_M"] / t["paper_M"] - 1)).abs().max()
+    return (f"**What we found.** Depths {depths}, and every parameter count is within {worst:.1f}% of the paper's "
+            f"once the pooling layer counts as the first of the $N$ layers of stages 2 and 3; the literal reading of "
+            f"Fig. 4.1 is up to {literal:.0f}% off. This row checks our reading of the architecture, so it is marked "
+            f"an implementation check: {_verdict(rows, 'P2.1')}.")
+
+
+def findings_accuracy(result: dict, rows) -> str:
+    """P2.2's findings: test accuracy per net with its band, beside the paper's Table 5.3."""
+    acc = accuracy_summary(result)
+    acc = acc[acc["variant"] != "sp"]
+    parts = [f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% ± {2 * a['se']:.1f} ({a['band']}, 2 s.e.)"
+             + (f" against the paper's {a['paper']:.1f}%" if _known(a["paper"]) else "")
+             for _, a in acc.iterrows()]
+    depths = acc.groupby("variant")["n"].nunique()
+    return (f"**What we found.** At `{_profile(result)}`: " + "; ".join(parts) + ". "
+            + ("With one depth per variant the trend of Table 5.3 cannot be tested. " if depths.max() < 2 else "")
+            + f"So {_verdict(rows, 'P2.2')}.")
+
+
+def _change(drop: str) -> str:
+    """'37.4 ± 4.7' → 'loses 37.4 ± 4.7 points'; a negative drop is a gain."""
+    value = float(drop.split("±")[0])
+    return (f"gains {drop.lstrip('-').strip()} points" if value < 0 else f"loses {drop} points")
+
+
+def findings_noise(result: dict, rows) -> str:
+    """P2.3's findings: the calibrated levels and each net's accuracy drop at them, with its paired band."""
+    levels = result["noise_levels"]
+    noise = noise_summary(result)
+    text = (f"**What we found.** At `{_profile(result)}` the calibration on the shallowest D net picks "
+            + " and ".join(f"{k} levels {', '.join(f'{x:g}' for x in lv)}" for k, lv in levels.items()) + ".")
+    highs = {k: max(lv) for k, lv in levels.items() if lv}
+    for _, r in noise[noise["variant"] != "sp"].iterrows():
+        drops = [_change(r[f"drop {k}@{x:g}"]) + f" ({k})" for k, x in highs.items() if f"drop {k}@{x:g}" in r]
+        if drops:
+            text += f" At the high levels {NAMES[r['variant']]}-{r['depth']} " + " and ".join(drops) + "."
+    return (text + " The paper's Table 5.4 is printed above for comparison; the calibration makes the shallowest D "
+            f"net's share match the paper's by construction. So {_verdict(rows, 'P2.3')}.")
+
+
+def findings_probs(result: dict, rows) -> str:
+    """P2.4's findings: the test-set mean p(true class) from clean to the highest level, as the ledger row measures."""
+    row = _row(rows, "P2.4")
+    return (f"**What we found.** At `{_profile(result)}`: {row.value}. So {_verdict(rows, 'P2.4')}. The paper's "
+            "single-image probabilities (table above) have no sample size; ours are shown, not judged.")
+
+
+def findings_stability(result: dict, rows) -> str:
+    """P2.5's findings: the bounds, Theorem 4.2's hypothesis per variant, and the end-to-end sensitivity s(n)."""
+    stab = stability_summary(result)
+    bounds = "holds" if stab["bounds hold"].all() else "fails somewhere"
+    text = (f"**What we found.** At `{_profile(result)}` every per-layer bound {bounds} on every probe image (the "
+            f"implementation check: {_verdict(rows, 'P2.5-bounds')}).")
+    for _, s in stab.iterrows():
+        name = f"{NAMES[s['variant']]}-{s['depth']}"
+        if s["variant"] == "s" and _known(s["max ‖A‖₂² (raw)"]):
+            text += (f" In the BN ResNet-{name} the raw $\\lVert A\\rVert_2^2$ reaches "
+                     f"{s['max ‖A‖₂² (raw)']:.0f}"
+                     + (f", and clipping the raw filters to 2 leaves the folded quantity at up to "
+                        f"{s['max folded ‖A‖₂² after clipping raw to 2']:.0f}"
+                        if _known(s["max folded ‖A‖₂² after clipping raw to 2"])
+                        else "")
+                     + f": the hypothesis holds in {s['‖A‖₂² ≤ 2 (BN folded)']:.0%} of its layers.")
+        if s["variant"] == "sp":
+            meets = "meets" if s["max ‖A‖₂² (raw)"] <= 2 + 1e-6 else "misses"
+            text += (f" The BN-free ResNet-S-{s['depth']} {meets} it "
+                     f"(max $h\\lVert A\\rVert_2^2 = {s['max ‖A‖₂² (raw)']:.4f}$).")
+    sens = sensitivity_frame(result)
+    text += " End-to-end sensitivity: " + ", ".join(
+        f"{NAMES[s['variant']]} $s({s['n']}) = {s['s(n)']:.2g} \\pm {2 * s['se']:.1g}$"
+        for _, s in sens.iterrows()) + "."
+    return text + f" So {_verdict(rows, 'P2.5')}."
+
+
+def findings_growth(result: dict, rows) -> str:
+    """P2.6's findings: layers per 10× growth of the mean feature norm, trained and at initialisation."""
+    row = _row(rows, "P2.6")
+    return (f"**What we found.** At `{_profile(result)}`: {row.value}. §3.1's claim is 10× every 3–4 residual "
+            "layers "
+            f"without BN. So {_verdict(rows, 'P2.6')}.")
