@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import statistics
 
-from ...stats import K_SE
+from ...stats import K_SE, Estimate
 from .config import DEEP
+from .paper import CLAIMS, TRAINED
+from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate
 
 
 def mpa_frame(result: dict, level: str = "end"):
@@ -122,3 +124,105 @@ def plot_gaps(result: dict, tags: tuple[str, ...]):
     ax.legend(title="network (±2 s.e.)", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- findings: the notebook's "What we found"
+# Each returns Markdown from the result and its ledger rows: the numbers are the profile's that ran, and the
+# outcome words are chosen from them.
+NAMES = {"base18": "Base18", "resnet18-nobn": "ResNet-18 without BN", "resnet18": "ResNet-18 with BN",
+         "resnet34-other-pair": "ResNet-34 (deer/horse)", "resnet34-triple": "ResNet-34 (airplane/frog/truck)"}
+
+
+def _row(rows, claim_id: str):
+    return next(r for r in rows if r.id == claim_id)
+
+
+def _verdict(rows, claim_id: str) -> str:
+    row = _row(rows, claim_id)
+    return f"the verdict on {claim_id} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].isascii() else text
+
+
+def _profile(result: dict) -> str:
+    return (result.get("provenance") or {}).get("profile", "?")
+
+
+def _acc(result: dict, tag: str) -> str:
+    acc = final_accuracy(result["runs"][tag])
+    return f"{acc:.1%} ({'over' if TRAINED.met_by(acc) else 'under'} the {TRAINED.required:.0%} gate)"
+
+
+def _band(est) -> str:
+    return f"${est.value:.1f}° \\pm {K_SE * est.se:.1f}°$"
+
+
+def findings_fig2(result: dict, rows) -> str:
+    """P1.4's findings: (a) Base18's accuracy against the paper's ~55%, (b) the end gaps and BN's paired lead."""
+    t = CLAIMS["P1.4"].t
+    ran = [tag for tag in FIG2 if tag in result["runs"]]
+    text = (f"**What we found** (`{_profile(result)}`). Test accuracy: "
+            + ", ".join(f"{NAMES[tag]} {_acc(result, tag)}" for tag in ran) + ".")
+    if "base18" in ran and "resnet18" in ran:
+        base, res = final_accuracy(result["runs"]["base18"]), final_accuracy(result["runs"]["resnet18"])
+        if base > t["base_max"]:
+            part_a = ("fails: Base18, the plain twin with BN kept as in the paper's Fig. 1a, learns the task where "
+                      "the paper reports about 55%.")
+        elif res - base < t["lead"]:
+            part_a = f"fails: Base18 stays near chance, but ResNet-18 is not {t['lead']:.0%} ahead of it."
+        else:
+            part_a = "holds: Base18 stays near chance while ResNet-18 learns, as the paper reports."
+        text += " Part (a) " + part_a
+    gaps = {tag: gap_estimate(result, tag) for tag in ran}
+    if all(gaps.values()) and gaps:
+        text += " End gaps (±2 s.e., bootstrap over test images): " + ", ".join(
+            f"{NAMES[tag]} {_band(g)}" for tag, g in gaps.items()) + "."
+    diff = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
+    if diff is not None:
+        larger = "larger" if diff.value > 0 else "smaller"
+        text += (f" With BN the gap is the {larger} by {_band(Estimate(abs(diff.value), diff.se, diff.n, diff.method))}"
+                 f" (paired), {'beyond' if abs(diff.value) > K_SE * diff.se else 'inside'} the band.")
+    return text + f" So {_verdict(rows, 'P1.4')}."
+
+
+def findings_other_tasks(result: dict, rows) -> str:
+    """P1.6's findings: ResNet-34 on the other pair and the three-class task."""
+    ran = [tag for tag in OTHER if tag in result["runs"]]
+    if not ran:
+        return f"**What we found** (`{_profile(result)}`). The other tasks did not run: {_verdict(rows, 'P1.6')}."
+    parts = []
+    for tag in ran:
+        g = gap_estimate(result, tag)
+        parts.append(f"{NAMES[tag]} reaches {_acc(result, tag)}" + (f", end gap {_band(g)}" if g else ""))
+    return f"**What we found** (`{_profile(result)}`). " + "; ".join(parts) + f". So {_verdict(rows, 'P1.6')}."
+
+
+def findings_stages(result: dict, rows) -> str:
+    """P1.7's findings: the gap at each stage input and at the end, per deep net run."""
+    return (f"**What we found** (`{_profile(result)}`). Gap (inter − intra MPA) at the stage inputs and the end: "
+            f"{_row(rows, 'P1.7').value}. So {_verdict(rows, 'P1.7')}.")
+
+
+def findings_conditioning(result: dict, rows) -> str:
+    """P1.1's findings: κ_R < κ_B by the formula, the circular and the zero-padded operator."""
+    return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.1').value)}. The formula rests on "
+            f"$\\sigma_{{\\min}}(S+B) \\ge m_1m_2 + 1$; the table above compares it with the exact operator per unit "
+            f"(`smin_ratio`). So {_verdict(rows, 'P1.1')}.")
+
+
+def findings_lemma2(result: dict, rows) -> str:
+    """P1.2's findings: how often the worst-case and random gains leave [1/κ_R, κ_R]."""
+    return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.2').value)}. "
+            f"So {_verdict(rows, 'P1.2')}.")
+
+
+def findings_lemma3(result: dict, rows) -> str:
+    """P1.3's findings: the share of (BN layer, image) whose relative perturbation does not grow."""
+    row = _row(rows, "P1.3")
+    text = f"**What we found** (`{_profile(result)}`). {_sentence(row.value)}."
+    if row.verdict == "fails":
+        text += (" The lemma's proof treats BN as a pure scaling; subtracting the mean (running or batch) can shrink "
+                 "$\\|\\mathrm{BN}(x)\\|$ more than $\\|\\Delta x\\|$.")
+    return text + f" So {_verdict(rows, 'P1.3')}."
