@@ -202,3 +202,30 @@ def test_no_markdown_cell_types_a_measured_number(path):
             bad.append(f"cell {i} ({text[:40]!r}…): {unexplained}")
     assert not bad, "numbers typed into markdown (generate them from the result):\n" + "\n".join(bad)
     assert found_pending == set(pending), f"stale PENDING entries: {set(pending) - found_pending}"
+
+
+# ---------------------------------------------------------------- the stored notebooks: prose and ledger agree
+VERDICT_IN_PROSE = re.compile(r"the verdict on (P\d\.\d[\w-]*) is \*([a-z ]+)\*")
+
+
+def _outputs(cell: dict, mime: str) -> str:
+    return "".join("".join(o.get("data", {}).get(mime, "")) for o in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "notebooks").glob("p[1-5]_*.ipynb")), ids=lambda p: p.name)
+def test_stored_findings_name_the_verdicts_of_the_stored_card(path):
+    """The stored notebooks ran at smoke: every verdict their generated prose names is the one on their summary card
+    (which reads the same ledger rows), so the prose describes the profile that ran."""
+    bs4 = pytest.importorskip("bs4")
+    cells = json.loads(path.read_text())["cells"]
+    card_html = next(h for c in cells if c["cell_type"] == "code" and "summary-card" in (h := _outputs(c, "text/html")))
+    card = {}
+    for tr in bs4.BeautifulSoup(card_html, "html.parser").find_all("tr"):
+        tds = tr.find_all("td")
+        if len(tds) >= 2:
+            card[tds[0].get_text(strip=True)] = " ".join(tds[1].get_text(" ", strip=True).split())
+    named = [m.groups() for c in cells if c["cell_type"] == "code"
+             for m in VERDICT_IN_PROSE.finditer(_outputs(c, "text/markdown"))]
+    assert len(named) >= 4, f"{path.name}: the stored findings name too few verdicts ({named})"
+    wrong = [f"{cid}: prose says {v!r}, card {card.get(cid)!r}" for cid, v in named if card.get(cid) != v]
+    assert not wrong, f"{path.name}: " + "; ".join(wrong)
