@@ -103,10 +103,14 @@ def measure_network(model, x: torch.Tensor, y: torch.Tensor, cfg: SynthesisConfi
 
 
 def shuffle_units(networks: list[dict], seed: int) -> None:
-    """Deal every per-unit measure but the spectra to random units across all networks, each independently."""
+    """Deal every per-unit measure but the spectra to random units across all networks, each independently.
+
+    A measure is dealt among the units where it is defined (κ_R only among post-activation units), so the control
+    still tests every relation, on labels that carry no information.
+    """
     rng = np.random.default_rng(seed)
-    rows = [r for net in networks for r in net["units"]]
     for key in ("ratio", "norm_ratio", "kappa_R"):
+        rows = [r for net in networks for r in net["units"] if r[key] is not None]
         values = [r[key] for r in rows]
         for r, j in zip(rows, rng.permutation(len(rows))):
             r[key] = values[j]
