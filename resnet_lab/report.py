@@ -12,6 +12,7 @@ PAPERS = {  # chapter → (citation key in book/references.bib, short title)
     "P4": ("p4_qualitative", "A qualitative theory of dynamical systems for assessing stability in ResNets"),
     "P5": ("p5_norm_preservation", "Norm-preservation: why residual networks can become extremely deep?"),
 }
+SYNTHESES = {"S": "Synthesis: do the five papers agree about the same networks?"}  # chapters of the book, not papers
 
 
 def badge(verdict: str) -> str:
@@ -23,7 +24,7 @@ def badge(verdict: str) -> str:
 
 def summary_card_html(chapter: str, claims: list[Claim]) -> str:
     """Return the chapter's summary card as HTML: the paper, each claim with its verdict badge, gate and profile."""
-    _, title = PAPERS[chapter]
+    title = PAPERS[chapter][1] if chapter in PAPERS else SYNTHESES[chapter]
     profiles = sorted({c.profile for c in claims if c.profile}) or ["—"]
     rows = []
     for c in claims:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 # Every chapter, in the order the runner computes them (the intro's network is P3's; P3 is the cheapest paper).
-REGISTRY = ("intro", "p3", "p5", "p2", "p1", "p4")
+# The synthesis comes last: it reads the networks the others trained.
+REGISTRY = ("intro", "p3", "p5", "p2", "p1", "p4", "synthesis")
 
 
 def _no_networks(config) -> tuple[str, ...]:
@@ -72,9 +73,11 @@ def get_experiment(name: str) -> ModuleType:
 
 
 def get_chapter(name: str) -> Chapter:
-    """Return the ``Chapter`` record of experiment ``name`` ("p1") or of ledger id ``name`` ("P1")."""
-    name = name.lower() if name.lower() in list_experiments() else name
-    return get_experiment(name).CHAPTER
+    """Return the ``Chapter`` record of experiment ``name`` ("p1", "synthesis") or of ledger id ``name`` ("P1", "S")."""
+    if name.lower() in list_experiments():
+        return get_experiment(name.lower()).CHAPTER
+    by_ledger = [c for c in map(lambda n: get_experiment(n).CHAPTER, list_experiments()) if c.ledger == name]
+    return by_ledger[0] if by_ledger else get_experiment(name).CHAPTER
 
 
 def ledgers() -> dict[str, str]:

@@ -1,0 +1,35 @@
+"""Synthesis — do the five papers agree about the same networks?
+
+Every paper's per-unit measure on the **same** trained networks at the **same** test images: P1's κ_R of each
+unit's linear part, P2's feature-norm growth, P3's unit Jacobian spectra, P5's gradient-norm ratios (P4's
+g-expansivity needs a dimension-preserving network and is not measured here). The ledger asks whether forward
+and backward agree (an implementation check), whether P3's plateau and P5's norm preservation go together,
+whether P1's linear-part κ_R predicts the real Jacobian's spread, and whether the measures rank the networks alike.
+``python -m resnet_lab run synthesis --profile small`` (nothing retrains: the zoo pair and P5's depth-20 nets are
+reloaded); notebook ``notebooks/synthesis.ipynb``.
+
+Files: ``paper.py`` (gate, claims, measures) · ``config.py`` (profiles, control) · ``measure.py`` (the result) ·
+``readings.py`` · ``verdicts.py`` · ``tables.py`` · ``controls.py``.
+"""
+from __future__ import annotations
+
+from .. import Chapter, DryRunCaps
+from .config import EXPERIMENT, PROFILES
+from .controls import control_result, synthetic_results
+from .measure import run
+from .paper import CLAIMS, MEASURES, NET_GATE
+from .tables import rank_frame, strip_figure, units_frame
+from .verdicts import claims
+
+__all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "MEASURES", "NET_GATE", "PROFILES", "claims", "control_result",
+           "rank_frame", "run", "strip_figure", "synthetic_results", "units_frame"]
+
+
+def _zoo_networks(cfg) -> tuple[str, ...]:
+    return tuple(n.name for n in cfg.nets if n.source == "zoo")
+
+
+CHAPTER = Chapter(EXPERIMENT, "synthesis", PROFILES, run, ledger="S", claims=claims, control=control_result,
+                  fixtures=synthetic_results, networks=_zoo_networks,
+                  dry_run=DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "top_k": 1, "gate_images": 32}),
+                  compute_files=("config.py", "measure.py"))

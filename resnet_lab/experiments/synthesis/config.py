@@ -1,0 +1,78 @@
+"""The synthesis chapter's config and profiles: which trained networks, which test images, how far spectra go.
+
+``python -m resnet_lab run synthesis --profile small``. Every paper's per-unit quantity is measured on the same
+networks and the same test images: at ``small`` the zoo's ResNet-20 pair (with and without BN) and P5's four
+depth-20 nets, all reloaded from committed weights (nothing trains); at ``smoke`` tiny twins trained here in
+seconds. ``measure.py`` reads only this file of the chapter, so a change here makes a saved result stale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ...data import DataSpec
+from ...train import TrainConfig
+
+EXPERIMENT = "synthesis"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One network of the comparison and where its weights come from.
+
+    ``source``: ``"zoo"`` (``zoo.load(name)``), ``"p5"`` (P5's net ``name`` at P5's profile ``p5_profile``,
+    reloaded by the same ``train_cached`` call P5 makes) or ``"train"`` (built from ``model``/``options`` and
+    trained here with the config's ``train`` recipe; smoke and controls only).
+    """
+
+    label: str                       # the name the tables and figures use
+    source: str
+    name: str = ""                   # zoo entry or P5 arch ("Plain", "ResNet", ...)
+    model: str = ""                  # source "train": registry name
+    options: tuple = ()              # source "train": model options as (key, value) pairs
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    nets: tuple[NetSpec, ...] = ()
+    p5_profile: str = "small"         # the P5 profile whose depth-20 nets are reloaded
+    p5_depth: int = 20
+    test_data: DataSpec = DataSpec("cifar10", test_per_class=10)  # the test images every measure reads
+    data: DataSpec = DataSpec("cifar10", train_per_class=20, test_per_class=10)  # source "train" only
+    train: TrainConfig = TrainConfig(epochs=2, batch_size=50, lr=0.05, schedule="onecycle")
+    images: int = 2                   # test images at which every unit is linearised and back-propagated
+    dense_max_dim: int = 1024         # largest Gram side min(m, n) for a full spectrum (P3's rule); else top-k
+    top_k: int = 1                    # top singular values by block Krylov where the spectrum is not full
+    gate_images: int = 1000           # test images for each network's accuracy (the gate)
+    shuffle_units: bool = False       # control: every per-unit measure but the spectra dealt to random units
+    seed: int = 0
+
+
+_ZOO_PAIR = (NetSpec("ResNet-20", "zoo", "resnet20-cifar10"), NetSpec("ResNet-20 no BN", "zoo", "resnet20-nobn-cifar10"))
+_P5 = tuple(NetSpec(f"P5 {a}", "p5", a) for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)"))
+# The same six shapes, tiny: post-activation ResNet-20 at width 4 (with and without BN) and P5's pre-activation
+# bottleneck nets at depth 20, width 1/4, as P5's smoke profile builds them.
+_TINY = (NetSpec("ResNet-20", "train", model="resnet20", options=(("width", 4),)),
+         NetSpec("ResNet-20 no BN", "train", model="resnet20", options=(("width", 4), ("use_bn", False))),
+         NetSpec("P5 Plain", "train", model="preact_plain", options=(("depth", 20), ("width", 0.25))),
+         NetSpec("P5 ResNet", "train", model="preact_resnet", options=(("depth", 20), ("width", 0.25))),
+         NetSpec("P5 ProcResNet (no projection)", "train", model="procresnet",
+                 options=(("depth", 20), ("width", 0.25), ("project", False))))
+
+PROFILES = {
+    # Seconds on a CPU: five tiny nets, 2 epochs on 200 images; full spectra of the 16×8×8 = 1,024-dim units
+    # (the post-activation nets' stage 3), top-1 elsewhere; 2 test images.
+    "smoke": SynthesisConfig(nets=_TINY, gate_images=100),
+    # One CPU thread, minutes, nothing trained: the zoo pair and P5's four depth-20 nets on 3 test images. Full
+    # spectra where the Gram side is ≤ 4,096 (the ResNet-20 pair's stage-3 units, 64×8×8, as P3's small run);
+    # stages 1–2 (16,384 and 8,192) and P5's bottleneck units (≥ 16,384) by their top singular value only.
+    "small": SynthesisConfig(nets=_ZOO_PAIR + _P5, images=3, dense_max_dim=4096, test_data=DataSpec("cifar10")),
+    # One GPU: the same networks (P5's standard depth-20 nets), every spectrum up to 16,384 full, 10 images.
+    "standard": SynthesisConfig(nets=_ZOO_PAIR + _P5, p5_profile="standard", images=10, dense_max_dim=16384,
+                                top_k=4, test_data=DataSpec("cifar10")),
+}
+PROFILES["paper"] = replace(PROFILES["standard"], p5_profile="paper")
+
+# The negative control: the smoke nets at initialisation (no training step), every per-unit measure but the spectra
+# dealt to random units across networks, so no cross-paper relation may survive.
+CONTROL = replace(PROFILES["smoke"], train=replace(PROFILES["smoke"].train, epochs=0, schedule="constant"),
+                  shuffle_units=True)
