@@ -272,7 +272,7 @@ def band_text(band: dict | None) -> str:
     if not band:
         return "—"
     if "se" in band:
-        return Estimate(band["value"], float(band["se"]), band["n"], band["method"]).format()
+        return Estimate.from_dict(band).format()
     return "; ".join(f"{k}: {band_text(v) if isinstance(v, dict) else v}" for k, v in band.items())
 
 

@@ -1,9 +1,5 @@
-"""P2 experiment helpers: probe selection, paired errors, noise calibration targets, pixel → input (BN calibration:
-test_batchnorm.py)."""
-import math
-
-import numpy as np
-
+"""P2 experiment helpers: probe selection, noise calibration targets, pixel → input (paired errors and BN
+calibration are tested with the shared code, in test_stats.py and test_batchnorm.py)."""
 import pytest
 import torch
 
@@ -11,7 +7,7 @@ from resnet_lab import zoo
 from resnet_lab.data import ImageData, normalize
 from resnet_lab.experiments.p2 import stability
 from resnet_lab.experiments.p2.config import P2Config, paper_drop_fractions
-from resnet_lab.experiments.p2.robustness import choose_probes, paired_mean, pixels, spread_indices, to_input
+from resnet_lab.experiments.p2.robustness import choose_probes, pixels, spread_indices, to_input
 from resnet_lab.experiments.p2.stability import bn_feature_growth, norm_profile
 from resnet_lab.models import build_model
 
@@ -36,13 +32,6 @@ def test_choose_probes_prefers_correct_and_confident():
     probes = choose_probes(probs, labels, classes, 0.5)
     assert [p["index"] for p in probes] == [2, 3, 5]
     assert "first correct" in probes[0]["how"] and "most confident" in probes[1]["how"] and "none" in probes[2]["how"]
-
-
-def test_paired_mean_standard_error():
-    d = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    e = paired_mean(d)
-    assert e.value == pytest.approx(d.mean())
-    assert e.se == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)))
 
 
 def test_paper_drop_fractions_match_table54_row():

@@ -15,19 +15,11 @@ from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, final_accuracy, g
                        trained_units, unit_frame)
 
 
-def decided(d: Estimate | None, min_effect: float) -> int | None:
-    """Return +1/−1 when ``d`` exceeds both K_SE s.e. and ``min_effect`` in size, 0 when not, None when unknown."""
-    if d is None:
-        return None
-    s = sign(d)
-    return s if s in (None, 0) or abs(d.value) > min_effect else 0
-
-
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
     """Return (verdict, reason) over per-net tests (``tally``): a net passes when its difference is decided
     positive and its ``extra_ok`` holds, counts against when decided negative or ``extra_ok`` fails, and is
     undecided otherwise; the reason lists the undecided nets with their bands."""
-    signs = {t: decided(d, min_effect) for t, d in diffs.items()}
+    signs = {t: sign(d, min_effect=min_effect) for t, d in diffs.items()}
     outcome = {t: -1 if not extra_ok.get(t, True) else s for t, s in signs.items()}
     undecided = [t for t, s in outcome.items() if s not in (1, -1)]
     why = "inside the band: " + ", ".join(
@@ -106,7 +98,7 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
     acc = accuracies(result, FIG2)
     base_ok = acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"]
     d = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
-    s = decided(d, spec.t["min_effect"])
+    s = sign(d, min_effect=spec.t["min_effect"])
     gaps = {t: gap_estimate(result, t) for t in FIG2}
     value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + "; end gap "
              + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
@@ -142,7 +134,7 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     shallow = max(shallow, key=lambda t: gaps[t].value)
     deep = max(deep, key=lambda t: gaps[t].value)
     d = gap_difference(result, (shallow, "end"), (deep, "end"))
-    s = decided(d, spec.t["min_effect"])
+    s = sign(d, min_effect=spec.t["min_effect"])
     if s in (0, None):
         return spec.row(value, "inconclusive", f"{shallow} − {deep} = {d.value:+.2f}° inside the band",
                         profile=profile, gate_measured=gate, band=d)

@@ -5,10 +5,9 @@ accuracy gate is unmet names the gate after its own reason (``gate_first=False``
 from __future__ import annotations
 
 from ...ledger import Claim, combine, judge, profile_of, tally
-from ...stats import Estimate, difference, exact, sign
+from ...stats import Estimate, accuracy_estimate, difference, exact, mean_se, sign
 from .paper import CLAIMS
-from .readings import (acc_estimate, alive_nets, drop_vector, estimate_of, growth_rates, paired_mean,
-                       sensitivity_estimates, table52_frame)
+from .readings import alive_nets, drop_vector, growth_rates, sensitivity_estimates, table52_frame
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -43,7 +42,8 @@ def claim_depth_accuracy(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.2"], profile_of(result)
     verdicts, values, band, few = [], [], {}, False
     for v in ("d", "s"):
-        ests = {n: acc_estimate(ms, result.get("test_images", 10000)) for n, ms in alive_nets(result, v).items()}
+        ests = {n: accuracy_estimate([m["test_acc"] for m in ms], result.get("test_images", 10000))
+                for n, ms in alive_nets(result, v).items()}
         few |= len(ests) < spec.t["min_depths"]
         verdicts.append(_depth_verdict(ests, spec.t["min_depths"]))
         values.append(f"{v.upper()}: " + " → ".join(f"{100 * e.value:.1f}±{100 * e.band():.1f}" for e in ests.values())
@@ -70,9 +70,10 @@ def claim_noise(result: dict) -> Claim:
         lo, hi = min(by_n), max(by_n)
         for kind, level in high.items():
             cond = f"{kind}@{level:g}"
-            drops = {n: paired_mean(drop_vector(ms, cond)) for n, ms in by_n.items()}
+            drops = {n: mean_se(drop_vector(ms, cond), "paired") for n, ms in by_n.items()}
             hurt &= all(sign(e) == 1 for e in drops.values())
-            gain = paired_mean(drop_vector(by_n[lo], cond) - drop_vector(by_n[hi], cond))  # > 0: deeper more robust
+            # > 0: the deeper net is more robust
+            gain = mean_se(drop_vector(by_n[lo], cond) - drop_vector(by_n[hi], cond), "paired")
             robust.append(sign(gain))
             band[f"{v.upper()} {cond} drop(n={lo}) − drop(n={hi})"] = gain
             values.append(f"{v.upper()} {cond}: drop " + ", ".join(f"n={n} {100 * e.value:.1f}±{100 * e.band():.1f}"
@@ -97,7 +98,7 @@ def claim_probabilities(result: dict) -> Claim:
         for kind, pts in fig["p_true"].items():
             if pts[-1]["drop"] is None:
                 continue   # no corrupted level measured
-            drop = estimate_of(pts[-1]["drop"])
+            drop = Estimate.from_dict(pts[-1]["drop"])
             signs.append(sign(drop))
             band[f"{v.upper()} {kind}@{pts[-1]['level']:g}"] = drop
             values.append(f"{v.upper()} {kind}: mean p(true) {pts[0]['mean']:.2f} → {pts[-1]['mean']:.2f} "

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ...ledger import Claim, profile_of, tally
-from ...stats import Estimate, difference, paired_bootstrap, sign
+from ...stats import Estimate, compare, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
 from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_error, net_name, ratio_estimates,
                        run_ratio, runs_by_net, seed_estimate)
@@ -17,14 +17,6 @@ from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_e
 
 def _sign_text(d: Estimate | None) -> str:
     return "—" if d is None else d.format(".3g")
-
-
-def _compare(a: Estimate | None, b: Estimate | None) -> tuple[int | None, Estimate | None]:
-    """Return (sign of a − b beyond 2 s.e., the difference); (None, None) if either is missing."""
-    if a is None or b is None:
-        return None, None
-    d = difference(a, b)
-    return sign(d), d
 
 
 def _gate(runs: list[dict]) -> dict[str, float | None]:
@@ -63,7 +55,7 @@ def _real_depth_trend(result: dict, bar: float) -> tuple[str, str]:
     accs = [net_accuracy(r) for d in depths for r in by[(d, "ResNet")]]
     if any(a is None or a < bar for a in accs):
         return "is untested", text + f" (ResNet test accuracy {min(a or 0 for a in accs):.1%} < {bar:.0%})"
-    signs = [_compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
+    signs = [compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
     state = {"holds": "holds", "fails": "is reversed"}.get(tally(signs, partial=False), "is untested")
     return state, text + (" (inside the band)" if state == "is untested" else "")
 
@@ -127,14 +119,15 @@ def claim_fig3(result: dict, profile: str) -> Claim:
         return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
                         "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
                         profile=profile)
-    a_signs = [_compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
+    a_signs = [compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
                for d in deep]
-    b_signs = [_compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
+    b_signs = [compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
                for d in deep]
     verdict = _judge_signs(a_signs, b_signs)
     reason = {"partly": "ProcResNet's transitions are not closer to 1 beyond 2 s.e.",
               "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e.",
-              "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"}.get(verdict, "")
+              "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
+              }.get(verdict, "")
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
 
 
@@ -163,8 +156,8 @@ def claim_gap(result: dict, profile: str) -> Claim:
         runs += res + proc
         g = {a: [generalization_gap(r["history"]) for r in rs] for a, rs in (("ResNet", res), ("ProcResNet", proc))}
         est = {(a, i): seed_estimate([x[i] for x in g[a]]) for a in g for i in (0, 1)}
-        s_mean, d_mean = _compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
-        s_max, d_max = _compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
+        s_mean, d_mean = compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
+        s_max, d_max = compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
         mean_signs.append(s_mean)
         max_signs.append(s_max)
         bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
@@ -209,8 +202,8 @@ def claim_error(result: dict, profile: str) -> Claim:
     depth = complete[-1]
     runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ABLATION}
     est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
-    s_main, d_main = _compare(est["ResNet"], est["ProcResNet"])
-    steps = [_compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
+    s_main, d_main = compare(est["ResNet"], est["ProcResNet"])
+    steps = [compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
     ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond 2 s.e.
     verdict = _judge_signs([s_main], ordered)
     reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
@@ -244,7 +237,7 @@ def claim_overhead(result: dict, profile: str) -> Claim:
         return spec.not_run(f"timed on a CPU; the claim is about GPU time ({times})", profile)
     blocks = ov.get("block_overhead") or {}
     ns, svd = (seed_estimate(blocks.get(k, [])) for k in ("newton_schulz", "svd"))
-    s, d = _compare(svd, ns)
+    s, d = compare(svd, ns)
     if s == 1:
         ok = ns.value <= spec.t["max_ns"]
         verdict, reason = ("holds", "") if ok else ("partly", f"NS overhead {ns.value:.1%} > {spec.t['max_ns']:.0%}")
