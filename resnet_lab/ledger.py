@@ -9,7 +9,9 @@ turns a result into rows with ``spec.row(...)``. Five verdicts:
   too few depths or seeds); the reason names the cause and the number;
 - ``not run``: nothing was measured (e.g. the network needs a GPU profile).
 
-A row whose gate is unmet can never hold, partly hold or fail: ``row`` turns it into ``inconclusive``.
+A row whose gate is unmet can never hold, partly hold or fail: ``row`` turns it into ``inconclusive``, and an
+inconclusive row whose gate is also unmet names the gate's numbers beside its own reason. Per-item outcomes
+become one verdict through one rule (``combine``, ``tally``), an estimate against two bars through ``level``.
 Rows are written per chapter to ``book/claims/<chapter>.json``.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
-from .stats import Estimate
+from .stats import Estimate, sign
 
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
 VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
@@ -147,8 +149,13 @@ class ClaimSpec:
         return text + (f". Gate: {self.gate.describe()}" if self.gate else "")
 
     def row(self, value: str, verdict: str, reason: str = "", *, gate_measured=None, band=None,
-            profile: str = "") -> Claim:
-        """Return the ledger row; an unmet gate turns a tested verdict into ``inconclusive`` with the numbers."""
+            profile: str = "", gate_first: bool = True) -> Claim:
+        """Return the ledger row; an unmet gate turns a tested verdict into ``inconclusive`` with the numbers.
+
+        A row given as ``inconclusive`` (the criterion could not decide) whose gate was measured and is unmet
+        names the gate too: ``"gate unmet: …; and <reason>"``, or ``"<reason>; gate unmet: …"`` with
+        ``gate_first=False``.
+        """
         gate = None
         if self.gate is not None:
             gate = self.gate.check(gate_measured)
@@ -159,6 +166,10 @@ class ClaimSpec:
                     reason = self.gate.shortfall(gate_measured) + (
                         f" (the criterion alone gives {verdict}{': ' + reason if reason else ''})")
                     verdict = "inconclusive"
+            elif not gate["met"] and verdict == "inconclusive" and gate_measured is not None:
+                shortfall = self.gate.shortfall(gate_measured)
+                reason = (shortfall + (f"; and {reason}" if reason else "") if gate_first
+                          else "; ".join(r for r in (reason, shortfall) if r))
         return Claim(self.id, self.statement, self.criterion_text(), value, verdict, reason, profile,
                      self.reference, gate, _band_dict(band), self.implementation_check)
 
@@ -180,6 +191,36 @@ def declare(*specs: ClaimSpec) -> dict[str, ClaimSpec]:
 def judge(holds: bool, partly: bool = False) -> str:
     """Return ``holds`` if the criterion is met, ``partly`` if only its weaker form is, else ``fails``."""
     return "holds" if holds else "partly" if partly else "fails"
+
+
+def combine(verdicts, partial: bool = True) -> str:
+    """Return one verdict from per-item verdicts (nets, variants, orderings).
+
+    ``holds`` if every item holds; with ``partial``, ``partly`` if some item holds or partly holds, else
+    ``fails`` if some item fails; without it, ``fails`` if any item fails (one reversal refutes the claim).
+    Otherwise, and for no items, ``inconclusive``.
+    """
+    verdicts = list(verdicts)
+    if verdicts and all(v == "holds" for v in verdicts):
+        return "holds"
+    if partial and any(v in ("holds", "partly") for v in verdicts):
+        return "partly"
+    return "fails" if "fails" in verdicts else "inconclusive"
+
+
+def tally(signs, partial: bool = True) -> str:
+    """Return ``combine`` of per-item signs: +1 (the paper's way beyond the band) holds, −1 (against it beyond
+    the band) fails, 0 or ``None`` (inside the band, or undecidable) is inconclusive."""
+    return combine(({1: "holds", -1: "fails"}.get(s, "inconclusive") for s in signs), partial)
+
+
+def level(est: Estimate, hold: float, partly: float) -> str:
+    """Return ``holds`` if ``est`` exceeds the ``hold`` bar beyond its band, else ``partly`` / ``fails`` if it is
+    above / below the ``partly`` bar beyond the band, else ``inconclusive`` (inside the band, or se unknown)."""
+    above = lambda bar: sign(Estimate(est.value - bar, est.se, est.n, est.method))  # noqa: E731
+    if above(hold) == 1:
+        return "holds"
+    return {1: "partly", -1: "fails"}.get(above(partly), "inconclusive")
 
 
 def profile_of(result: dict) -> str:
@@ -231,7 +272,7 @@ def band_text(band: dict | None) -> str:
     if not band:
         return "—"
     if "se" in band:
-        return Estimate(band["value"], float(band["se"]), band["n"], band["method"]).format()
+        return Estimate.from_dict(band).format()
     return "; ".join(f"{k}: {band_text(v) if isinstance(v, dict) else v}" for k, v in band.items())
 
 

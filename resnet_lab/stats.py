@@ -45,19 +45,59 @@ class Estimate:
     def to_dict(self) -> dict:
         return {**asdict(self), "k": K_SE}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Estimate:
+        """Return the estimate ``to_dict`` wrote (a stored result's band; ``se`` may come back as the text "nan")."""
+        return cls(d["value"], float(d["se"]), d["n"], d["method"])
+
 
 def exact(value: float) -> Estimate:
     """Return a value with no sampling noise (a closed form, a count over a whole fixed set)."""
     return Estimate(float(value), 0.0, 1, "exact")
 
 
+def mean_se(values: Sequence[float | None], method: str = "seeds", skip_missing: bool = False) -> Estimate:
+    """Return the mean of per-item values (seeds, images, paired differences) with its standard error s/√n.
+
+    ``s`` is the sample standard deviation (ddof 1); with one item the error is unknown (NaN) and an estimate
+    over ``"seeds"`` is labelled ``"single"``; with none the value is NaN too. ``skip_missing`` drops ``None``
+    and non-finite values first (an unmeasured seed or image).
+    """
+    if skip_missing:
+        values = [x for x in values if x is not None and math.isfinite(x)]
+    v = np.asarray(values, dtype=np.float64)
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    mean = float(v.mean()) if v.size else math.nan
+    return Estimate(mean, se, int(v.size), "single" if method == "seeds" and v.size == 1 else method)
+
+
 def over_seeds(values: Sequence[float]) -> Estimate:
     """Return the mean of per-seed values with its standard error (NaN with fewer than two seeds)."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
+    if len(values) == 0:
         raise ValueError("over_seeds needs at least one value")
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return Estimate(float(v.mean()), se, int(v.size), "seeds" if v.size > 1 else "single")
+    return mean_se(values, "seeds")
+
+
+def over_seed_estimates(estimates: Sequence[Estimate]) -> Estimate:
+    """Return the mean over seeds of per-seed estimates, its error from both levels of noise.
+
+    With n seeds of values ``x_i`` and own errors ``e_i`` (e.g. a bootstrap over images), the error is
+    ``√(s²/n + mean(e_i²)/n)``: the spread between seeds (``over_seeds``) and the mean of the seeds' own
+    variances over n. One seed: its value and own error, method ``"<method> (one seed)"``.
+    """
+    if len(estimates) == 0:
+        raise ValueError("over_seed_estimates needs at least one estimate")
+    own = np.array([e.se for e in estimates])
+    if len(estimates) < 2:
+        return Estimate(estimates[0].value, float(own[0]), 1, f"{estimates[0].method} (one seed)")
+    seeds = over_seeds([e.value for e in estimates])
+    return Estimate(seeds.value, float(np.hypot(seeds.se, np.sqrt(np.mean(own ** 2) / len(estimates)))),
+                    len(estimates), f"seeds+{estimates[0].method}")
+
+
+def accuracy_estimate(accuracies: Sequence[float], images: int) -> Estimate:
+    """Return a test accuracy with its band: over seeds where there are several, else binomial over ``images``."""
+    return over_seeds(accuracies) if len(accuracies) > 1 else binomial(accuracies[0], images)
 
 
 def binomial(p: float, n: int) -> Estimate:
@@ -107,14 +147,23 @@ def difference(a: Estimate, b: Estimate) -> Estimate:
     return Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n), method)
 
 
-def sign(d: Estimate, k: float = K_SE) -> int | None:
-    """Return +1 or −1 if ``d`` differs from zero by more than ``k`` standard errors, 0 if inside the band,
-    ``None`` if the error is unknown (the comparison cannot be decided)."""
-    if math.isnan(d.se):
+def sign(d: Estimate | None, k: float = K_SE, min_effect: float = 0.0) -> int | None:
+    """Return +1 or −1 if ``d`` differs from zero by more than ``k`` standard errors and by more than
+    ``min_effect`` (the smallest difference that matters), 0 if not, ``None`` if the error is unknown or there is
+    no estimate (the comparison cannot be decided)."""
+    if d is None or math.isnan(d.se):
         return None
-    if abs(d.value) <= k * d.se:
+    if abs(d.value) <= k * d.se or abs(d.value) <= min_effect:
         return 0
     return 1 if d.value > 0 else -1
+
+
+def compare(a: Estimate | None, b: Estimate | None, k: float = K_SE) -> tuple[int | None, Estimate | None]:
+    """Return ``(sign(a − b), a − b)`` for independent estimates; ``(None, None)`` if either is missing."""
+    if a is None or b is None:
+        return None, None
+    d = difference(a, b)
+    return sign(d, k), d
 
 
 def greater(a: Estimate, b: Estimate | float = 0.0, k: float = K_SE) -> bool | None:

@@ -95,3 +95,59 @@ def test_ledger_page_shows_gate_band_matrix_and_links(tmp_path):
     assert "1 inconclusive" in page and "unmet" in page and "(n=100, binomial)" in page
     assert "[P9.1](p1_dynamical_system.ipynb)" in page
     assert ledger_frame(read_ledger("P1")).loc["P9.1", "verdict"] == "inconclusive"
+
+
+# --- shared verdict rules: gate naming, combining per-item outcomes, an estimate against two bars ---------
+from resnet_lab.ledger import combine, level, tally  # noqa: E402
+from resnet_lab.stats import Estimate  # noqa: E402
+
+
+def test_an_inconclusive_row_names_its_unmet_gate_in_either_order():
+    first = SPEC.row("—", "inconclusive", "2 depths < 3", gate_measured=0.5)
+    assert first.reason == "gate unmet: test accuracy 50.0% < gate 85.0%; and 2 depths < 3"
+    last = SPEC.row("—", "inconclusive", "2 depths < 3", gate_measured=0.5, gate_first=False)
+    assert last.reason == "2 depths < 3; gate unmet: test accuracy 50.0% < gate 85.0%"
+    assert SPEC.row("—", "inconclusive", "", gate_measured=0.5, gate_first=False).reason.startswith("gate unmet")
+    assert SPEC.row("—", "inconclusive", "2 depths < 3", gate_measured=0.9).reason == "2 depths < 3"  # gate met
+    assert SPEC.row("—", "inconclusive", "stale", gate_measured=None).reason == "stale"  # gate not measured here
+    with gates_ignored():  # a control still sees why the row could not be judged
+        assert SPEC.row("—", "inconclusive", "x", gate_measured=0.5).reason.startswith("gate unmet")
+
+
+@pytest.mark.parametrize("verdicts, partial, expected", [
+    (["holds", "holds"], True, "holds"),
+    (["holds", "partly"], True, "partly"),
+    (["holds", "fails"], True, "partly"),
+    (["holds", "inconclusive"], True, "partly"),
+    (["fails", "inconclusive"], True, "fails"),
+    (["inconclusive", "inconclusive"], True, "inconclusive"),
+    ([], True, "inconclusive"),
+    (["partly", "partly"], True, "partly"),
+    (["holds", "fails"], False, "fails"),           # no partial credit: one reversal refutes
+    (["holds", "inconclusive"], False, "inconclusive"),
+    (["holds", "holds"], False, "holds"),
+    ([], False, "inconclusive"),
+])
+def test_combine_per_item_verdicts(verdicts, partial, expected):
+    assert combine(verdicts, partial) == expected
+
+
+def test_tally_reads_signs_as_verdicts():
+    assert tally([1, 1, 1]) == "holds"
+    assert tally([1, 0, None]) == "partly" and tally([1, -1]) == "partly"
+    assert tally([0, -1, None]) == "fails"
+    assert tally([0, None]) == "inconclusive" and tally([]) == "inconclusive"
+    assert tally([1, -1], partial=False) == "fails" and tally([1, 0], partial=False) == "inconclusive"
+    assert tally(iter([1, 1]), partial=False) == "holds"
+
+
+def test_level_judges_an_estimate_against_two_bars_beyond_its_band():
+    # bars 0.5 (holds) and 0.2 (partly); se 0.05, so a value counts 0.1 beyond a bar (K_SE = 2)
+    e = lambda v, se=0.05: Estimate(v, se, 10, "bootstrap")  # noqa: E731
+    assert level(e(0.61), 0.5, 0.2) == "holds"
+    assert level(e(0.59), 0.5, 0.2) == "partly"        # inside the hold band, above the partly bar beyond it
+    assert level(e(0.31), 0.5, 0.2) == "partly"
+    assert level(e(0.25), 0.5, 0.2) == "inconclusive"  # inside the band around the partly bar
+    assert level(e(0.09), 0.5, 0.2) == "fails"
+    assert level(e(0.9, float("nan")), 0.5, 0.2) == "inconclusive"  # se unknown: nothing counts
+    assert level(e(0.6, 0.0), 0.5, 0.2) == "holds" and level(e(0.5, 0.0), 0.5, 0.2) == "partly"

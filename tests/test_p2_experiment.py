@@ -1,8 +1,5 @@
-"""P2 experiment helpers: probe selection, paired errors, noise calibration targets, BN calibration, pixel → input."""
-import math
-
-import numpy as np
-
+"""P2 experiment helpers: probe selection, noise calibration targets, pixel → input (paired errors and BN
+calibration are tested with the shared code, in test_stats.py and test_batchnorm.py)."""
 import pytest
 import torch
 
@@ -10,8 +7,8 @@ from resnet_lab import zoo
 from resnet_lab.data import ImageData, normalize
 from resnet_lab.experiments.p2 import stability
 from resnet_lab.experiments.p2.config import P2Config, paper_drop_fractions
-from resnet_lab.experiments.p2.robustness import choose_probes, paired_mean, pixels, spread_indices, to_input
-from resnet_lab.experiments.p2.stability import bn_feature_growth, calibrate_bn, norm_profile
+from resnet_lab.experiments.p2.robustness import choose_probes, pixels, spread_indices, to_input
+from resnet_lab.experiments.p2.stability import bn_feature_growth, norm_profile
 from resnet_lab.models import build_model
 
 
@@ -37,30 +34,11 @@ def test_choose_probes_prefers_correct_and_confident():
     assert "first correct" in probes[0]["how"] and "most confident" in probes[1]["how"] and "none" in probes[2]["how"]
 
 
-def test_paired_mean_standard_error():
-    d = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    e = paired_mean(d)
-    assert e.value == pytest.approx(d.mean())
-    assert e.se == pytest.approx(d.std(ddof=1) / math.sqrt(len(d)))
-
-
 def test_paper_drop_fractions_match_table54_row():
     frac = paper_drop_fractions()
     assert frac["gaussian"][1] == pytest.approx((88.02 - 50.55) / 78.02)
     assert frac["structured"][1] == pytest.approx((88.02 - 41.24) / 78.02)
     assert all(0 < f < 1 for fs in frac.values() for f in fs)
-
-
-def test_calibrate_bn_sets_batch_statistics():
-    torch.manual_seed(0)
-    model = build_model("resnet_s", n=1)
-    x = torch.randn(16, 3, 32, 32) * 2 + 1
-    calibrate_bn(model, x)
-    bn = model.stem[1]
-    pre = model.stem[0](x)
-    assert torch.allclose(bn.running_mean, pre.mean((0, 2, 3)), atol=1e-5)
-    assert torch.allclose(bn.running_var, pre.var((0, 2, 3), unbiased=True), rtol=1e-4)
-    assert not model.training
 
 
 def test_to_input_matches_uint8_normalisation():

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from resnet_lab.linalg.convsv import conv_spectral_norm, dense_conv_matrix
-from resnet_lab.metrics.forward import (bn_affine, feature_norms, growth_per_decade, layer_bounds,
+from resnet_lab.metrics.batchnorm import bn_affine
+from resnet_lab.metrics.forward import (feature_norms, growth_per_decade, layer_bounds,
                                         layer_responses, network_constant, probe_layers,
                                         strided_conv_spectral_norm)
 from resnet_lab.models import build_model

@@ -69,7 +69,7 @@ def test_p42_reading_status():
     status, signs = reading_status(est)
     assert status == "fails" and signs[0] == -1
     est[("mnist", 50)] = Estimate(4e-5, 1e-5, 3, "seeds")  # equal to R18 within the band
-    assert reading_status(est)[0] == "undecided"
+    assert reading_status(est)[0] == "inconclusive"
 
 
 def test_expansive_estimate_combines_seeds_and_bootstrap():

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..linalg.convsv import kernel_spectrum
+from .batchnorm import bn_affine
 
 _SKIPPED = (nn.ReLU, nn.Identity)  # taken as identity in the linear part
 
@@ -49,12 +50,6 @@ def _alias(full: torch.Tensor, stride: int) -> torch.Tensor:
     return grouped.reshape(m, m, c, stride * stride * g) / stride
 
 
-def _bn_scale(bn: nn.BatchNorm2d) -> torch.Tensor:
-    """Return the per-channel scale γ/√(var+ε) of an eval-mode BatchNorm (its linear part)."""
-    scale = torch.rsqrt(bn.running_var.to(torch.float64) + bn.eps)
-    return scale * bn.weight.to(torch.float64) if bn.affine else scale
-
-
 def layer_operators(branch: nn.Module, size: int) -> list[tuple[torch.Tensor, int]]:
     """Return ``[(full-resolution operator, stride)]``, one per conv of ``branch``, the BN after it folded in.
 
@@ -75,7 +70,7 @@ def layer_operators(branch: nn.Module, size: int) -> list[tuple[torch.Tensor, in
                 raise NotImplementedError("BN before the first conv (a pre-activation unit): its linear part is not "
                                           "W₂W₁ + I with BN folded into the convs")
             op, stride = layers[-1]
-            layers[-1] = (op * _bn_scale(module).to(op.device)[:, None], stride)
+            layers[-1] = (op * bn_affine(module, torch.float64)[0].to(op.device)[:, None], stride)
         elif not isinstance(module, (*_SKIPPED, nn.Sequential)) and any(module.parameters(recurse=False)):
             raise NotImplementedError(f"no linear part known for {type(module).__name__}")
     return layers

@@ -20,6 +20,7 @@ from torch import nn
 from ..models import residual_units
 from ..models.resnet_ds import DecayBranch, PoolingLayer, ResNetDS, SubtractiveLayer, SymmetricBranch
 from ..linalg.convsv import conv_spectral_norm
+from .batchnorm import bn_affine
 from .hooks import capture_io
 
 
@@ -71,14 +72,6 @@ def strided_conv_spectral_norm(weight: torch.Tensor, size: int, stride: int = 2)
         for b in range(k):
             poly[:, :, phase[a], phase[b], shift[a] - min(shift), shift[b] - min(shift)] = weight[:, :, a, b]
     return conv_spectral_norm(poly.reshape(c_out, c_in * stride * stride, taps, taps), size // stride)
-
-
-def bn_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(d, c)`` with eval-mode ``BN(x) = d·x + c`` per channel (Remark 4.3, Eq. 4.14)."""
-    scale = (bn.running_var + bn.eps).rsqrt()
-    gamma = bn.weight if bn.affine else torch.ones_like(scale)
-    beta = bn.bias if bn.affine else torch.zeros_like(scale)
-    return gamma * scale, beta - gamma * scale * bn.running_mean
 
 
 def _scaled(weight: torch.Tensor, out_scale: torch.Tensor | None = None,

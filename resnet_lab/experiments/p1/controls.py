@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ...artifacts import cached
-from ...metrics.angles import collect_features, mpa_callback
+from ...metrics.angles import mpa_callback
+from ...metrics.batchnorm import center_bn
 from ...models import build_model, residual_units
 from ...train import default_device
 from .config import CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, planned_runs
@@ -37,25 +38,11 @@ def _anti_identity(model: nn.Module, low: float = 0.5, high: float = 0.98) -> nn
     return model
 
 
-def _center_bn(model: nn.Module, x: torch.Tensor) -> nn.Module:
-    """Give every BN layer the per-channel mean of its inputs on ``x`` as running mean (unit running variance)."""
-    layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
-    if not layers:
-        return model
-    inputs = collect_features(model, x, {name: (m, "input") for name, m in layers.items()})
-    for name, layer in layers.items():
-        if name not in inputs:  # never called (the unused shortcut of a plain-twin unit)
-            continue
-        layer.running_mean.copy_(inputs[name].mean(dim=(0, 2, 3)))
-        layer.running_var.fill_(1.0)
-    return model
-
-
 def control_result(device=None) -> dict:
     """Return P1 computed at smoke on networks where no claim may hold; cached under ``p1/control``.
 
     Fig. 2–5 nets at initialisation (no training: no gap, accuracy at chance); for Lemmas 1–3 the
-    Fig. 2 nets with anti-identity branches and mean-centred BN (``_anti_identity``, ``_center_bn``).
+    Fig. 2 nets with anti-identity branches and mean-centred BN (``_anti_identity``, ``center_bn``).
     """
     cfg = CONTROL
     device = default_device(device)
@@ -74,7 +61,7 @@ def control_result(device=None) -> dict:
             models[tag] = model
         probe, _ = load_test_images(cfg.pair, -(-cfg.probe_images // len(cfg.pair.classes)), device)
         result = measure(cfg, runs, models, None, images, probe, lemmas=False)
-        adversarial = {t: _center_bn(_anti_identity(copy.deepcopy(models[t])), probe) for t in FIG2}
+        adversarial = {t: center_bn(_anti_identity(copy.deepcopy(models[t])), probe) for t in FIG2}
         result.update(measure(cfg, runs, adversarial, None, images, probe, mpa=False))
         return {"config": asdict(cfg), "runs": runs, **result, "data_source": "control (smoke, untrained)"}
 

@@ -14,12 +14,12 @@ import math
 from dataclasses import asdict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...artifacts import cached
 from ...data import DataSpec, load_dataset
 from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
+from ...metrics.batchnorm import bn_inputs, bn_layers, train_mode_bn
 from ...metrics.conditioning import (preactivation, relative_perturbation_gain, unit_condition, worst_case_gains,
                                      zero_padded_condition)
 from ...models import build_model, residual_units
@@ -87,21 +87,15 @@ def _worst_case(fn, x: torch.Tensor, kappas: dict[str, float], cfg: P1Config, se
     return out
 
 
-def _train_mode_bn(layer: nn.BatchNorm2d):
-    """Return BN in train mode (batch statistics) without touching the running statistics."""
-    return lambda x: F.batch_norm(x, None, None, layer.weight, layer.bias, True, 0.0, layer.eps)
-
-
 def bn_rows(model: nn.Module, x: torch.Tensor, eps: float, seed: int = 0) -> list[dict]:
     """Return per BatchNorm layer the Lemma 3 gain ``(‖ΔBN(x)‖/‖BN(x)‖)/(‖Δx‖/‖x‖)`` in eval and in train mode."""
-    layers = {name: m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
-    inputs = collect_features(model, x, {name: (m, "input") for name, m in layers.items()})
+    inputs = bn_inputs(model, x)  # a layer never called (the unused shortcut of a plain-twin unit) is left out
     rows = []
-    for name, layer in layers.items():
-        if name not in inputs:  # never called (the unused shortcut of a plain-twin unit)
+    for name, layer in bn_layers(model).items():
+        if name not in inputs:
             continue
         row = {"layer": name, "images": int(x.shape[0])}
-        for mode, fn in (("eval", layer.eval()), ("train", _train_mode_bn(layer))):
+        for mode, fn in (("eval", layer.eval()), ("train", train_mode_bn(layer))):
             gain = relative_perturbation_gain(fn, inputs[name], eps, torch.Generator().manual_seed(seed)).cpu()
             row.update({f"{mode}_gain_median": gain.median().item(), f"{mode}_gain_max": gain.max().item(),
                         f"{mode}_frac_at_most_1": (gain <= 1 + 1e-6).float().mean().item()})

@@ -8,41 +8,24 @@ from __future__ import annotations
 import math
 import statistics
 
-from ...ledger import Claim, ClaimSpec, judge, profile_of
+from ...ledger import Claim, judge, profile_of, tally
 from ...stats import Estimate, binomial, exact, sign
 from .paper import CLAIMS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, final_accuracy, gap_difference, gap_estimate,
                        trained_units, unit_frame)
 
 
-def _and_gate(spec: ClaimSpec, measured: dict[str, float], why: str) -> str:
-    """Return ``why`` prefixed by the gate's shortfall when the gate is unmet too (both make the row inconclusive)."""
-    if spec.gate is None or spec.gate.check(measured)["met"]:
-        return why
-    return spec.gate.shortfall(measured) + ("; and " + why if why else "")
-
-
-def decided(d: Estimate | None, min_effect: float) -> int | None:
-    """Return +1/−1 when ``d`` exceeds both K_SE s.e. and ``min_effect`` in size, 0 when not, None when unknown."""
-    if d is None:
-        return None
-    s = sign(d)
-    return s if s in (None, 0) or abs(d.value) > min_effect else 0
-
-
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
-    """Aggregate per-net tests: holds if every net passes, partly if some, fails if none passes and one is refuted,
-    inconclusive if every net is undecided (difference inside the band). Returns (verdict, reason)."""
-    signs = {t: decided(d, min_effect) for t, d in diffs.items()}
-    ok = {t for t in signs if signs[t] == 1 and extra_ok.get(t, True)}
-    bad = {t for t in signs if signs[t] == -1 or not extra_ok.get(t, True)}
-    undecided = [t for t in signs if t not in ok | bad]
+    """Return (verdict, reason) over per-net tests (``tally``): a net passes when its difference is decided
+    positive and its ``extra_ok`` holds, counts against when decided negative or ``extra_ok`` fails, and is
+    undecided otherwise; the reason lists the undecided nets with their bands."""
+    signs = {t: sign(d, min_effect=min_effect) for t, d in diffs.items()}
+    outcome = {t: -1 if not extra_ok.get(t, True) else s for t, s in signs.items()}
+    undecided = [t for t, s in outcome.items() if s not in (1, -1)]
     why = "inside the band: " + ", ".join(
         f"{t} {diffs[t].value:+.2f}° (band ±{max(diffs[t].band(), min_effect):.2f}°)" if diffs[t] else f"{t} unmeasured"
         for t in undecided) if undecided else ""
-    if not ok and not bad:
-        return "inconclusive", why
-    return judge(len(ok) == len(signs), bool(ok)), why
+    return tally(outcome.values()), why
 
 
 def _claim_conditioning(result: dict, profile: str) -> Claim:
@@ -115,7 +98,7 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
     acc = accuracies(result, FIG2)
     base_ok = acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"]
     d = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
-    s = decided(d, spec.t["min_effect"])
+    s = sign(d, min_effect=spec.t["min_effect"])
     gaps = {t: gap_estimate(result, t) for t in FIG2}
     value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + "; end gap "
              + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
@@ -125,8 +108,7 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
     gate = accuracies(result, BN_PAIR)
     if s in (0, None):
         why = "no bootstrap band" if s is None else f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
-        return spec.row(value, "inconclusive", _and_gate(spec, gate, why), profile=profile, gate_measured=gate,
-                        band=band)
+        return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=band)
     parts = [base_ok, s > 0]
     epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
     why = ("" if len(set(epochs.values())) == 1 else  # (b) then also measures the schedule, not BN alone
@@ -152,9 +134,9 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     shallow = max(shallow, key=lambda t: gaps[t].value)
     deep = max(deep, key=lambda t: gaps[t].value)
     d = gap_difference(result, (shallow, "end"), (deep, "end"))
-    s = decided(d, spec.t["min_effect"])
+    s = sign(d, min_effect=spec.t["min_effect"])
     if s in (0, None):
-        return spec.row(value, "inconclusive", _and_gate(spec, gate, f"{shallow} − {deep} = {d.value:+.2f}° inside the band"),
+        return spec.row(value, "inconclusive", f"{shallow} − {deep} = {d.value:+.2f}° inside the band",
                         profile=profile, gate_measured=gate, band=d)
     return spec.row(value, judge(s > 0), profile=profile, gate_measured=gate, band=d)
 
@@ -171,8 +153,6 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
                  > max(v for k, v in angles[t].items() if k.startswith("intra/")) for t in tags}
     verdict, why = _per_net(gaps, separated, spec.t["min_effect"])
     gate = accuracies(result, tags)
-    if verdict == "inconclusive":
-        why = _and_gate(spec, gate, why)
     value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, "
                       f"every inter > every intra: {separated[t]}" for t in tags)
     return spec.row(value, verdict, (why + "; " if why else "") + "CIFAR-10 deer/horse and airplane/frog/truck stand in "
@@ -188,8 +168,6 @@ def _claim_stages(result: dict, profile: str) -> Claim:
     diffs = {t: gap_difference(result, (t, "end"), (t, "stage1")) for t in tags}
     verdict, why = _per_net(diffs, {}, spec.t["min_effect"])
     gate = accuracies(result, tags)
-    if verdict == "inconclusive":
-        why = _and_gate(spec, gate, why)
     value = "; ".join(f"{t}: gap " + " → ".join(f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in
                                                  ("stage1", "stage2", "stage3", "stage4", "end"))
                       + f" (end − stage 1 = {diffs[t].format('.2f')})" for t in tags)

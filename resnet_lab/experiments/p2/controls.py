@@ -10,10 +10,11 @@ from ...artifacts import cached
 from ...metrics.forward import growth_per_decade
 from ...models import build_model
 from ...models.resnet_ds import symmetric_filters_with_size
+from ...stats import mean_se
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT
 from .measure import measure_nets, model_name, model_options, net_row, table52_cached
-from .robustness import paired_mean, pixels, predict
+from .robustness import pixels, predict
 from .stability import bn_feature_growth
 
 
@@ -85,7 +86,7 @@ def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth:
     for m in models:
         m["stability"]["bounds_ok"] = bounds_ok
     rng = np.random.default_rng(0)
-    drop_est = lambda: paired_mean(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES)).to_dict()
+    drop_est = lambda: mean_se(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES), "paired").to_dict()
     figures = {v: {"n": 3, "test_acc": acc[v, 3], "classes": [], "rows": [], "probes": [],
                    "p_true": {k: [{"level": 0.0, "mean": 0.8, "drop": None},
                                   {"level": lv, "mean": 0.8 - p_drop, "drop": drop_est()}]

@@ -1,7 +1,7 @@
 """P2's readings: a result's numbers with their bands, shared by the verdicts and the tables.
 
-Accuracy over seeds (else binomial over the test images), paired drops under noise, the end-to-end sensitivity
-s(n) of Thm. 4.2 and §3.1's growth rates, each with the band the claims compare against.
+Paired drops under noise (their band: ``stats.mean_se``), the end-to-end sensitivity s(n) of Thm. 4.2 and
+§3.1's growth rates, each with the band the claims compare against; accuracies: ``stats.accuracy_estimate``.
 """
 from __future__ import annotations
 
@@ -9,19 +9,7 @@ import numpy as np
 import torch
 
 from ...metrics.forward import decades_per_layer
-from ...stats import Estimate, binomial, bootstrap, bootstrap_joint, over_seeds
-from .robustness import paired_mean  # noqa: F401  (measured with it too: Figs. 5.3/5.4's drops)
-
-
-def estimate_of(d: dict) -> Estimate:
-    """Return the ``Estimate`` a result stores as a dict."""
-    return Estimate(d["value"], float(d["se"]), d["n"], d["method"])
-
-
-def acc_estimate(rows: list[dict], test_images: int) -> Estimate:
-    """Return a test accuracy with its band: over seeds where there are several, else binomial over the images."""
-    accs = [r["test_acc"] for r in rows]
-    return over_seeds(accs) if len(accs) > 1 else binomial(accs[0], test_images)
+from ...stats import Estimate, bootstrap, bootstrap_joint
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:

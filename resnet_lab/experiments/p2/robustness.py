@@ -3,14 +3,12 @@ Eq. 5.1), per-image correctness under noise, and the figure nets' probabilities 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from ...data import ImageData, normalize
 from ...noise import corrupt
-from ...stats import Estimate
+from ...stats import mean_se
 from .config import CHANCE, FIGURE_CLASSES, NOISE_KINDS, P2Config, paper_drop_fractions
 
 
@@ -82,13 +80,6 @@ def noise_correct(model, data: ImageData, pattern: torch.Tensor, levels: dict, c
     return out
 
 
-def paired_mean(diffs: np.ndarray) -> Estimate:
-    """Return the mean of per-image paired differences with its standard error sd/√N."""
-    diffs = np.asarray(diffs, dtype=np.float64)
-    se = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
-    return Estimate(float(diffs.mean()), se, len(diffs), "paired")
-
-
 def choose_probes(probs: torch.Tensor, labels: torch.Tensor, classes: tuple, confident: float) -> list[dict]:
     """Return, per figure class, the first test image classified correctly with p(true) ≥ ``confident``.
 
@@ -130,7 +121,7 @@ def figure_data(model, test: ImageData, noise_test: ImageData, pattern: torch.Te
         for lv in levels[kind]:
             q = true(noisy(x01, kind, lv, pattern))
             p_true[kind].append({"level": lv, "mean": float(q.mean()),
-                                 "drop": paired_mean((clean - q).numpy()).to_dict()})
+                                 "drop": mean_se((clean - q).numpy(), "paired").to_dict()})
     return {"classes": list(test.classes), "probes": [{**p, "p_true": float(probs[p["index"], test.classes.index(p["class"])]),
                                                        "correct": bool(probs[p["index"]].argmax() == test.classes.index(p["class"]))}
                                                       for p in probes],

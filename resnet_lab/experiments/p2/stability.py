@@ -9,6 +9,7 @@ import torch
 
 from ... import zoo
 from ...data import ImageData
+from ...metrics.batchnorm import calibrate_bn
 from ...metrics.forward import feature_norms, growth_per_decade, layer_bounds, layer_responses, network_constant
 from ...models import build_model
 from ...models.resnet_ds import spectral_clip_hook
@@ -54,18 +55,6 @@ def stability_checks(model, data: ImageData, probe_idx: list[int], cfg: P2Config
             "observed_ratio_max": float(end.max()), "head_input_norm": layers[-2]["feature_norm_mean"],
             "bounds_ok": all(l["lipschitz_ok"] and l["growth_ok"] for l in layers)
             and float(end.max()) <= constant * (1 + 1e-6)}
-
-
-def calibrate_bn(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
-    """Set every BN's running statistics to the batch statistics of ``x`` (so eval mode acts like training)."""
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None   # cumulative average: after one batch, exactly that batch's statistics
-    model.train()
-    with torch.no_grad():
-        model(x)
-    return model.eval()
 
 
 def norm_profile(model: torch.nn.Module, x: torch.Tensor) -> dict:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...stats import K_SE
+from ...stats import K_SE, accuracy_estimate, mean_se
 from .config import CHANCE, NOISE_KINDS
 from .paper import PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS
-from .readings import acc_estimate, alive_nets, drop_vector, paired_mean, sensitivity_estimates
+from .readings import alive_nets, drop_vector, sensitivity_estimates
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
 
@@ -21,7 +21,7 @@ def accuracy_summary(result: dict):
     rows = []
     for v in ("d", "s", "sp"):
         for n, ms in alive_nets(result, v).items():
-            e = acc_estimate(ms, result.get("test_images", 10000))
+            e = accuracy_estimate([m["test_acc"] for m in ms], result.get("test_images", 10000))
             rows.append({"variant": v, "n": n, "depth": ms[0]["depth"], "seeds": len(ms), "mean": 100 * e.value,
                          "se": 100 * e.se, "band": e.method, "paper": PAPER_ACC.get(v, {}).get(n)})
     return _frame(rows)
@@ -60,7 +60,7 @@ def noise_summary(result: dict):
             for c in ms[0]["noise_correct"]:
                 row[c] = 100 * float(np.mean([m["noise"][c] for m in ms]))
                 if c != "clean":
-                    e = paired_mean(drop_vector(ms, c))
+                    e = mean_se(drop_vector(ms, c), "paired")
                     row[f"drop {c}"] = f"{100 * e.value:.1f} ± {100 * K_SE * e.se:.1f}"
             rows.append(row)
     return _frame(rows)

@@ -1,38 +1,13 @@
 """P2's verdicts: one function per ledger row, each reading the result through ``readings`` against the
-thresholds ``paper.CLAIMS`` declares, and ``claims(result)`` for the whole ledger.
+thresholds ``paper.CLAIMS`` declares, and ``claims(result)`` for the whole ledger. An inconclusive row whose
+accuracy gate is unmet names the gate after its own reason (``gate_first=False``).
 """
 from __future__ import annotations
 
-from ...ledger import Claim, ClaimSpec, judge, profile_of
-from ...stats import Estimate, difference, exact, sign
+from ...ledger import Claim, combine, judge, profile_of, tally
+from ...stats import Estimate, accuracy_estimate, difference, exact, mean_se, sign
 from .paper import CLAIMS
-from .readings import (acc_estimate, alive_nets, drop_vector, estimate_of, growth_rates, paired_mean,
-                       sensitivity_estimates, table52_frame)
-
-
-def _tally(signs: list[int | None]) -> str:
-    """Return holds (all +1), partly (some +1), fails (none +1, some −1), inconclusive (all inside the band)."""
-    if signs and all(s == 1 for s in signs):
-        return "holds"
-    if any(s == 1 for s in signs):
-        return "partly"
-    return "fails" if any(s == -1 for s in signs) else "inconclusive"
-
-
-def _combine(verdicts: list[str]) -> str:
-    """Return the verdict over variants: all the same → that; any holds/partly → partly; fails beats inconclusive."""
-    if len(set(verdicts)) == 1:
-        return verdicts[0]
-    if any(v in ("holds", "partly") for v in verdicts):
-        return "partly"
-    return "fails" if "fails" in verdicts else "inconclusive"
-
-
-def _row(spec: ClaimSpec, value: str, verdict: str, reason: str = "", *, gate=None, band=None, profile="") -> Claim:
-    """Return ``spec.row``; an inconclusive row also names an unmet gate (the band alone is not the whole story)."""
-    if verdict == "inconclusive" and spec.gate is not None and gate is not None and not spec.gate.check(gate)["met"]:
-        reason = "; ".join(r for r in (reason, spec.gate.shortfall(gate)) if r)
-    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
+from .readings import alive_nets, drop_vector, growth_rates, sensitivity_estimates, table52_frame
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -46,7 +21,7 @@ def claim_table52(result: dict) -> Claim:
     worst = float(t52["rel_diff_%"].abs().max())
     depth_ok = bool((t52["depth"] == t52["paper_depth"]).all())
     literal = float((100 * (t52["literal_M"] - t52["paper_M"]) / t52["paper_M"]).abs().max())
-    return _row(spec, f"depths equal: {depth_ok}; worst relative difference {worst:.2f}% (literal Fig. 4.1 layout: up "
+    return spec.row(f"depths equal: {depth_ok}; worst relative difference {worst:.2f}% (literal Fig. 4.1 layout: up "
                     f"to {literal:.0f}%)", judge(depth_ok and worst <= spec.t["hold_pct"],
                                                  depth_ok and worst <= spec.t["partly_pct"]),
                     profile="any (counted, not trained)")
@@ -67,16 +42,18 @@ def claim_depth_accuracy(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.2"], profile_of(result)
     verdicts, values, band, few = [], [], {}, False
     for v in ("d", "s"):
-        ests = {n: acc_estimate(ms, result.get("test_images", 10000)) for n, ms in alive_nets(result, v).items()}
+        ests = {n: accuracy_estimate([m["test_acc"] for m in ms], result.get("test_images", 10000))
+                for n, ms in alive_nets(result, v).items()}
         few |= len(ests) < spec.t["min_depths"]
         verdicts.append(_depth_verdict(ests, spec.t["min_depths"]))
         values.append(f"{v.upper()}: " + " → ".join(f"{100 * e.value:.1f}±{100 * e.band():.1f}" for e in ests.values())
                       + f" % (n = {list(ests)}): {verdicts[-1]}")
         band.update({f"{v.upper()} n={n}": e for n, e in ests.items()})
-    verdict = _combine(verdicts)
+    verdict = combine(verdicts)
     reason = ("" if verdict != "inconclusive" else f"fewer than {spec.t['min_depths']} depths per variant" if few
               else "the depth differences are inside the noise band")
-    return _row(spec, "; ".join(values), verdict, reason, gate=_acc_gate(result), band=band, profile=profile)
+    return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile,
+                    gate_first=False)
 
 
 def claim_noise(result: dict) -> Claim:
@@ -93,20 +70,22 @@ def claim_noise(result: dict) -> Claim:
         lo, hi = min(by_n), max(by_n)
         for kind, level in high.items():
             cond = f"{kind}@{level:g}"
-            drops = {n: paired_mean(drop_vector(ms, cond)) for n, ms in by_n.items()}
+            drops = {n: mean_se(drop_vector(ms, cond), "paired") for n, ms in by_n.items()}
             hurt &= all(sign(e) == 1 for e in drops.values())
-            gain = paired_mean(drop_vector(by_n[lo], cond) - drop_vector(by_n[hi], cond))  # > 0: deeper more robust
+            # > 0: the deeper net is more robust
+            gain = mean_se(drop_vector(by_n[lo], cond) - drop_vector(by_n[hi], cond), "paired")
             robust.append(sign(gain))
             band[f"{v.upper()} {cond} drop(n={lo}) − drop(n={hi})"] = gain
             values.append(f"{v.upper()} {cond}: drop " + ", ".join(f"n={n} {100 * e.value:.1f}±{100 * e.band():.1f}"
                                                                     for n, e in drops.items()) + " pts")
     if not robust:
-        return _row(spec, "; ".join(values) or "—", "inconclusive", "fewer than two depths per variant",
-                        gate=_acc_gate(result), profile=profile)
-    verdict = _tally(robust) if hurt else "fails"
+        return spec.row("; ".join(values) or "—", "inconclusive", "fewer than two depths per variant",
+                        gate_measured=_acc_gate(result), profile=profile, gate_first=False)
+    verdict = tally(robust) if hurt else "fails"
     reason = ("noise at the calibrated level does not lower every net's accuracy beyond the band" if not hurt
               else "every depth difference of the drops is inside the paired band" if verdict == "inconclusive" else "")
-    return _row(spec, "; ".join(values), verdict, reason, gate=_acc_gate(result), band=band, profile=profile)
+    return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile,
+                    gate_first=False)
 
 
 def claim_probabilities(result: dict) -> Claim:
@@ -119,17 +98,18 @@ def claim_probabilities(result: dict) -> Claim:
         for kind, pts in fig["p_true"].items():
             if pts[-1]["drop"] is None:
                 continue   # no corrupted level measured
-            drop = estimate_of(pts[-1]["drop"])
+            drop = Estimate.from_dict(pts[-1]["drop"])
             signs.append(sign(drop))
             band[f"{v.upper()} {kind}@{pts[-1]['level']:g}"] = drop
             values.append(f"{v.upper()} {kind}: mean p(true) {pts[0]['mean']:.2f} → {pts[-1]['mean']:.2f} "
                           f"(drop {drop.value:.3f} ± {drop.band():.3f})")
         probes = ", ".join(f"{p['class']} {p['p_true']:.2f}" for p in fig.get("probes", []))
         values.append(f"{v.upper()} probes clean p(true): {probes}")
-    verdict = _tally(signs)
+    verdict = tally(signs)
     reason = "every drop is inside the paired band" if verdict == "inconclusive" else ""
     gate = {f"{v.upper()} n={f['n']}": f["test_acc"] for v, f in figs.items()}
-    return _row(spec, "; ".join(values), verdict, reason, gate=gate, band=band, profile=profile)
+    return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
+                    gate_first=False)
 
 
 def claim_bounds(result: dict) -> Claim:
@@ -138,7 +118,7 @@ def claim_bounds(result: dict) -> Claim:
     if not checked:
         return spec.not_run("no net was measured", profile)
     bad = [f"{m['variant'].upper()} n={m['n']}" for m in checked if not m["stability"]["bounds_ok"]]
-    return _row(spec, f"{len(checked) - len(bad)}/{len(checked)} nets within every bound"
+    return spec.row(f"{len(checked) - len(bad)}/{len(checked)} nets within every bound"
                     + (f"; violated in {', '.join(bad)}" if bad else ""), judge(not bad), profile=profile)
 
 
@@ -155,11 +135,12 @@ def claim_theorem42(result: dict) -> Claim:
              + (f"; s(n)/s(n_min) ≤ {max(e.value for e in ests.values()) / ests[ns[0]].value:.2f}" if ns else ""))
     band = {f"s(n={n})": e for n, e in ests.items()}
     if worst > 2 * (1 + spec.t["tol"]):
-        return _row(spec, value, "inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says "
-                        "nothing about these nets", gate=gate, band=band, profile=profile)
+        return spec.row(value, "inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says "
+                        "nothing about these nets", gate_measured=gate, band=band, profile=profile,
+                        gate_first=False)
     if len(ns) < spec.t["min_depths"]:
-        return _row(spec, value, "inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}", gate=gate,
-                        band=band, profile=profile)
+        return spec.row(value, "inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}", gate_measured=gate,
+                        band=band, profile=profile, gate_first=False)
     scaled = lambda e, c: Estimate(c * e.value, c * e.se, e.n, e.method)
     lo = ests[ns[0]]
     below_hold = [sign(difference(scaled(lo, spec.t["hold"]), ests[n])) for n in ns[1:]]
@@ -174,7 +155,7 @@ def claim_theorem42(result: dict) -> Claim:
     else:
         verdict = "inconclusive"
     reason = "s(n)/s(n_min) lies within the band of a threshold" if verdict == "inconclusive" else ""
-    return _row(spec, value, verdict, reason, gate=gate, band=band, profile=profile)
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile, gate_first=False)
 
 
 def claim_bn_growth(result: dict) -> Claim:
@@ -187,7 +168,7 @@ def claim_bn_growth(result: dict) -> Claim:
     if diverged or not all("trained" in growth[k] for k in ("bn", "no_bn")):
         why = (f"the trained {' and '.join(diverged)} probe diverged; its initialisation is not a substitute"
                if diverged else "the probes were not trained at this profile (measured at initialisation only)")
-        return _row(spec, f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
+        return spec.row(f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
     nb, b = growth["no_bn"]["trained"], growth["bn"]["trained"]
     r = growth_rates(nb["per_image"], b["per_image"], spec.t["ratio"])
     fast = sign(difference(r["no_bn"], exact(1 / spec.t["fast"])))   # +1: 10× within `fast` layers, beyond the band
@@ -204,7 +185,7 @@ def claim_bn_growth(result: dict) -> Claim:
              f"×{nb['total_growth']:.3g}), {float(b['layers_per_decade']):.1f} with BN (×{b['total_growth']:.3g}); "
              f"decades per layer {r['no_bn'].format('.3f')} without, {r['bn'].format('.3f')} with BN; at init: {init}")
     gate = {"BN": growth["bn"]["trained_test_acc"], "no BN": growth["no_bn"]["trained_test_acc"]}
-    return _row(spec, value, verdict, reason, gate=gate, band=r, profile=profile)
+    return spec.row(value, verdict, reason, gate_measured=gate, band=r, profile=profile, gate_first=False)
 
 
 def claims(result: dict) -> list[Claim]:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ...metrics.jacobian import decay_order
-from ...stats import Estimate
+from ...stats import Estimate, mean_se
 
 
 def gate_accuracy(result: dict, with_companion: bool = False):
@@ -18,13 +18,6 @@ def gate_accuracy(result: dict, with_companion: bool = False):
     if not (with_companion and comp):
         return result.get("test_accuracy")
     return {result["config"]["model"]: result.get("test_accuracy"), comp["model"]: comp.get("test_accuracy")}
-
-
-def over_images(values) -> Estimate:
-    """Return the mean over images with its standard error (NaN with one image)."""
-    v = np.asarray([x for x in values if x is not None and x == x], dtype=np.float64)
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return Estimate(float(v.mean()) if v.size else math.nan, se, int(v.size), "images")
 
 
 def networks(result: dict) -> list[tuple[str, dict, int]]:
@@ -38,7 +31,7 @@ def networks(result: dict) -> list[tuple[str, dict, int]]:
 
 def plateau(panel: dict) -> Estimate:
     """Return a panel's plateau share (σ in [0.99, 1.01]), mean ± s.e. over the images with a full spectrum."""
-    return over_images([fr["plateau"] for fr in panel["fractions"] if fr is not None])
+    return mean_se([fr["plateau"] for fr in panel["fractions"] if fr is not None], "images", skip_missing=True)
 
 
 def trend(x: list, y: list, want: int, minimum: int, p_max: float) -> tuple[int | None, float, float]:

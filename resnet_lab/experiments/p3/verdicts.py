@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...ledger import Claim, profile_of
-from ...stats import Estimate, bootstrap, exact, sign
+from ...ledger import Claim, level, profile_of, tally
+from ...stats import bootstrap, exact, sign
 from .paper import CLAIMS
 from .readings import eq1_error, gate_accuracy, jacobian_slopes, log_growth, networks, plateau, trend
 
@@ -22,15 +22,6 @@ def claims(result: dict) -> list[Claim]:
     rows = [_claim_jacobian_test(result), _claim_spectra(result), _claim_fractions(result),
             _claim_propagation(result), _claim_alignment(result), _claim_fig5(result)]
     return [replace(r, profile=profile) for r in rows]
-
-
-def _level(est: Estimate, hold: float, partly: float) -> str:
-    """Return ``"hold"``, ``"partly"`` or ``"fail"`` for an estimate against two bars, ``"band"`` if undecided."""
-    above = lambda bar: sign(Estimate(est.value - bar, est.se, est.n, est.method))  # noqa: E731
-    if above(hold) == 1:
-        return "hold"
-    s = above(partly)
-    return {1: "partly", -1: "fail"}.get(s, "band")
 
 
 def _pct(values) -> str:
@@ -87,7 +78,7 @@ def _claim_spectra(result: dict) -> Claim:
         return spec.row("—", "inconclusive", "no interior unit small enough for a full spectrum at this profile",
                         gate_measured=gate)
     worst_key = min(plateaus, key=lambda k: plateaus[k].value)
-    level = _level(plateaus[worst_key], t["hold"], t["partly"])
+    plateau_level = level(plateaus[worst_key], t["hold"], t["partly"])
     checks, text = _spectra_checks(nets, t)
     measured = [c for c in checks.values() if c is not None]
     value = (f"interior plateau {', '.join(f'{k}: {e.value:.1%}' for k, e in plateaus.items())}; "
@@ -95,12 +86,12 @@ def _claim_spectra(result: dict) -> Claim:
     failed = [k for k, c in checks.items() if c is False]
     reason = f"smallest plateau {worst_key} {plateaus[worst_key]}" + (f"; secondary failed: {', '.join(failed)}"
                                                                      if failed else "")
-    if level == "band":
+    if plateau_level == "inconclusive":
         return spec.row(value, "inconclusive", f"plateau {plateaus[worst_key]} inside the band around "
                         f"{t['partly']:.0%}", gate_measured=gate, band=plateaus)
-    if level == "hold" and all(measured):
+    if plateau_level == "holds" and all(measured):
         verdict = "holds"
-    elif level in ("hold", "partly") and sum(measured) >= len(measured) / 2:
+    elif plateau_level in ("holds", "partly") and sum(measured) >= len(measured) / 2:
         verdict = "partly"
     else:
         verdict = "fails"
@@ -129,13 +120,9 @@ def _claim_fractions(result: dict) -> Claim:
         return spec.row(value, "inconclusive", f"too few interior units with full spectra: {len(interior)} < "
                         f"{t['min_units']} and {len(s3)} < {t['min_stage']} in the last stage", gate_measured=gate,
                         band=band)
-    if all(o == 1 for o in outcomes):
-        return spec.row(value, "holds", gate_measured=gate, band=band)
-    if any(o == 1 for o in outcomes):
-        return spec.row(value, "partly", gate_measured=gate, band=band)
-    if any(o == -1 for o in outcomes):
-        return spec.row(value, "fails", gate_measured=gate, band=band)
-    return spec.row(value, "inconclusive", f"no trend beyond noise (p ≥ {t['p']})", gate_measured=gate, band=band)
+    verdict = tally(outcomes)
+    reason = f"no trend beyond noise (p ≥ {t['p']})" if verdict == "inconclusive" else ""
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 
 def _claim_propagation(result: dict) -> Claim:
@@ -157,13 +144,11 @@ def _claim_propagation(result: dict) -> Claim:
              f"earlier (log difference {excess}); random ×{math.exp(rnd_late.mean()):.2f} late; FGSM − random late "
              f"log growth {diverge} ({int(fooled.sum())}/{len(fooled)} images fooled)")
     band = {"late − earlier (FGSM)": excess, "FGSM − random (late)": diverge, "random late": rnd_est}
-    if s_excess == 1 and s_div == 1 and s_rnd != 1:
-        return spec.row(value, "holds", gate_measured=gate, band=band)
-    if 1 in (s_excess, s_div):
-        return spec.row(value, "partly", gate_measured=gate, band=band)
-    if -1 in (s_excess, s_div):
-        return spec.row(value, "fails", gate_measured=gate, band=band)
-    return spec.row(value, "inconclusive", "both differences inside 2 s.e.", gate_measured=gate, band=band)
+    verdict = tally([s_excess, s_div])
+    if verdict == "holds" and s_rnd == 1:  # random directions growing too: the excess is not FGSM's alone
+        verdict = "partly"
+    reason = "both differences inside 2 s.e." if verdict == "inconclusive" else ""
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 
 def _claim_alignment(result: dict) -> Claim:

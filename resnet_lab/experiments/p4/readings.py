@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...stats import Estimate, over_seeds
+from ...stats import Estimate, over_seed_estimates
 from .paper import DATASET_NAMES, F1_MARGIN, PAPER_TABLE1, TOP
 
 READINGS = {"min_max": "Def. 1 min–max", "min_min": "min–min"}  # the two readings of the g-expansive constant
@@ -52,14 +52,10 @@ def last_gain(run: dict) -> float | None:
 
 
 def expansive_estimate(runs: list[dict], reading: str) -> Estimate:
-    """Return a network's constant under ``reading``: mean over seeds, error from seeds and the bootstrap."""
-    values = [r["expansive_band"][reading]["value"] for r in runs]
-    boot = np.array([r["expansive_band"][reading]["se"] for r in runs])
-    if len(values) < 2:
-        return Estimate(values[0], float(boot[0]), 1, "bootstrap (one seed)")
-    seeds = over_seeds(values)
-    return Estimate(seeds.value, float(np.hypot(seeds.se, np.sqrt(np.mean(boot ** 2) / len(values)))),
-                    len(values), "seeds+bootstrap")
+    """Return a network's constant under ``reading``: mean over seeds, error from seeds and each seed's bootstrap
+    over images (``stats.over_seed_estimates``)."""
+    return over_seed_estimates([Estimate(b["value"], float(b["se"]), b.get("n", 1), "bootstrap")
+                                for b in (r["expansive_band"][reading] for r in runs)])
 
 
 def blocks_of_max(runs: list[dict]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, judge, profile_of
+from ...ledger import Claim, judge, profile_of, tally
 from ...stats import binomial, difference, sign
 from .paper import (ANIMAL_PAIRS, CLAIMS, JUDGED, NETWORKS, ORDERINGS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1,
                     PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
@@ -17,11 +17,16 @@ from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1
 STALE = "the result predates the per-image bands and per-hop rates: recompute it (python -m resnet_lab run p4)"
 
 
+def _needs_all(nets: dict) -> str:
+    """Return the not-run reason of a row that compares all four networks."""
+    return f"needs all 4 networks; ran {', '.join(map(name, nets))}"
+
+
 def claim_table1(result: dict) -> Claim:
     """P4.1: every network's F1 at the paper's minus the margin; gated on training having levelled off."""
     spec, nets, profile = CLAIMS["P4.1"], networks(result), profile_of(result)
     if any(k not in nets for k in NETWORKS):
-        return spec.not_run(f"needs all 4 networks; ran {', '.join(map(name, nets))}", profile)
+        return spec.not_run(_needs_all(nets), profile)
     ok = {k: mean_f1(nets[k]) >= f1_bar(k) for k in NETWORKS}
     verdict = judge(all(ok.values()), partly=all(v for k, v in ok.items() if k[0] == "mnist"))
     value = "; ".join(f"{name(k)}: F1 {mean_f1(nets[k]):.4f} (paper {PAPER_TABLE1[k][2]:.4f}, bar {f1_bar(k):.3f})"
@@ -33,17 +38,17 @@ def claim_table1(result: dict) -> Claim:
 
 
 def reading_status(est: dict) -> tuple[str, list[int | None]]:
-    """Return ('holds' | 'fails' | 'undecided', the sign of each ordering beyond the band)."""
+    """Return ('holds' | 'fails' | 'inconclusive', the sign of each ordering beyond the band): every ordering the
+    paper's way holds, one reversed fails (``tally`` without partial credit)."""
     signs = [sign(difference(est[high], est[low])) for low, high in ORDERINGS]
-    status = "holds" if all(s == 1 for s in signs) else "fails" if -1 in signs else "undecided"
-    return status, signs
+    return tally(signs, partial=False), signs
 
 
 def claim_expansive(result: dict) -> Claim:
     """P4.2: the orderings of the g-expansive constant under both readings, beyond bootstrap-and-seed bands."""
     spec, nets, profile = CLAIMS["P4.2"], networks(result), profile_of(result)
     if any(k not in nets for k in NETWORKS):
-        return spec.not_run(f"needs all 4 networks; ran {', '.join(map(name, nets))}", profile)
+        return spec.not_run(_needs_all(nets), profile)
     if any("expansive_band" not in r for k in NETWORKS for r in nets[k]):
         return spec.row("—", "inconclusive", STALE, profile=profile)
     est = {reading: {k: expansive_estimate(nets[k], reading) for k in NETWORKS} for reading in READINGS}

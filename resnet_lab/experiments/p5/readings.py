@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ...stats import Estimate, over_seeds
+from ...stats import Estimate, mean_se
 from .config import ABLATION  # noqa: F401  (Table 3's order, which the verdicts read from here)
 from .paper import CLAIMS
 
@@ -37,9 +37,9 @@ def run_ratio(run: dict, view: str, final: bool = False) -> float | None:
 
 
 def seed_estimate(values: list[float | None]) -> Estimate | None:
-    """Return the mean over seeds of the finite values, with its band (``stats.over_seeds``); None if none."""
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return over_seeds(vals) if vals else None
+    """Return the mean over seeds of the measured (finite) values with its band (``stats.mean_se``); None if none."""
+    est = mean_se(values, "seeds", skip_missing=True)
+    return est if est.n else None
 
 
 def runs_by_net(result: dict, purpose: str = "fig3") -> dict[tuple[int, str], list[dict]]:

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from ...ledger import Claim, ClaimSpec, profile_of
-from ...stats import Estimate, difference, paired_bootstrap, sign
+from ...ledger import Claim, profile_of, tally
+from ...stats import Estimate, compare, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
 from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_error, net_name, ratio_estimates,
                        run_ratio, runs_by_net, seed_estimate)
@@ -17,21 +17,6 @@ from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_e
 
 def _sign_text(d: Estimate | None) -> str:
     return "—" if d is None else d.format(".3g")
-
-
-def _compare(a: Estimate | None, b: Estimate | None) -> tuple[int | None, Estimate | None]:
-    """Return (sign of a − b beyond 2 s.e., the difference); (None, None) if either is missing."""
-    if a is None or b is None:
-        return None, None
-    d = difference(a, b)
-    return sign(d), d
-
-
-def _row(spec: ClaimSpec, value: str, verdict: str, reason: str = "", **kw) -> Claim:
-    """``spec.row``, and an inconclusive row whose gate is also unmet names the gate's numbers first."""
-    if verdict == "inconclusive" and spec.gate is not None and not spec.gate.check(kw.get("gate_measured"))["met"]:
-        reason = spec.gate.shortfall(kw.get("gate_measured")) + (f"; and {reason}" if reason else "")
-    return spec.row(value, verdict, reason, **kw)
 
 
 def _gate(runs: list[dict]) -> dict[str, float | None]:
@@ -70,12 +55,9 @@ def _real_depth_trend(result: dict, bar: float) -> tuple[str, str]:
     accs = [net_accuracy(r) for d in depths for r in by[(d, "ResNet")]]
     if any(a is None or a < bar for a in accs):
         return "is untested", text + f" (ResNet test accuracy {min(a or 0 for a in accs):.1%} < {bar:.0%})"
-    signs = [_compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
-    if all(s == 1 for s in signs):
-        return "holds", text
-    if any(s == -1 for s in signs):
-        return "is reversed", text
-    return "is untested", text + " (inside the band)"
+    signs = [compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
+    state = {"holds": "holds", "fails": "is reversed"}.get(tally(signs, partial=False), "is untested")
+    return state, text + (" (inside the band)" if state == "is untested" else "")
 
 
 def _grid_band(cells: list[dict]) -> Estimate | None:
@@ -113,7 +95,7 @@ def claim_projection(result: dict, profile: str) -> Claim:
     if s == -1:
         return spec.row(value, "partly", "the projection maths holds; the grid is reversed beyond 2 s.e.",
                         gate_measured=acc, band=d, profile=profile)
-    return _row(spec, value, "inconclusive", "the projection maths holds; grid difference "
+    return spec.row(value, "inconclusive", "the projection maths holds; grid difference "
                     f"{_sign_text(d)} is inside the band (or too few cells)", gate_measured=acc, band=d,
                     profile=profile)
 
@@ -134,21 +116,19 @@ def claim_fig3(result: dict, profile: str) -> Claim:
              (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
               ("ProcResNet", "transition")) if (d, a, v) in est}
     if not deep:
-        return _row(spec, value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
+        return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
                         "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
                         profile=profile)
-    a_signs = [_compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
+    a_signs = [compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
                for d in deep]
-    b_signs = [_compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
+    b_signs = [compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
                for d in deep]
-    if all(s == 1 for s in a_signs):
-        verdict = "holds" if all(s == 1 for s in b_signs) else "partly"
-        reason = "" if verdict == "holds" else "ProcResNet's transitions are not closer to 1 beyond 2 s.e."
-    elif any(s == -1 for s in a_signs):
-        verdict, reason = "fails", "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e."
-    else:
-        verdict, reason = "inconclusive", "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
-    return _row(spec, value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
+    verdict = _judge_signs(a_signs, b_signs)
+    reason = {"partly": "ProcResNet's transitions are not closer to 1 beyond 2 s.e.",
+              "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e.",
+              "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
+              }.get(verdict, "")
+    return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
 
 
 def _fig3_text(depth: int, est: dict, end: dict) -> str:
@@ -176,8 +156,8 @@ def claim_gap(result: dict, profile: str) -> Claim:
         runs += res + proc
         g = {a: [generalization_gap(r["history"]) for r in rs] for a, rs in (("ResNet", res), ("ProcResNet", proc))}
         est = {(a, i): seed_estimate([x[i] for x in g[a]]) for a in g for i in (0, 1)}
-        s_mean, d_mean = _compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
-        s_max, d_max = _compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
+        s_mean, d_mean = compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
+        s_max, d_max = compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
         mean_signs.append(s_mean)
         max_signs.append(s_max)
         bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
@@ -187,24 +167,29 @@ def claim_gap(result: dict, profile: str) -> Claim:
                      f"{_sign_text(est[('ResNet', 1)])}, "
                      f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
                      f"(paper {paper.get('ResNet')} vs {paper.get('ProcResNet')})")
-    verdict, reason = _judge_signs(mean_signs, max_signs, "the mean gap", "the max gap")
+    verdict = _judge_signs(mean_signs, max_signs)
+    reason = _sign_reason(verdict, "the mean gap", "the max gap")
     schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
     if schedules:  # an annealed lr closes the gap at its end: not the paper's measurement
         reason = "; ".join(x for x in [reason, f"gaps along a {'/'.join(schedules)} lr, not Table 1's constant lr"]
                            if x)
-    return _row(spec, "; ".join(texts), verdict, reason, gate_measured=_gate(runs),
+    return spec.row("; ".join(texts), verdict, reason, gate_measured=_gate(runs),
                     band={k: v for k, v in bands.items() if v is not None}, profile=profile)
 
 
-def _judge_signs(primary: list, secondary: list, p_name: str, s_name: str) -> tuple[str, str]:
-    """holds: every primary and secondary sign +1; partly: primary only; fails: a primary −1; else inconclusive."""
-    if all(s == 1 for s in primary):
-        if all(s == 1 for s in secondary):
-            return "holds", ""
-        return "partly", f"{p_name} in the paper's direction beyond 2 s.e., {s_name} not"
-    if any(s == -1 for s in primary):
-        return "fails", f"{p_name} reversed beyond 2 s.e."
-    return "inconclusive", f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
+def _judge_signs(primary: list, secondary: list) -> str:
+    """holds: every primary and secondary sign +1; partly: primary only; fails: a primary −1; else inconclusive
+    (``tally`` of the primary signs without partial credit, holds demoted to partly by the secondary)."""
+    verdict = tally(primary, partial=False)
+    return "partly" if verdict == "holds" and not all(s == 1 for s in secondary) else verdict
+
+
+def _sign_reason(verdict: str, p_name: str, s_name: str) -> str:
+    """Return the reason of ``_judge_signs``'s verdict for a primary and a secondary comparison."""
+    return {"partly": f"{p_name} in the paper's direction beyond 2 s.e., {s_name} not",
+            "fails": f"{p_name} reversed beyond 2 s.e.",
+            "inconclusive": f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
+            }.get(verdict, "")
 
 
 def claim_error(result: dict, profile: str) -> Claim:
@@ -217,10 +202,11 @@ def claim_error(result: dict, profile: str) -> Claim:
     depth = complete[-1]
     runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ABLATION}
     est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
-    s_main, d_main = _compare(est["ResNet"], est["ProcResNet"])
-    steps = [_compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
+    s_main, d_main = compare(est["ResNet"], est["ProcResNet"])
+    steps = [compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
     ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond 2 s.e.
-    verdict, reason = _judge_signs([s_main], ordered, "ProcResNet < ResNet", "the ablation order")
+    verdict = _judge_signs([s_main], ordered)
+    reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
     schedule = runs["ResNet"][0].get("schedule", "constant") if runs["ResNet"] else "—"
     notes = [] if depth == 164 else [f"reduced: depth {depth}, CIFAR-10, not 164 on CIFAR-100"]
     if purpose == "fig3":
@@ -233,7 +219,7 @@ def claim_error(result: dict, profile: str) -> Claim:
     reason = "; ".join(x for x in [reason] + notes if x)
     bands = {"ResNet − ProcResNet": d_main, **{f"{a} − {b}": d for (a, b), (_, d) in
                                                zip(zip(ABLATION, ABLATION[1:]), steps)}}
-    return _row(spec, value, verdict, reason, gate_measured=_gate([r for rs in runs.values() for r in rs]),
+    return spec.row(value, verdict, reason, gate_measured=_gate([r for rs in runs.values() for r in rs]),
                     band={k: v for k, v in bands.items() if v is not None}, profile=profile)
 
 
@@ -251,7 +237,7 @@ def claim_overhead(result: dict, profile: str) -> Claim:
         return spec.not_run(f"timed on a CPU; the claim is about GPU time ({times})", profile)
     blocks = ov.get("block_overhead") or {}
     ns, svd = (seed_estimate(blocks.get(k, [])) for k in ("newton_schulz", "svd"))
-    s, d = _compare(svd, ns)
+    s, d = compare(svd, ns)
     if s == 1:
         ok = ns.value <= spec.t["max_ns"]
         verdict, reason = ("holds", "") if ok else ("partly", f"NS overhead {ns.value:.1%} > {spec.t['max_ns']:.0%}")
