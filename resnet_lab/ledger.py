@@ -284,43 +284,7 @@ def verdict_counts(ledgers: dict[str, list[Claim]]) -> dict[str, int]:
     return counts
 
 
-def verdict_matrix_figure(ledgers: dict[str, list[Claim]], path: Path) -> Path:
-    """Draw the paper × claim verdict matrix (colour: verdict; text: claim id and profile) to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch, Rectangle
-
-    width = max((len(rows) for rows in ledgers.values()), default=1)
-    fig, ax = plt.subplots(figsize=(max(1.15 * width + 1.5, 7.0), 0.7 * len(ledgers) + 1.4))
-    for i, (chapter, rows) in enumerate(ledgers.items()):
-        for j, r in enumerate(rows):
-            ax.add_patch(Rectangle((j, -i - 1), 0.95, 0.9, color=VERDICT_COLORS[r.verdict]))
-            dark = r.verdict in ("holds", "fails", "inconclusive")
-            ax.text(j + 0.475, -i - 0.45, f"{r.id}\n{r.profile or '—'}", ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
-    ax.set_xlim(0, width)
-    ax.set_ylim(-len(ledgers), 0)
-    ax.set_yticks([-i - 0.55 for i in range(len(ledgers))], list(ledgers))
-    ax.set_xticks([])
-    for side in ("top", "right", "bottom", "left"):
-        ax.spines[side].set_visible(False)
-    ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()], loc="upper center",
-              bbox_to_anchor=(0.5, 0.0), ncol=len(VERDICT_COLORS), frameon=False, fontsize=8)
-    ax.set_title("Verdict per claim (cell text: claim id and the profile that produced it)", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def verdict_matrix_compact(ledgers: dict[str, list[Claim]], path: Path) -> Path:
+def verdict_matrix(ledgers: dict[str, list[Claim]], path: Path) -> Path:
     """Draw the paper × claim verdict matrix sized for the page (6.4 in wide, 10-pt text at 150 dpi): cells carry the
     claim's number within its paper, the row label the paper and the profile(s) its rows come from."""
     import matplotlib
@@ -394,7 +358,7 @@ def render_markdown(chapters: dict[str, str], figure: Path | None = None) -> str
              "the noise band, too few depths or seeds); the reason gives the numbers.", "",
              "Totals: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
     if figure is not None and ledgers:
-        verdict_matrix_compact(ledgers, figure)
+        verdict_matrix(ledgers, figure)
         lines += [f"![Verdict matrix: one row per paper (with the profiles its rows come from), one cell per claim, "
                   f"coloured by verdict]({figure.name})", ""]
     for chapter, notebook in chapters.items():
