@@ -284,6 +284,10 @@ def verdict_counts(ledgers: dict[str, list[Claim]]) -> dict[str, int]:
     return counts
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def verdict_matrix(ledgers: dict[str, list[Claim]], path: Path) -> Path:
     """Draw the paper × claim verdict matrix sized for the page (6.4 in wide, 10-pt text at 150 dpi): cells carry the
     claim's number within its paper, the row label the paper and the profile(s) its rows come from."""
