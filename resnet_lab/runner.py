@@ -158,19 +158,17 @@ def _recorded_zoo_seconds(name: str) -> float | None:
         return None
 
 
-def in_progress(checkpoint: Path, epochs: int) -> str | None:
-    """Return how far a training checkpoint has come, e.g. ``"12/64 epochs, 9.4 min/epoch"`` (None if none)."""
+def in_progress(checkpoint: Path, epochs: int | None = None) -> str | None:
+    """Return how far a training checkpoint has come, e.g. ``"12/64 epochs, 9.4 min/epoch"`` (None if none).
+
+    ``epochs``: the planned total; by default the one its stored config names ("?" for a checkpoint written
+    before configs were stored)."""
     done = trainer.checkpoint_progress(checkpoint)
     if done is None:
         return None
     rate = done["minutes_per_epoch"]
-    return f"{done['epochs_done']}/{epochs} epochs" + (f", {rate:.1f} min/epoch" if rate else "")
-
-
-def _epochs_of(checkpoint: Path) -> int | str:
-    """Return the planned epochs a checkpoint's config names ("?" for one written before configs were stored)."""
-    done = trainer.checkpoint_progress(checkpoint)
-    return done["epochs"] if done and done["epochs"] else "?"
+    total = epochs or done["epochs"] or "?"
+    return f"{done['epochs_done']}/{total} epochs" + (f", {rate:.1f} min/epoch" if rate else "")
 
 
 def predict_zoo(name: str, device) -> tuple[float, str]:
@@ -253,7 +251,7 @@ def plan(profile: str, device=None, names: Sequence[str] | None = None) -> list[
             why = "missing" if result is None else f"stale: {result['stale']}"
         seconds, basis = predict_chapter(experiment, profile, device, result)
         nets = [f"{c.stem.rsplit('-', 1)[0]} {p}" for c in sorted(artifact_dir(experiment, profile).glob("*.ckpt"))
-                if (p := in_progress(c, _epochs_of(c))) is not None]
+                if (p := in_progress(c)) is not None]
         if nets:
             why += "; in progress: " + "; ".join(nets)
         units.append(Unit("chapter", experiment, profile, seconds, basis, why))
