@@ -28,13 +28,21 @@ book: $(VENV)/.installed
 
 ## test: unit tests, notebooks under nbval at smoke, negative controls, the standard dry run, then the book
 ## with warnings as errors and the reader's HTML check
-test: unit nbval controls dryrun
+test: browser unit nbval controls dryrun
 	$(MAKE) book JB_FLAGS="-W -n --keep-going" && $(MAKE) bookcheck
+
+## browser: Debian's chromium for the layout checks in a real browser (tests/test_book_browser.py); installed
+## only where it is missing and apt-get can, as root; elsewhere those checks skip and say so
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the browser layout checks will skip"
 
 ## bookcheck: check the built HTML as a reader sees it (maths, summary cards, figures, no errors, references)
 .PHONY: bookcheck
 bookcheck: $(VENV)/.installed
-	RESNET_LAB_BOOKCHECK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_book_html.py
+	RESNET_LAB_BOOKCHECK=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_book_html.py tests/test_book_browser.py
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -q tests

@@ -205,10 +205,11 @@ def test_the_book_does_quote_the_papers():
 HEADING = re.compile(r"^#*\s*\**(\d+(?:\.\d+)*)\.?\s+[A-Z][^\n]{0,100}$", re.M)
 CAPTION = re.compile(r"^\W*(?:Figure|Fig\.|Table)\s*\d+\W*:.*$", re.M)
 SECTION_REF = re.compile(r"(?:§|Sec\.\s*|Section\s+)(\d+(?:\.\d+)*)")
-ITEM_REF = re.compile(r"\b(Figs?|Tables?|Lemma|Theorem|Remark|Corollary|Algorithm|Def)\.?\s*(\d+)"
+# Numbers may be dotted ("Table 5.2", "Thm. 4.1"); a range ("Figs. 2–3") is of plain numbers.
+ITEM_REF = re.compile(r"\b(Figs?|Tables?|Lemma|Theorem|Thms?|Remark|Corollary|Algorithm|Def)\.?\s*(\d+(?:\.\d+)?)"
                       r"(?:\s*[–-]\s*(\d+))?")
 ITEM_WORDS = {"Fig": r"(?:Figure|Fig\.)", "Figs": r"(?:Figure|Fig\.)", "Table": "Table", "Tables": "Table",
-              "Lemma": "Lemma", "Theorem": "Theorem", "Remark": "Remark", "Corollary": "Corollary",
+              "Lemma": "Lemma", "Theorem": "Theorem", "Thm": "Theorem", "Thms": "Theorem", "Remark": "Remark", "Corollary": "Corollary",
               "Algorithm": "Algorithm", "Def": r"(?:Definition|Def\.)"}
 
 
@@ -234,8 +235,8 @@ def reference_problems(reference: str, paper_text: str) -> list[str]:
     if not body:
         return problems
     for kind, first, last in ITEM_REF.findall(reference):
-        for number in range(int(first), int(last or first) + 1):
-            if not re.search(rf"{ITEM_WORDS[kind]}\s*{number}\b", body):
+        for number in ([first] if "." in first else range(int(first), int(last or first) + 1)):
+            if not re.search(rf"{ITEM_WORDS[kind]}\s*{re.escape(str(number))}(?!\d|\.\d)", body):
                 problems.append(f"{kind} {number} is not discussed in §{', §'.join(cited)}")
     return problems
 
@@ -252,6 +253,22 @@ def test_reference_checker_catches_a_wrong_section():
     assert reference_problems("§4.2, Fig. 3", PLANTED_SECTIONS) == ["no section 4.2"]
     assert reference_problems("§3.1, Fig. 2", PLANTED_SECTIONS) == ["Fig 2 is not discussed in §3.1"]  # caption only
     assert reference_problems("Table 5.2", PLANTED_SECTIONS) == []  # no section cited: nothing to place it in
+    assert reference_problems("§3.2, Thm. 4.1", "3.2 STABILITY\n\nTheorem 4.1 and Table 5.2.\n") == []
+    assert reference_problems("§3.2, Table 5.1", "3.2 STABILITY\n\nTheorem 4.1 and Table 5.12.\n") == [
+        "Table 5.1 is not discussed in §3.2"]
+
+
+def cites_a_section(reference: str) -> bool:
+    """A claim's reference places it in the paper: a numbered section (or the appendix), not only a figure."""
+    return bool(SECTION_REF.search(reference)) or "Appendix" in reference
+
+
+def test_every_claim_names_its_section():
+    assert not cites_a_section("Table 5.2") and cites_a_section("§5, Table 5.2") and cites_a_section("Appendix A")
+    bare = [f"{spec.id}: {spec.reference}" for n in range(1, 6)
+            for spec in importlib.import_module(f"resnet_lab.experiments.p{n}.paper").CLAIMS.values()
+            if not cites_a_section(spec.reference)]
+    assert not bare, "claims whose reference names no section of the paper:\n" + "\n".join(bare)
 
 
 def test_claim_references_name_the_papers_sections():

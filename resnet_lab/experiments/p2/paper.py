@@ -33,37 +33,37 @@ PROBE_GATE = Gate("test accuracy", 0.80, why="§3.1 describes a trained standard
 
 CLAIMS = declare(
     ClaimSpec("P2.1", "Depth 6n (D) / 3n+2 (S) and 0.223–1.100M (D) / 0.124–0.561M (S) trainable parameters",
-              "Table 5.2",
+              "§5, Table 5.2",
               "depths equal and every parameter count within {hold_pct:g}% of the paper's; partly: within "
               "{partly_pct:g}% (counted from the models, no training: a check of our reading of Fig. 4.1)",
               {"hold_pct": 0.5, "partly_pct": 1.0}, implementation_check=True),
-    ClaimSpec("P2.2", "Test accuracy rises monotonically with depth (CIFAR-10)", "Table 5.3",
+    ClaimSpec("P2.2", "Test accuracy rises monotonically with depth (CIFAR-10)", "§5.1, Table 5.3",
               "per variant (D, S): no step to the next depth falls by more than {k:g} s.e. and the deepest beats "
               "the shallowest by more than {k:g} s.e. (s.e. over seeds, else binomial over the test images). Holds "
               "if both variants do; partly if one does or the deepest wins with a dip between; fails if the deepest "
               "is below the shallowest beyond the band; inconclusive inside the band or with < {min_depths} depths",
               {"k": K_SE, "min_depths": 2}, gate=ACC_GATE),
-    ClaimSpec("P2.2-C100", "Test accuracy rises monotonically with depth (CIFAR-100)", "Table 5.3", "as P2.2"),
-    ClaimSpec("P2.3", "Accuracy falls under noise, and deeper nets tend to be more robust", "Table 5.4, Eq. (5.1)",
+    ClaimSpec("P2.2-C100", "Test accuracy rises monotonically with depth (CIFAR-100)", "§5.1, Table 5.3", "as P2.2"),
+    ClaimSpec("P2.3", "Accuracy falls under noise, and deeper nets tend to be more robust", "§5.2, Table 5.4, Eq. (5.1)",
               "at the high calibrated level of each noise kind (where the shallowest D net loses the share of its "
               "above-chance accuracy that the paper's D-18 loses): every net's accuracy drop from clean exceeds {k:g} "
               "paired s.e. (else fails), and the deepest net's drop is smaller than the shallowest's by more than "
               "{k:g} paired s.e. in every (variant, kind) → holds; in some → partly; larger in some and smaller in "
               "none → fails; all inside the band → inconclusive", {"k": K_SE}, gate=ACC_GATE),
-    ClaimSpec("P2.4", "The probability of the true class falls as the corruption grows", "Figs. 5.3/5.4",
+    ClaimSpec("P2.4", "The probability of the true class falls as the corruption grows", "§5.2, Figs. 5.3/5.4",
               "for each figure net and noise kind, the test-set mean p(true class) at the highest level is below its "
               "clean value by more than {k:g} paired s.e.: holds if in all, partly if in some; fails if it falls in "
               "none and rises in one; inconclusive if all inside the band (the three probe images are shown, not "
               "judged)", {"k": K_SE}, gate=ACC_GATE),
     ClaimSpec("P2.5-bounds", "Per-layer stability bounds from the weights (BN folded, exact FFT norms) hold",
-              "Thms. 4.1/4.2, (A.4)–(A.13)",
+              "§4.2, Thms. 4.1/4.2, (A.4)–(A.13)",
               "every per-layer Lipschitz and growth bound holds on every probe pair, and the end-to-end ratio is at "
               "most the product C, for every net (a check of our code against the maths, not of the paper's claim)",
               implementation_check=True),
     # Two depths can fail it: s(n_max) ≥ 3·s(n_min) beyond the band (the synthetic "fails" result). `small`
     # trains one depth (inconclusive); `standard` runs the paper's four depths.
     ClaimSpec("P2.5", "When h‖A‖₂² ≤ 2 in every ResNet-S layer, ‖F(x)−F(y)‖ ≤ C‖x−y‖ with C independent of depth",
-              "Thm. 4.2, Eq. (4.11), Lemma A.1",
+              "§4.2, Thm. 4.2, Eq. (4.11), Lemma A.1",
               "on the BN-free ResNet-S whose filters are kept at ‖A‖₂² ≤ 2: the hypothesis holds in every residual "
               "layer (else inconclusive: the theorem says nothing) at ≥ {min_depths} depths, and the end-to-end "
               "sensitivity s(n) (median over probe images of ‖F(x)−F(y)‖/‖x−y‖, bootstrap s.e.) at every larger n "

@@ -65,7 +65,7 @@ CLAIMS = declare(
     ClaimSpec(
         "P4.1",
         "The revised ResNets classify as well as Table 1: F1 ≈ 0.99 on MNIST and ≈ 0.74–0.76 on CIFAR-10.",
-        "Table 1",
+        "§3, Table 1",
         "holds: every network's F1 ≥ the paper's − {mnist_margin:.2f} (MNIST) or − {cifar_margin:.2f} "
         "(CIFAR-10); partly: the MNIST networks only; fails otherwise",
         {"mnist_margin": F1_MARGIN["mnist"], "cifar_margin": F1_MARGIN["cifar10"]},
@@ -74,14 +74,14 @@ CLAIMS = declare(
     ClaimSpec(
         "P4.2", "Table 2: ResNet-50's g-expansive constant is below ResNet-18's, and CIFAR-10's above MNIST's "
                 "(Def. 1: min over cross-class image pairs of the max over blocks).",
-        "Table 2, Def. 1, Theorem 1",
+        "§2.2, §2.4, §3, Table 2, Def. 1, Theorem 1",
         "the 4 orderings (R50 < R18 on each dataset, CIFAR-10 > MNIST at each depth), each beyond {k:g} s.e. "
         "(bootstrap over images, ≥ {min_seeds} seeds per network). holds: all 4 under Def. 1's min–max; partly: "
         "all 4 under the min–min reading only; fails: an ordering reversed beyond the band; else inconclusive",
         {"k": K_SE, "min_seeds": 3}, TRAINED),
     ClaimSpec(
         "P4.3", "Figs. 2–3: the hard class pairs are MNIST 4–6 and 2 with 1, 5, 6, 7 (ResNet-50), and the animals "
-                "on CIFAR-10 (ResNet-18).", "Figs. 2–3",
+                "on CIFAR-10 (ResNet-18).", "§4, Figs. 2–3",
         "rank the 45 class pairs by Fig. 3's closest pair at one block and by Fig. 2's closest mean over blocks; "
         "among our {top} closest, MNIST ResNet-50 needs ≥ {mnist_k} of the paper's 5 (chance p = {mnist_p:.3f}), "
         "CIFAR-10 ResNet-18 ≥ {cifar_k} of the 15 animal–animal pairs (chance p = {cifar_p:.3f}; ≥ 3 of 5 has "
@@ -91,7 +91,7 @@ CLAIMS = declare(
          "cifar_p": chance_tail(CIFAR_K, 15), "cifar_3": chance_tail(3, 15), "partly_cells": 2}, TRAINED),
     ClaimSpec(
         "P4.4", "Table 3: images of different classes come very close at some block (MNIST ~5e-5, CIFAR-10 ~0.01).",
-        "Table 3",
+        "§4, Table 3",
         "for each of Table 3's 4 MNIST ResNet-50 class pairs, our closest approach at any block within {window:g}× of "
         "the paper's distance. holds: all 4; partly: ≥ {partly} of 4; fails otherwise. The 4 CIFAR-10 pairs are "
         "reported, not judged: untrained networks (the negative control, whose outputs are near uniform) already "
