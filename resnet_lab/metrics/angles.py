@@ -153,11 +153,17 @@ def _class_medians(angles: np.ndarray, groups: dict[int, np.ndarray]) -> dict[st
     return out
 
 
+def mean_angles(angles: dict[str, float]) -> tuple[float, float]:
+    """Return (mean intra-class, mean inter-class) MPA in degrees of a ``class_angles``-style dict."""
+    intra = [v for k, v in angles.items() if k.startswith("intra/")]
+    inter = [v for k, v in angles.items() if k.startswith("inter/")]
+    return float(np.mean(intra)), float(np.mean(inter))
+
+
 def gap(angles: dict[str, float]) -> float:
     """Return mean inter-class minus mean intra-class MPA (degrees) of a ``class_angles``-style dict."""
-    inter = [v for k, v in angles.items() if k.startswith("inter/")]
-    intra = [v for k, v in angles.items() if k.startswith("intra/")]
-    return float(np.mean(inter) - np.mean(intra))
+    intra, inter = mean_angles(angles)
+    return inter - intra
 
 
 def bootstrap_class_angles(features: torch.Tensor, labels: torch.Tensor, n_boot: int = 100,
@@ -166,16 +172,20 @@ def bootstrap_class_angles(features: torch.Tensor, labels: torch.Tensor, n_boot:
 
     Images are resampled with replacement within each class (pairs of an image with itself dropped);
     the same ``seed`` and labels give the same resamples, so draws of two networks on the same images
-    are paired. Keys: ``angles`` (``class_angles`` dict), ``gap``, ``gap_draws`` (list), ``gap_se``.
+    are paired. Keys: ``angles`` (``class_angles`` dict), ``gap``, ``gap_draws`` (list), ``gap_se``, and the
+    draws of each curve apart, ``intra_draws`` and ``inter_draws`` (mean intra- and inter-class MPA).
     """
     angles = angle_matrix(features)
     y = labels.cpu().numpy()
     groups = {int(c): np.flatnonzero(y == c) for c in np.unique(y)}
     point = _class_medians(angles, groups)
     rng = np.random.default_rng(seed)
-    draws = []
+    draws = []  # (mean intra, mean inter) per resample: the gap and each curve get their own band
     for _ in range(n_boot):
         resampled = {c: idx[rng.integers(0, len(idx), len(idx))] for c, idx in groups.items()}
-        draws.append(gap(_class_medians(angles, resampled)))
-    return {"angles": point, "gap": gap(point), "gap_draws": [round(d, 5) for d in draws],
-            "gap_se": float(np.std(draws, ddof=1)) if n_boot > 1 else float("nan")}
+        draws.append(mean_angles(_class_medians(angles, resampled)))
+    intra, inter = (np.array([d[i] for d in draws]) for i in (0, 1))
+    gaps = inter - intra
+    return {"angles": point, "gap": gap(point), "gap_draws": [round(float(d), 5) for d in gaps],
+            "gap_se": float(np.std(gaps, ddof=1)) if n_boot > 1 else float("nan"),
+            "intra_draws": [round(float(d), 5) for d in intra], "inter_draws": [round(float(d), 5) for d in inter]}

@@ -12,8 +12,8 @@ import numpy as np
 from ...stats import Estimate
 from .config import BN_PAIR, DEEP, FIG2, OTHER  # the run tags, passed on to the verdicts (which never read config)
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "final_accuracy", "gap_difference", "gap_estimate",
-           "trained_units", "unit_frame"]
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "curve_changes", "final_accuracy", "gap_difference",
+           "gap_estimate", "trained_units", "unit_frame"]
 
 
 def final_accuracy(run_: dict) -> float:
@@ -41,6 +41,30 @@ def gap_difference(result: dict, a: tuple[str, str], b: tuple[str, str]) -> Esti
     da, db = np.asarray(ga["gap_draws"], float), np.asarray(gb["gap_draws"], float)
     se = float(np.std(da - db, ddof=1)) if len(da) > 1 and len(da) == len(db) else math.nan
     return Estimate(float(ga["gap"] - gb["gap"]), se, len(da), "bootstrap")
+
+
+def _curve_means(level: dict) -> tuple[float, float]:
+    """Return (mean intra-class, mean inter-class) MPA of one stored level."""
+    angles = level["angles"]
+    return (float(np.mean([v for k, v in angles.items() if k.startswith("intra/")])),
+            float(np.mean([v for k, v in angles.items() if k.startswith("inter/")])))
+
+
+def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end") -> dict[str, Estimate] | None:
+    """Return Fig. 5's two curves read apart, ``start`` → ``end`` of one run, paired over the same bootstrap draws:
+    ``intra`` and ``inter`` (each end − start, degrees) and ``intra_steeper`` = −Δintra − |Δinter| (> 0 when intra
+    falls by more than inter moves either way). ``None`` when the levels or their per-curve draws were not stored."""
+    a, b = (result.get("angles", {}).get(tag, {}).get(lvl) for lvl in (start, end))
+    if a is None or b is None or "intra_draws" not in a or "intra_draws" not in b:
+        return None
+    (ia, ea), (ib, eb) = _curve_means(a), _curve_means(b)
+    d_intra = np.asarray(b["intra_draws"], float) - np.asarray(a["intra_draws"], float)
+    d_inter = np.asarray(b["inter_draws"], float) - np.asarray(a["inter_draws"], float)
+    n = len(d_intra)
+    est = lambda value, draws: Estimate(value, float(np.std(draws, ddof=1)) if n > 1 else math.nan, n,  # noqa: E731
+                                        "paired bootstrap")
+    return {"intra": est(ib - ia, d_intra), "inter": est(eb - ea, d_inter),
+            "intra_steeper": est(-(ib - ia) - abs(eb - ea), -d_intra - np.abs(d_inter))}
 
 
 def unit_frame(result: dict):

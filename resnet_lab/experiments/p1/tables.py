@@ -6,7 +6,7 @@ import statistics
 from ...stats import K_SE, Estimate
 from .config import DEEP
 from .paper import CLAIMS, TRAINED
-from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate
+from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, trained_units
 
 
 def mpa_frame(result: dict, level: str = "end"):
@@ -206,10 +206,13 @@ def findings_stages(result: dict, rows) -> str:
 
 
 def findings_conditioning(result: dict, rows) -> str:
-    """P1.1's findings: κ_R < κ_B by the formula, the circular and the zero-padded operator."""
-    return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.1').value)}. The formula rests on "
-            f"$\\sigma_{{\\min}}(S+B) \\ge m_1m_2 + 1$; the table above compares it with the exact operator per unit "
-            f"(`smin_ratio`). So {_verdict(rows, 'P1.1')}.")
+    """P1.1's and P1.8's findings: κ_R < κ_B by the formula, the circular and the zero-padded operator, and eq. (1)."""
+    kappa_b = trained_units(result)["exact_kappa_B"].median() if "units" in result else float("nan")
+    automatic = (f" The plain twin's median κ_B is {kappa_b:.3g}: where its branch is nearly singular, κ_R < κ_B "
+                 f"follows almost automatically." if kappa_b == kappa_b else "")
+    return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.1').value)}.{automatic} The formula "
+            f"rests on eq. (1), $\\sigma_{{\\min}}(S+B) \\ge m_1m_2 + 1$ (**P1.8**): "
+            f"{_sentence(_row(rows, 'P1.8').value)}. So {_verdict(rows, 'P1.1')}, and {_verdict(rows, 'P1.8')}.")
 
 
 def findings_lemma2(result: dict, rows) -> str:

@@ -11,8 +11,8 @@ import statistics
 from ...ledger import Claim, judge, profile_of, tally
 from ...stats import Estimate, binomial, exact, sign
 from .paper import CLAIMS
-from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, final_accuracy, gap_difference, gap_estimate,
-                       trained_units, unit_frame)
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, curve_changes, final_accuracy, gap_difference,
+                       gap_estimate, trained_units, unit_frame)
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
@@ -159,26 +159,81 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
                     "for Animals-10 and ImageNet", profile=profile, gate_measured=gate, band=gaps)
 
 
+def _fig5_halves(changes: dict, min_effect: float) -> tuple[int | None, int | None]:
+    """Return Fig. 5's halves for one net, each +1 (as the paper says, beyond the band), −1 (decided against),
+    0 (inside the band) or None (no band): (a) intra falls, and by more than inter moves; (b) inter rises."""
+    fell = sign(changes["intra"], min_effect=min_effect)  # −1: intra fell
+    steeper = sign(changes["intra_steeper"], min_effect=min_effect)
+    if fell is None or steeper is None:
+        half_a = None
+    elif fell == -1 and steeper == 1:
+        half_a = 1
+    else:
+        half_a = -1 if fell == 1 or steeper == -1 else 0
+    return half_a, sign(changes["inter"], min_effect=min_effect)
+
+
 def _claim_stages(result: dict, profile: str) -> Claim:
-    """P1.7, Fig. 5: per deep net, gap(end) − gap(stage-1 input), paired over test images."""
+    """P1.7, Fig. 5: per deep net, the intra and inter curves from the stage-1 input to the end, read apart."""
     spec = CLAIMS["P1.7"]
     tags = [t for t in DEEP if t in result.get("angles", {})]
     if not tags:
         return spec.not_run("no deep net measured", profile)
-    diffs = {t: gap_difference(result, (t, "end"), (t, "stage1")) for t in tags}
-    verdict, why = _per_net(diffs, {}, spec.t["min_effect"])
-    gate = accuracies(result, tags)
-    value = "; ".join(f"{t}: gap " + " → ".join(f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in
-                                                 ("stage1", "stage2", "stage3", "stage4", "end"))
-                      + f" (end − stage 1 = {diffs[t].format('.2f')})" for t in tags)
+    changes = {t: curve_changes(result, t) for t in tags}
+    if any(c is None for c in changes.values()):
+        return spec.not_run("the result stores no per-curve bootstrap draws (intra_draws, inter_draws): re-measure "
+                            "it with the current code", profile)
+    halves = {t: _fig5_halves(c, spec.t["min_effect"]) for t, c in changes.items()}
+    per_net = {}
+    for t, (a, b) in halves.items():
+        if a == 1 and b == 1:
+            per_net[t] = "holds"
+        elif 1 in (a, b):
+            per_net[t] = "partly"
+        else:
+            per_net[t] = "fails" if -1 in (a, b) else "inconclusive"
+    verdicts = set(per_net.values())
+    verdict = verdicts.pop() if len(verdicts) == 1 else ("partly" if verdicts & {"holds", "partly"} else
+                                                         "fails" if "fails" in verdicts else "inconclusive")
+    word = {1: "as the paper says", -1: "against the paper", 0: "inside the band", None: "undecidable"}
+    reason = "; ".join(f"{t}: (a) intra falls, more than inter moves — {word[a]}; (b) inter rises — "
+                       f"{word[b]}" for t, (a, b) in halves.items())
+    value = "; ".join(f"{t}: Δintra {c['intra'].format('.2f')}°, Δinter {c['inter'].format('.2f')}°, −Δintra − "
+                      f"|Δinter| {c['intra_steeper'].format('.2f')}° (stage-1 input → end); gap " + " → ".join(
+                          f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in ("stage1", "stage2", "stage3", "stage4",
+                                                                                  "end") if lvl in result['angles'][t])
+                      for t, c in changes.items())
     missing = [t for t in DEEP if t not in result["runs"]]
-    reason = "; ".join(x for x in (why, f"{', '.join(missing)} need the standard profile (GPU); judged on the nets run"
-                                   if missing else "") if x)
-    return spec.row(value, verdict, reason, profile=profile, gate_measured=gate, band=diffs)
+    if missing:
+        reason += f"; {', '.join(missing)} need the standard profile (GPU): judged on the nets run"
+    band = {f"{t} {k}": e for t, c in changes.items() for k, e in c.items()}
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, tags), band=band)
+
+
+def _claim_lemma1_bound(result: dict, profile: str) -> Claim:
+    """P1.8, Lemma 1 eq. (1): the exact σ_min of each unit's linear part against the bound m₁m₂ + 1."""
+    spec = CLAIMS["P1.8"]
+    units = unit_frame(result)
+    square = units[~units["is_transition"] & units["run"].isin(BN_PAIR)].dropna(subset=["exact_smin_R",
+                                                                                        "paper_smin_R"])
+    trained = square[square["state"] == "trained"]
+    if trained.empty:
+        return spec.not_run("no trained ResNet-18 unit measured", profile)
+    met = square["exact_smin_R"] / square["paper_smin_R"] >= 1 - spec.t["tol"]
+    ratio = trained["exact_smin_R"] / trained["paper_smin_R"]
+    share = float(met[trained.index].mean())
+    value = (f"σ_min(W₁W₂ + I) / (m₁m₂ + 1) = {ratio.min():.2g}–{ratio.max():.2g}: bound met in "
+             f"{int(met[trained.index].sum())}/{len(trained)} trained units"
+             + "".join(f"; {state} units: {int(met[rows.index].sum())}/{len(rows)}"
+                       for state, rows in square.groupby("state") if state != "trained"))
+    verdict = judge(share >= spec.t["hold"], share >= spec.t["partly"])
+    return spec.row(value, verdict, "σ_min of a product is not the product of the layers' σ_min unless their singular "
+                    "directions align, and W₁W₂ + I can be nearly singular", profile=profile,
+                    gate_measured=accuracies(result, BN_PAIR), band=exact(share))
 
 
 def claims(result: dict) -> list[Claim]:
     """Return the P1 ledger rows, every verdict computed from ``result``; the profile comes from its provenance."""
     profile = profile_of(result)
     return [f(result, profile) for f in (_claim_conditioning, _claim_lemma2, _claim_bn, _claim_fig2, _claim_depth,
-                                         _claim_other_tasks, _claim_stages)]
+                                         _claim_other_tasks, _claim_stages, _claim_lemma1_bound)]
