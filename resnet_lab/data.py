@@ -84,6 +84,9 @@ def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, .
     return (images.to(dtype) / 255 - m) / s
 
 
+CLASS_COUNTS = {"cifar10": 10, "cifar100": 100, "mnist": 10}
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What to load for an experiment; hashable, so it can key a cached training run."""
@@ -92,6 +95,11 @@ class DataSpec:
     classes: tuple[str, ...] | None = None
     train_per_class: int | None = None  # images per class kept for training (None: all)
     test_per_class: int | None = None   # images per class kept for testing (None: all)
+
+    @property
+    def num_classes(self) -> int:
+        """Return how many classes the spec selects, without reading the data (a network's output width)."""
+        return len(self.classes) if self.classes else CLASS_COUNTS[self.name]
 
     def load(self, split: str, root: str | Path | None = None) -> ImageData:
         cap = self.train_per_class if split == "train" else self.test_per_class
