@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .artifacts import ArtifactError, artifact_dir, load_json, load_torch, provenance, save_json, save_torch
+from .artifacts import (ArtifactError, artifact_dir, load_json, load_torch, provenance, refuse_if_dispatched, save_json,
+                        save_torch)
 from .data import DataSpec, DeviceLoader, ImageData
 from .locks import claim
 from .models import build_model
@@ -32,7 +33,6 @@ Callback = Callable[[nn.Module, int], dict]   # (model, epoch) -> values merged 
 StepHook = Callable[[nn.Module, int], None]   # (model, optimizer step) after each step
 CHECK_EVERY_CUDA = 32  # steps between host syncs for the finite-loss check on a GPU (every step on a CPU)
 _DEADLINE: list[float] = []  # time.monotonic() past which a checkpointed run stops at its next epoch end
-_REFUSE: list[str] = []  # while set, train_cached raises MissingNetwork instead of training (a dispatched analysis)
 
 
 class BudgetExceeded(BaseException):
@@ -40,24 +40,6 @@ class BudgetExceeded(BaseException):
 
     A ``BaseException`` (like ``KeyboardInterrupt``), so that a chapter's ``except Exception`` does not swallow it.
     """
-
-
-class MissingNetwork(RuntimeError):
-    """A network is not trained and this process may not train it (an analysis job); names it and the command."""
-
-
-@contextlib.contextmanager
-def refuse_training(hint: str):
-    """Within this context ``train_cached`` reloads trained networks and raises ``MissingNetwork`` for others.
-
-    An analysis dispatched after its networks' jobs must not quietly train one itself, without its job's GPU,
-    time limit and requeueing; ``hint`` says how to train what is missing.
-    """
-    _REFUSE.append(hint)
-    try:
-        yield
-    finally:
-        _REFUSE.pop()
 
 
 def named_hook(fn, name: str):
@@ -417,9 +399,7 @@ def train_cached(experiment: str, profile: str, model_name: str, model_options: 
 
     if weights.exists() and record_path.exists() and not force:
         return reload()
-    if _REFUSE:
-        raise MissingNetwork(f"network {stem.relative_to(artifact_dir(experiment, profile).parent.parent)} is not "
-                             f"trained; {_REFUSE[-1]}")
+    refuse_if_dispatched(f"network {experiment}/{profile}/{stem.name}")
     with claim(stem.with_suffix(".claim")):
         if weights.exists() and record_path.exists() and not force:  # finished by another process meanwhile
             return reload()

@@ -20,13 +20,14 @@ class WorkItem:
 
     chapter: str                       # whose ``compute_item`` computes it: an experiment, or "zoo"
     profile: str
-    name: str                          # the artifact stem under the root: <experiment>/<profile>/<tag>-<hash>
+    name: str                          # a network's artifact stem under the root: <experiment>/<profile>/<tag>-<hash>
     args: tuple = ()                   # what ``compute_item`` needs to find the item again (plain values)
-    suffixes: tuple[str, ...] = (".pt", ".json")  # the files that exist once it is done
+    files: tuple[str, ...] = ()        # paths under the root that exist once it is done (default: name.pt, name.json)
 
     def done(self) -> bool:
         """Return whether every file of the item exists (a network: its weights and its training record)."""
-        return all((artifact_root() / f"{self.name}{s}").exists() for s in self.suffixes)
+        files = self.files or (f"{self.name}.pt", f"{self.name}.json")
+        return all((artifact_root() / f).exists() for f in files)
 
     @property
     def checkpoint(self):
