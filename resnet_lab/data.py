@@ -151,9 +151,9 @@ def _find(name: str, split: str, roots: list[Path], download: bool) -> ImageData
                 return data
         looked.append(str(root))
     raise FileNotFoundError(
-        f"dataset {name!r} not found. Looked in: {', '.join(looked)}. Either set ${DATA_ENV} to a folder "
-        f"holding torchvision's files for it (or the offline copies: mnist/*.gz, cifar10/cifar10-jpeg.tar.xz), "
-        f"or call load_dataset(..., download=True) on a machine with a network.")
+        f"dataset {name!r} not found. Looked in: {', '.join(looked)}. Fetch it on a machine with a network with "
+        f"`python -m resnet_lab data fetch {name}` (`data check` says what is where), or set ${DATA_ENV} to a "
+        f"folder holding torchvision's files for it (or the offline copies: mnist/*.gz, cifar10/cifar10-jpeg.tar.xz).")
 
 
 def _torchvision(name: str):
