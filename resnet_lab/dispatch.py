@@ -31,7 +31,7 @@ from pathlib import Path
 import submitit
 
 from . import experiments, zoo
-from .artifacts import artifact_root, is_stale, load_result, recompute_stale, refuse_training
+from .artifacts import ArtifactError, artifact_root, is_stale, load_result, recompute_stale, refuse_training
 from .locks import Busy, owner_alive, read_claim
 from .work import WorkItem
 
@@ -171,8 +171,11 @@ def chapter_items(name: str, profile: str, chapters: dict) -> list[WorkItem]:
 
 
 def needs_analysis(name: str, profile: str) -> bool:
-    """Return whether chapter ``name``'s result at ``profile`` is missing or stale."""
-    result = load_result(name, profile)
+    """Return whether chapter ``name``'s result at ``profile`` is missing, stale or corrupt."""
+    try:
+        result = load_result(name, profile)
+    except ArtifactError:  # recomputed by its analysis, as the inline runner does
+        return True
     return result is None or bool(is_stale(result))
 
 

@@ -42,8 +42,10 @@ def submit_slurm(stages: list[Stage], profile: str, options: Options, chapters: 
     folder = state_dir(profile) / "logs"
     ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
     base = {k: v for k, v in {"slurm_partition": options.partition, "slurm_account": options.account}.items() if v}
+    if options.gpus_per_job:  # asked only when wanted: a cluster without GPU resources refuses any GPU request
+        base["gpus_per_node"] = options.gpus_per_job
     ex.update_parameters(timeout_min=options.time_min, cpus_per_task=options.cpus_per_job,
-                         gpus_per_node=options.gpus_per_job, slurm_array_parallelism=options.max_parallel or 256,
+                         slurm_array_parallelism=options.max_parallel or 256,
                          slurm_signal_delay_s=120, **base)  # USR2 two minutes before the limit: requeue, resume
     submitted = {}
     with locked(profile) as records:
