@@ -160,7 +160,8 @@ def item_state(item: WorkItem, records: dict) -> str:
     held = read_claim(item.checkpoint.with_suffix(".claim"))
     if held is not None and (held == {} or owner_alive(held)):
         return "running"
-    return job_state(records[item.name]) if item.name in records else "missing"
+    state = job_state(records[item.name]) if item.name in records else "missing"
+    return "missing" if state == "done" else state  # its job ended without the files: another process had it
 
 
 # ---- the plan ------------------------------------------------------------------------------------------
@@ -186,7 +187,8 @@ def plan(profile: str, records: dict, chapters: dict) -> list[Stage]:
         if profile not in chapter.profiles:
             continue
         items = [i for i in chapter_items(name, profile, chapters) if not i.done()]
-        new = [i for i in items if i.name not in taken and item_state(i, records) in ("missing", "failed")]
+        # Not done and on no one's way: never submitted, failed, or "done" by a job that found it claimed and left.
+        new = [i for i in items if i.name not in taken and item_state(i, records) not in ACTIVE]
         taken.update(i.name for i in items)
         analyse = needs_analysis(name, profile)
         if analyse and records.get(f"analysis:{name}") and job_state(records[f"analysis:{name}"]) in ACTIVE:
@@ -201,7 +203,8 @@ def format_plan(stages: list[Stage], profile: str, options: Options, records: di
                + (f", partition {options.partition}" if options.partition else "")
                + (f", account {options.account}" if options.account else ""))
     lines = [f"profile {profile}, executor {options.executor}: {request}; at most "
-             f"{options.max_parallel or 'unlimited'} at once per array"]
+             f"{options.max_parallel or ('unlimited' if options.executor == 'slurm' else len(options.gpus) or 1)} jobs at once"
+             + (" per array" if options.executor == "slurm" else "")]
     for s in stages:
         if s.items:
             lines.append(f"array {s.chapter}-items: {len(s.items)} jobs")
