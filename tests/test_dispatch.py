@@ -1,8 +1,8 @@
 """Dispatch through submitit, for real (issue 42): jobs are processes of submitit's LocalExecutor, not mocks.
 
 The toy chapter (``toy_chapter.py``) declares two tiny networks; each item's job waits at a file barrier for the
-other, so a serial dispatcher cannot pass the parallel test. ~70 s on one thread of the 2-core CPU under load
-(starting a job is importing torch: ~8 s there).
+other, so a serial dispatcher cannot pass the parallel test. 117 s on the 2-core CPU at load average 9 (two
+trainings beside it), where starting a job is mostly importing torch: ~8 s. Seven job starts in all.
 """
 import json
 import os
@@ -80,3 +80,13 @@ def test_an_analysis_job_refuses_to_train_a_missing_network(tmp_path, monkeypatc
     with refuse_training("train it first: python -m resnet_lab run all"), pytest.raises(MissingWork) as err:
         toy_run()
     assert toy_items("smoke")[0].name.split("/")[-1] in str(err.value) and "run all" in str(err.value)
+
+
+def test_the_slurm_dry_run_prints_each_chapters_array_and_its_analysis_dependency(capsys):
+    from resnet_lab.__main__ import main
+
+    assert main(["run", "all", "--profile", "paper", "--executor", "slurm", "--dry", "--partition", "gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "array p2-items: 38 jobs" in out and "analysis p2@paper: after array p2-items" in out
+    synthesis = next(line for line in out.splitlines() if line.startswith("analysis synthesis@paper"))
+    assert "array p5-items" in synthesis and "nothing submitted" in out  # it reads P5's nets: P5 trains them
