@@ -54,6 +54,33 @@ class ArtifactError(RuntimeError):
     """A stored artifact is truncated or corrupt; the message names the file and how to recompute it."""
 
 
+class MissingWork(RuntimeError):
+    """A network or unit of work is missing and this process may not compute it (a dispatched analysis)."""
+
+
+_REFUSE: list[str] = []  # while set, train_cached and cached_unit raise MissingWork instead of computing
+
+
+@contextlib.contextmanager
+def refuse_training(hint: str):
+    """Within this context trained networks and cached units reload, and a missing one raises ``MissingWork``.
+
+    An analysis dispatched after its networks' jobs must not quietly train one itself, without its job's GPU,
+    time limit and requeueing; ``hint`` says how to compute what is missing.
+    """
+    _REFUSE.append(hint)
+    try:
+        yield
+    finally:
+        _REFUSE.pop()
+
+
+def refuse_if_dispatched(what: str) -> None:
+    """Raise ``MissingWork`` naming ``what`` inside ``refuse_training``; do nothing elsewhere."""
+    if _REFUSE:
+        raise MissingWork(f"{what} is not computed, and this analysis job does not compute it; {_REFUSE[-1]}")
+
+
 def artifact_root() -> Path:
     """Return the artifact root: ``$RESNET_LAB_ARTIFACTS`` or ``<repo>/artifacts``."""
     return Path(os.environ.get(ARTIFACTS_ENV, REPO_ROOT / "artifacts"))
@@ -397,5 +424,6 @@ def cached_unit(experiment: str, profile: str, name: str, compute: Callable[[], 
     path = artifact_dir(experiment, profile) / "units" / f"{name}.json"
     if path.exists() and not force:
         return load_json(path)
+    refuse_if_dispatched(f"unit {experiment}/{profile}/units/{name}")
     save_json(path, compute())
     return load_json(path)

@@ -84,6 +84,9 @@ def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, .
     return (images.to(dtype) / 255 - m) / s
 
 
+CLASS_COUNTS = {"cifar10": 10, "cifar100": 100, "mnist": 10}
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What to load for an experiment; hashable, so it can key a cached training run."""
@@ -92,6 +95,11 @@ class DataSpec:
     classes: tuple[str, ...] | None = None
     train_per_class: int | None = None  # images per class kept for training (None: all)
     test_per_class: int | None = None   # images per class kept for testing (None: all)
+
+    @property
+    def num_classes(self) -> int:
+        """Return how many classes the spec selects, without reading the data (a network's output width)."""
+        return len(self.classes) if self.classes else CLASS_COUNTS[self.name]
 
     def load(self, split: str, root: str | Path | None = None) -> ImageData:
         cap = self.train_per_class if split == "train" else self.test_per_class
@@ -143,9 +151,9 @@ def _find(name: str, split: str, roots: list[Path], download: bool) -> ImageData
                 return data
         looked.append(str(root))
     raise FileNotFoundError(
-        f"dataset {name!r} not found. Looked in: {', '.join(looked)}. Either set ${DATA_ENV} to a folder "
-        f"holding torchvision's files for it (or the offline copies: mnist/*.gz, cifar10/cifar10-jpeg.tar.xz), "
-        f"or call load_dataset(..., download=True) on a machine with a network.")
+        f"dataset {name!r} not found. Looked in: {', '.join(looked)}. Fetch it on a machine with a network with "
+        f"`python -m resnet_lab data fetch {name}` (`data check` says what is where), or set ${DATA_ENV} to a "
+        f"folder holding torchvision's files for it (or the offline copies: mnist/*.gz, cifar10/cifar10-jpeg.tar.xz).")
 
 
 def _torchvision(name: str):

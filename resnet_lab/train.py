@@ -23,8 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .artifacts import ArtifactError, artifact_dir, load_json, load_torch, provenance, save_json, save_torch
+from .artifacts import (ArtifactError, artifact_dir, load_json, load_torch, provenance, refuse_if_dispatched, save_json,
+                        save_torch)
 from .data import DataSpec, DeviceLoader, ImageData
+from .locks import claim
 from .models import build_model
 
 Callback = Callable[[nn.Module, int], dict]   # (model, epoch) -> values merged into that epoch's record
@@ -38,6 +40,25 @@ class BudgetExceeded(BaseException):
 
     A ``BaseException`` (like ``KeyboardInterrupt``), so that a chapter's ``except Exception`` does not swallow it.
     """
+
+
+def named_hook(fn, name: str):
+    """Return ``fn`` (a callback or step hook) carrying ``name``: its identity in the training record.
+
+    ``name`` must say everything about the hook that changes the trained weights or the record (its kind and
+    settings, e.g. ``"spectral_clip(max_sq_norm=2.0, every=1)"``), and nothing that varies between equal runs.
+    """
+    fn.hook_name = name
+    return fn
+
+
+def hook_names(hooks: Sequence) -> list[str]:
+    """Return the names of ``hooks`` in order; an unnamed hook raises ``TypeError`` (see ``named_hook``)."""
+    unnamed = [h for h in hooks if not getattr(h, "hook_name", None)]
+    if unnamed:
+        raise TypeError(f"hooks without a name: {unnamed}; wrap each in train.named_hook(fn, name) so that a "
+                        "cached network records which hooks trained it")
+    return [h.hook_name for h in hooks]
 
 
 @contextlib.contextmanager
@@ -323,10 +344,31 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
 
 
 def run_key(model_name: str, model_options: dict, data: DataSpec, config: TrainConfig) -> str:
-    """Return a short hash of everything that decides a training run."""
+    """Return a short hash of the model, its options, the data and the recipe of a training run.
+
+    The hooks are not in it (networks were committed under these keys before hooks had names): ``train_cached``
+    records their names in the sidecar JSON and refuses a reload whose hooks differ (``check_hooks``).
+    """
     text = json.dumps({"model": model_name, "options": model_options, "data": asdict(data),
                        "train": asdict(config)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def network_stem(experiment: str, profile: str, model_name: str, model_options: dict, data: DataSpec,
+                 config: TrainConfig, tag: str = "model") -> Path:
+    """Return ``<artifacts>/<experiment>/<profile>/<tag>-<run_key>``: the weights, record, checkpoint and claim stem."""
+    return artifact_dir(experiment, profile) / f"{tag}-{run_key(model_name, model_options, data, config)}"
+
+
+def check_hooks(record: dict, hooks: list[str], path: Path) -> None:
+    """Raise ``ArtifactError`` if a record names other hooks than ``hooks``.
+
+    A record without ``hooks`` predates their naming (issue 42): it was trained by its chapter's own call, hooks
+    and all, so it is accepted.
+    """
+    if "hooks" in record and record["hooks"] != hooks:
+        raise ArtifactError(f"{path} was trained with hooks {record['hooks']}, but this call asks for {hooks}: "
+                            "a different network under the same key; delete it to retrain, or pass its hooks")
 
 
 def train_cached(experiment: str, profile: str, model_name: str, model_options: dict, data: DataSpec,
@@ -335,31 +377,44 @@ def train_cached(experiment: str, profile: str, model_name: str, model_options: 
                  progress: bool = True) -> tuple[nn.Module, dict]:
     """Train once and keep the weights; afterwards reload them. Returns (model on device, record).
 
-    Saved as ``<experiment>/<profile>/<tag>-<hash>.pt`` (weights) and ``.json`` (history, provenance),
-    the hash covering the model, its options, the data and the config. The model is built under
-    ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``). While training,
-    ``<tag>-<hash>.ckpt`` holds the last finished epoch, so an interrupted run resumes there.
+    Saved as ``<experiment>/<profile>/<tag>-<hash>.pt`` (weights) and ``.json`` (history, provenance, the names
+    of the hooks), the hash covering the model, its options, the data and the config (``run_key``); every
+    callback and step hook must be named (``named_hook``) and a reload must name the same ones. The model is
+    built under ``config.seed``; a diverged run keeps its record (``diverged``, ``diverged_step``). While
+    training, ``<tag>-<hash>.ckpt`` holds the last finished epoch, so an interrupted run resumes there, and
+    ``<tag>-<hash>.claim`` keeps a second process from training the same network (``locks.Busy``).
     """
     device = default_device(device)
-    stem = artifact_dir(experiment, profile) / f"{tag}-{run_key(model_name, model_options, data, config)}"
+    stem = network_stem(experiment, profile, model_name, model_options, data, config, tag)
     weights, record_path = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    hooks = hook_names([*callbacks, *step_hooks])
     torch.manual_seed(config.seed)
     model = build_model(model_name, **model_options)
-    if weights.exists() and record_path.exists() and not force:
+
+    def reload():
+        record = load_json(record_path)
+        check_hooks(record, hooks, record_path)
         model.load_state_dict(load_torch(weights, map_location="cpu", weights_only=True))
-        return model.to(device).eval(), load_json(record_path)
-    train_data, test_data = data.load("train"), data.load("test")
-    # Per-epoch checkpoint: a run killed mid-way resumes at its last finished epoch. Tracked under artifacts/ (not
-    # git-ignored), so a unit longer than one sitting is committed in progress and resumed from a fresh clone.
-    checkpoint = stem.with_suffix(".ckpt")
-    if force and checkpoint.exists():
-        checkpoint.unlink()
-    result = train(model, train_data, test_data, config, device, callbacks, step_hooks, checkpoint=checkpoint,
-                   progress=progress)
-    record = {"model": model_name, "options": model_options, "data": asdict(data), "config": asdict(config),
-              **asdict(result),
-              "provenance": provenance(profile, result.wall_time_s, train_data.source, device)}
-    save_torch(weights, {k: v.cpu() for k, v in model.state_dict().items()})
-    save_json(record_path, record)
-    checkpoint.unlink(missing_ok=True)
+        return model.to(device).eval(), record
+
+    if weights.exists() and record_path.exists() and not force:
+        return reload()
+    refuse_if_dispatched(f"network {experiment}/{profile}/{stem.name}")
+    with claim(stem.with_suffix(".claim")):
+        if weights.exists() and record_path.exists() and not force:  # finished by another process meanwhile
+            return reload()
+        train_data, test_data = data.load("train"), data.load("test")
+        # Per-epoch checkpoint: a run killed mid-way resumes at its last finished epoch. Tracked under artifacts/
+        # (not git-ignored), so a unit longer than one sitting is committed in progress and resumed from a clone.
+        checkpoint = stem.with_suffix(".ckpt")
+        if force and checkpoint.exists():
+            checkpoint.unlink()
+        result = train(model, train_data, test_data, config, device, callbacks, step_hooks, checkpoint=checkpoint,
+                       progress=progress)
+        record = {"model": model_name, "options": model_options, "data": asdict(data), "config": asdict(config),
+                  "hooks": hooks, **asdict(result),
+                  "provenance": provenance(profile, result.wall_time_s, train_data.source, device)}
+        save_torch(weights, {k: v.cpu() for k, v in model.state_dict().items()})
+        save_json(record_path, record)
+        checkpoint.unlink(missing_ok=True)
     return model.eval(), load_json(record_path)

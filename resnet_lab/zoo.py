@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from .artifacts import artifact_dir
 from .data import DataSpec
 from .train import TrainConfig, run_key, train_cached
+from .work import WorkItem, network_item
 
 EXPERIMENT = "zoo"
 
@@ -71,6 +72,12 @@ def is_trained(name: str) -> bool:
     """Return whether the zoo network ``name`` has committed weights and a training record."""
     path = weights_path(name)
     return path.exists() and path.with_suffix(".json").exists()
+
+
+def item(name: str) -> WorkItem:
+    """Return zoo network ``name`` as a work item (computed by ``load``)."""
+    e = entry(name)
+    return network_item("zoo", name, EXPERIMENT, e.model, e.model_options, e.data, e.train, "model", (name,))
 
 
 def load(name: str, device=None, force: bool = False, progress: bool = True):

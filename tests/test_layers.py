@@ -10,13 +10,13 @@ from resnet_lab.sources import PACKAGE, imported_files
 # Lowest first. A file's floor is that of its longest matching prefix (a folder, or a file's path).
 FLOORS = [
     ("maths", ["sources.py", "stats.py", "noise.py", "linalg/"]),
-    ("storage", ["artifacts.py"]),
-    ("building blocks", ["data.py", "models/", "profiles.py"]),
-    ("measurement", ["metrics/", "train.py", "ledger.py"]),
+    ("storage", ["artifacts.py", "locks.py"]),
+    ("building blocks", ["data.py", "models/", "profiles.py", "fetch.py"]),
+    ("measurement", ["metrics/", "train.py", "ledger.py", "work.py"]),
     ("shared networks and presentation", ["zoo.py", "units.py", "plotting.py", "report.py"]),
     ("the chapter record", ["experiments/__init__.py"]),
     ("chapters", ["experiments/"]),
-    ("tools over chapters", ["runner.py", "dryrun.py", "controls.py"]),
+    ("tools over chapters", ["runner.py", "dryrun.py", "controls.py", "dispatch.py", "executors.py"]),
     ("entry points", ["__main__.py", "__init__.py"]),
 ]
 

@@ -15,10 +15,10 @@ def rel(paths):
 
 
 def test_imports_are_read_from_the_statements():
-    assert rel(imported_files(PACKAGE / "zoo.py")) == {"artifacts.py", "data.py", "train.py"}
+    assert rel(imported_files(PACKAGE / "zoo.py")) == {"artifacts.py", "data.py", "train.py", "work.py"}
     # relative imports three levels up, a sibling, and `from ... import zoo` (a submodule named as a name)
     assert rel(imported_files(PACKAGE / "experiments" / "intro" / "measure.py")) == {
-        "zoo.py", "artifacts.py", "profiles.py", "train.py", "experiments/intro/config.py"}
+        "zoo.py", "artifacts.py", "profiles.py", "train.py", "work.py", "experiments/intro/config.py"}
 
 
 def test_the_model_registry_depends_on_every_model_file():

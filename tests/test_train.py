@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from resnet_lab.models import build_model
-from resnet_lab.train import TrainConfig, evaluate, make_schedule, train, train_cached
+from resnet_lab.train import TrainConfig, evaluate, make_schedule, named_hook, train, train_cached
 
 TINY = dict(width=4, num_classes=2)
 CONFIG = TrainConfig(epochs=3, batch_size=32, lr=0.05, schedule="onecycle", augment=False, channels_last=False)
@@ -140,7 +140,8 @@ def _chapter_compute(callback=None):
         for seed in (0, 1, 2):
             cfg = TrainConfig(epochs=3, batch_size=32, lr=0.05, schedule="onecycle", augment=False,
                               channels_last=False, seed=seed)
-            cbs = [lambda m, e, seed=seed: callback(seed, e) or {}] if callback else []
+            # The same named hook in every run (a reload must name the hooks that trained the network).
+            cbs = [named_hook(lambda m, e, seed=seed: (callback(seed, e) if callback else None) or {}, "probe")]
             _, record = train_cached("multi", "smoke", "resnet20", TINY, DataSpec("toy"), cfg, tag=f"net{seed}",
                                      device="cpu", callbacks=cbs, progress=False)
             finals[seed] = record["history"][-1]["test_loss"]

@@ -20,6 +20,10 @@ def _no_networks(config) -> tuple[str, ...]:
     return ()
 
 
+def _no_items(profile: str) -> list:
+    return []
+
+
 @dataclass(frozen=True)
 class DryRunCaps:
     """How a chapter's config is shrunk for the dry run, beyond training (one epoch of two steps) and data.
@@ -44,6 +48,9 @@ class Chapter:
     ``grid_fields``: tuple fields of the config that multiply the networks it trains (the runner's estimate);
     ``compute_files``: the chapter's files whose source, with every ``resnet_lab`` module they import, decides
     its results (a change makes them stale; files of claims and tables are not among them).
+    ``items(profile) -> [WorkItem]``: the networks (and heavy pieces) it trains at a profile, each computed alone by
+    ``compute_item(item, device, progress)`` through the call ``run`` makes, so a scheduler can spread them over
+    GPUs (``dispatch.py``); zoo networks are not among them (``networks`` names those).
     """
 
     experiment: str                          # artifacts/<experiment>/, `python -m resnet_lab run <experiment>`
@@ -58,6 +65,8 @@ class Chapter:
     grid_fields: tuple[str, ...] = ()
     dry_run: DryRunCaps = DryRunCaps()
     compute_files: tuple[str, ...] = ()
+    items: Callable[[str], list] = _no_items
+    compute_item: Callable[..., object] | None = None
 
 
 def list_experiments() -> list[str]:

@@ -191,4 +191,5 @@ def projection_step_hook(every: int = 2, method: Method = "newton_schulz",
     def hook(model: nn.Module, step: int) -> None:
         if step % every == 0:
             project_model(model, method, iters)
+    hook.hook_name = f"projection(every={every}, method={method}, iters={iters})"  # its identity in a training record
     return hook

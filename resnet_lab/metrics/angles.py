@@ -131,6 +131,8 @@ def mpa_callback(images: torch.Tensor, labels: torch.Tensor, levels: tuple[str, 
             torch.cuda.synchronize(images.device)
         record["mpa_time_s"] = time.perf_counter() - start
         return record
+    # Its identity in a training record (the images are the chapter's, fixed by its config).
+    callback.hook_name = f"mpa(levels={levels}, batch_size={batch_size}, images={len(images)})"
     return callback
 
 

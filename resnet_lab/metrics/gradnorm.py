@@ -97,6 +97,8 @@ def gradnorm_callback(batch: tuple[torch.Tensor, torch.Tensor], units: Units = t
         device = next(model.parameters()).device
         return {"gradnorm": gradient_norm_ratios(model, x.to(device), y.to(device), units,
                                                  train_mode)}
+    # Its identity in a training record: in train mode its forward pass moves BatchNorm's running statistics.
+    callback.hook_name = f"gradnorm(units={units.__name__}, train_mode={train_mode}, batch={len(x)})"
     return callback
 
 

@@ -262,6 +262,9 @@ def nonneg_projection_hook(model: nn.Module, step: int) -> None:
             conv.weight.clamp_(min=0)
 
 
+nonneg_projection_hook.hook_name = "nonneg_projection"  # its identity in a training record
+
+
 def filter_penalty(model: nn.Module) -> torch.Tensor:
     """Return ``½ Σ ‖W‖_F²`` over every filter and the FC weight (Table 4.1, our reading; multiply by λ).
 
@@ -305,6 +308,7 @@ def spectral_clip_hook(max_sq_norm: float = 2.0, every: int = 1, input_size: int
                 norm = conv_spectral_norm(conv.weight.double(), size)
                 if norm.pow(2) > max_sq_norm * (1 - CLIP_MARGIN):
                     conv.weight.mul_(float(max_sq_norm ** 0.5 * (1 - CLIP_MARGIN) / norm))
+    hook.hook_name = f"spectral_clip(max_sq_norm={max_sq_norm}, every={every}, input_size={input_size})"
     return hook
 
 

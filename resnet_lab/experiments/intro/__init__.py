@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from .. import Chapter
 from .config import EXPERIMENT, PROFILES, IntroConfig
-from .measure import run, trained_model
+from .measure import compute_item, items, run, trained_model
 
 __all__ = ["CHAPTER", "EXPERIMENT", "PROFILES", "IntroConfig", "run", "trained_model"]
 
 CHAPTER = Chapter(EXPERIMENT, "00_reproducibility", PROFILES, run, networks=lambda cfg: (cfg.zoo,) if cfg.zoo else (),
-                  compute_files=("config.py", "measure.py"))
+                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)

@@ -7,6 +7,7 @@ from ... import zoo
 from ...artifacts import cached
 from ...profiles import select
 from ...train import train_cached
+from ...work import network_item
 from .config import EXPERIMENT, PROFILES
 
 
@@ -17,6 +18,19 @@ def trained_model(profile: str = "smoke", force: bool = False, device=None, prog
         return zoo.load(cfg.zoo, device=device, progress=progress)
     return train_cached(EXPERIMENT, profile, cfg.model, cfg.model_options, cfg.data, cfg.train,
                         force=force, device=device, progress=progress)
+
+
+def items(profile: str) -> list:
+    """Return this chapter's own network at ``profile`` as a work item (none when it shows a zoo network)."""
+    cfg = select(PROFILES, profile)
+    if cfg.zoo is not None:
+        return []
+    return [network_item(EXPERIMENT, profile, EXPERIMENT, cfg.model, cfg.model_options, cfg.data, cfg.train, "model")]
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train the network of :func:`items` by the call ``run`` makes."""
+    trained_model(item.profile, device=device, progress=progress)
 
 
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:

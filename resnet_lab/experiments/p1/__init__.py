@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import Chapter, DryRunCaps
 from .config import DEEP, EXPERIMENT, FIG2, OTHER, PROFILES
 from .controls import control_result, synthetic_results
-from .measure import run
+from .measure import compute_item, items, run
 from .paper import CLAIMS, TRAINED
 from .readings import final_accuracy, unit_frame
 from .tables import (findings_conditioning, findings_fig2, findings_lemma2, findings_lemma3, findings_other_tasks,
@@ -29,4 +29,4 @@ CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claim
                                            # base channels: at 64, P1's per-unit κ (batched SVDs over every
                                            # frequency) alone takes minutes per network on a CPU
                                            "width": 8}),
-                  compute_files=("config.py", "measure.py"))
+                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)

@@ -25,6 +25,7 @@ from ...metrics.conditioning import (preactivation, relative_perturbation_gain, 
 from ...models import build_model, residual_units
 from ...profiles import select
 from ...train import default_device, train_cached
+from ...work import network_item
 from .config import DEEP, EXPERIMENT, FIG2, PROFILES, P1Config, planned_runs, train_config
 
 
@@ -146,6 +147,33 @@ def measure(cfg: P1Config, runs: dict, models: dict[str, nn.Module], initial: nn
     return out
 
 
+def train_run(cfg: P1Config, profile: str, tag: str, images: dict, force: bool = False, device=None,
+              progress: bool = True):
+    """Return ``(model, record)`` of run ``tag``, trained with its MPA callback or reloaded.
+
+    ``images``: ``{classes: (x, y)}`` test images already read, filled here (each dataset read once: seconds on a CPU).
+    """
+    name_, options, data = planned_runs(cfg)[tag]
+    if data.classes not in images:
+        images[data.classes] = load_test_images(data, cfg.mpa_per_class, device)
+    x, y = images[data.classes]
+    return train_cached(EXPERIMENT, profile, name_, options, data, train_config(cfg, tag), tag=tag, force=force,
+                        device=device, callbacks=[mpa_callback(x, y)], progress=progress)
+
+
+def items(profile: str) -> list:
+    """Return every run of ``profile`` as a work item."""
+    cfg = select(PROFILES, profile)
+    return [network_item(EXPERIMENT, profile, EXPERIMENT, name_, options, data, train_config(cfg, tag), tag, (tag,))
+            for tag, (name_, options, data) in planned_runs(cfg).items()]
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train one run of :func:`items` by the call ``run`` makes (its MPA callback included)."""
+    train_run(select(PROFILES, item.profile), item.profile, item.args[0], {}, device=default_device(device),
+              progress=progress)
+
+
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True,
         config: P1Config | None = None, remeasure: bool = False) -> dict:
     """Train (or reload) every run of ``profile`` and measure it; cached as ``p1/<profile>``.
@@ -161,11 +189,7 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
     def compute() -> dict:
         runs, models, images = {}, {}, {}
         for tag, (name_, options, data) in planned_runs(cfg).items():
-            if data.classes not in images:  # each dataset read once: a read is seconds on a CPU
-                images[data.classes] = load_test_images(data, cfg.mpa_per_class, device)
-            x, y = images[data.classes]
-            model, record = train_cached(EXPERIMENT, profile, name_, options, data, train_config(cfg, tag), tag=tag,
-                                         force=force, device=device, callbacks=[mpa_callback(x, y)], progress=progress)
+            model, record = train_run(cfg, profile, tag, images, force, device, progress)
             runs[tag] = {"model": name_, "options": options, "classes": list(data.classes),
                          "parameters": sum(p.numel() for p in model.parameters()), "history": record["history"],
                          "diverged": record["diverged"], "train_wall_time_s": record["wall_time_s"],

@@ -15,7 +15,7 @@ estimates) · ``verdicts`` (one function per ledger row) · ``tables`` (the note
 from .. import Chapter, DryRunCaps
 from .config import EXPERIMENT, NOISE_KINDS, PROFILES, paper_drop_fractions
 from .controls import control_result, synthetic_results
-from .measure import model_name, model_options, run, step_hooks  # the builders: also benchmarks/nets_cpu.py's
+from .measure import compute_item, items, model_name, model_options, run, step_hooks  # the builders: also benchmarks/nets_cpu.py's
 from .paper import ACC_GATE, PAPER_PROBS, VARIANT_NAMES
 from .tables import (accuracy_summary, bn_growth_frame, calibration_frame, figure_frame, findings_accuracy,
                      findings_growth, findings_nets, findings_noise, findings_probs, findings_stability,
@@ -35,4 +35,5 @@ CHAPTER = Chapter("p2", "p2_forward_stability", PROFILES, run, ledger="P2", clai
                   dry_run=DryRunCaps(caps={"noise_test_per_class": 4, "bn_probe_images": 8, "stability_images": 8,
                                            "average_last_epochs": 1},  # one epoch is all there is
                                      shorten={"seeds": 2}),
-                  compute_files=("config.py", "measure.py", "robustness.py", "stability.py"))
+                  compute_files=("config.py", "measure.py", "robustness.py", "stability.py"),
+                  items=items, compute_item=compute_item)

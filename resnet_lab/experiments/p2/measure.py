@@ -20,9 +20,10 @@ from ...models import build_model
 from ...models.resnet_ds import nonneg_projection_hook, spectral_clip_hook, table52_depth
 from ...profiles import select
 from ...train import default_device, train_cached
+from ...work import network_item
 from .config import EXPERIMENT, PAPER_DEPTH, PAPER_PARAMS, PROFILES, P2Config
 from .robustness import calibrate_noise, figure_data, noise_correct, pixels, spread_indices
-from .stability import bn_feature_growth, stability_checks
+from .stability import bn_feature_growth, probe_items, stability_checks, trained_probe
 
 
 def model_name(variant: str) -> str:
@@ -105,6 +106,41 @@ def net_row(variant: str, n: int, seed: int, model, record: dict, cfg: P2Config)
             "history": [{"epoch": h["epoch"], "test_acc": h.get("test_acc")} for h in record["history"]]}
 
 
+def planned_nets(cfg: P2Config) -> list[tuple[str, int, int]]:
+    """Return every ``(variant, n, seed)`` the profile trains, in training order."""
+    return [(variant, n, seed) for variant in cfg.variants for n in cfg.depths for seed in cfg.seeds]
+
+
+def _net_call(cfg: P2Config, variant: str, n: int, seed: int) -> tuple:
+    """Return ``(model name, options, data, train config, tag)`` of one net: what keys its ``train_cached``."""
+    return (model_name(variant), model_options(cfg, n, cfg.data.num_classes, variant), cfg.data,
+            replace(cfg.train[variant], seed=seed), f"resnet_{variant}{n}-seed{seed}")
+
+
+def train_net(cfg: P2Config, profile: str, variant: str, n: int, seed: int, force: bool = False, device=None,
+              progress: bool = True):
+    """Return ``(model, record)`` of one ResNet-D/S, trained with its step hooks or reloaded."""
+    name, options, data, train, tag = _net_call(cfg, variant, n, seed)
+    return train_cached(EXPERIMENT, profile, name, options, data, train, tag=tag, force=force, device=device,
+                        step_hooks=step_hooks(cfg, variant), progress=progress)
+
+
+def items(profile: str) -> list:
+    """Return the networks of ``profile`` as work items: every ResNet-D/S and the §3.1 probes it trains itself."""
+    cfg = select(PROFILES, profile)
+    nets = [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(cfg, *key), args=key) for key in planned_nets(cfg)]
+    return nets + probe_items(cfg, profile)
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train one item of :func:`items` by the call ``run`` makes."""
+    cfg = select(PROFILES, item.profile)
+    if item.args[0] == "probe":
+        trained_probe(cfg, item.profile, item.args[1], False, device, progress)
+    else:
+        train_net(cfg, item.profile, *item.args, device=device, progress=progress)
+
+
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:
     """Train (or reload) every ResNet-D/S of ``profile`` and return all P2 measurements (cached)."""
     cfg = select(PROFILES, profile)
@@ -113,15 +149,9 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
     def compute() -> dict:
         test = cfg.data.load("test")
         nets = []
-        for variant in cfg.variants:
-            for n in cfg.depths:
-                for seed in cfg.seeds:
-                    model, record = train_cached(EXPERIMENT, profile, model_name(variant),
-                                                 model_options(cfg, n, len(test.classes), variant), cfg.data,
-                                                 replace(cfg.train[variant], seed=seed),
-                                                 tag=f"resnet_{variant}{n}-seed{seed}", force=force, device=device,
-                                                 step_hooks=step_hooks(cfg, variant), progress=progress)
-                    nets.append(net_row(variant, n, seed, model, record, cfg))
+        for variant, n, seed in planned_nets(cfg):
+            model, record = train_net(cfg, profile, variant, n, seed, force, device, progress)
+            nets.append(net_row(variant, n, seed, model, record, cfg))
         growth = lambda idx: bn_feature_growth(cfg, profile, test, idx, force, device, progress)
         return measure_nets(cfg, nets, test, device, growth)
 

@@ -15,6 +15,7 @@ from ...models import build_model
 from ...models.resnet_ds import spectral_clip_hook
 from ...noise import corrupt
 from ...train import train_cached
+from ...work import network_item
 from .config import EXPERIMENT, P2Config
 from .robustness import pixels, to_input
 
@@ -80,9 +81,21 @@ def trained_probe(cfg: P2Config, profile: str, use_bn: bool, force: bool, device
         return zoo.load(name, device=device, progress=progress)
     if cfg.bn_probe_train is None:
         return None
-    return train_cached(EXPERIMENT, profile, cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data, cfg.bn_probe_train,
-                        tag=f"{cfg.bn_probe_model}-{'bn' if use_bn else 'no_bn'}", force=force, device=device,
-                        progress=progress)
+    return train_cached(EXPERIMENT, profile, *_probe_call(cfg, use_bn), force=force, device=device, progress=progress)
+
+
+def _probe_call(cfg: P2Config, use_bn: bool) -> tuple:
+    """Return ``(model name, options, data, train config, tag)`` of the probe this chapter trains itself."""
+    return (cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data, cfg.bn_probe_train,
+            f"{cfg.bn_probe_model}-{'bn' if use_bn else 'no_bn'}")
+
+
+def probe_items(cfg: P2Config, profile: str) -> list:
+    """Return the §3.1 probes this chapter trains itself (none when the zoo's are used) as work items."""
+    if cfg.bn_probe_zoo is not None or cfg.bn_probe_train is None:
+        return []
+    return [network_item(EXPERIMENT, profile, EXPERIMENT, *_probe_call(cfg, use_bn), args=("probe", use_bn))
+            for use_bn in (True, False)]
 
 
 def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: list[int], force: bool, device,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .. import Chapter, DryRunCaps
 from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
-from .measure import run
+from .measure import compute_item, items, run
 from .paper import CLAIMS, GATE
 from .tables import (findings_activity, findings_alignment, findings_fig5, findings_jacobian_test, findings_propagation,
                      findings_spectra, spectra)
@@ -30,4 +30,5 @@ CHAPTER = Chapter("p3", "p3_linearization", PROFILES, run, ledger="P3", claims=c
                   fixtures=synthetic_results, networks=lambda cfg: (cfg.zoo,) if cfg.zoo else (),
                   dry_run=DryRunCaps(caps={"images": 2, "perturb_images": 2, "dense_max_dim": 256, "top_k": 4,
                                            "energy_k": 4}, thin={"eps_grid": 4}),
-                  compute_files=("config.py", "measure.py", "unit_spectra.py"))
+                  compute_files=("config.py", "measure.py", "unit_spectra.py"), items=items,
+                  compute_item=compute_item)

@@ -23,6 +23,7 @@ from ...metrics.perturb import minimal_fgsm, projections, propagated_perturbatio
 from ...models import residual_units
 from ...profiles import select
 from ...train import default_device, evaluate, train_cached
+from ...work import network_item
 from .config import EXPERIMENT, PROFILES, P3Config
 from .unit_spectra import interior_probe, measure_fig1, measure_fig2, measure_fig5, spectrum, stage_layout, top_energy
 
@@ -55,6 +56,21 @@ def trained_model(cfg: P3Config, profile: str, model_name: str | None = None, fo
     model, record = train_cached(EXPERIMENT, profile, name, cfg.model_options, cfg.data, cfg.train,
                                  force=force, device=device, progress=progress)
     return model, record, f"{EXPERIMENT}/{profile}"
+
+
+def items(profile: str) -> list:
+    """Return the networks ``profile`` trains itself (none when it analyses a zoo network) as work items."""
+    cfg = select(PROFILES, profile)
+    if cfg.zoo is not None:
+        return []
+    names = [cfg.model] + ([cfg.companion] if cfg.companion else [])
+    return [network_item(EXPERIMENT, profile, EXPERIMENT, name, cfg.model_options, cfg.data, cfg.train, "model",
+                         (name,)) for name in names]
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train one network of :func:`items` by the call ``run`` makes."""
+    trained_model(select(PROFILES, item.profile), item.profile, item.args[0], device=device, progress=progress)
 
 
 def _relu_activity(model, units: list, x: torch.Tensor) -> dict:

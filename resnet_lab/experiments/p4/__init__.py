@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import Chapter, DryRunCaps
 from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
-from .measure import closest_pairs, run
+from .measure import closest_pairs, compute_item, items, run
 from .paper import CLAIMS, PAPER_TABLE2
 from .readings import networks
 from .tables import (expansive_frame, figure_images, finding, findings_orbits, findings_pairs, findings_table1,
@@ -25,4 +25,4 @@ CHAPTER = Chapter("p4", "p4_dynamical_stability", PROFILES, run, ledger="P4", cl
                   fixtures=synthetic_results, grid_fields=("datasets", "depths", "seeds"),
                   dry_run=DryRunCaps(caps={"train_per_class": 8, "test_per_class": 4, "sample_per_class": 4,
                                            "small_sample_per_class": 4, "width": 8}, shorten={"seeds": 2}),
-                  compute_files=("config.py", "measure.py"))
+                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)

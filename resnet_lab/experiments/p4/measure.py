@@ -22,6 +22,7 @@ from ...metrics import dynamics as dyn
 from ...profiles import select
 from ...stats import bootstrap
 from ...train import default_device, train_cached
+from ...work import network_item
 from .config import EXPERIMENT, PROFILES, P4Config
 
 def macro_scores(labels: torch.Tensor, predictions: torch.Tensor, classes: int) -> dict[str, float]:
@@ -186,6 +187,34 @@ def evaluate_network(model: nn.Module, record: dict, data: DataSpec, sample: Ima
             "class_offsets": class_offsets(sample.labels), **analyse(model, sample, cfg, device)}
 
 
+def _net_call(cfg: P4Config, dataset: str, depth: int, seed: int) -> tuple:
+    """Return ``(model name, options, data, train config, tag)`` of one network: what keys its ``train_cached``."""
+    per_class, train = cfg.training(dataset, seed)
+    data = PaddedData(dataset, train_per_class=per_class, test_per_class=cfg.test_per_class)
+    tag = f"{dataset}-resnet{depth}" + (f"-seed{seed}" if seed else "")
+    return f"dimpreserve_resnet{depth}", {"width": cfg.width}, data, train, tag
+
+
+def train_net(cfg: P4Config, profile: str, dataset: str, depth: int, seed: int, force: bool = False, device=None,
+              progress: bool = True):
+    """Return ``(model, record)`` of one network, trained or reloaded."""
+    name, options, data, train, tag = _net_call(cfg, dataset, depth, seed)
+    return train_cached(EXPERIMENT, profile, name, options, data, train, tag=tag, force=force, device=device,
+                        progress=progress)
+
+
+def items(profile: str) -> list:
+    """Return every network of ``profile`` as a work item."""
+    cfg = select(PROFILES, profile)
+    keys = [(dataset, depth, seed) for dataset in cfg.datasets for depth in cfg.depths for seed in cfg.seeds]
+    return [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(cfg, *key), args=key) for key in keys]
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train one network of :func:`items` by the call ``run`` makes."""
+    train_net(select(PROFILES, item.profile), item.profile, *item.args, device=device, progress=progress)
+
+
 def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: bool) -> dict:
     """Train (or reload) every network of ``cfg`` and analyse it; save the images the figures show."""
     runs, samples = [], {}
@@ -195,10 +224,7 @@ def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: b
         samples[dataset] = sample = load_sample(dataset, cfg.sample_per_class)
         for depth in cfg.depths:
             for seed in cfg.seeds:
-                _, train = cfg.training(dataset, seed)
-                tag = f"{dataset}-resnet{depth}" + (f"-seed{seed}" if seed else "")
-                model, record = train_cached(EXPERIMENT, profile, f"dimpreserve_resnet{depth}", {"width": cfg.width},
-                                             data, train, tag=tag, force=force, device=device, progress=progress)
+                model, record = train_net(cfg, profile, dataset, depth, seed, force, device, progress)
                 runs.append({"dataset": dataset, "depth": depth, "seed": seed,
                              **evaluate_network(model, record, data, sample, cfg, device)})
     result = {"config": asdict(cfg), "runs": runs, "data_source": "; ".join(s.source for s in samples.values())}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .. import Chapter, DryRunCaps
 from .config import ARCHS, EXPERIMENT, PROFILES, OverheadConfig, procresnet_conv_sizes  # ARCHS on: for benchmarks/
 from .controls import control_result, synthetic_results
-from .measure import run
+from .measure import compute_item, items, run, trained_net  # trained_net: the synthesis reads P5's nets
 from .paper import GRID_GATE, PAPER_OVERHEAD, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
 from .tables import (findings_fig3, findings_gate, findings_grid, findings_linear, findings_overhead,
                      findings_projection, findings_tables, tables)
@@ -30,4 +30,5 @@ CHAPTER = Chapter("p5", "p5_norm_preservation", PROFILES, run, ledger="P5", clai
                                            "agreement_width": 0.25,  # the NS-vs-SVD check on conv* sizes
                                            "width": 8},
                                      shorten={"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}),
-                  compute_files=("config.py", "measure.py", "linear.py", "timing.py"))
+                  compute_files=("config.py", "measure.py", "linear.py", "timing.py"), items=items,
+                  compute_item=compute_item)

@@ -25,6 +25,7 @@ from ...linalg.procrustes import (mark_for_projection, polar_newton_schulz, proc
                            project_spectrum, projection_step_hook, spectrum_deviation)
 from ...profiles import select
 from ...train import default_device, train, train_cached
+from ...work import WorkItem, network_item
 from .config import (ABLATION, ARCHS, EXPERIMENT, PROFILES, GridConfig, NetsConfig, P5Config,
                      procresnet_conv_sizes)
 from .linear import linear_experiment
@@ -95,20 +96,32 @@ def grid_cell(cfg: GridConfig, c: int, d: int, project: bool, seed: int, iters: 
             "train_acc": last.get("train_acc"), "epochs": last["epoch"], "diverged": result.diverged}
 
 
+def _grid_units(cfg: GridConfig, iters: int, c: int, d: int) -> dict[tuple[bool, int], str]:
+    """Return ``{(projection, seed): unit name}`` of the c→d cells (the name holds the grid's config hash)."""
+    key = config_hash({"grid": cfg, "ns_iters": iters})  # a cell projected with other iterations is another cell
+    return {(p, s): f"grid-{key}-c{c}-d{d}-p{int(p)}-s{s}" for p in (False, True) for s in cfg.seeds}
+
+
+def grid_pair(cfg: GridConfig, c: int, d: int, iters: int, device, profile: str, data: ImageData,
+              force: bool = False) -> dict[bool, list[dict]]:
+    """Return ``{projection: [cell per seed]}`` of the c→d probes, each a cached unit: one work item."""
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for (project, seed), name in _grid_units(cfg, iters, c, d).items():
+        runs[project].append(cached_unit(EXPERIMENT, profile, name, lambda: grid_cell(
+            cfg, c, d, project, seed, iters, device, data), force))
+    return runs
+
+
 def grid_experiment(cfg: GridConfig, iters: int, device, profile: str, force: bool = False) -> dict:
     """Return Fig. 2's gradient-norm ratio of the c→d Conv-ReLU layer after training, with/without projection.
 
     Each (c, d, projection, seed) probe is one cached unit of work.
     """
     data = cfg.data.load("train")
-    key = config_hash({"grid": cfg, "ns_iters": iters})  # a cell projected with other iterations is another cell
     cells = []
     for c in cfg.channels:
         for d in cfg.channels:
-            for project in (False, True):
-                runs = [cached_unit(EXPERIMENT, profile, f"grid-{key}-c{c}-d{d}-p{int(project)}-s{seed}",
-                                    lambda seed=seed: grid_cell(cfg, c, d, project, seed, iters, device, data), force)
-                        for seed in cfg.seeds]
+            for project, runs in grid_pair(cfg, c, d, iters, device, profile, data, force).items():
                 ratios = [r["ratio"] for r in runs]
                 accs = [r["train_acc"] for r in runs if isinstance(r["train_acc"], float)]
                 cells.append({"c": c, "d": d, "projection": project, "ratio": float(np.nanmean(ratios)),
@@ -135,23 +148,68 @@ def net_plan(cfg: NetsConfig) -> list[tuple[int, str, int, str]]:
     return plan
 
 
+def _trained(cfg: NetsConfig, depth: int, arch: str, seed: int, purpose: str, profile: str, iters: int,
+             force: bool, device, progress: bool, batch):
+    """Return ``(model, record)`` of one net: its ``train_cached`` call, with its callback and projection hook."""
+    model_name, options, data, config, tag = _net_call(cfg, depth, arch, seed, purpose)
+    hooks = [projection_step_hook(cfg.project_every, iters=iters)] if arch == "ProcResNet" else []
+    return train_cached(EXPERIMENT, profile, model_name, options, data, config, tag=tag, force=force, device=device,
+                        callbacks=[gradnorm_callback(batch, with_conv_star)], step_hooks=hooks, progress=progress)
+
+
+def trained_net(profile: str, arch: str, depth: int, device=None, progress: bool = True):
+    """Return ``(model, record)`` of the first seed's Fig. 3 net ``arch`` at ``depth``: the synthesis reads it.
+
+    Through the very call ``run`` makes, hooks included, so the synthesis finds P5's weights and never accepts,
+    nor trains, a copy made without P5's projection or callback.
+    """
+    cfg = select(PROFILES, profile)
+    batch = _fixed_batch(cfg.nets.data.load("train"), cfg.nets.gradnorm_batch)
+    return _trained(cfg.nets, depth, arch, cfg.nets.seeds[0], "fig3", profile, cfg.ns_iters, False, device, progress,
+                    batch)
+
+
 def train_net(cfg: NetsConfig, depth: int, arch: str, seed: int, purpose: str, profile: str, iters: int,
               force: bool, device, progress: bool, batch) -> dict:
     """Train (or reload) one net; return its history and the final ratios with conv* on its own (``final``)."""
-    model_name, options = ARCHS[arch]
-    options = {"depth": depth, "width": cfg.width, "num_classes": 10, **options}
-    hooks = [projection_step_hook(cfg.project_every, iters=iters)] if arch == "ProcResNet" else []
-    config = replace(cfg.train if purpose == "fig3" else cfg.table_train, seed=seed)
-    tag = f"{model_name}{'-noproj' if options.get('project') is False else ''}-d{depth}-s{seed}"
-    tag += "-table23" if purpose == "table23" else ""
-    model, record = train_cached(EXPERIMENT, profile, model_name, options, cfg.data, config, tag=tag,
-                                 force=force, device=device, callbacks=[gradnorm_callback(batch, with_conv_star)],
-                                 step_hooks=hooks, progress=progress)
+    model, record = _trained(cfg, depth, arch, seed, purpose, profile, iters, force, device, progress, batch)
+    config = _net_call(cfg, depth, arch, seed, purpose)[3]
     device = next(model.parameters()).device
     final = gradient_norm_ratios(model, batch[0].to(device), batch[1].to(device), with_conv_star)
     return {"depth": depth, "arch": arch, "seed": seed, "purpose": purpose, "schedule": config.schedule,
             "history": record["history"], "diverged": record["diverged"],
             "diverged_step": record["diverged_step"], "wall_time_s": record["wall_time_s"], "final": final}
+
+
+def _net_call(cfg: NetsConfig, depth: int, arch: str, seed: int, purpose: str) -> tuple:
+    """Return ``(model name, options, data, train config, tag)`` of one net: what keys its ``train_cached``."""
+    model_name, options = ARCHS[arch]
+    options = {"depth": depth, "width": cfg.width, "num_classes": 10, **options}
+    config = replace(cfg.train if purpose == "fig3" else cfg.table_train, seed=seed)
+    tag = f"{model_name}{'-noproj' if options.get('project') is False else ''}-d{depth}-s{seed}"
+    return model_name, options, cfg.data, config, tag + ("-table23" if purpose == "table23" else "")
+
+
+def items(profile: str) -> list:
+    """Return the work items of ``profile``: every net of ``net_plan`` and, per (c, d), Fig. 2's probes."""
+    cfg = select(PROFILES, profile)
+    nets = [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(cfg.nets, *key), args=("net", *key))
+            for key in net_plan(cfg.nets)]
+    grid = [WorkItem(EXPERIMENT, profile, f"{EXPERIMENT}/{profile}/grid-c{c}-d{d}", ("grid", c, d),
+                     tuple(f"{EXPERIMENT}/{profile}/units/{u}.json" for u in _grid_units(cfg.grid, cfg.ns_iters, c, d)
+                           .values())) for c in cfg.grid.channels for d in cfg.grid.channels]
+    return nets + grid
+
+
+def compute_item(item: WorkItem, device=None, progress: bool = True) -> None:
+    """Compute one item of :func:`items` by the calls ``run`` makes (hooks and callbacks included)."""
+    cfg = select(PROFILES, item.profile)
+    device = default_device(device)
+    if item.args[0] == "grid":
+        grid_pair(cfg.grid, *item.args[1:], cfg.ns_iters, device, item.profile, cfg.grid.data.load("train"))
+        return
+    batch = _fixed_batch(cfg.nets.data.load("train"), cfg.nets.gradnorm_batch)
+    train_net(cfg.nets, *item.args[1:], item.profile, cfg.ns_iters, False, device, progress, batch)
 
 
 def nets_experiment(cfg: NetsConfig, profile: str, iters: int, force: bool, device, progress: bool) -> dict:

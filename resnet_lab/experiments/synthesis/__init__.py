@@ -16,7 +16,7 @@ from __future__ import annotations
 from .. import Chapter, DryRunCaps
 from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
-from .measure import run
+from .measure import compute_item, items, run
 from .paper import CLAIMS, MEASURES, NET_GATE
 from .tables import rank_frame, strip_figure, units_frame
 from .verdicts import claims
@@ -32,4 +32,4 @@ def _zoo_networks(cfg) -> tuple[str, ...]:
 CHAPTER = Chapter(EXPERIMENT, "synthesis", PROFILES, run, ledger="S", claims=claims, control=control_result,
                   fixtures=synthetic_results, networks=_zoo_networks,
                   dry_run=DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "top_k": 1, "gate_images": 32}),
-                  compute_files=("config.py", "measure.py"))
+                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)

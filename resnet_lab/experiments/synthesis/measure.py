@@ -30,6 +30,7 @@ from ...metrics.hooks import capture_io
 from ...metrics.jacobian import gram_spectrum, jacobian_operator, krylov_svd, spectrum_fractions
 from ...profiles import select
 from ...train import default_device, evaluate, train_cached
+from ...work import network_item
 from .config import EXPERIMENT, PROFILES, NetSpec, SynthesisConfig
 
 
@@ -37,21 +38,40 @@ def load_network(spec: NetSpec, cfg: SynthesisConfig, profile: str, device, prog
     """Return ``(model, record)`` of one network: reloaded from the zoo or from P5's artifacts, or trained here."""
     if spec.source == "zoo":
         return zoo.load(spec.name, device=device, progress=progress)
-    if spec.source == "p5":  # the very call P5's measure.train_net makes, so its committed weights are found
+    if spec.source == "p5":  # P5's own call, hooks included, so its weights are found and never copied
         from .. import get_experiment
 
-        p5 = get_experiment("p5")
-        nets = select(p5.PROFILES, cfg.p5_profile).nets
-        model_name, options = p5.ARCHS[spec.name]
-        options = {"depth": cfg.p5_depth, "width": nets.width, "num_classes": 10, **options}
-        seed = nets.seeds[0]
-        tag = f"{model_name}{'-noproj' if options.get('project') is False else ''}-d{cfg.p5_depth}-s{seed}"
-        return train_cached("p5", cfg.p5_profile, model_name, options, nets.data, replace(nets.train, seed=seed),
-                            tag=tag, device=device, progress=progress)
+        return get_experiment("p5").trained_net(cfg.p5_profile, spec.name, cfg.p5_depth, device, progress)
+    return train_cached(EXPERIMENT, profile, *_net_call(spec, cfg), device=device, progress=progress)
+
+
+def _net_call(spec: NetSpec, cfg: SynthesisConfig) -> tuple:
+    """Return ``(model name, options, data, train config, tag)`` of a network of source "train"."""
     options = {"num_classes": 10, **dict(spec.options)}
     tag = spec.label.lower().replace(" ", "-").replace("(", "").replace(")", "")
-    return train_cached(EXPERIMENT, profile, spec.model, options, cfg.data, replace(cfg.train, seed=cfg.seed),
-                        tag=tag, device=device, progress=progress)
+    return spec.model, options, cfg.data, replace(cfg.train, seed=cfg.seed), tag
+
+
+def items(profile: str) -> list:
+    """Return the networks ``profile`` reads as work items: its own, and P5's (computed by P5, hooks included)."""
+    from .. import get_experiment
+
+    cfg = select(PROFILES, profile)
+    own = [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(s, cfg), args=(s.label,))
+           for s in cfg.nets if s.source == "train"]
+    if not any(s.source == "p5" for s in cfg.nets):
+        return own
+    p5 = get_experiment("p5")
+    seed = select(p5.PROFILES, cfg.p5_profile).nets.seeds[0]  # trained_net reads the first seed's Fig. 3 nets
+    wanted = {("net", cfg.p5_depth, s.name, seed, "fig3") for s in cfg.nets if s.source == "p5"}
+    return own + [i for i in p5.items(cfg.p5_profile) if i.args in wanted]
+
+
+def compute_item(item, device=None, progress: bool = True) -> None:
+    """Train one of this chapter's own networks (P5's items name P5, whose ``compute_item`` trains them)."""
+    cfg = select(PROFILES, item.profile)
+    spec = next(s for s in cfg.nets if s.label == item.args[0])
+    load_network(spec, cfg, item.profile, device, progress)
 
 
 def unit_spectrum(unit, x: torch.Tensor, cfg: SynthesisConfig) -> dict:
