@@ -43,7 +43,9 @@ class Chapter:
     ``networks(config)`` -> the zoo networks a profile's config analyses (trained first by the runner);
     ``grid_fields``: tuple fields of the config that multiply the networks it trains (the runner's estimate);
     ``compute_files``: the chapter's files whose source, with every ``resnet_lab`` module they import, decides
-    its results (a change makes them stale; files of claims and tables are not among them).
+    its results (a change makes them stale; files of claims and tables are not among them); ``title``: what the
+    summary card and the references page call it (a paper's own title); ``cite``: the paper's key in
+    ``book/references.bib`` (``None`` for a chapter of the book, not of a paper).
     """
 
     experiment: str                          # artifacts/<experiment>/, `python -m resnet_lab run <experiment>`
@@ -58,6 +60,8 @@ class Chapter:
     grid_fields: tuple[str, ...] = ()
     dry_run: DryRunCaps = DryRunCaps()
     compute_files: tuple[str, ...] = ()
+    title: str = ""
+    cite: str | None = None
 
 
 def list_experiments() -> list[str]:

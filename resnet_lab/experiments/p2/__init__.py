@@ -35,4 +35,5 @@ CHAPTER = Chapter("p2", "p2_forward_stability", PROFILES, run, ledger="P2", clai
                   dry_run=DryRunCaps(caps={"noise_test_per_class": 4, "bn_probe_images": 8, "stability_images": 8,
                                            "average_last_epochs": 1},  # one epoch is all there is
                                      shorten={"seeds": 2}),
-                  compute_files=("config.py", "measure.py", "robustness.py", "stability.py"))
+                  compute_files=("config.py", "measure.py", "robustness.py", "stability.py"),
+                  title="Forward stability of ResNet and its variants", cite="p2_forward")

@@ -30,4 +30,5 @@ CHAPTER = Chapter("p5", "p5_norm_preservation", PROFILES, run, ledger="P5", clai
                                            "agreement_width": 0.25,  # the NS-vs-SVD check on conv* sizes
                                            "width": 8},
                                      shorten={"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}),
-                  compute_files=("config.py", "measure.py", "linear.py", "timing.py"))
+                  compute_files=("config.py", "measure.py", "linear.py", "timing.py"),
+                  title="Norm-preservation: why residual networks can become extremely deep?", cite="p5_norm_preservation")

@@ -32,4 +32,5 @@ def _zoo_networks(cfg) -> tuple[str, ...]:
 CHAPTER = Chapter(EXPERIMENT, "synthesis", PROFILES, run, ledger="S", claims=claims, control=control_result,
                   fixtures=synthetic_results, networks=_zoo_networks,
                   dry_run=DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "top_k": 1, "gate_images": 32}),
-                  compute_files=("config.py", "measure.py"))
+                  compute_files=("config.py", "measure.py"),
+                  title="Synthesis: do the five papers agree about the same networks?")
