@@ -8,7 +8,7 @@ from .paper import MEASURES
 from .readings import network_measures, unit_table
 
 STRIP = {"log_kappa": "P1 log10 κ_R", "log_norm": "P2 log10 ‖x_{l+1}‖/‖x_l‖", "log_sigma_max": "P3 log10 σ_max",
-         "plateau": "P3 plateau share", "abs_log_ratio": "P5 |ln ratio|"}
+         "spread": "P3 log10 σ_90%/σ_10%", "log_rms": "P3 ln RMS σ", "log_ratio": "P5 ln ratio"}
 
 
 def units_frame(result: dict) -> pd.DataFrame:
