@@ -19,11 +19,11 @@ from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
 from .measure import run
 from .paper import CLAIMS, MEASURES, NET_GATE
-from .tables import rank_frame, strip_figure, units_frame
+from .tables import findings, rank_frame, strip_figure, units_frame
 from .verdicts import claims
 
 __all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "MEASURES", "NET_GATE", "PROFILES", "claims", "control_result",
-           "rank_frame", "run", "strip_figure", "synthetic_results", "units_frame"]
+           "findings", "rank_frame", "run", "strip_figure", "synthetic_results", "units_frame"]
 
 
 def _zoo_networks(cfg) -> tuple[str, ...]:
