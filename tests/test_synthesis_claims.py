@@ -81,4 +81,4 @@ def test_findings_name_the_ledgers_verdicts_and_follow_the_numbers() -> None:
         assert all(f"the verdict on {c.id} is *{c.verdict}*" in text for c in rows), (name, text)
     held, failed = FIXTURES["synthetic: built to hold"][0], FIXTURES["synthetic: built to fail"][0]
     assert "ratio rises with" in synthesis.findings(held, synthesis.claims(held))
-    assert "ratio falls as" in synthesis.findings(failed, synthesis.claims(failed))
+    assert "ratio falls with" in synthesis.findings(failed, synthesis.claims(failed))

@@ -50,10 +50,11 @@ def _verdict(claims, cid: str) -> str:
     return f"the verdict on {cid} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
 
 
-def _direction(est, positive: str, negative: str) -> str:
+def _direction(est, subject: str, obj: str) -> str:
     if est is None or not np.isfinite(est.value):
-        return "cannot be read (too few units)"
-    return (positive if est.value > 0 else negative) + f" (Spearman ρ = {est.format('.2f')}, {est.n} units)"
+        return f"Whether {subject} follows {obj} cannot be read (too few units, or a measure constant over them)"
+    verb = "rises" if est.value > 0 else "falls"
+    return f"{subject[0].upper()}{subject[1:]} {verb} with {obj} (Spearman ρ = {est.format('.2f')})"
 
 
 def findings(result: dict, claims) -> str:
@@ -62,17 +63,16 @@ def findings(result: dict, claims) -> str:
     a = agreement(result, CLAIMS["S.1"].t["tol_identity"], CLAIMS["S.1"].t["tol_bound"])
     parts = [f"**What we found** (profile `{result['profile']}`, {len(result['networks'])} networks, "
              f"{result['images']} test images)."]
-    same = "every" if a["identity_ok"] == a["identity_checked"] else f"{a['identity_ok']} of the"
+    same = "all" if a["identity_ok"] == a["identity_checked"] else f"{a['identity_ok']} of the"
     parts.append(f"P5's gradient-norm ratio equals ‖Jᵀg‖/‖g‖ at {same} {a['identity_checked']} (unit, image) pairs "
                  f"(largest relative difference {a['worst_identity']:.1e}) and stays inside the Jacobian's bounds at "
                  f"{a['bound_ok']} of {a['bound_checked']}: {_verdict(claims, 'S.1')}.")
     rms = unit_correlation(result, "log_rms", "log_ratio")
-    parts.append("Across units that are not transitions, the ratio "
-                 + _direction(rms, "rises with", "falls as")
-                 + f" the Jacobian's RMS singular value grows: {_verdict(claims, 'S.2')}.")
+    parts.append(_direction(rms, "over units that are not transitions, the ratio", "the Jacobian's RMS singular value")
+                 + f": {_verdict(claims, 'S.2')}.")
     kappa = unit_correlation(result, "log_kappa", "spread")
-    parts.append("P1's κ_R of the linear part " + _direction(kappa, "rises with", "falls as")
-                 + f" the spread of the real Jacobian's singular values widens: {_verdict(claims, 'S.3')}.")
+    parts.append(_direction(kappa, "P1's κ_R of the linear part", "the spread of the real Jacobian's nonzero "
+                            "singular values") + f": {_verdict(claims, 'S.3')}.")
     used, nets, ranks = rank_matrix(result)
     w = f"Kendall's W = {kendall_w(ranks):.2f} over {len(used)} measures on {len(nets)} networks" if len(used) else \
         "No measure is defined on every network"
