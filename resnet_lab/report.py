@@ -5,15 +5,6 @@ import html
 
 from .ledger import VERDICT_COLORS, Claim
 
-PAPERS = {  # chapter → (citation key in book/references.bib, short title)
-    "P1": ("p1_dynamical", "Understanding ResNet from a discrete dynamical system perspective"),
-    "P2": ("p2_forward", "Forward stability of ResNet and its variants"),
-    "P3": ("p3_linearization", "Residual networks as nonlinear systems: stability analysis using linearization"),
-    "P4": ("p4_qualitative", "A qualitative theory of dynamical systems for assessing stability in ResNets"),
-    "P5": ("p5_norm_preservation", "Norm-preservation: why residual networks can become extremely deep?"),
-}
-SYNTHESES = {"S": "Synthesis: do the five papers agree about the same networks?"}  # chapters of the book, not papers
-
 
 def badge(verdict: str) -> str:
     """Return an HTML badge for a verdict, in the book's verdict colour."""
@@ -22,9 +13,12 @@ def badge(verdict: str) -> str:
             f'border-radius:8px;font-size:85%;white-space:nowrap">{html.escape(verdict)}</span>')
 
 
-def summary_card_html(chapter: str, claims: list[Claim]) -> str:
-    """Return the chapter's summary card as HTML: the paper, each claim with its verdict badge, gate and profile."""
-    title = PAPERS[chapter][1] if chapter in PAPERS else SYNTHESES[chapter]
+def summary_card_html(chapter, claims: list[Claim]) -> str:
+    """Return the chapter's summary card as HTML: the paper, each claim with its verdict badge, gate and profile.
+
+    ``chapter``: the chapter's ``Chapter`` record (``resnet_lab.experiments``), which names its ledger and title.
+    """
+    label, title = chapter.ledger, chapter.title
     profiles = sorted({c.profile for c in claims if c.profile}) or ["—"]
     rows = []
     for c in claims:
@@ -38,12 +32,12 @@ def summary_card_html(chapter: str, claims: list[Claim]) -> str:
     counts = {v: sum(c.verdict == v for c in claims) for v in VERDICT_COLORS}
     tally = " ".join(f"{badge(v)}&nbsp;{n}" for v, n in counts.items() if n)
     return (f"<div class='summary-card' style='border:1px solid #ccc;border-radius:6px;padding:8px 12px'>"
-            f"<p><b>{chapter}: <i>{html.escape(title)}</i></b> — profile {', '.join(profiles)}. {tally}</p>"
+            f"<p><b>{label}: <i>{html.escape(title)}</i></b> — profile {', '.join(profiles)}. {tally}</p>"
             f"<table style='font-size:90%'><tr><th>claim</th><th>verdict</th><th>statement</th><th>gate</th>"
             f"<th>measured / why</th></tr>{''.join(rows)}</table></div>")
 
 
-def summary_card(chapter: str, claims: list[Claim]):
+def summary_card(chapter, claims: list[Claim]):
     """Return the summary card as an object Jupyter displays (``IPython.display.HTML``)."""
     from IPython.display import HTML
 

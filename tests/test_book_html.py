@@ -28,7 +28,7 @@ import yaml
 from resnet_lab.artifacts import REPO_ROOT
 from resnet_lab.experiments import ledgers
 from resnet_lab.ledger import CLAIMS_ENV, VERDICTS
-from resnet_lab.report import PAPERS
+from resnet_lab.experiments import get_chapter, list_experiments
 
 bs4 = pytest.importorskip("bs4")
 
@@ -160,8 +160,12 @@ def norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
+# The chapters of a paper, from the registry (a chapter with a citation key tests a paper).
+PAPERS = {c.ledger: (c.cite, c.title) for c in map(get_chapter, list_experiments()) if c.cite}
+
+
 def missing_papers(page) -> list[str]:
-    """Return the five papers' titles that the references page does not list."""
+    """Return the titles of the registry's papers that the references page does not list."""
     text = norm(content(page).get_text(" "))
     return [f"{chapter}: {title}" for chapter, (_, title) in PAPERS.items() if norm(title) not in text]
 
@@ -236,7 +240,7 @@ def test_checker_reads_the_cards_report_writes():
 
     claims = [Claim(f"P1.{i}", f"statement {i}", "criterion", "value", v, reason="why" if v in
                     ("inconclusive", "not run") else "", profile="small") for i, v in enumerate(VERDICTS, 1)]
-    page = soup(f"<article><h1>P1</h1>{summary_card_html('P1', claims)}<img src='x.png'></article>")
+    page = soup(f"<article><h1>P1</h1>{summary_card_html(get_chapter('P1'), claims)}<img src='x.png'></article>")
     rows = [{"id": c.id, "verdict": c.verdict} for c in claims]
     assert card_problems(page, rows) == []
     rows[0]["verdict"] = "fails"
@@ -288,6 +292,13 @@ def test_ledger_page_is_one_line_per_claim_as_rendered(tmp_path, monkeypatch):
         "claim P1.1: the line does not show its verdict 'fails'", "claim P1.9: no line of its own"]
     assert ledger_page_problems(soup("<article><table><tr><td>P1.1</td></tr></table></article>"), {})[0].startswith(
         "the page has a table")
+
+
+def test_every_paper_chapter_has_a_title_and_a_key_in_the_bibliography():
+    bib = (REPO_ROOT / "book" / "references.bib").read_text()
+    assert len(PAPERS) == 5
+    for chapter, (key, title) in PAPERS.items():
+        assert title and re.search(rf"@\w+\{{{re.escape(key)},", bib), (chapter, key)
 
 
 def test_missing_papers_on_a_references_page():

@@ -1,7 +1,11 @@
 """The package's floors (issue 38): every import goes down or sideways within a floor, never up.
 
 Read from the import statements (``sources.imported_files``), so a lazy import inside a function counts too.
-A chapter never imports another chapter; the registry finds chapters by name at run time, not by import.
+A chapter never imports another chapter, with one exception: a chapter's compute files may read another chapter's
+``config.py`` and ``measure.py`` (the settings of networks it reloads and the call that trains them, hooks included:
+the synthesis reloading P5's nets), so that dependency is written in an import and the source hashes see it;
+``config.py`` itself imports no other chapter. Otherwise the
+registry finds chapters by name at run time, not by import.
 """
 import pytest
 
@@ -45,8 +49,10 @@ def test_imports_never_go_up(relative):
     mine = floor(relative)
     for target in sorted(p.relative_to(PACKAGE).as_posix() for p in imported_files(PACKAGE / relative)):
         assert floor(target) <= mine, f"{relative} ({FLOORS[mine][0]}) imports {target} ({FLOORS[floor(target)][0]})"
-        if chapter_of(relative) and chapter_of(target):
-            assert chapter_of(relative) == chapter_of(target), f"{relative} imports another chapter: {target}"
+        if chapter_of(relative) and chapter_of(target) and chapter_of(relative) != chapter_of(target):
+            assert target.endswith(("/config.py", "/measure.py")) and not relative.endswith("/config.py"), (
+                f"{relative} imports another chapter: {target} (only another chapter's config.py and measure.py "
+                "may be read)")
 
 
 def test_verdicts_read_only_the_paper_and_the_readings():

@@ -10,6 +10,7 @@ import pytest
 
 from resnet_lab.controls import check_control
 from resnet_lab.experiments import synthesis
+from resnet_lab.experiments.synthesis import controls as synthesis_controls
 from resnet_lab.experiments.synthesis.controls import AGREE, fake_result
 from resnet_lab.ledger import gates_ignored
 
@@ -34,13 +35,25 @@ def test_claims_read_the_profile_and_keep_the_declared_order() -> None:
 
 
 
-def test_a_unit_outside_its_singular_values_fails_the_implementation_check() -> None:
+def test_a_unit_outside_its_bounds_or_off_the_identity_fails_the_implementation_check() -> None:
     result = fake_result(AGREE)
     unit = result["networks"][1]["units"][2]
-    unit["ratio"][1] = unit["sigma_max"][1] * 1.01
+    unit["ratio"][1] = unit["vjp_ratio"][1] = unit["sigma_max"][1] * 1.01
     assert _verdicts(result)["S.1"] == "fails"
-    unit["ratio"][1] = unit["sigma_max"][1] * 1.0005  # inside the declared tolerance
+    unit["ratio"][1] = unit["vjp_ratio"][1] = unit["sigma_max"][1] * 1.0005  # inside the declared tolerance
     assert _verdicts(result)["S.1"] == "holds"
+    unit["ratio"][1] *= 1 + 1e-4  # off ‖Jᵀg‖/‖g‖ by more than 1e-5
+    assert _verdicts(result)["S.1"] == "fails"
+    lower = fake_result(AGREE)
+    unit = lower["networks"][0]["units"][0]
+    unit["ratio"][0] = unit["vjp_ratio"][0] = unit["range_lo"][0] * 0.99  # under σ⁺_min‖Pg‖/‖g‖
+    assert _verdicts(lower)["S.1"] == "fails"
+
+
+def test_w_at_chance_is_inconclusive_and_only_discordance_fails() -> None:
+    """Three measures that half agree sit inside the null's 5–95% range: inconclusive, not fails."""
+    got = _verdicts(fake_result(synthesis_controls.HALF, units=4, kappa_nets=0))
+    assert got["S.4"] == "inconclusive"
 
 
 def test_measures_missing_on_some_networks_are_left_out_of_w() -> None:
@@ -59,3 +72,13 @@ def test_control_holds_nothing() -> None:
     with gates_ignored():
         got = _verdicts(result)
     assert all(got[k] not in ("holds", "partly") for k in ("S.2", "S.3", "S.4")), got
+
+
+def test_findings_name_the_ledgers_verdicts_and_follow_the_numbers() -> None:
+    for name, (result, _) in FIXTURES.items():
+        rows = synthesis.claims(result)
+        text = synthesis.findings(result, rows)
+        assert all(f"the verdict on {c.id} is *{c.verdict}*" in text for c in rows), (name, text)
+    held, failed = FIXTURES["synthetic: built to hold"][0], FIXTURES["synthetic: built to fail"][0]
+    assert "ratio rises with" in synthesis.findings(held, synthesis.claims(held))
+    assert "ratio falls with" in synthesis.findings(failed, synthesis.claims(failed))

@@ -47,7 +47,9 @@ class Chapter:
     ``networks(config)`` -> the zoo networks a profile's config analyses (trained first by the runner);
     ``grid_fields``: tuple fields of the config that multiply the networks it trains (the runner's estimate);
     ``compute_files``: the chapter's files whose source, with every ``resnet_lab`` module they import, decides
-    its results (a change makes them stale; files of claims and tables are not among them).
+    its results (a change makes them stale; files of claims and tables are not among them); ``title``: what the
+    summary card and the references page call it (a paper's own title); ``cite``: the paper's key in
+    ``book/references.bib`` (``None`` for a chapter of the book, not of a paper).
     ``items(profile) -> [WorkItem]``: the networks (and heavy pieces) it trains at a profile, each computed alone by
     ``compute_item(item, device, progress)`` through the call ``run`` makes, so a scheduler can spread them over
     GPUs (``dispatch.py``); zoo networks are not among them (``networks`` names those).
@@ -67,6 +69,8 @@ class Chapter:
     compute_files: tuple[str, ...] = ()
     items: Callable[[str], list] = _no_items
     compute_item: Callable[..., object] | None = None
+    title: str = ""
+    cite: str | None = None
 
 
 def list_experiments() -> list[str]:

@@ -29,4 +29,5 @@ CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claim
                                            # base channels: at 64, P1's per-unit κ (batched SVDs over every
                                            # frequency) alone takes minutes per network on a CPU
                                            "width": 8}),
-                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)
+                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item,
+                  title="Understanding ResNet from a discrete dynamical system perspective", cite="p1_dynamical")

@@ -36,4 +36,5 @@ CHAPTER = Chapter("p2", "p2_forward_stability", PROFILES, run, ledger="P2", clai
                                            "average_last_epochs": 1},  # one epoch is all there is
                                      shorten={"seeds": 2}),
                   compute_files=("config.py", "measure.py", "robustness.py", "stability.py"),
-                  items=items, compute_item=compute_item)
+                  items=items, compute_item=compute_item,
+                  title="Forward stability of ResNet and its variants", cite="p2_forward")

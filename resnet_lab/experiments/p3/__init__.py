@@ -31,4 +31,5 @@ CHAPTER = Chapter("p3", "p3_linearization", PROFILES, run, ledger="P3", claims=c
                   dry_run=DryRunCaps(caps={"images": 2, "perturb_images": 2, "dense_max_dim": 256, "top_k": 4,
                                            "energy_k": 4}, thin={"eps_grid": 4}),
                   compute_files=("config.py", "measure.py", "unit_spectra.py"), items=items,
-                  compute_item=compute_item)
+                  compute_item=compute_item,
+                  title="Residual networks as nonlinear systems: stability analysis using linearization", cite="p3_linearization")

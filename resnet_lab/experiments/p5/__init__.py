@@ -31,4 +31,5 @@ CHAPTER = Chapter("p5", "p5_norm_preservation", PROFILES, run, ledger="P5", clai
                                            "width": 8},
                                      shorten={"seeds": 2, "plain_seeds": 2, "channels": 2, "extra_depths": 1}),
                   compute_files=("config.py", "measure.py", "linear.py", "timing.py"), items=items,
-                  compute_item=compute_item)
+                  compute_item=compute_item,
+                  title="Norm-preservation: why residual networks can become extremely deep?", cite="p5_norm_preservation")

@@ -3,12 +3,13 @@
 Every paper's per-unit measure on the **same** trained networks at the **same** test images: P1's κ_R of each
 unit's linear part, P2's feature-norm growth, P3's unit Jacobian spectra, P5's gradient-norm ratios (P4's
 g-expansivity needs a dimension-preserving network and is not measured here). The ledger asks whether forward
-and backward agree (an implementation check), whether P3's plateau and P5's norm preservation go together,
+and backward agree (an implementation check), whether P5's ratio follows the RMS gain of P3's Jacobian,
 whether P1's linear-part κ_R predicts the real Jacobian's spread, and whether the measures rank the networks alike.
 ``python -m resnet_lab run synthesis --profile small`` (nothing retrains: the zoo pair and P5's depth-20 nets are
 reloaded); notebook ``notebooks/synthesis.ipynb``.
 
 Files: ``paper.py`` (gate, claims, measures) · ``config.py`` (profiles, control) · ``measure.py`` (the result) ·
+``unit_measures.py`` (one unit at one image) ·
 ``readings.py`` · ``verdicts.py`` · ``tables.py`` · ``controls.py``.
 """
 from __future__ import annotations
@@ -18,11 +19,11 @@ from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
 from .measure import compute_item, items, run
 from .paper import CLAIMS, MEASURES, NET_GATE
-from .tables import rank_frame, strip_figure, units_frame
+from .tables import findings, rank_frame, strip_figure, units_frame
 from .verdicts import claims
 
 __all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "MEASURES", "NET_GATE", "PROFILES", "claims", "control_result",
-           "rank_frame", "run", "strip_figure", "synthetic_results", "units_frame"]
+           "findings", "rank_frame", "run", "strip_figure", "synthetic_results", "units_frame"]
 
 
 def _zoo_networks(cfg) -> tuple[str, ...]:
@@ -31,5 +32,8 @@ def _zoo_networks(cfg) -> tuple[str, ...]:
 
 CHAPTER = Chapter(EXPERIMENT, "synthesis", PROFILES, run, ledger="S", claims=claims, control=control_result,
                   fixtures=synthetic_results, networks=_zoo_networks,
-                  dry_run=DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "top_k": 1, "gate_images": 32}),
-                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item)
+                  dry_run=DryRunCaps(caps={"images": 2, "dense_max_dim": 256, "lanczos_steps": 8, "p1_grid": 4,
+                                                 "gate_images": 32}),
+                  compute_files=("config.py", "measure.py", "unit_measures.py"),
+                  items=items, compute_item=compute_item,
+                  title="Synthesis: do the five papers agree about the same networks?")

@@ -40,8 +40,12 @@ class SynthesisConfig:
     data: DataSpec = DataSpec("cifar10", train_per_class=20, test_per_class=10)  # source "train" only
     train: TrainConfig = TrainConfig(epochs=2, batch_size=50, lr=0.05, schedule="onecycle")
     images: int = 2                   # test images at which every unit is linearised and back-propagated
-    dense_max_dim: int = 1024         # largest Gram side min(m, n) for a full spectrum (P3's rule); else top-k
-    top_k: int = 1                    # top singular values by block Krylov where the spectrum is not full
+    lanczos_steps: int = 48           # Lanczos steps per (unit, image): σ_max and the quantiles of the spectrum
+    hutchinson_probes: int = 8        # ±1 probes for ‖J‖_F² (the RMS singular value)
+    dense_max_dim: int = 1024         # largest Gram side min(m, n) with a full spectrum (S.1's range bounds)
+    dense_images: int = 1             # ... at the first this many images only
+    p1_grid: int = 8                  # P1's κ_R on a p1_grid × p1_grid grid (the unit's own where smaller), zero padded
+    p1_max_dim: int = 4096            # largest input dimension channels·grid² for P1's dense zero-padded κ_R
     gate_images: int = 1000           # test images for each network's accuracy (the gate)
     shuffle_units: bool = False       # control: every per-unit measure but the spectra dealt to random units
     seed: int = 0
@@ -59,16 +63,17 @@ _TINY = (NetSpec("ResNet-20", "train", model="resnet20", options=(("width", 4),)
                  options=(("depth", 20), ("width", 0.25), ("project", False))))
 
 PROFILES = {
-    # Seconds on a CPU: five tiny nets, 2 epochs on 200 images; full spectra of the 16×8×8 = 1,024-dim units
-    # (the post-activation nets' stage 3), top-1 elsewhere; 2 test images.
-    "smoke": SynthesisConfig(nets=_TINY, gate_images=100),
-    # One CPU thread, minutes, nothing trained: the zoo pair and P5's four depth-20 nets on 3 test images. Full
-    # spectra where the Gram side is ≤ 4,096 (the ResNet-20 pair's stage-3 units, 64×8×8, as P3's small run);
-    # stages 1–2 (16,384 and 8,192) and P5's bottleneck units (≥ 16,384) by their top singular value only.
-    "small": SynthesisConfig(nets=_ZOO_PAIR + _P5, images=3, dense_max_dim=4096, test_data=DataSpec("cifar10")),
-    # One GPU: the same networks (P5's standard depth-20 nets), every spectrum up to 16,384 full, 10 images.
-    "standard": SynthesisConfig(nets=_ZOO_PAIR + _P5, p5_profile="standard", images=10, dense_max_dim=16384,
-                                top_k=4, test_data=DataSpec("cifar10")),
+    # Seconds on a CPU: five tiny nets, 2 epochs on 200 images; full spectra (range bounds) of the 16×8×8 =
+    # 1,024-dim units (the post-activation nets' stage 3) at the first image; 2 test images.
+    "smoke": SynthesisConfig(nets=_TINY, gate_images=100, lanczos_steps=32),
+    # One CPU thread, minutes, nothing trained: the zoo pair and P5's four depth-20 nets (42 units, 26 of them not
+    # transitions) on 3 test images, every spectrum by Lanczos quadrature. No full spectrum: the smallest Gram side
+    # is 4,096 (ResNet-20's stage 3), about two minutes each on one shared thread, so S.1's range bounds are
+    # checked at smoke and in the tests. P1's κ_R dense on 8×8 grids (≤ 4,096 dims: ~30 s for stage 3).
+    "small": SynthesisConfig(nets=_ZOO_PAIR + _P5, images=3, dense_max_dim=0, test_data=DataSpec("cifar10")),
+    # One GPU: the same networks (P5's standard depth-20 nets), full spectra up to a Gram side of 4,096, 10 images.
+    "standard": SynthesisConfig(nets=_ZOO_PAIR + _P5, p5_profile="standard", images=10, dense_max_dim=4096,
+                                lanczos_steps=96, test_data=DataSpec("cifar10")),
 }
 PROFILES["paper"] = replace(PROFILES["standard"], p5_profile="paper")
 

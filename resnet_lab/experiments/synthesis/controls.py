@@ -17,63 +17,67 @@ def control_result(device=None) -> dict:
     return cached(EXPERIMENT, "control", lambda: compute_all(CONTROL, "control", device, False), config=CONTROL)
 
 
-def fake_result(levels: dict[str, tuple[float, float, float, float]], plateau_slope: float = -1.0,
-                kappa_slope: float = 1.0, acc: float = 0.9, units: int = 6, images: int = 3, noise: float = 0.0,
-                outside: bool = False, kappa_nets: int = 2, dense_units: int | None = None, seed: int = 0) -> dict:
-    """Build a result: ``levels[net] = (growth decades/unit, log10 σ_max, plateau share, |ln ratio|)``.
+def fake_result(levels: dict[str, tuple[float, float, float, float]], rms_slope: float = 1.0,
+                kappa_slope: float = 1.0, acc: float = 0.9, units: int = 12, images: int = 3, noise: float = 0.0,
+                broken: bool = False, kappa_nets: int = 2, dense_units: int = 2, seed: int = 0) -> dict:
+    """Build a result: ``levels[net] = (log10 norm ratio, log10 σ_max, log10 κ_R, ln ratio)``, each a level.
 
-    Within a network, unit ``i`` (``t = i/(units−1)``) has plateau ``p + 0.1t`` and |ln ratio| ``q +
-    0.1·plateau_slope·(−t)`` (so ``plateau_slope < 0`` makes them move apart), log10 κ_R ``1 + kappa_slope·t`` on the
-    first ``kappa_nets`` networks and a spread ``1 + 0.5t``; ``noise`` adds Gaussian jitter per image; ``outside``
-    puts one pair's ratio under σ_min.
+    Unit ``i`` of a network (every fourth a transition) gets a pattern ``u_i ∈ [−1, 1]``: ln RMS gain ``level +
+    0.5u_i``, ln ratio ``level + 0.5·rms_slope·u_i`` (so ``rms_slope < 0`` opposes them), log10 κ_R ``level +
+    kappa_slope·u_i`` on the first ``kappa_nets`` networks and a spread ``1 + 0.5u_i``; ``noise`` adds Gaussian
+    jitter per image to the ratio and the spread. ``‖Jᵀg‖/‖g‖`` equals the ratio, and the first ``dense_units``
+    units have range bounds at image 0; ``broken`` inverts one unit's ‖Jᵀg‖/‖g‖ and puts one ratio above σ_max.
     """
     rng = np.random.default_rng(seed)
     nets = []
-    for j, (label, (growth, log_sigma, plateau, log_ratio)) in enumerate(levels.items()):
+    for j, (label, (log_norm, log_sigma, log_kappa, log_ratio)) in enumerate(levels.items()):
         rows = []
         for i in range(units):
-            t = i / (units - 1)
-            jit = (lambda: list(rng.normal(0, noise, images)) if noise else [0.0] * images)
-            p = [float(np.clip(plateau + 0.1 * t + e, 0, 1)) for e in jit()]
-            q = [abs(log_ratio - 0.1 * plateau_slope * t + e) for e in jit()]
-            ratio = [float(np.exp(v)) for v in q]
-            dense = dense_units is None or i < dense_units
-            rows.append({"unit": f"stages.{i // 2}.{i % 2}", "index": i, "transition": i % 2 == 0,
-                         "kappa_R": float(10 ** (1 + kappa_slope * t)) if j < kappa_nets else None,
-                         "ratio": ratio, "norm_ratio": [10 ** growth] * images,
-                         "sigma_max": [10 ** (log_sigma + 0.01 * t)] * images, "sigma_floor": [0.0] * images,
-                         "plateau": p if dense else [None] * images, "zero": [0.1 if dense else None] * images,
-                         "spread": [1 + 0.5 * t + e for e in jit()] if dense else [None] * images, "dense": dense})
+            u = 2 * ((i * 7) % units) / (units - 1) - 1
+            ratio = [float(np.exp(log_ratio + 0.5 * rms_slope * u + (rng.normal(0, noise) if noise else 0.0)))
+                     for _ in range(images)]
+            dense = [i < dense_units and k == 0 for k in range(images)]
+            rows.append({"unit": f"stages.{i // 4}.{i % 4}", "index": i, "transition": i % 4 == 0,
+                         "kappa_R": float(10 ** (log_kappa + kappa_slope * u)) if j < kappa_nets else None,
+                         "ratio": ratio, "vjp_ratio": list(ratio), "norm_ratio": [10 ** log_norm] * images,
+                         "sigma_max": [10 ** (log_sigma + 0.01 * u)] * images,
+                         "rms_gain": [float(np.exp(log_ratio + 0.5 * u))] * images,
+                         "spread": [1 + 0.5 * u + (rng.normal(0, noise) if noise else 0.0) for _ in range(images)],
+                         "range_lo": [r / 2 if d else None for r, d in zip(ratio, dense)],
+                         "range_hi": [r * 2 if d else None for r, d in zip(ratio, dense)]})
         nets.append({"label": label, "source": "synthetic", "name": label, "test_acc": acc, "gate_images": 1000,
                      "parameters": 0, "units": rows})
-    if outside:
-        unit = nets[0]["units"][0]
-        unit["sigma_floor"][0] = unit["ratio"][0] * 2
+    if broken:
+        unit = nets[0]["units"][1]
+        unit["vjp_ratio"][0] = 1 / unit["ratio"][0]
+        unit = nets[-1]["units"][2]
+        unit["ratio"][1] = unit["vjp_ratio"][1] = unit["sigma_max"][1] * 1.5
     return {"config": {}, "profile": "synthetic", "images": images, "networks": nets,
             "provenance": {"profile": "synthetic"}}
 
 
-# Four networks whose every measure orders them A < B < C < D (plateau share falls as the others rise) ...
-AGREE = {"A": (0.01, 0.5, 0.6, 0.1), "B": (0.02, 0.6, 0.5, 0.2), "C": (0.03, 0.7, 0.4, 0.3), "D": (0.04, 0.8, 0.3, 0.4)}
-# ... and four where growth and the P5 ratio order them one way, σ_max and the plateau the other: W = 0.
-DISAGREE = {"A": (0.01, 0.8, 0.6, 0.1), "B": (0.02, 0.7, 0.5, 0.2), "C": (0.03, 0.6, 0.4, 0.3), "D": (0.04, 0.5, 0.3, 0.4)}
+# Four networks whose every measure orders them A < B < C < D ...
+AGREE = {"A": (0.01, 0.8, 1.0, 0.6), "B": (0.02, 0.9, 1.1, 0.7), "C": (0.03, 1.0, 1.2, 0.8), "D": (0.04, 1.1, 1.3, 0.9)}
+# ... six where P1 and P2 order them one way and P3 and P5 the other (rank sums all equal: W = 0) ...
+OPPOSED = {k: (0.01 * (i + 1), 1.3 - 0.1 * i, 1.0 + 0.1 * i, 1.1 - 0.1 * i) for i, k in enumerate("ABCDEF")}
+# ... four where P2 and P5 order them one way and P3 the other (three measures cannot disagree beyond chance) ...
+HALF = {"A": (0.01, 1.1, 1.0, 0.6), "B": (0.02, 1.0, 1.0, 0.7), "C": (0.03, 0.9, 1.0, 0.8), "D": (0.04, 0.8, 1.0, 0.9)}
 # ... and four with no network-level differences at all (only noise).
-EVEN = dict.fromkeys("ABCD", (0.02, 0.6, 0.4, 0.2))
+EVEN = dict.fromkeys("ABCD", (0.02, 1.0, 1.0, 0.7))
 
 
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     """Return hand-built results with the verdicts they must get (controls and tests use them)."""
     return {
-        "synthetic: built to hold": (fake_result(AGREE), dict.fromkeys(("S.1", "S.2", "S.3", "S.4"), "holds")),
-        "synthetic: built to fail": (
-            fake_result({"A": (0.01, 0.8, 0.3, 0.1), "B": (0.02, 0.7, 0.4, 0.2), "C": (0.03, 0.6, 0.5, 0.3),
-                         "D": (0.04, 0.5, 0.6, 0.4)}, plateau_slope=1.0, kappa_slope=-1.0, outside=True),
-            {"S.1": "fails", "S.2": "fails", "S.3": "fails", "S.4": "fails"}),
-        "synthetic: only noise": (fake_result(EVEN, plateau_slope=0.0, kappa_slope=0.0, noise=0.05, seed=3),
+        "synthetic: built to hold": (fake_result(AGREE, kappa_nets=4), dict.fromkeys(("S.1", "S.2", "S.3", "S.4"),
+                                                                                       "holds")),
+        "synthetic: built to fail": (fake_result(OPPOSED, rms_slope=-1.0, kappa_slope=-1.0, broken=True, kappa_nets=6),
+                                     dict.fromkeys(("S.1", "S.2", "S.3", "S.4"), "fails")),
+        "synthetic: only noise": (fake_result(EVEN, rms_slope=0.0, kappa_slope=0.0, noise=0.05, seed=3),
                                   {"S.1": "holds", "S.2": "inconclusive", "S.3": "inconclusive"}),
-        "synthetic: gate unmet": (fake_result(AGREE, acc=0.5), {"S.1": "holds", "S.2": "inconclusive",
-                                                                "S.3": "inconclusive", "S.4": "inconclusive"}),
-        "synthetic: too few full spectra, measures half agree": (
-            fake_result(DISAGREE, dense_units=1, kappa_nets=0),
+        "synthetic: gate unmet": (fake_result(AGREE, acc=0.5, kappa_nets=4),
+                                  {"S.1": "holds", "S.2": "inconclusive", "S.3": "inconclusive", "S.4": "inconclusive"}),
+        "synthetic: too few units, measures half agree": (
+            fake_result(HALF, units=4, kappa_nets=0),
             {"S.2": "inconclusive", "S.3": "inconclusive", "S.4": "inconclusive"}),
     }

@@ -1,22 +1,17 @@
 """The synthesis measured: every paper's per-unit quantity on the same networks at the same test images (``run``).
 
-Per network and per residual unit ``x_{l+1} = u_l(x_l)``, at each of ``images`` test images:
-
-* P3 — the singular values of the unit's Jacobian ``J = ∂x_{l+1}/∂x_l`` (``metrics.jacobian``): every one where
-  the Gram side is affordable (plateau share, σ_min, the spread), else the top-k by block Krylov (σ_max);
-* P5 — the gradient-norm ratio ``‖∂E/∂x_l‖ / ‖∂E/∂x_{l+1}‖`` of that image's loss (``metrics.gradnorm``, eval
-  mode, so forward and backward see the same fixed function);
-* P2 — the feature-norm ratio ``‖x_{l+1}‖ / ‖x_l‖`` (``metrics.hooks.capture_io``, as ``metrics.forward``);
-* P1 — once per unit, the exact κ_R of its linear part (``metrics.conditioning.unit_condition``: BN folded,
-  ReLUs as identity, circular padding); pre-activation units have no ``W₂W₁ + I`` form and get ``None``.
+Per network, per residual unit and per test image (``unit_measures.py`` says what and how): P5's gradient-norm
+ratio (``metrics.gradnorm``, eval mode, one image per backward pass, so forward and backward see one fixed
+function) and its independent twin ``‖Jᵀg‖/‖g‖``; P3's σ_max, RMS singular value and quantile spread of the unit
+Jacobian; P2's feature-norm ratio; and once per unit P1's zero-padded κ_R of its linear part.
 
 P4's g-expansivity reads every block through the classifier head, which needs a dimension-preserving network;
-none of these networks is one, so P4 is not measured here (the notebook says so). This file imports only
-``config.py`` and shared modules; P5's nets are found through the registry, as the runner finds chapters.
+none of these networks is one, so P4 is not measured here (the notebook says so). P5's nets are reloaded with
+P5's own settings, imported from ``p5/config.py`` (the one file of another chapter a chapter may read), so an
+edit there makes this result stale too.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -24,14 +19,20 @@ import torch
 
 from ... import zoo
 from ...artifacts import cached
-from ...metrics.conditioning import unit_condition
 from ...metrics.gradnorm import gradient_norm_ratios, tagged_units
-from ...metrics.hooks import capture_io
-from ...metrics.jacobian import gram_spectrum, jacobian_operator, krylov_svd, spectrum_fractions
 from ...profiles import select
 from ...train import default_device, evaluate, train_cached
 from ...work import network_item
+# P5's nets are reloaded by P5's own call (hooks included): that dependency is an import, so the source
+# hashes see it (tests/test_layers.py allows a chapter's config.py and measure.py to be read).
+from ..p5.config import PROFILES as P5_PROFILES
+from ..p5.measure import items as p5_items
+from ..p5.measure import trained_net as p5_trained_net
 from .config import EXPERIMENT, PROFILES, NetSpec, SynthesisConfig
+from .unit_measures import output_gradient, p1_kappa, unit_image
+
+PER_IMAGE = ("ratio", "vjp_ratio", "norm_ratio", "sigma_max", "rms_gain", "spread", "range_lo", "range_hi",
+             "sigma_max_dense", "spread_dense")
 
 
 def load_network(spec: NetSpec, cfg: SynthesisConfig, profile: str, device, progress: bool):
@@ -39,9 +40,7 @@ def load_network(spec: NetSpec, cfg: SynthesisConfig, profile: str, device, prog
     if spec.source == "zoo":
         return zoo.load(spec.name, device=device, progress=progress)
     if spec.source == "p5":  # P5's own call, hooks included, so its weights are found and never copied
-        from .. import get_experiment
-
-        return get_experiment("p5").trained_net(cfg.p5_profile, spec.name, cfg.p5_depth, device, progress)
+        return p5_trained_net(cfg.p5_profile, spec.name, cfg.p5_depth, device, progress)
     return train_cached(EXPERIMENT, profile, *_net_call(spec, cfg), device=device, progress=progress)
 
 
@@ -54,17 +53,14 @@ def _net_call(spec: NetSpec, cfg: SynthesisConfig) -> tuple:
 
 def items(profile: str) -> list:
     """Return the networks ``profile`` reads as work items: its own, and P5's (computed by P5, hooks included)."""
-    from .. import get_experiment
-
     cfg = select(PROFILES, profile)
     own = [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(s, cfg), args=(s.label,))
            for s in cfg.nets if s.source == "train"]
     if not any(s.source == "p5" for s in cfg.nets):
         return own
-    p5 = get_experiment("p5")
-    seed = select(p5.PROFILES, cfg.p5_profile).nets.seeds[0]  # trained_net reads the first seed's Fig. 3 nets
+    seed = select(P5_PROFILES, cfg.p5_profile).nets.seeds[0]  # trained_net reads the first seed's Fig. 3 nets
     wanted = {("net", cfg.p5_depth, s.name, seed, "fig3") for s in cfg.nets if s.source == "p5"}
-    return own + [i for i in p5.items(cfg.p5_profile) if i.args in wanted]
+    return own + [i for i in p5_items(cfg.p5_profile) if i.args in wanted]
 
 
 def compute_item(item, device=None, progress: bool = True) -> None:
@@ -74,66 +70,35 @@ def compute_item(item, device=None, progress: bool = True) -> None:
     load_network(spec, cfg, item.profile, device, progress)
 
 
-def unit_spectrum(unit, x: torch.Tensor, cfg: SynthesisConfig) -> dict:
-    """Return the Jacobian spectrum record of ``unit`` at one input ``x`` ``(1, C, H, W)`` (P3 §2)."""
-    op = jacobian_operator(unit, x)
-    m, n = op.shape
-    if min(m, n) <= cfg.dense_max_dim:
-        values = gram_spectrum(op).values
-        fr = spectrum_fractions(values)
-        nonzero = values[: len(values) - round(fr["zero"] * len(values))]
-        # ‖Jᵀg‖ ≥ σ_min‖g‖ for every g only when Jᵀ has no null space: m ≤ n (else the bound is 0).
-        floor = float(values[-1]) if m <= n else 0.0
-        return {"dense": True, "sigma_max": float(values[0]), "sigma_floor": floor, "plateau": fr["plateau"],
-                "zero": fr["zero"], "spread": float(torch.log10(nonzero[0] / nonzero[-1]))}
-    part = krylov_svd(op, min(cfg.top_k, m, n), tol=1e-4, seed=cfg.seed)
-    return {"dense": False, "sigma_max": float(part.values[0]) if part.converged else None, "sigma_floor": 0.0,
-            "plateau": None, "zero": None, "spread": None}
-
-
-def p1_kappa(unit, size: int) -> float | None:
-    """Return P1's exact κ_R of the unit's linear part, or ``None`` where P1's form does not apply."""
-    try:
-        return float(unit_condition(unit, size)["exact_kappa_R"])
-    except NotImplementedError:
-        return None
-
-
 def measure_network(model, x: torch.Tensor, y: torch.Tensor, cfg: SynthesisConfig) -> list[dict]:
     """Return one record per residual unit with every paper's quantity at each image (lists over images)."""
     named = tagged_units(model)
-    units = [u for _, u in named]
     rows = [{"unit": name, "index": k, "transition": bool(u.is_transition), "kappa_R": None,
-             "ratio": [], "norm_ratio": [], "sigma_max": [], "sigma_floor": [], "plateau": [], "zero": [],
-             "spread": [], "dense": None} for k, (name, u) in enumerate(named)]
+             **{key: [] for key in PER_IMAGE}} for k, (name, u) in enumerate(named)]
     for i in range(len(x)):
         xi, yi = x[i:i + 1], y[i:i + 1]
-        io = capture_io(model, units, xi)
-        grads = gradient_norm_ratios(model, xi, yi, tagged_units, train_mode=False)
-        for row, unit, (inp, out), g in zip(rows, units, io, grads):
-            if row["kappa_R"] is None and i == 0:
-                row["kappa_R"] = p1_kappa(unit, inp.shape[-1])
-            sp = unit_spectrum(unit, inp, cfg)
-            row["dense"] = sp["dense"]
-            for key in ("sigma_max", "sigma_floor", "plateau", "zero", "spread"):
-                row[key].append(sp[key])
-            row["ratio"].append(g["ratio"])
-            row["norm_ratio"].append(float(out.norm() / inp.norm()))
+        grads = gradient_norm_ratios(model, xi, yi, tagged_units, train_mode=False)  # P5: eval, one image
+        for row, (_, unit), g in zip(rows, named, grads):
+            if i == 0:
+                row["kappa_R"] = p1_kappa(unit, output_gradient(model, unit, xi, yi)[0], cfg)
+            rec = unit_image(model, unit, xi, yi, g["ratio"], cfg, dense=i < cfg.dense_images)
+            for key in PER_IMAGE:
+                row[key].append(rec[key])
     return rows
 
 
 def shuffle_units(networks: list[dict], seed: int) -> None:
-    """Deal every per-unit measure but the spectra to random units across all networks, each independently.
+    """Deal every per-unit measure but P3's to random units across all networks, each independently.
 
     A measure is dealt among the units where it is defined (κ_R only among post-activation units), so the control
     still tests every relation, on labels that carry no information.
     """
     rng = np.random.default_rng(seed)
-    for key in ("ratio", "norm_ratio", "kappa_R"):
-        rows = [r for net in networks for r in net["units"] if r[key] is not None]
-        values = [r[key] for r in rows]
+    for keys in (("ratio", "vjp_ratio"), ("norm_ratio",), ("kappa_R",)):  # P5's pair moves as one record
+        rows = [r for net in networks for r in net["units"] if r[keys[0]] is not None]
+        values = [[r[k] for k in keys] for r in rows]
         for r, j in zip(rows, rng.permutation(len(rows))):
-            r[key] = values[j]
+            r.update(zip(keys, values[j]))
 
 
 def compute_all(cfg: SynthesisConfig, profile: str, device, progress: bool) -> dict:

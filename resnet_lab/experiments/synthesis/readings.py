@@ -9,7 +9,6 @@ import math
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-from ...metrics.forward import decades_per_layer
 from ...stats import Estimate
 
 
@@ -23,49 +22,62 @@ def _per_image(values: list, images: int) -> np.ndarray:
 def unit_arrays(result: dict) -> list[dict]:
     """Return one row per (network, unit) with per-image arrays of every measure, in the readings' units.
 
-    ``abs_log_ratio`` = |ln ratio| (P5), ``log_kappa`` = log10 κ_R (P1), ``log_norm`` = log10 ‖x_{l+1}‖/‖x_l‖ (P2),
-    ``log_sigma_max`` = log10 σ_max, ``plateau``, ``spread`` = log10 σ_max/σ_min over nonzero σ (P3).
+    ``log_ratio`` = ln ratio and ``abs_log_ratio`` = |ln ratio| (P5), ``log_rms`` = ln ‖J‖_F/√m (P3, the RMS
+    singular value), ``log_kappa`` = log10 κ_R (P1, zero padded), ``log_norm`` = log10 ‖x_{l+1}‖/‖x_l‖ (P2),
+    ``log_sigma_max`` = log10 σ_max, ``spread`` = log10 σ_90%/σ_10% over nonzero σ (P3).
     """
     n = result["images"]
     rows = []
     for net in result["networks"]:
         for u in net["units"]:
-            kappa = _per_image(u["kappa_R"], n)
+            arr = {k: _per_image(u.get(k), n) for k in ("ratio", "vjp_ratio", "norm_ratio", "sigma_max", "rms_gain",
+                                                        "spread", "range_lo", "range_hi")}
             rows.append({"network": net["label"], "unit": u["unit"], "index": u["index"],
-                         "transition": u["transition"], "dense": bool(u["dense"]),
-                         "ratio": _per_image(u["ratio"], n), "abs_log_ratio": np.abs(np.log(_per_image(u["ratio"], n))),
-                         "log_kappa": np.log10(kappa), "log_norm": np.log10(_per_image(u["norm_ratio"], n)),
-                         "sigma_max": _per_image(u["sigma_max"], n), "sigma_floor": _per_image(u["sigma_floor"], n),
-                         "log_sigma_max": np.log10(_per_image(u["sigma_max"], n)),
-                         "plateau": _per_image(u["plateau"], n), "spread": _per_image(u["spread"], n)})
+                         "transition": u["transition"], **arr,
+                         "log_ratio": np.log(arr["ratio"]), "abs_log_ratio": np.abs(np.log(arr["ratio"])),
+                         "log_rms": np.log(arr["rms_gain"]), "log_kappa": np.log10(_per_image(u["kappa_R"], n)),
+                         "log_norm": np.log10(arr["norm_ratio"]), "log_sigma_max": np.log10(arr["sigma_max"])})
     return rows
 
 
 def unit_table(result: dict) -> list[dict]:
     """Return one row per (network, unit) with each measure's mean over images (the notebook's strip)."""
-    keys = ("abs_log_ratio", "log_kappa", "log_norm", "log_sigma_max", "plateau", "spread")
-    return [{**{k: r[k] for k in ("network", "unit", "index", "transition", "dense")},
+    keys = ("log_ratio", "log_rms", "log_kappa", "log_norm", "log_sigma_max", "spread")
+    return [{**{k: r[k] for k in ("network", "unit", "index", "transition")},
              **{k: (float(np.nanmean(r[k])) if np.isfinite(r[k]).any() else None) for k in keys}}
             for r in unit_arrays(result)]
 
 
-def agreement(result: dict, tol: float) -> dict:
-    """Return how many (unit, image) pairs have σ_floor(1 − tol) ≤ ratio ≤ σ_max(1 + tol), and the worst excess.
+def agreement(result: dict, tol_identity: float, tol_bound: float) -> dict:
+    """Return S.1's counts: P5's ratio against ``‖Jᵀg‖/‖g‖``, then against the Jacobian's bounds.
 
-    ``worst``: the largest relative step outside the interval (0 when every pair is inside); pairs whose σ_max
-    is unknown (an unconverged top-k) are not counted.
+    ``identity``: pairs where ``|ratio − ‖Jᵀg‖/‖g‖| ≤ tol_identity·‖Jᵀg‖/‖g‖`` of those with both; ``bound``:
+    pairs with ``ratio ≤ σ_max(1 + tol_bound)`` (a converged σ_max) and, where a full spectrum gave them,
+    ``range_lo(1 − tol_bound) ≤ ratio ≤ range_hi(1 + tol_bound)``; ``range`` counts the pairs with range bounds;
+    ``worst_identity`` the largest relative difference, ``worst_bound`` the largest relative step outside a bound.
     """
-    inside = checked = 0
-    worst = 0.0
+    out = {"identity_checked": 0, "identity_ok": 0, "worst_identity": 0.0, "bound_checked": 0, "bound_ok": 0,
+           "range": 0, "worst_bound": 0.0}
     for r in unit_arrays(result):
-        for ratio, top, floor in zip(r["ratio"], r["sigma_max"], r["sigma_floor"]):
-            if not (np.isfinite(ratio) and np.isfinite(top)):
+        for i, ratio in enumerate(r["ratio"]):
+            if not np.isfinite(ratio):
                 continue
-            checked += 1
-            excess = max(ratio / top - 1, (1 - ratio / floor) if floor > 0 else -1.0)
-            inside += excess <= tol
-            worst = max(worst, excess)
-    return {"checked": checked, "inside": inside, "worst": worst}
+            if np.isfinite(r["vjp_ratio"][i]):
+                err = abs(ratio - r["vjp_ratio"][i]) / r["vjp_ratio"][i]
+                out["identity_checked"] += 1
+                out["identity_ok"] += err <= tol_identity
+                out["worst_identity"] = max(out["worst_identity"], err)
+            steps = []
+            if np.isfinite(r["sigma_max"][i]):
+                steps.append(ratio / r["sigma_max"][i] - 1)
+            if np.isfinite(r["range_lo"][i]):
+                out["range"] += 1
+                steps += [ratio / r["range_hi"][i] - 1, 1 - ratio / r["range_lo"][i]]
+            if steps:
+                out["bound_checked"] += 1
+                out["bound_ok"] += max(steps) <= tol_bound
+                out["worst_bound"] = max(out["worst_bound"], max(steps))
+    return out
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -75,28 +87,36 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a[ok], b[ok]).statistic)
 
 
-def unit_correlation(result: dict, a_key: str, b_key: str, n_boot: int = 1000, seed: int = 0) -> Estimate | None:
-    """Return Spearman ρ of two measures' per-unit means over units that have both, with a two-level bootstrap s.e.
+def _select(result: dict, a_key: str, b_key: str, transitions: bool) -> list[dict]:
+    return [r for r in unit_arrays(result) if r["transition"] == transitions
+            and np.isfinite(r[a_key]).any() and np.isfinite(r[b_key]).any()]
 
-    Each draw resamples units, then images within each drawn unit (the two levels the noise lives at), and
-    recomputes both per-unit means. ``None`` with fewer than three such units.
+
+def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = False, n_boot: int = 1000,
+                     seed: int = 0) -> Estimate | None:
+    """Return Spearman ρ of two measures' per-unit means (over images, paired), with a cluster-bootstrap s.e.
+
+    Units are those that are (``transitions``) or are not transitions and have both measures, pooled over
+    networks. Each bootstrap draw resamples networks, then units within each drawn network, then images within
+    each drawn unit (the three levels the noise lives at). ``None`` with fewer than three such units.
     """
-    rows = [r for r in unit_arrays(result) if np.isfinite(r[a_key]).any() and np.isfinite(r[b_key]).any()]
+    rows = _select(result, a_key, b_key, transitions)
     if len(rows) < 3:
         return None
-    a = np.stack([r[a_key] for r in rows])
-    b = np.stack([r[b_key] for r in rows])
+    a, b = np.stack([r[a_key] for r in rows]), np.stack([r[b_key] for r in rows])
     rho = _spearman(np.nanmean(a, 1), np.nanmean(b, 1))
+    nets = sorted({r["network"] for r in rows})
+    members = [np.array([i for i, r in enumerate(rows) if r["network"] == n]) for n in nets]
     rng = np.random.default_rng(seed)
-    units, images = a.shape
+    images = a.shape[1]
     draws = []
     for _ in range(n_boot):
-        pick = rng.integers(0, units, units)
-        cols = rng.integers(0, images, (units, images))
+        pick = np.concatenate([rng.choice(members[j], len(members[j])) for j in rng.integers(0, len(nets), len(nets))])
+        cols = rng.integers(0, images, (len(pick), images))
         draws.append(_spearman(np.nanmean(a[pick[:, None], cols], 1), np.nanmean(b[pick[:, None], cols], 1)))
     draws = np.asarray(draws)
     se = float(np.nanstd(draws, ddof=1)) if np.isfinite(draws).sum() > 1 else math.nan
-    return Estimate(rho, se, units, "bootstrap (units, images)")
+    return Estimate(rho, se, len(rows), f"cluster bootstrap (networks, units, images; {len(nets)} networks)")
 
 
 def network_measures(result: dict) -> dict[str, dict[str, float]]:
@@ -107,18 +127,15 @@ def network_measures(result: dict) -> dict[str, dict[str, float]]:
     by_net: dict[str, list[dict]] = {}
     for r in unit_arrays(result):
         by_net.setdefault(r["network"], []).append(r)
-    out: dict[str, dict[str, float]] = {k: {} for k in ("P1 κ_R", "P2 growth", "P3 σ_max", "P3 plateau", "P5 ratio")}
+    out: dict[str, dict[str, float]] = {k: {} for k in ("P1 κ_R", "P2 norm ratio", "P3 σ_max", "P5 ratio")}
     for net, rows in by_net.items():
         kappa = [float(np.nanmean(r["log_kappa"])) for r in rows if np.isfinite(r["log_kappa"]).any()]
         if kappa and len(kappa) == len(rows):
             out["P1 κ_R"][net] = float(np.median(kappa))
-        logs = np.stack([r["log_norm"] for r in rows])  # (units, images)
-        norms = 10 ** np.vstack([np.zeros((1, logs.shape[1])), np.cumsum(logs, 0)])
-        out["P2 growth"][net] = abs(float(np.mean([decades_per_layer(norms[:, i]) for i in range(norms.shape[1])])))
-        out["P3 σ_max"][net] = float(np.nanmedian([np.abs(np.nanmean(r["log_sigma_max"])) for r in rows]))
-        plateau = [float(np.nanmean(r["plateau"])) for r in rows if r["dense"]]
-        if plateau:
-            out["P3 plateau"][net] = 1 - float(np.median(plateau))
+        out["P2 norm ratio"][net] = float(np.median(np.abs(np.concatenate([r["log_norm"] for r in rows]))))
+        sigma = [abs(float(np.nanmean(r["log_sigma_max"]))) for r in rows if np.isfinite(r["log_sigma_max"]).any()]
+        if sigma:
+            out["P3 σ_max"][net] = float(np.median(sigma))
         out["P5 ratio"][net] = float(np.median(np.concatenate([r["abs_log_ratio"] for r in rows])))
     return out
 
@@ -151,6 +168,6 @@ def gate_accuracy(result: dict, networks: set[str] | None = None) -> dict[str, f
     return {n["label"]: n["test_acc"] for n in result["networks"] if networks is None or n["label"] in networks}
 
 
-def networks_with(result: dict, key: str) -> set[str]:
-    """Return the networks with at least one unit where the measure ``key`` is defined."""
-    return {r["network"] for r in unit_arrays(result) if np.isfinite(r[key]).any()}
+def correlated_networks(result: dict, a_key: str, b_key: str) -> set[str]:
+    """Return the networks with a unit (not a transition) where both measures are defined."""
+    return {r["network"] for r in _select(result, a_key, b_key, False)}

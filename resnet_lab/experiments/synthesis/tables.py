@@ -1,14 +1,15 @@
-"""The synthesis notebook's frames and figures: the unit-by-unit strip of one network and the rank table."""
+"""The synthesis notebook's frames, figures and findings: the unit-by-unit strip of one network, the rank table, and
+the *What we found* paragraph generated from the result."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .paper import MEASURES
-from .readings import network_measures, unit_table
+from .paper import CLAIMS, MEASURES
+from .readings import agreement, kendall_w, network_measures, rank_matrix, unit_correlation, unit_table
 
 STRIP = {"log_kappa": "P1 log10 κ_R", "log_norm": "P2 log10 ‖x_{l+1}‖/‖x_l‖", "log_sigma_max": "P3 log10 σ_max",
-         "plateau": "P3 plateau share", "abs_log_ratio": "P5 |ln ratio|"}
+         "spread": "P3 log10 σ_90%/σ_10%", "log_rms": "P3 ln RMS σ", "log_ratio": "P5 ln ratio"}
 
 
 def units_frame(result: dict) -> pd.DataFrame:
@@ -42,3 +43,38 @@ def strip_figure(result: dict, network: str):
     axes[-1].set_xlabel(f"residual unit of {network} (grey: transitions)")
     fig.tight_layout()
     return fig
+
+
+def _verdict(claims, cid: str) -> str:
+    row = next(c for c in claims if c.id == cid)
+    return f"the verdict on {cid} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
+
+
+def _direction(est, subject: str, obj: str) -> str:
+    if est is None or not np.isfinite(est.value):
+        return f"Whether {subject} follows {obj} cannot be read (too few units, or a measure constant over them)"
+    verb = "rises" if est.value > 0 else "falls"
+    return f"{subject[0].upper()}{subject[1:]} {verb} with {obj} (Spearman ρ = {est.format('.2f')})"
+
+
+def findings(result: dict, claims) -> str:
+    """Return the notebook's *What we found* paragraph: every number read from ``result``, every verdict from
+    ``claims`` (the ledger rows of the same result)."""
+    a = agreement(result, CLAIMS["S.1"].t["tol_identity"], CLAIMS["S.1"].t["tol_bound"])
+    parts = [f"**What we found** (profile `{result['profile']}`, {len(result['networks'])} networks, "
+             f"{result['images']} test images)."]
+    same = "all" if a["identity_ok"] == a["identity_checked"] else f"{a['identity_ok']} of the"
+    parts.append(f"P5's gradient-norm ratio equals ‖Jᵀg‖/‖g‖ at {same} {a['identity_checked']} (unit, image) pairs "
+                 f"(largest relative difference {a['worst_identity']:.1e}) and stays inside the Jacobian's bounds at "
+                 f"{a['bound_ok']} of {a['bound_checked']}: {_verdict(claims, 'S.1')}.")
+    rms = unit_correlation(result, "log_rms", "log_ratio")
+    parts.append(_direction(rms, "over units that are not transitions, the ratio", "the Jacobian's RMS singular value")
+                 + f": {_verdict(claims, 'S.2')}.")
+    kappa = unit_correlation(result, "log_kappa", "spread")
+    parts.append(_direction(kappa, "P1's κ_R of the linear part", "the spread of the real Jacobian's nonzero "
+                            "singular values") + f": {_verdict(claims, 'S.3')}.")
+    used, nets, ranks = rank_matrix(result)
+    w = f"Kendall's W = {kendall_w(ranks):.2f} over {len(used)} measures on {len(nets)} networks" if len(used) else \
+        "No measure is defined on every network"
+    parts.append(f"{w}: {_verdict(claims, 'S.4')}.")
+    return " ".join(parts)

@@ -6,52 +6,63 @@ import numpy as np
 from ...ledger import Claim, profile_of
 from ...stats import Estimate, K_SE
 from .paper import CLAIMS
-from .readings import (agreement, gate_accuracy, kendall_w, networks_with, rank_matrix, unit_correlation, w_null)
+from .readings import (agreement, correlated_networks, gate_accuracy, kendall_w, rank_matrix, unit_correlation,
+                       w_null)
 
 
 def claim_agreement(result: dict, profile: str) -> Claim:
     spec = CLAIMS["S.1"]
-    a = agreement(result, spec.t["tol"])
-    if not a["checked"]:
-        return spec.not_run("no (unit, image) pair with a converged σ_max", profile)
-    value = (f"{a['inside']} of {a['checked']} (unit, image) pairs inside [σ_min, σ_max]"
-             + (f"; largest step outside {a['worst']:.1e} (relative)" if a["worst"] > 0 else ""))
-    ok = a["inside"] == a["checked"]
-    return spec.row(value, "holds" if ok else "fails", "" if ok else f"{a['checked'] - a['inside']} pairs outside",
-                    profile=profile)
+    a = agreement(result, spec.t["tol_identity"], spec.t["tol_bound"])
+    if not a["identity_checked"]:
+        return spec.not_run("no (unit, image) pair with both P5's ratio and ‖Jᵀg‖/‖g‖", profile)
+    value = (f"ratio = ‖Jᵀg‖/‖g‖ at {a['identity_ok']} of {a['identity_checked']} (unit, image) pairs (largest "
+             f"relative difference {a['worst_identity']:.1e}); inside the bounds at {a['bound_ok']} of "
+             f"{a['bound_checked']} ({a['range']} with range bounds from a full spectrum)")
+    bad = []
+    if a["identity_ok"] < a["identity_checked"]:
+        bad.append(f"{a['identity_checked'] - a['identity_ok']} pairs differ from ‖Jᵀg‖/‖g‖")
+    if a["bound_ok"] < a["bound_checked"]:
+        bad.append(f"{a['bound_checked'] - a['bound_ok']} pairs outside a bound (by up to {a['worst_bound']:.1e})")
+    return spec.row(value, "fails" if bad else "holds", "; ".join(bad), profile=profile)
+
+
+def _judge(est, want: int, rho_min: float) -> tuple[str, str]:
+    lo, hi = est.value - K_SE * est.se, est.value + K_SE * est.se
+    if not np.isfinite(est.se):
+        return "inconclusive", "no bootstrap band"
+    if (hi < 0 if want < 0 else lo > 0):
+        strong = want * est.value >= rho_min
+        return ("holds", "") if strong else ("partly", f"|ρ| < {rho_min}")
+    if (lo > 0 if want < 0 else hi < 0):
+        return "fails", "ρ has the other sign beyond 2 s.e."
+    return "inconclusive", "ρ inside the band around 0"
 
 
 def _correlation_row(result: dict, profile: str, claim: str, a_key: str, b_key: str, want: int, what: str) -> Claim:
-    """Judge a per-unit Spearman ρ of the wanted sign ``want`` (+1/−1) against its band and ``rho_min``."""
+    """Judge the Spearman ρ over units that are not transitions, of the wanted sign ``want`` (+1/−1), against its
+    band and ``rho_min``; the transitions' ρ is reported beside it, not judged."""
     spec = CLAIMS[claim]
     est = unit_correlation(result, a_key, b_key)
-    nets = networks_with(result, a_key) & networks_with(result, b_key)
+    nets = correlated_networks(result, a_key, b_key)
     gate = gate_accuracy(result, nets) or None
     n = 0 if est is None else est.n
     if n < spec.t["min_units"] or not np.isfinite(est.value):
         reason = f"{n} units < {spec.t['min_units']}" if n < spec.t["min_units"] else "a measure is constant over units"
-        return spec.row(f"{n} units with {what}", "inconclusive", reason, gate_measured=gate, profile=profile)
-    value = f"ρ = {est.format('.2f')} over {est.n} units of {', '.join(sorted(nets))}"
-    lo, hi = est.value - K_SE * est.se, est.value + K_SE * est.se
-    if not np.isfinite(est.se):
-        verdict, reason = "inconclusive", "no bootstrap band"
-    elif (hi < 0 if want < 0 else lo > 0):
-        strong = want * est.value >= spec.t["rho_min"]
-        verdict = "holds" if strong else "partly"
-        reason = "" if strong else f"|ρ| < {spec.t['rho_min']}"
-    elif (lo > 0 if want < 0 else hi < 0):
-        verdict, reason = "fails", "ρ has the other sign beyond 2 s.e."
-    else:
-        verdict, reason = "inconclusive", "ρ inside the band around 0"
+        return spec.row(f"{n} units (not transitions) with {what}", "inconclusive", reason, gate_measured=gate,
+                        profile=profile)
+    trans = unit_correlation(result, a_key, b_key, transitions=True)
+    aside = "" if trans is None else f"; transitions apart: ρ = {trans.format('.2f')}"
+    value = f"ρ = {est.format('.2f')} over {est.n} units (not transitions) of {', '.join(sorted(nets))}{aside}"
+    verdict, reason = _judge(est, want, spec.t["rho_min"])
     return spec.row(value, verdict, reason, gate_measured=gate, band=est, profile=profile)
 
 
-def claim_plateau(result: dict, profile: str) -> Claim:
-    return _correlation_row(result, profile, "S.2", "plateau", "abs_log_ratio", -1, "a full spectrum")
+def claim_rms(result: dict, profile: str) -> Claim:
+    return _correlation_row(result, profile, "S.2", "log_rms", "log_ratio", +1, "a ratio and an RMS gain")
 
 
 def claim_conditioning(result: dict, profile: str) -> Claim:
-    return _correlation_row(result, profile, "S.3", "log_kappa", "spread", +1, "κ_R and a full spectrum")
+    return _correlation_row(result, profile, "S.3", "log_kappa", "spread", +1, "κ_R and a spread")
 
 
 def claim_ranking(result: dict, profile: str) -> Claim:
@@ -64,17 +75,17 @@ def claim_ranking(result: dict, profile: str) -> Claim:
                         gate_measured=gate, profile=profile)
     w = kendall_w(ranks)
     null = w_null(ranks, spec.t["perms"])
-    q = spec.t["quantile"]
-    median, top = float(np.median(null)), float(np.quantile(null, q))
+    low, top = float(np.quantile(null, spec.t["fail_q"])), float(np.quantile(null, spec.t["hold_q"]))
     order = {m: " < ".join(n for _, n in sorted(zip(r, nets))) for m, r in zip(used, ranks)}
-    value = (f"W = {w:.2f} over {', '.join(used)} on {len(nets)} networks (permutation null: median {median:.2f}, "
-             f"{q:.0%} quantile {top:.2f}); " + "; ".join(f"{m}: {o}" for m, o in order.items()))
+    value = (f"W = {w:.2f} over {', '.join(used)} on {len(nets)} networks (permutation null: {spec.t['fail_q']:.0%} "
+             f"quantile {low:.2f}, median {float(np.median(null)):.2f}, {spec.t['hold_q']:.0%} quantile {top:.2f}); "
+             + "; ".join(f"{m}: {o}" for m, o in order.items()))
     if w > top:
-        verdict, reason = ("holds", "") if w >= spec.t["w_min"] else ("partly", f"W < {spec.t['w_min']}")
-    elif w <= median:
-        verdict, reason = "fails", "W no higher than the permutation null's median"
+        verdict, reason = "holds", ""
+    elif w < low:
+        verdict, reason = "fails", f"W below the null's {spec.t['fail_q']:.0%} quantile: the measures disagree"
     else:
-        verdict, reason = "inconclusive", "W inside the permutation band"
+        verdict, reason = "inconclusive", f"W inside the null's {spec.t['fail_q']:.0%}–{spec.t['hold_q']:.0%} range"
     band = {"W": Estimate(w, float(np.std(null, ddof=1)), len(nets), "permutation null s.d.")}
     return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
 
@@ -82,4 +93,4 @@ def claim_ranking(result: dict, profile: str) -> Claim:
 def claims(result: dict) -> list[Claim]:
     """Return the synthesis ledger rows; every verdict is computed from ``result``."""
     profile = profile_of(result) or result.get("profile", "")
-    return [f(result, profile) for f in (claim_agreement, claim_plateau, claim_conditioning, claim_ranking)]
+    return [f(result, profile) for f in (claim_agreement, claim_rms, claim_conditioning, claim_ranking)]
