@@ -10,7 +10,7 @@ import numpy as np
 from ...artifacts import load_arrays
 from ...ledger import Claim, profile_of
 from .measure import spectra_path
-from .paper import CLAIMS
+from .paper import CLAIMS, gate_for
 from .readings import eq1_error, jacobian_slopes, plateau
 
 
@@ -32,7 +32,7 @@ def _verdict(rows: list[Claim], claim_id: str) -> str:
 
 
 def _net(result: dict) -> str:
-    acc, gate = result.get("test_accuracy"), CLAIMS["P3.2"].gate
+    acc, gate = result.get("test_accuracy"), gate_for(profile_of(result))
     model = result.get("config", {}).get("model", "the network")
     if acc is None:
         return f"`{model}` (`{profile_of(result)}`)"
