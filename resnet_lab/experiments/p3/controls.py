@@ -81,7 +81,7 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
     rnd = np.cumprod(rnd_growth[:, None] * rng.lognormal(0, 0.05, (18, n)), axis=0)
     if kind == "band":  # per-image noise larger than any effect
         adv = np.cumprod(rng.lognormal(0, 0.5, (18, n)), axis=0)
-        rnd = adv * rng.lognormal(0, 0.5, (18, n))
+        rnd = adv.copy()  # random follows FGSM's path: no divergence, and neither jumps beyond the band
     fig3 = {"eps": [0.01] * n, "fooled": [True] * n, "adversarial": adv.tolist(), "random": rnd.tolist()}
     act = rng.uniform(1, 2, (6, n))
     pred = act * (1.5 if fail else 1.0 + rng.normal(0, 0.01, act.shape))
