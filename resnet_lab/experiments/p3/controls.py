@@ -67,7 +67,7 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
         j = k - 12
         noise = 0.01 * ((-1) ** k) if kind == "band" else 0.0
         level = {"holds": 0.65, "fails": 0.02, "band": 0.10 + 4 * noise}[kind]
-        fr = {"above": 0.2 - 0.005 * trend * k + noise, "plateau": level - 0.01 * trend * max(j, 0) * (level > 0.05),
+        fr = {"above": 0.2 - 0.005 * trend * k + noise, "plateau": level - 0.01 * trend * max(j, 0),
               "zero": 0.15 + 0.02 * trend * max(j, 0) + noise}
         fr["below"] = 1 - fr["above"] - fr["plateau"] - fr["zero"]
         fig2.append({"unit": k, "stage": k // 6, "is_transition": k in (6, 12), "dense": True, "fractions": fr,
