@@ -191,3 +191,24 @@ def test_gram_spectrum_matches_svd(shape: tuple[int, int]) -> None:
     live = s > 1e-3 * s[0]
     a64 = a.double()
     assert torch.allclose(a64.T @ (a64 @ v[:, live]), v[:, live] * s[live] ** 2, atol=1e-3 * s[0].item() ** 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gram_spectrum_right_vectors_are_unit_or_zero_on_a_wide_low_rank_jacobian(dtype: torch.dtype) -> None:
+    """A wide J whose rank is below m has σ_i that are round-off, not 0: ``Jᵀu_i/σ_i`` then blows up (Fig. 4's
+    projections reached |α| ≈ 9e6). Every returned right vector must be a unit vector with ‖J v_i‖ = σ_i, or 0
+    (σ_i under the rank threshold), against a dense float64 reference."""
+    g = torch.Generator().manual_seed(3)
+    m, n, r = 60, 120, 20
+    a = (torch.randn(m, r, generator=g, dtype=torch.float64) @ torch.randn(r, n, generator=g, dtype=torch.float64))
+    op = jacobian_operator(lambda x: a.to(dtype) @ x, torch.randn(n, generator=g, dtype=dtype))
+    spec = gram_spectrum(op, vectors=True)
+    v, s = spec.right.double(), spec.values.double()
+    norms = v.norm(dim=0)
+    assert torch.all(((norms - 1).abs() < 1e-3) | (norms == 0)), norms
+    exact = torch.linalg.svdvals(a)
+    live = norms > 0
+    assert live.sum() == r  # the rank of J: every nonzero σ has its vector, no round-off σ has one
+    assert torch.allclose((a @ v[:, live]).norm(dim=0), s[live], rtol=1e-3)
+    assert torch.allclose(s[live], exact[:r], rtol=1e-3)
+    assert torch.all(s[~live] <= 1e-3 * s[0])

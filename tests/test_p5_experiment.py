@@ -16,25 +16,37 @@ def verdicts(result):
     return {c.id: c for c in p5.claims(result)}
 
 
+NO_PARTLY = {"P5.1", "P5.1-real"}  # a linear bound and a depth trend: they hold or fail, nothing in between
+
+
 def test_every_claim_is_declared_once_and_covered_by_hold_fail_and_inconclusive_fixtures():
     assert [c.id for c in p5.claims(FIXTURES["synthetic: built to hold"][0])] == list(paper.CLAIMS)
     for claim_id in paper.CLAIMS:
         seen = {expected.get(claim_id) for _, expected in FIXTURES.values()}
-        assert {"holds", "fails", "partly"} <= seen, claim_id
+        assert {"holds", "fails"} | ({"partly"} if claim_id not in NO_PARTLY else set()) <= seen, claim_id
         assert seen & {"inconclusive", "not run"}, claim_id
 
 
-def test_p51_one_real_depth_is_only_partly_even_when_everything_else_holds():
-    """Issue 11: `real_ok = len(real) < 2 or …` passed by default; one depth is now 'partly' with the reason."""
-    result = controls._fake_result(depths=(20,))
-    row = verdicts(result)["P5.1"]
-    assert row.verdict == "partly" and "one depth only" in row.reason
-    assert verdicts(controls._fake_result())["P5.1"].verdict == "holds"
+def test_p51_linear_row_holds_on_its_own_and_the_real_row_needs_two_depths():
+    """Issue 40: the linear half no longer waits for the real networks; the real row is inconclusive at one depth."""
+    rows = verdicts(controls._fake_result(depths=(20,)))
+    assert rows["P5.1"].verdict == "holds"
+    assert rows["P5.1-real"].verdict == "inconclusive" and "needs 2" in rows["P5.1-real"].reason
+    assert verdicts(controls._fake_result())["P5.1-real"].verdict == "holds"
 
 
-def test_p51_real_half_untested_when_nets_are_under_the_bar():
-    row = verdicts(controls._fake_result(acc_err=40.0))["P5.1"]
-    assert row.verdict == "partly" and "< 80%" in row.reason
+def test_p51_checks_theorem2s_inequality_itself():
+    """δ falling as 1/L is not enough: δ_L must stay under c/L (Theorem 2) where L ≥ 3γ."""
+    r = controls._fake_result()
+    for row in r["linear"]["rows"]:
+        row["theorem2_bound"] = row["delta"] / 2  # the same O(1/L) fall, above the bound
+    row = verdicts(r)["P5.1"]
+    assert row.verdict == "fails" and "Theorem 2's inequality broken" in row.reason
+
+
+def test_p51_real_row_under_the_bar_is_inconclusive():
+    row = verdicts(controls._fake_result(acc_err=40.0))["P5.1-real"]
+    assert row.verdict == "inconclusive" and "< gate 80.0%" in row.reason
 
 
 def test_p52_value_carries_the_after_crop_deviation():
@@ -49,9 +61,56 @@ def test_p53_is_tested_only_at_depth_83_or_more():
     assert verdicts(controls._fake_result(depths=(83,)))["P5.3"].verdict == "holds"
 
 
+def test_p53_a_diverged_plain_counts_with_its_earlier_epochs_or_as_far_from_1():
+    """The paper's strongest case is a deep Plain net diverging: it must not drop out of A."""
+    r = controls._fake_result(depths=(83,))
+    plain = [x for x in r["nets"]["runs"] if x["arch"] == "Plain"]
+    for x in plain:
+        x["diverged"], x["diverged_step"] = True, 100
+        for rec in x["history"][2:]:
+            for g in rec["gradnorm"]:
+                g["ratio"] = float("nan")
+    row = verdicts(r)["P5.3"]
+    assert row.verdict == "holds" and "diverged" in row.value and "depth 83 Plain non-transition" in row.band
+    for x in plain:  # diverged before any finite epoch: counted as far from 1
+        for rec in x["history"]:
+            for g in rec["gradnorm"]:
+                g["ratio"] = float("nan")
+    assert verdicts(r)["P5.3"].verdict == "holds"
+
+
+def test_p53_uses_the_median_over_units():
+    """One ResNet transition unit far from 1 must not carry ProcResNet's comparison (a mean would)."""
+    from resnet_lab.experiments.p5 import readings
+    run = controls._fake_run(83, "ResNet", 0, 10.0, (5.0, 15.0), {"transition": 0.1})
+    for rec in run["history"]:
+        rec["gradnorm"] = rec["gradnorm"] + [{**rec["gradnorm"][0]}]  # three units at |log ratio| 0.08 …
+        rec["gradnorm"][0] = {**rec["gradnorm"][0], "ratio": math.exp(9.0)}  # … then one of them at 9
+    assert readings.run_ratio(run, "transition") == pytest.approx(0.1 - 0.02, abs=1e-9)
+
+
+def test_p53_b_is_judged_at_every_depth_in_both_views_and_against_no_projection():
+    r = controls._fake_result()
+    for x in r["nets"]["runs"]:
+        if x["arch"] == "ProcResNet" and x["depth"] == 20:
+            for rec in x["history"] + [{"gradnorm": x["final"]}]:
+                for g in rec["gradnorm"]:
+                    if g["part"] == "conv*":
+                        g["ratio"] = math.exp(0.45)  # conv* alone: not closer than no projection (0.4) at depth 20
+    row = verdicts(r)["P5.3"]
+    assert row.verdict == "partly" and "at depth 20" in row.reason and "projected conv*" in row.reason
+
+
+def test_p55_one_seed_says_the_sign_is_undecidable_and_names_reversed_points():
+    r = controls._fake_result(depths=(20,))
+    r["nets"]["runs"] = [x for x in r["nets"]["runs"] if x["seed"] == 0]
+    row = verdicts(r)["P5.5"]
+    assert row.verdict == "inconclusive" and "one seed per net" in row.reason and "inside the band" not in row.reason
+
+
 def test_p53_reports_both_views_of_a_procresnet_transition():
     value = verdicts(FIXTURES["synthetic: built to hold"][0])["P5.3"].value
-    assert "conv* + unit" in value and "conv* alone" in value and "paper's view" in value
+    assert "conv* + unit" in value and "conv* alone (the paper's first transition block)" in value
 
 
 def test_p56_is_not_run_on_a_cpu_whatever_the_timings():

@@ -172,3 +172,16 @@ def test_step_hook_projects_every_k_steps():
     assert torch.equal(before[1], model[1].weight)  # untagged layers untouched
     sv = conv_singular_values(model[0].weight.detach().double(), 6)
     torch.testing.assert_close(sv, torch.full_like(sv, np.sqrt(2.0)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, size", [((64, 3, 3, 3), 32), ((128, 64, 1, 1), 16)])
+def test_float32_newton_schulz_timed_beside_ours_is_the_same_projection(shape, size) -> None:
+    """P5.6 times the paper's kind of iteration (float32, 10 steps, every frequency): it must project the same kernel
+    as ours (float64, checked), so that the timing compares like with like."""
+    from resnet_lab.experiments.p5.timing import project_kernel_float32
+    from resnet_lab.linalg.procrustes import project_kernel
+
+    w = torch.randn(*shape, generator=torch.Generator().manual_seed(0)) * 0.1
+    ours = project_kernel(w, size, once_for_1x1=False)
+    theirs = project_kernel_float32(w, size)
+    assert theirs.dtype == w.dtype and torch.allclose(theirs, ours, atol=1e-5 * ours.abs().max().item())

@@ -16,6 +16,7 @@ multiplicity up to the block size), checked against ARPACK (:func:`arpack_svd`, 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -113,7 +114,16 @@ class DenseSpectrum:
     """All ``min(m, n)`` singular values of ``J`` (descending), optionally with the right singular vectors."""
 
     values: torch.Tensor  # (min(m, n),) in the operator's dtype
-    right: torch.Tensor | None  # (n, min(m, n)) right singular vectors v_i (0 where σ_i = 0 and J is wide)
+    right: torch.Tensor | None  # (n, min(m, n)) right singular vectors v_i (0 where J is wide and σ_i is round-off)
+
+
+def rank_tolerance(size: int, dtype: torch.dtype) -> float:
+    """Return the relative σ below which a Gram-matrix singular value is round-off: ``max(size·eps, √(size·eps₆₄))``.
+
+    The first term is ``torch.linalg.matrix_rank``'s threshold for data of ``dtype``; the second is where
+    squaring into a float64 Gram matrix loses a σ (``λ`` is exact to ``size·eps₆₄·λ_max``).
+    """
+    return max(size * torch.finfo(dtype).eps, math.sqrt(size * torch.finfo(torch.float64).eps))
 
 
 def gram_spectrum(op: JacobianOperator, vectors: bool = False, chunk_size: int = 256) -> DenseSpectrum:
@@ -124,7 +134,10 @@ def gram_spectrum(op: JacobianOperator, vectors: bool = False, chunk_size: int =
     costs relative precision only below ``√eps₆₄ · σ_max ≈ 1.5e-8 σ_max``, far under the float32 rank
     threshold (``len · eps₃₂ · σ_max``) that :func:`spectrum_fractions` applies to the returned values
     (returned in the operator's dtype, so that threshold stays the one of the data). With ``vectors``,
-    the right singular vectors: eigenvectors of ``JᵀJ``, or ``Jᵀu_i / σ_i`` from those of ``JJᵀ``.
+    the right singular vectors: eigenvectors of ``JᵀJ``, or ``Jᵀu_i / σ_i`` from those of ``JJᵀ``. For a wide
+    ``J`` a σ under the rank threshold (:func:`rank_tolerance`) is round-off, and ``Jᵀu_i / σ_i`` would not be a
+    unit vector (it reached norms of 1e7), so those columns are 0: every column is a unit vector with
+    ``‖J v_i‖ = σ_i``, or 0.
     """
     dense = op.dense(chunk_size).double()
     m, n = dense.shape
@@ -139,9 +152,13 @@ def gram_spectrum(op: JacobianOperator, vectors: bool = False, chunk_size: int =
     right = None
     if vectors:
         vec = vec.flip(1)
-        right = dense.T @ vec / values.where(values > 0, torch.ones_like(values)) if wide else vec
         if wide:
-            right[:, values <= 0] = 0
+            live = values > rank_tolerance(len(values), op.output.dtype) * values[0]
+            right = dense.T @ vec[:, live] / values[live]
+            right = torch.zeros(n, len(values), dtype=dense.dtype, device=dense.device).index_copy_(
+                1, live.nonzero().flatten(), right)
+        else:
+            right = vec
         right = right.to(op.output.dtype)
     return DenseSpectrum(values.to(op.output.dtype), right)
 

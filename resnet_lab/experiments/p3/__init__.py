@@ -29,7 +29,9 @@ __all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "GATE", "PROFILES", "claims", "con
 CHAPTER = Chapter("p3", "p3_linearization", PROFILES, run, ledger="P3", claims=claims, control=control_result,
                   fixtures=synthetic_results, networks=lambda cfg: (cfg.zoo,) if cfg.zoo else (),
                   dry_run=DryRunCaps(caps={"images": 2, "perturb_images": 2, "dense_max_dim": 256, "top_k": 4,
-                                           "energy_k": 4}, thin={"eps_grid": 4}),
+                                           "energy_k": 4, "fig2_images": 2, "fig5_images": 2, "fig5_draws": 2},
+                                     thin={"eps_grid": 4}),
                   compute_files=("config.py", "measure.py", "unit_spectra.py"), items=items,
                   compute_item=compute_item,
-                  title="Residual networks as nonlinear systems: stability analysis using linearization", cite="p3_linearization")
+                  title="Residual networks as nonlinear systems: stability analysis using linearization",
+                  cite="p3_linearization")

@@ -63,14 +63,15 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
         fig1[f"stage_{s}"] = panel(0.01 if hold else plateau, smax=10.0 if hold else 2.0)
     trend = {"holds": 1.0, "fails": -1.0, "band": 0.0}[kind]
     fig2 = []
-    for k in range(18):
+    for k in range(18):  # every interior unit at the fixture's plateau level; the last stage carries the trends
         j = k - 12
         noise = 0.01 * ((-1) ** k) if kind == "band" else 0.0
-        fr = {"above": 0.4 - 0.01 * trend * k + noise, "plateau": 0.5 - 0.02 * trend * max(j, 0) + noise,
-              "zero": 0.05 + 0.02 * trend * max(j, 0) + noise}
+        level = {"holds": 0.65, "fails": 0.02, "band": 0.10 + 4 * noise}[kind]
+        fr = {"above": 0.2 - 0.005 * trend * k + noise, "plateau": level - 0.01 * trend * max(j, 0),
+              "zero": 0.15 + 0.02 * trend * max(j, 0) + noise}
         fr["below"] = 1 - fr["above"] - fr["plateau"] - fr["zero"]
         fig2.append({"unit": k, "stage": k // 6, "is_transition": k in (6, 12), "dense": True, "fractions": fr,
-                     "sigma_max": 2.0})
+                     "image_fractions": [fr] * 2, "sigma_max": 2.0})
     n = 8
     late = {"holds": 3.0, "fails": 1.0, "band": 1.2}[kind]
     early = {"holds": 1.1, "fails": 2.0, "band": 1.2}[kind]
@@ -80,7 +81,7 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
     rnd = np.cumprod(rnd_growth[:, None] * rng.lognormal(0, 0.05, (18, n)), axis=0)
     if kind == "band":  # per-image noise larger than any effect
         adv = np.cumprod(rng.lognormal(0, 0.5, (18, n)), axis=0)
-        rnd = adv * rng.lognormal(0, 0.5, (18, n))
+        rnd = adv.copy()  # random follows FGSM's path: no divergence, and neither jumps beyond the band
     fig3 = {"eps": [0.01] * n, "fooled": [True] * n, "adversarial": adv.tolist(), "random": rnd.tolist()}
     act = rng.uniform(1, 2, (6, n))
     pred = act * (1.5 if fail else 1.0 + rng.normal(0, 0.01, act.shape))
@@ -99,12 +100,15 @@ def _synthetic(kind: str, accuracy: float = 0.92, seed: int = 0) -> dict:
     slope = 1.0 if fail else 2.0
     jt = {name: {"eps": eps, "zeroth": eps, "first": [e ** slope for e in eps]} for name in ("relu", "softplus")}
     p1 = 0.6 if kind != "band" else 0.05
-    fig5 = {"unit": 14, "alphas": [0.5, 1.0, 2.0], "ts": [0.0, 0.5, 1.0], "dense": True,
+    t_plateau = (0.02, 0.7, 0.6) if hold else (0.3, 0.2, 0.6) if fail else (0.01, 0.02, 0.05)
+    draws = [(q + rng.normal(0, 0.01, 3 * (1 if x == 1.0 else 2))).tolist() for x, q in zip((0.0, 0.5, 1.0), t_plateau)]
+    fig5 = {"unit": 14, "alphas": [0.5, 1.0, 2.0], "ts": [0.0, 0.5, 1.0], "dense": True, "images": 3, "draws": 2,
+            "t_plateau_draws": draws,
             "share_at_alpha": [0.5 if hold else 0.01, p1, 0.5 if hold else 0.01],
             "unscaled_share_at_alpha": [0.01, p1, 0.0],
             "share_at_one": [0.02 if hold else p1, p1, 0.02 if hold else p1],
             "t_fractions": [{"above": 0.3, "plateau": q, "below": 0.6 - q, "zero": 0.1}
-                            for q in ((0.02, 0.7, 0.6) if hold else (0.3, 0.2, 0.6) if fail else (0.01, 0.02, 0.05))]}
+                            for q in t_plateau]}
     return {"provenance": {"profile": "synthetic"}, "config": {"model": "resnet-synthetic"}, "test_accuracy": accuracy,
             "layout": layout, "fig1": fig1, "fig2": fig2, "fig3": fig3, "fig4": fig4, "jacobian_test": jt,
             "fig5": fig5}

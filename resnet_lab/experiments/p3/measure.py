@@ -167,20 +167,21 @@ def measure(model, cfg: P3Config, test, device, arrays: dict) -> dict:
     units = [u for _, u in residual_units(model)]
     layout = stage_layout(model)
     timings, tic = {}, time.perf_counter()
-    fig1, first_image = measure_fig1(model, cfg, x, arrays)
+    fig1, seen = measure_fig1(model, cfg, x, arrays)
     timings["fig1_s"], tic = time.perf_counter() - tic, time.perf_counter()
     acts = unit_activations(model, units, x)
     unit_inputs = [a[0] for a in acts]
-    fig2 = measure_fig2(units, layout, acts, cfg, first_image)
+    fig2 = measure_fig2(units, layout, acts, cfg, seen)
+    first_image = {k: v[0] for k, v in seen.items() if v}
     activity = _relu_activity(model, units, x)
     timings["fig2_s"], tic = time.perf_counter() - tic, time.perf_counter()
     fig3, deltas = _fig3(model, units, x, y, cfg, device)
     fig4 = _fig4(model, units, layout[-1], x, deltas, cfg, first_image, arrays)
     timings["fig4_s"], tic = time.perf_counter() - tic, time.perf_counter()
     probe_k = interior_probe(layout[cfg.probe_stage - 1])
-    probe_x = unit_inputs[probe_k][:1]
-    jtest = _jacobian_test(units[probe_k], probe_x, cfg)
-    fig5 = {"unit": probe_k, **measure_fig5(units[probe_k], probe_x, cfg, first_image.get(probe_k), arrays)}
+    probe_x = unit_inputs[probe_k]
+    jtest = _jacobian_test(units[probe_k], probe_x[:1], cfg)
+    fig5 = {"unit": probe_k, **measure_fig5(units[probe_k], probe_x, cfg, seen.get(probe_k, []), arrays)}
     timings["fig5_s"] = time.perf_counter() - tic
     return {"test_accuracy": accuracy, "test_images": len(test), "layout": layout, "fig1": fig1, "fig2": fig2,
             "relu_activity": activity, "fig3": fig3, "fig4": fig4, "jacobian_test": jtest, "fig5": fig5,

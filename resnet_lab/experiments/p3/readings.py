@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ...metrics.jacobian import decay_order
-from ...stats import Estimate, mean_se
+from ...stats import K_SE, Estimate, bootstrap, mean_se
 
 
 def gate_accuracy(result: dict, with_companion: bool = False):
@@ -78,3 +78,61 @@ def eq1_error(f4: dict) -> float:
     pred = np.array(f4["adversarial"]["predicted"], dtype=float)
     act = np.array(f4["adversarial"]["actual"], dtype=float)
     return float(np.nanmedian(np.abs(pred - act) / act)) if np.isfinite(act).any() else float("nan")
+
+
+def image_fractions(row: dict) -> list[dict]:
+    """Return a Fig. 2 row's band shares at each image (one image for results that predate ``image_fractions``)."""
+    return row.get("image_fractions") or ([row["fractions"]] if row.get("fractions") else [])
+
+
+def interior_rows(result: dict) -> list[dict]:
+    """Return the Fig. 2 rows of the interior (non-transition) units with a full spectrum."""
+    return [u for u in result["fig2"] if u["fractions"] is not None and not u["is_transition"]]
+
+
+def over_units(per_unit: list[list[float]]) -> Estimate:
+    """Return the mean over units of each unit's mean over images, with a band over units and images.
+
+    The error is ``√(s_u²/n + mean(e_i²)/n)`` (``s_u`` the spread between the n units' means, ``e_i`` each unit's
+    s.e. over its images), widened so that ``K_SE`` errors span the small-sample t quantile with n − 1 degrees
+    of freedom (two units: ×6.4). One unit: its images' mean and s.e. (NaN with one image).
+    """
+    from scipy.stats import t as student
+
+    means = [float(np.mean(v)) for v in per_unit]
+    own = [float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0 for v in per_unit]
+    n = len(means)
+    if n == 1:
+        return mean_se(per_unit[0], "images")
+    if n == 0:
+        return Estimate(math.nan, math.nan, 0, "units")
+    se = math.sqrt(np.var(means, ddof=1) / n + np.mean(np.square(own)) / n)
+    return Estimate(float(np.mean(means)), se * float(student.ppf(0.975, n - 1)) / K_SE, n, "units+images (t)")
+
+
+def stage_plateaus(result: dict) -> dict[str, tuple[Estimate, list[float]]]:
+    """Return per network and stage with full interior spectra: the plateau over its interior units, and each unit's.
+
+    The main network's from Fig. 2 (every interior unit); the companion's (ResNet-56) from Fig. 1's one interior
+    unit per stage.
+    """
+    model = result.get("config", {}).get("model", "net")
+    out = {}
+    rows = interior_rows(result)
+    for s in range(len(result["layout"])):
+        units = [[fr["plateau"] for fr in image_fractions(u)] for u in rows if u["stage"] == s]
+        if units:
+            out[f"{model} stage {s + 1}"] = (over_units(units), [float(np.mean(v)) for v in units])
+    comp = result.get("companion")
+    if comp:
+        for s in range(len(comp["layout"])):
+            panel = comp["fig1"][f"unit_{s}"]
+            if panel["dense"]:
+                pl = plateau(panel)
+                out[f"{comp['model']} stage {s + 1}"] = (pl, [pl.value])
+    return out
+
+
+def image_bootstrap(diffs: list[float]) -> Estimate | None:
+    """Return the mean of per-image differences with a bootstrap error over images (None with fewer than two)."""
+    return bootstrap(diffs) if len(diffs) >= 2 else None

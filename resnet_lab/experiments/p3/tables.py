@@ -10,8 +10,8 @@ import numpy as np
 from ...artifacts import load_arrays
 from ...ledger import Claim, profile_of
 from .measure import spectra_path
-from .paper import CLAIMS
-from .readings import eq1_error, jacobian_slopes, plateau
+from .paper import CLAIMS, gate_for
+from .readings import eq1_error, jacobian_slopes, plateau, stage_plateaus
 
 
 def spectra(profile: str) -> dict[str, np.ndarray]:
@@ -32,7 +32,7 @@ def _verdict(rows: list[Claim], claim_id: str) -> str:
 
 
 def _net(result: dict) -> str:
-    acc, gate = result.get("test_accuracy"), CLAIMS["P3.2"].gate
+    acc, gate = result.get("test_accuracy"), gate_for(profile_of(result))
     model = result.get("config", {}).get("model", "the network")
     if acc is None:
         return f"`{model}` (`{profile_of(result)}`)"
@@ -49,15 +49,18 @@ def findings_spectra(result: dict, rows: list[Claim]) -> str:
     if not dense:
         return text + f", no interior unit is small enough for a full spectrum. So {_verdict(rows, 'P3.2')}."
     parts = []
+    plateaus = stage_plateaus(result)
+    model = result.get("config", {}).get("model", "net")
     for s in dense:
         unit, first = fig1[f"unit_{s}"], fig1[f"first_{s}"]
-        pl = plateau(unit)
-        level = ("beyond the bar of *holds*" if pl.value >= t["hold"] else
-                 "beyond the bar of *partly*" if pl.value >= t["partly"] else "below the bar of *partly*")
+        pl, units = plateaus.get(f"{model} stage {s + 1}", (plateau(unit), [plateau(unit).value]))
+        level = ("beyond the bar of *holds*" if pl.value - pl.band() >= t["hold"] else
+                 "beyond the bar of *partly*" if pl.value - pl.band() >= t["partly"] else
+                 "below the bar of *partly*" if pl.value + pl.band() < t["partly"] else "inside the band around the bars")
         ranks = [1 - fr["zero"] for fr in unit["fractions"] if fr is not None]
-        part = (f"stage {s + 1}'s interior unit has {pl.value:.1%} ± {2 * pl.se:.1%} of its singular values in "
-                f"$[0.99, 1.01]$ ({level}, {t['partly']:.0%} / {t['hold']:.0%}); its rank is "
-                f"{min(ranks):.0%}–{max(ranks):.0%}")
+        part = (f"stage {s + 1}'s {len(units)} interior unit(s) have {pl.value:.1%} ± {pl.band():.1%} of their "
+                f"singular values in $[0.99, 1.01]$ (units: {', '.join(f'{v:.1%}' for v in units)}; {level}, "
+                f"{t['partly']:.0%} / {t['hold']:.0%}); the probe unit's rank is {min(ranks):.0%}–{max(ranks):.0%}")
         if unit.get("nonzero_spread") is not None:
             part += (f", and the images' nonzero spectra differ by up to {unit['nonzero_spread']:.2f} "
                      f"({'within' if unit['nonzero_spread'] <= t['spread'] else 'more than'} the criterion's "
@@ -65,8 +68,8 @@ def findings_spectra(result: dict, rows: list[Claim]) -> str:
         if s >= 1 and first["dense"]:
             fp = plateau(first).value
             part += (f"; its transition has a plateau of {fp:.1%}, "
-                     + ("far below the interior unit's, as the paper says" if fp < t["trans"] * pl.value
-                        else "not far below the interior unit's"))
+                     + ("far below the interior units', as the paper says" if fp < t["trans"] * pl.value
+                        else "not far below the interior units'"))
         parts.append(part)
     big = []
     for s in range(len(result["layout"])):

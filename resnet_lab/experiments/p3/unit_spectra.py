@@ -92,8 +92,8 @@ def _panel(fn, inputs: torch.Tensor, cfg: P3Config, vectors_first: bool, dense_m
 def measure_fig1(model, cfg: P3Config, x: torch.Tensor, arrays: dict, prefix: str = "fig1") -> tuple[dict, dict]:
     """Fig. 1: per stage, an interior unit, the first unit and the whole stage, over ``cfg.images`` images.
 
-    Returns the records and, per unit index, its image-0 spectrum (with right vectors in the last stage),
-    which Fig. 2, 4 and 5 reuse instead of recomputing.
+    Returns the records and, per unit index, its spectra at every image (image 0 with right vectors in the last
+    stage), which Fig. 2, 4 and 5 reuse instead of recomputing.
     """
     units = [u for _, u in residual_units(model)]
     layout = stage_layout(model)
@@ -113,29 +113,33 @@ def measure_fig1(model, cfg: P3Config, x: torch.Tensor, arrays: dict, prefix: st
             arrays[f"{prefix}_{kind}_{s}"] = np.stack([np.full(width, np.nan) if sp["values"] is None
                                                        else sp["values"].cpu().numpy() for sp in spectra])
             if k is not None:
-                first_image[k] = spectra[0]
+                first_image[k] = spectra
     return fig1, first_image
 
 
 def measure_fig2(units: list, layout: list[list[int]], acts: list[tuple[torch.Tensor, torch.Tensor]], cfg: P3Config,
-          first_image: dict) -> list[dict]:
-    """Fig. 2: band shares of every unit's full spectrum at the first image (``None`` where unaffordable).
+                 seen: dict) -> list[dict]:
+    """Fig. 2: band shares of every unit's full spectrum at ``fig2_images`` images (``None`` where unaffordable).
 
-    Last-stage units get their right singular vectors too and join ``first_image``, so Fig. 4 reuses them.
+    ``seen`` maps a unit index to the spectra Fig. 1 already took (image order); missing images are computed and
+    added, image 0 of a last-stage unit with its right singular vectors, so Fig. 4 reuses them. ``fractions`` is
+    the mean over the images, ``image_fractions`` each image's.
     """
     rows = []
     for k, unit in enumerate(units):
         m, n = acts[k][1][0].numel(), acts[k][0][0].numel()
-        sp = first_image.get(k)
-        if sp is None and min(m, n) <= cfg.dense_max_dim:
-            sp = spectrum(unit, acts[k][0][:1], cfg, vectors=k in layout[-1])
-            if k in layout[-1]:
-                first_image[k] = sp
-        full = sp is not None and sp["dense"]
+        spectra = seen.setdefault(k, [])
+        if min(m, n) <= cfg.dense_max_dim:
+            for i in range(len(spectra), min(cfg.fig2_images, len(acts[k][0]))):
+                spectra.append(spectrum(unit, acts[k][0][i:i + 1], cfg, vectors=i == 0 and k in layout[-1]))
+        full = bool(spectra) and spectra[0]["dense"]
+        per_image = [spectrum_fractions(sp["values"]) for sp in spectra[:max(cfg.fig2_images, 1)]] if full else None
         rows.append({"unit": k, "stage": next(s for s, idx in enumerate(layout) if k in idx),
                      "is_transition": bool(unit.is_transition), "dense": full,
-                     "fractions": spectrum_fractions(sp["values"]) if full else None,
-                     "sigma_max": float(sp["values"][0]) if sp is not None and sp["values"] is not None else None})
+                     "fractions": {b: float(np.mean([fr[b] for fr in per_image])) for b in per_image[0]} if full
+                     else None, "image_fractions": per_image,
+                     "sigma_max": float(spectra[0]["values"][0]) if spectra and spectra[0]["values"] is not None
+                     else None})
     return rows
 
 
@@ -156,21 +160,43 @@ def _share_near(values: torch.Tensor, level: float, band: float = 0.01) -> float
     return float(((values - level).abs() <= band * level).float().mean())
 
 
-def measure_fig5(probe, probe_x: torch.Tensor, cfg: P3Config, unscaled: dict | None, arrays: dict) -> dict:
-    """Fig. 5 on the probe unit (first image): the skip scaled by α, and weights interpolated toward noise."""
-    base = unscaled if unscaled is not None and unscaled["dense"] else spectrum(probe, probe_x, cfg)
-    fig5 = {"alphas": list(cfg.alphas), "ts": list(cfg.ts), "dense": base["dense"]}
-    if not base["dense"]:
+def measure_fig5(probe, probe_x: torch.Tensor, cfg: P3Config, unscaled: list[dict], arrays: dict) -> dict:
+    """Fig. 5 on the probe unit at ``fig5_images`` images: the skip scaled by α, and the weights interpolated toward
+    ``fig5_draws`` Gaussian draws (Eq. 3). ``unscaled``: the unit's spectra already taken (image order).
+
+    Shares are means over images (and draws); ``*_images`` / ``t_plateau_draws`` keep every image (and draw).
+    The arrays of image 0 (draw 0) go to ``arrays`` for the figure.
+    """
+    count = min(max(cfg.fig5_images, 1), len(probe_x))
+    base = [unscaled[i] if i < len(unscaled) and unscaled[i]["dense"] else spectrum(probe, probe_x[i:i + 1], cfg)
+            for i in range(count)]
+    fig5 = {"alphas": list(cfg.alphas), "ts": list(cfg.ts), "dense": base[0]["dense"], "images": count,
+            "draws": max(cfg.fig5_draws, 1)}
+    if not base[0]["dense"]:
         return fig5
-    fig5.update(share_at_alpha=[], unscaled_share_at_alpha=[], share_at_one=[], t_fractions=[])
-    for a in cfg.alphas:
-        sp = base if a == 1.0 else spectrum(scaled_skip(probe, a), probe_x, cfg)
-        arrays[f"fig5_alpha_{a}"] = sp["values"].cpu().numpy()
-        fig5["share_at_alpha"].append(_share_near(sp["values"], a))
-        fig5["unscaled_share_at_alpha"].append(_share_near(base["values"], a))
-        fig5["share_at_one"].append(_share_near(sp["values"], 1.0))
+    at_a, unscaled_at_a, at_one = [], [], []
+    for i, b in enumerate(base):
+        rows = [], [], []
+        for a in cfg.alphas:
+            sp = b if a == 1.0 else spectrum(scaled_skip(probe, a), probe_x[i:i + 1], cfg)
+            if i == 0:
+                arrays[f"fig5_alpha_{a}"] = sp["values"].cpu().numpy()
+            for row, v, level in zip(rows, (sp["values"], b["values"], sp["values"]), (a, a, 1.0)):
+                row.append(_share_near(v, level))
+        for out, row in zip((at_a, unscaled_at_a, at_one), rows):
+            out.append(row)
+    fig5.update(share_at_alpha_images=at_a, unscaled_share_at_alpha_images=unscaled_at_a, share_at_one_images=at_one,
+                share_at_alpha=np.mean(at_a, 0).tolist(), unscaled_share_at_alpha=np.mean(unscaled_at_a, 0).tolist(),
+                share_at_one=np.mean(at_one, 0).tolist(), t_fractions=[], t_plateau_draws=[])
     for t in cfg.ts:
-        sp = base if t == 1.0 else spectrum(interpolate_weights(probe, t, seed=cfg.seed), probe_x, cfg)
-        arrays[f"fig5_t_{t}"] = sp["values"].cpu().numpy()
-        fig5["t_fractions"].append(spectrum_fractions(sp["values"]))
+        fractions = []
+        for i, b in enumerate(base):
+            for d in range(1 if t == 1.0 else fig5["draws"]):
+                sp = b if t == 1.0 else spectrum(interpolate_weights(probe, t, seed=cfg.seed + d),
+                                                 probe_x[i:i + 1], cfg)
+                if i == 0 and d == 0:
+                    arrays[f"fig5_t_{t}"] = sp["values"].cpu().numpy()
+                fractions.append(spectrum_fractions(sp["values"]))
+        fig5["t_fractions"].append({k: float(np.mean([fr[k] for fr in fractions])) for k in fractions[0]})
+        fig5["t_plateau_draws"].append([fr["plateau"] for fr in fractions])  # image-major, draws within an image
     return fig5

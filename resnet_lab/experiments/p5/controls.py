@@ -47,12 +47,13 @@ def _fake_run(depth: int, arch: str, seed: int, err: float, gap: tuple[float, fl
 def _fake_result(delta_power: float = -1.0, fit_error: float = 1e-12, ns_diff: float = 1e-7,
                  grid_gain: float = 0.3, grid_acc: float = 0.5, depths: tuple[int, ...] = (20, 83),
                  acc_err: float = 10.0, nets: dict | None = None, device: str = "NVIDIA H100",
-                 overhead: tuple[float, float] = (0.05, 0.5)) -> dict:
-    """Build a small result with the given knobs; ``nets[arch] = (err offset, gap, ratios)``."""
+                 overhead: tuple[float, float] = (0.05, 0.5), depth_power: float = 1.0) -> dict:
+    """Build a small result with the given knobs; ``nets[arch] = (err offset, gap, ratios)``; non-transition ratios
+    scale as ``(20 / depth) ** depth_power``; Theorem 2's bound is ``c/L`` with ``c = 20``."""
     ls = (4, 8, 16, 32)
     linear = {"rows": [{"L": L, "delta": 2.0 * L ** delta_power, "max_abs_ratio_minus_1": L ** delta_power,
-                        "fit_rel_error": fit_error} for L in ls],
-              "loglog_slope": delta_power, "intercept": 0.0, "slope_vs_invL": 2.0}
+                        "fit_rel_error": fit_error, "theorem2_bound": 20.0 / L} for L in ls],
+              "loglog_slope": delta_power, "intercept": 0.0, "slope_vs_invL": 2.0, "gamma": 0.69, "c": 20.0}
     agreement = [{"c": c, "d": d, "k": k, "n": n, "conv_star": True, "ns_vs_svd_rel_diff": ns_diff,
                   "before_crop_max_rel": ns_diff, "after_crop": {"max_rel": 0.136 if k == 3 else 1e-7}}
                  for c, d, k, n in PROCRESNET_CONVS]
@@ -63,12 +64,13 @@ def _fake_result(delta_power: float = -1.0, fit_error: float = 1e-12, ns_diff: f
                     "ProcResNet (no projection)": (-0.8, (3.0, 9.0), {"non-transition": 0.1, "transition": 0.3,
                                                                        "conv*": 0.4}),
                     "ProcResNet": (-1.6, (2.0, 8.0), {"non-transition": 0.1, "transition": 0.15, "conv*": 0.05})}
-    runs = [_fake_run(d, a, s, acc_err + off, gap, {v: x * 20 / d if v == "non-transition" else x
+    runs = [_fake_run(d, a, s, acc_err + off, gap, {v: x * (20 / d) ** depth_power if v == "non-transition" else x
                                                     for v, x in ratios.items()})
             for d in depths for a, (off, gap, ratios) in nets.items() for s in (0, 1, 2)]
     blocks = {"newton_schulz": [overhead[0] + 0.005 * i for i in (-1, 0, 1)],
               "svd": [overhead[1] + 0.005 * i for i in (-1, 0, 1)]}
-    ov = {"projection_s": {"newton_schulz": 1e-3, "svd": 5e-3, "newton_schulz_1x1_per_frequency": 0.1},
+    ov = {"projection_s": {"newton_schulz": 1e-3, "svd": 5e-3, "newton_schulz_1x1_per_frequency": 0.1,
+                           "newton_schulz_f32": 2e-3},
           "overhead": {k: float(np.median(v)) for k, v in blocks.items()}, "block_overhead": blocks,
           "model": "synthetic", "batch_size": 128, "device": device}
     return {"config": {"skipped": []}, "profile": "synthetic", "linear": linear, "agreement": agreement,
@@ -78,7 +80,8 @@ def _fake_result(delta_power: float = -1.0, fit_error: float = 1e-12, ns_diff: f
 
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     """Return hand-built results with the verdicts they must get (controls and tests use them)."""
-    all_ = ("P5.1", "P5.2", "P5.3", "P5.4", "P5.5", "P5.6")
+    all_ = ("P5.1", "P5.1-real", "P5.2", "P5.3", "P5.4", "P5.5", "P5.6")
+    partly_ = dict.fromkeys(all_, "partly") | {"P5.1": "holds", "P5.1-real": "inconclusive"}  # no partly for P5.1*
     reversed_nets = {"Plain": (0.0, (5.0, 15.0), {"non-transition": 0.1, "transition": 0.2}),
                      "ResNet": (-2.0, (2.0, 8.0), {"non-transition": 0.6, "transition": 0.1}),
                      "ProcResNet (no projection)": (-1.0, (4.0, 10.0), {"non-transition": 0.6, "transition": 0.4,
@@ -94,18 +97,18 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     return {
         "synthetic: built to hold": (_fake_result(), dict.fromkeys(all_, "holds")),
         "synthetic: built to fail": (_fake_result(delta_power=0.3, ns_diff=1e-2, nets=reversed_nets,
-                                                  overhead=(0.6, 0.5)), dict.fromkeys(all_, "fails")),
+                                                  overhead=(0.6, 0.5), depth_power=-1.0), dict.fromkeys(all_, "fails")),
         "synthetic: built to partly hold": (
-            _fake_result(depths=(83,), grid_gain=-0.3, nets=partly_nets, overhead=(0.2, 0.5)),
-            dict.fromkeys(all_, "partly")),
+            _fake_result(depths=(83,), grid_gain=-0.3, nets=partly_nets, overhead=(0.2, 0.5)), partly_),
         "synthetic: inside the band": (
-            _fake_result(grid_gain=0.0, nets=even_nets, overhead=(0.3, 0.3)),
-            {"P5.2": "inconclusive", "P5.3": "inconclusive", "P5.4": "inconclusive", "P5.5": "inconclusive",
+            _fake_result(grid_gain=0.0, nets=even_nets, overhead=(0.3, 0.3), depth_power=0.0),
+            {"P5.1-real": "inconclusive", "P5.2": "inconclusive", "P5.3": "inconclusive", "P5.4": "inconclusive", "P5.5": "inconclusive",
              "P5.6": "inconclusive"}),
         "synthetic: gates unmet, depth 20 only, CPU": (
             _fake_result(fit_error=0.1, grid_acc=0.12, depths=(20,), acc_err=50.0, device="cpu (x86_64)"),
-            {"P5.1": "inconclusive", "P5.2": "inconclusive", "P5.3": "inconclusive", "P5.4": "inconclusive",
-             "P5.5": "inconclusive", "P5.6": "not run"}),
+            {"P5.1": "inconclusive", "P5.1-real": "inconclusive", "P5.2": "inconclusive", "P5.3": "inconclusive",
+             "P5.4": "inconclusive", "P5.5": "inconclusive", "P5.6": "not run"}),
         "synthetic: trained, depth 20 only": (
-            _fake_result(depths=(20,)), {"P5.1": "partly", "P5.3": "inconclusive", "P5.4": "holds"}),
+            _fake_result(depths=(20,)), {"P5.1": "holds", "P5.1-real": "inconclusive", "P5.3": "inconclusive",
+                                         "P5.4": "holds"}),
     }

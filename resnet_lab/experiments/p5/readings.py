@@ -30,10 +30,19 @@ def _abs_logs(rows: list[dict], view: str) -> list[float]:
 
 
 def run_ratio(run: dict, view: str, final: bool = False) -> float | None:
-    """Return one run's mean |log ratio| over its units of ``view`` and its epochs ≥ 1 (or its final weights)."""
-    rows = run.get("final", []) if final else [g for rec in _trained(run["history"]) for g in rec.get("gradnorm", [])]
-    vals = _abs_logs(rows, view)
-    return float(np.mean(vals)) if vals else None
+    """Return one run's |log ratio| of ``view``: the median over its units, mean over epochs ≥ 1 (or the final weights).
+
+    The median, since one unit far from 1 would carry a mean. A diverged run keeps the epochs before its
+    divergence (their ratios are finite); None when no epoch has a finite ratio.
+    """
+    epochs = [run.get("final", [])] if final else [rec.get("gradnorm", []) for rec in _trained(run["history"])]
+    per_epoch = [float(np.median(v)) for v in (_abs_logs(rows, view) for rows in epochs) if v]
+    return float(np.mean(per_epoch)) if per_epoch else None
+
+
+def diverged_without_ratio(runs: list[dict], view: str) -> int:
+    """Return how many diverged runs have no finite ratio of ``view`` before diverging (counted as far from 1)."""
+    return sum(1 for r in runs if r["diverged"] and run_ratio(r, view) is None)
 
 
 def seed_estimate(values: list[float | None]) -> Estimate | None:
@@ -52,11 +61,12 @@ def runs_by_net(result: dict, purpose: str = "fig3") -> dict[tuple[int, str], li
 
 
 def ratio_estimates(result: dict, final: bool = False) -> dict[tuple[int, str, str], Estimate]:
-    """Return mean |log ratio| over seeds for every (depth, arch, view) with data (Fig. 3 runs, not diverged)."""
+    """Return |log ratio| over seeds for every (depth, arch, view) with data (Fig. 3 runs; a diverged run's epochs
+    before its divergence count, its final weights do not)."""
     out = {}
     for (depth, arch), runs in runs_by_net(result).items():
         for view in VIEWS:
-            est = seed_estimate([run_ratio(r, view, final) for r in runs if not r["diverged"]])
+            est = seed_estimate([run_ratio(r, view, final) for r in runs if not (final and r["diverged"])])
             if est is not None:
                 out[(depth, arch, view)] = est
     return out

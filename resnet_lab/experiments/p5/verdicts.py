@@ -1,4 +1,4 @@
-"""P5's verdicts: one function per ledger row (P5.1 … P5.6), and ``claims(result)``.
+"""P5's verdicts: one function per ledger row (P5.1, P5.1-real, P5.2 … P5.6), and ``claims(result)``.
 
 Imports only ``paper``, ``readings`` and shared modules; every verdict is computed from the result.
 """
@@ -11,8 +11,8 @@ import numpy as np
 from ...ledger import Claim, profile_of, tally
 from ...stats import Estimate, compare, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
-from .readings import (ABLATION, LAST_K, generalization_gap, net_accuracy, net_error, net_name, ratio_estimates,
-                       run_ratio, runs_by_net, seed_estimate)
+from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, net_accuracy, net_error, net_name,
+                       ratio_estimates, run_ratio, runs_by_net, seed_estimate)
 
 
 def _sign_text(d: Estimate | None) -> str:
@@ -29,35 +29,41 @@ def claim_linear(result: dict, profile: str) -> Claim:
     lin, t = result["linear"], spec.t
     rows = lin["rows"]
     deltas = [r["delta"] for r in rows]
-    linear_ok = all(b < a for a, b in zip(deltas, deltas[1:])) and t["slope_lo"] <= lin["loglog_slope"] <= t["slope_hi"]
-    real_state, real_text = _real_depth_trend(result, t["real_gate"])
+    falls = all(b < a for a, b in zip(deltas, deltas[1:])) and t["slope_lo"] <= lin["loglog_slope"] <= t["slope_hi"]
+    bounded = [r for r in rows if r.get("theorem2_bound") is not None]
+    over = [f"L={r['L']}" for r in bounded if max(r["delta"], r["max_abs_ratio_minus_1"]) > r["theorem2_bound"]]
     value = (f"δ at L={rows[0]['L']}…{rows[-1]['L']}: {deltas[0]:.3g}…{deltas[-1]:.3g}; log-log slope "
              f"{lin['loglog_slope']:.2f}; δ ≈ {lin['intercept']:.3g} + {lin['slope_vs_invL']:.3g}/L; "
-             f"measured max|ratio−1| {rows[0]['max_abs_ratio_minus_1']:.3g}…"
-             f"{rows[-1]['max_abs_ratio_minus_1']:.3g}; "
-             f"real nets: {real_text}")
-    verdict = "fails" if not linear_ok else "holds" if real_state == "holds" else "partly"
-    reason = "" if verdict != "partly" else f"the linear half holds; the real-net half {real_state}: {real_text}"
-    return CLAIMS["P5.1"].row(value, verdict, reason, profile=profile,
-                              gate_measured=max(r["fit_rel_error"] for r in rows))
+             f"measured max|ratio−1| {rows[0]['max_abs_ratio_minus_1']:.3g}…{rows[-1]['max_abs_ratio_minus_1']:.3g}; "
+             + (f"Theorem 2's c/L {bounded[0]['theorem2_bound']:.3g}…{bounded[-1]['theorem2_bound']:.3g} at "
+                f"{len(bounded)} depths L ≥ 3γ: {len(bounded) - len(over)} within it" if bounded
+                else "no depth L ≥ 3γ: Theorem 2's bound untested"))
+    if falls and bounded and not over:
+        return spec.row(value, "holds", profile=profile, gate_measured=max(r["fit_rel_error"] for r in rows))
+    reason = "; ".join(x for x in [
+        "" if falls else f"δ does not fall as O(1/L) (slope {lin['loglog_slope']:.2f})",
+        f"Theorem 2's inequality broken at {', '.join(over)}" if over else "",
+        "" if bounded else "no depth L ≥ 3γ to test Theorem 2's inequality"] if x)
+    return spec.row(value, "fails", reason, profile=profile, gate_measured=max(r["fit_rel_error"] for r in rows))
 
 
-def _real_depth_trend(result: dict, bar: float) -> tuple[str, str]:
-    """Return ('holds'/'is reversed'/'is untested', text) for ResNet non-transition ratios falling with depth."""
+def claim_linear_real(result: dict, profile: str) -> Claim:
+    spec = CLAIMS["P5.1-real"]
     by = runs_by_net(result)
     depths = sorted(d for d, a in by if a == "ResNet")
-    ests = {d: seed_estimate([run_ratio(r, "non-transition") for r in by[(d, "ResNet")] if not r["diverged"]])
-            for d in depths}
-    text = "ResNet non-transition mean |log ratio| " + ", ".join(
-        f"{_sign_text(e)} at depth {d}" for d, e in ests.items())
-    if len(depths) < 2:
-        return "is untested", text + " (one depth only: no trend)"
-    accs = [net_accuracy(r) for d in depths for r in by[(d, "ResNet")]]
-    if any(a is None or a < bar for a in accs):
-        return "is untested", text + f" (ResNet test accuracy {min(a or 0 for a in accs):.1%} < {bar:.0%})"
-    signs = [compare(ests[a], ests[b])[0] for a, b in zip(depths, depths[1:])]
-    state = {"holds": "holds", "fails": "is reversed"}.get(tally(signs, partial=False), "is untested")
-    return state, text + (" (inside the band)" if state == "is untested" else "")
+    runs = [r for d in depths for r in by[(d, "ResNet")] if not r["diverged"]]
+    ests = {d: seed_estimate([run_ratio(r, "non-transition") for r in by[(d, "ResNet")]]) for d in depths}
+    value = "ResNet non-transition |log ratio| " + (", ".join(f"{_sign_text(e)} at depth {d}" for d, e in ests.items())
+                                                    or "not measured")
+    if len(depths) < spec.t["min_depths"]:
+        return spec.row(value, "inconclusive", f"{len(depths)} depth(s) run, the trend needs "
+                        f"{spec.t['min_depths']}", gate_measured=_gate(runs), profile=profile, gate_first=False)
+    steps = [compare(ests[a], ests[b]) for a, b in zip(depths, depths[1:])]
+    verdict = tally([s for s, _ in steps], partial=False)
+    reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond 2 s.e.",
+              "inconclusive": "a step between depths inside the band, or undecidable (one seed)"}.get(verdict, "")
+    band = {f"depth {a} − depth {b}": d for (a, b), (_, d) in zip(zip(depths, depths[1:]), steps) if d is not None}
+    return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=band, profile=profile)
 
 
 def _grid_band(cells: list[dict]) -> Estimate | None:
@@ -100,31 +106,50 @@ def claim_projection(result: dict, profile: str) -> Claim:
                     profile=profile)
 
 
+def _a_sign(by: dict, est: dict, depth: int) -> int | None:
+    """Return part A's sign at ``depth``: Plain − ResNet non-transition; a Plain run that diverged without a finite
+    ratio counts for Plain being far from 1 when ResNet's ratio is measured."""
+    res = est.get((depth, "ResNet", "non-transition"))
+    if res is not None and diverged_without_ratio(by.get((depth, "Plain"), []), "non-transition"):
+        return 1
+    return compare(est.get((depth, "Plain", "non-transition")), res)[0]
+
+
+def _b_parts(est: dict, depths: list[int]) -> dict[str, list]:
+    """Return part B's signs per comparison over ``depths`` (+1: the paper's way beyond the band)."""
+    pairs = {"ProcResNet transition (conv* + unit) < ResNet's": (("ResNet", "transition"), ("ProcResNet", "transition")),
+             "ProcResNet conv* alone < ResNet transition": (("ResNet", "transition"), ("ProcResNet", "conv*")),
+             "projected conv* < unprojected": (("ProcResNet (no projection)", "conv*"), ("ProcResNet", "conv*"))}
+    return {name: [compare(est.get((d, *far)), est.get((d, *near)))[0] for d in depths]
+            for name, (far, near) in pairs.items()}
+
+
 def claim_fig3(result: dict, profile: str) -> Claim:
     spec = CLAIMS["P5.3"]
     by, est, end = runs_by_net(result), ratio_estimates(result), ratio_estimates(result, final=True)
     depths = sorted({d for d, _ in by})
     parts = [_fig3_text(d, est, end) for d in depths]
-    diverged = [f"{r['arch']}-{r['depth']} (seed {r['seed']}) diverged at step {r['diverged_step']}"
-                for rs in by.values() for r in rs if r["diverged"]]
+    diverged = [f"{r['arch']}-{r['depth']} (seed {r['seed']}) diverged at step {r['diverged_step']} (its earlier "
+                f"epochs count)" for rs in by.values() for r in rs if r["diverged"]]
     value = "; ".join(parts + diverged)
     deep = [d for d in depths if d >= spec.t["min_depth"]
             and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
-    runs = [r for d in (deep or depths) for a in ("Plain", "ResNet", "ProcResNet") for r in by.get((d, a), [])
-            if not r["diverged"]]
+    runs = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
+            for r in by.get((d, a), []) if not r["diverged"]]
     bands = {f"depth {d} {a} {v}": est[(d, a, v)] for d in depths for a, v in
              (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
-              ("ProcResNet", "transition")) if (d, a, v) in est}
+              ("ProcResNet", "transition"), ("ProcResNet", "conv*"), ("ProcResNet (no projection)", "conv*"))
+             if (d, a, v) in est}
+    b_parts = _b_parts(est, depths)
+    b_failed = [f"{k} at depth {d}: {'reversed' if s == -1 else 'inside the band'}"
+                for k, signs in b_parts.items() for d, s in zip(depths, signs) if s != 1]
     if not deep:
         return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
                         "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
                         profile=profile)
-    a_signs = [compare(est.get((d, "Plain", "non-transition")), est.get((d, "ResNet", "non-transition")))[0]
-               for d in deep]
-    b_signs = [compare(est.get((d, "ResNet", "transition")), est.get((d, "ProcResNet", "transition")))[0]
-               for d in deep]
-    verdict = _judge_signs(a_signs, b_signs)
-    reason = {"partly": "ProcResNet's transitions are not closer to 1 beyond 2 s.e.",
+    a_signs = [_a_sign(by, est, d) for d in deep]
+    verdict = _judge_signs(a_signs, [s for signs in b_parts.values() for s in signs])
+    reason = {"partly": "B not met: " + "; ".join(b_failed),
               "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e.",
               "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
               }.get(verdict, "")
@@ -138,7 +163,9 @@ def _fig3_text(depth: int, est: dict, end: dict) -> str:
 
     return (f"depth {depth}: non-transition Plain {f('Plain', 'non-transition')} / ResNet "
             f"{f('ResNet', 'non-transition')}; transition ResNet {f('ResNet', 'transition')} / ProcResNet conv* + "
-            f"unit {f('ProcResNet', 'transition')} (paper's view); at the final weights ResNet "
+            f"unit {f('ProcResNet', 'transition')} / conv* alone (the paper's first transition block) "
+            f"{f('ProcResNet', 'conv*')} / conv* alone without projection {f('ProcResNet (no projection)', 'conv*')} "
+            f"(median over units); at the final weights ResNet "
             f"{f('ResNet', 'transition', end)} / ProcResNet conv* + unit {f('ProcResNet', 'transition', end)} / conv* "
             f"alone {f('ProcResNet', 'conv*', end)} / conv* alone without projection "
             f"{f('ProcResNet (no projection)', 'conv*', end)}")
@@ -207,6 +234,14 @@ def claim_error(result: dict, profile: str) -> Claim:
     ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond 2 s.e.
     verdict = _judge_signs([s_main], ordered)
     reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
+    if any(e is not None and math.isnan(e.se) for e in est.values()):  # one seed: no band, no sign
+        order = [(a, b) for a, b in zip(ABLATION, ABLATION[1:]) if est[a] is not None and est[b] is not None]
+        against = [f"{a} {est[a].value:.1f}% < {b} {est[b].value:.1f}%" for a, b in order
+                   if est[a].value < est[b].value]
+        reason = ("one seed per net: no band, so no sign can be decided"
+                  + ("; every point estimate is reversed against the paper's order (" + ", ".join(against) + ")"
+                     if order and len(against) == len(order) else
+                     f"; {len(against)} of {len(order)} point estimates reversed" if against else ""))
     schedule = runs["ResNet"][0].get("schedule", "constant") if runs["ResNet"] else "—"
     notes = [] if depth == 164 else [f"reduced: depth {depth}, CIFAR-10, not 164 on CIFAR-100"]
     if purpose == "fig3":
@@ -229,10 +264,13 @@ def claim_overhead(result: dict, profile: str) -> Claim:
     if not ov:
         return spec.not_run("no timing at this profile", profile)
     p = ov["projection_s"]
+    f32 = ov["overhead"].get("newton_schulz_f32")
     times = (f"one projection of the three conv*: NS {1e3 * p['newton_schulz']:.1f} ms (1×1 conv* once; at every "
-             f"frequency {1e3 * p.get('newton_schulz_1x1_per_frequency', float('nan')):.1f} ms), SVD "
-             f"{1e3 * p['svd']:.1f} ms; per step NS +{100 * ov['overhead']['newton_schulz']:.1f}%, SVD "
-             f"+{100 * ov['overhead']['svd']:.1f}% ({ov['model']}, batch {ov['batch_size']}, {ov['device']})")
+             f"frequency {1e3 * p.get('newton_schulz_1x1_per_frequency', float('nan')):.1f} ms), float32 NS of 10 "
+             f"steps {1e3 * p.get('newton_schulz_f32', float('nan')):.1f} ms, SVD {1e3 * p['svd']:.1f} ms (every "
+             f"frequency); per step NS {ov['overhead']['newton_schulz']:+.1%}"
+             + (f", float32 NS {f32:+.1%}" if f32 is not None else "")
+             + f", SVD {ov['overhead']['svd']:+.1%} ({ov['model']}, batch {ov['batch_size']}, {ov['device']})")
     if ov["device"].startswith("cpu"):
         return spec.not_run(f"timed on a CPU; the claim is about GPU time ({times})", profile)
     blocks = ov.get("block_overhead") or {}
@@ -251,5 +289,5 @@ def claim_overhead(result: dict, profile: str) -> Claim:
 def claims(result: dict) -> list[Claim]:
     """Return the P5 ledger rows; every verdict is computed from ``result``."""
     profile = profile_of(result) or result.get("profile", "")
-    return [f(result, profile) for f in (claim_linear, claim_projection, claim_fig3, claim_gap, claim_error,
-                                         claim_overhead)]
+    return [f(result, profile) for f in (claim_linear, claim_linear_real, claim_projection, claim_fig3, claim_gap,
+                                         claim_error, claim_overhead)]
