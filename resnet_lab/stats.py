@@ -69,7 +69,7 @@ class Estimate:
     def format(self, spec: str = ".3g") -> str:
         """Return ``value ± half-width (95%, t_df, n=…, method)``, the half-width in the value's units; ``± ?``
         when the error is unknown."""
-        dist = "normal" if math.isinf(self.df) else f"t{self.df:.3g}"
+        dist = "normal" if math.isinf(self.df) else "df unknown" if math.isnan(self.df) else f"t{self.df:.3g}"
         return (f"{self.value:{spec}} ± {_band_text(self.band(), spec)} "
                 f"({LEVEL:.0%} {dist}, n={self.n}, {self.method})")
 
