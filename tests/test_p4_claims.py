@@ -72,13 +72,15 @@ def test_p42_reading_status():
     assert reading_status(est)[0] == "inconclusive"
 
 
-def test_expansive_estimate_combines_seeds_and_bootstrap():
-    runs = [{"expansive_band": {"min_max": {"value": v, "se": 0.1}}} for v in (1.0, 2.0, 3.0)]
+def test_expansive_estimate_is_log10_over_seeds():
+    """Constants spanning decades: the mean of log10 (the geometric mean) with Student's t over the seeds."""
+    runs = [{"constants": [{"expansive": v, "closest_any_block": v * 1e-20}]} for v in (1e-5, 1e-15, 1e-30)]
     est = readings.expansive_estimate(runs, "min_max")
-    assert est.value == pytest.approx(2.0) and est.n == 3
-    assert est.se == pytest.approx(math.hypot(1 / math.sqrt(3), 0.1 / math.sqrt(3)))
+    assert est.value == pytest.approx(-50 / 3) and est.n == 3 and est.df == 2 and "log10" in est.method
+    assert est.se == pytest.approx(np.std([-5, -15, -30], ddof=1) / math.sqrt(3))
+    assert readings.expansive_estimate(runs, "min_min").value == pytest.approx(-50 / 3 - 20)
     single = readings.expansive_estimate(runs[:1], "min_max")
-    assert (single.value, single.se, single.n) == (1.0, 0.1, 1)
+    assert single.n == 1 and math.isnan(single.se)
 
 
 def test_p43_chance_levels():
