@@ -23,7 +23,8 @@ def accuracy_summary(result: dict):
         for n, ms in alive_nets(result, v).items():
             e = accuracy_estimate([m["test_acc"] for m in ms], result.get("test_images", 10000))
             rows.append({"variant": v, "n": n, "depth": ms[0]["depth"], "seeds": len(ms), "mean": 100 * e.value,
-                         "se": 100 * e.se, "band": e.method, "paper": PAPER_ACC.get(v, {}).get(n)})
+                         "se": 100 * e.se, "half-width": 100 * e.band(), "band": e.method,
+                         "paper": PAPER_ACC.get(v, {}).get(n)})
     return _frame(rows)
 
 
@@ -89,8 +90,9 @@ def stability_summary(result: dict):
 
 
 def sensitivity_frame(result: dict):
-    """Return the end-to-end sensitivity s(n) ± 2 s.e. per variant and n (Thm. 4.2's quantity)."""
-    return _frame([{"variant": v, "n": n, "s(n)": e.value, "se": e.se}
+    """Return the end-to-end sensitivity s(n) per variant and n (Thm. 4.2's quantity) with its s.e. and 95% band's
+    half-width (two-level bootstrap, seeds then probe images: NaN with one seed)."""
+    return _frame([{"variant": v, "n": n, "s(n)": e.value, "se": e.se, "half-width": e.band()}
                    for v in ("d", "s", "sp") for n, e in sensitivity_estimates(result, v).items()])
 
 
@@ -182,7 +184,7 @@ def findings_accuracy(result: dict, rows) -> str:
     """P2.2's findings: test accuracy per net with its band, beside the paper's Table 5.3."""
     acc = accuracy_summary(result)
     acc = acc[acc["variant"] != "sp"]
-    parts = [f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% ± {2 * a['se']:.1f} ({a['band']}, 2 s.e.)"
+    parts = [f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% ± {a['half-width']:.1f}% ({a['band']}, 95% band)"
              + (f" against the paper's {a['paper']:.1f}%" if _known(a["paper"]) else "")
              for _, a in acc.iterrows()]
     depths = acc.groupby("variant")["n"].nunique()

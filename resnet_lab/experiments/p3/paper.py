@@ -25,7 +25,7 @@ CLAIMS = declare(
               "Jacobians have no plateau and a few very large σ", "§3.2, Fig. 1",
               "plateau share (σ in [0.99, 1.01]) of the interior units, mean over images, smallest over the stages "
               "with full spectra: holds ≥ {hold:.0%} (the paper's 'a large proportion of singular values are 1'), partly ≥ "
-              "{partly:.0%}, each beyond 2 s.e. over images; holds also needs every secondary check, partly half "
+              "{partly:.0%}, each beyond the 95% band over images; holds also needs every secondary check, partly half "
               "of them: rank ≥ {rank:.0%}; spread of the images' nonzero spectra ≤ {spread:.2f} (rank variation "
               "reported apart); transition plateau < {trans:.1f}× the interior unit's; stage σ_max ≥ "
               "{stage_big:.0f}× unit σ_max; stage plateau < {stage_plateau:.0%}",
@@ -43,7 +43,7 @@ CLAIMS = declare(
               "same norm decay there", "§3.3, Fig. 3",
               "per fooled image, log growth per unit of the propagated perturbation in the last {late:.0%} of the "
               "last stage's units minus that over its earlier units (FGSM) > 0, and FGSM's late log growth minus "
-              "random's > 0, each beyond 2 s.e. (bootstrap over ≥ {min_images} images); holds: both, with random's "
+              "random's > 0, each beyond the 95% band (bootstrap over ≥ {min_images} images); holds: both, with random's "
               "late growth not significantly > 0; partly: one; fails: neither and one significantly < 0; "
               "inconclusive: inside the band",
               {"late": 1 / 3, "min_images": 3}, gate=GATE),
@@ -53,7 +53,7 @@ CLAIMS = declare(
               "median |predicted − actual| / actual ≤ {err:.0%} over last-stage units and images (FGSM); energy of δ "
               "on the top-k right singular vectors divided by chance (k/n), over all images (≥ {min_images}): log "
               "ratio at the last unit > at the last stage's first interior unit, and > random's at the last unit, "
-              "each beyond 2 s.e. (bootstrap over images); holds: all three; partly: two; inconclusive: Eq. (1) "
+              "each beyond the 95% band (bootstrap over images); holds: all three; partly: two; inconclusive: Eq. (1) "
               "holds and both alignments inside the band; fails otherwise",
               {"err": 0.2, "min_images": 3}, gate=GATE),
     ClaimSpec("P3.6", "Fig. 5: scaling the skip by α moves the plateau to α; interpolating the weights toward "

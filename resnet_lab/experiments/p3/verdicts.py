@@ -147,7 +147,7 @@ def _claim_propagation(result: dict) -> Claim:
     verdict = tally([s_excess, s_div])
     if verdict == "holds" and s_rnd == 1:  # random directions growing too: the excess is not FGSM's alone
         verdict = "partly"
-    reason = "both differences inside 2 s.e." if verdict == "inconclusive" else ""
+    reason = "both differences inside the 95% band" if verdict == "inconclusive" else ""
     return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 
@@ -179,7 +179,7 @@ def _claim_alignment(result: dict) -> Claim:
     if n_ok == 2:
         return spec.row(value, "partly", gate_measured=gate, band=band)
     if err_ok and all(s in (0, None) for s in align):
-        return spec.row(value, "inconclusive", "both alignment differences inside 2 s.e.", gate_measured=gate,
+        return spec.row(value, "inconclusive", "both alignment differences inside the 95% band", gate_measured=gate,
                         band=band)
     return spec.row(value, "fails", f"Eq. (1) error {err:.1%}" if not err_ok else "", gate_measured=gate, band=band)
 

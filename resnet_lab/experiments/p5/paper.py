@@ -28,7 +28,7 @@ CLAIMS = declare(
     ClaimSpec("P5.1", "Theorem 2: linear residual units become norm-preserving as L grows, δ = O(1/L); so do real "
               "ResNets' identity-skip units", "Theorem 2, Corollary 1, §2",
               "holds: δ_L = max_l σ_max(W_l) decreases with L, log-log slope in [{slope_lo}, {slope_hi}], and "
-              "ResNet non-transition mean |log ratio| decreases with depth beyond 2 s.e. over ≥ 2 depths whose "
+              "ResNet non-transition mean |log ratio| decreases with depth beyond the 95% band over ≥ 2 depths whose "
               "nets meet test accuracy ≥ {real_gate:.0%}; partly: the linear half holds and the real half is "
               "untested (fewer than 2 depths, nets under the bar, or inside the band) or reversed; fails: the "
               "linear half fails",
@@ -37,31 +37,31 @@ CLAIMS = declare(
               "Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
               "holds: Newton–Schulz within {agree:.0e} of SVD and every frequency within {agree:.0e} of the "
               "target before the crop at ProcResNet's conv* sizes, and the grid's mean |log ratio| is smaller "
-              "with projection beyond 2 s.e. (paired bootstrap over (c, d) cells); partly: the maths holds and "
-              "the grid is reversed beyond 2 s.e.; inconclusive: the grid difference is inside the band; fails: "
+              "with projection beyond the 95% band (paired bootstrap over (c, d) cells); partly: the maths holds and "
+              "the grid is reversed beyond the 95% band; inconclusive: the grid difference is inside the band; fails: "
               "the maths does not hold",
               {"agree": 1e-5}, gate=GRID_GATE),
     ClaimSpec("P5.3", "Fig. 3: identity-skip units keep gradient-norm ratios near 1 during training, Plain units do "
               "not (in deep nets); ProcResNet's transitions are closer to 1 than ResNet's", "§4, Fig. 3",
               "at every depth ≥ {min_depth} run: mean |log ratio| over epochs ≥ 1 (per seed, then over seeds) "
-              "ResNet non-transition < Plain beyond 2 s.e. (A), and ProcResNet transition (conv* + its unit, the "
-              "paper's block) < ResNet transition beyond 2 s.e. (B); holds: A and B; partly: A only; fails: A "
+              "ResNet non-transition < Plain beyond the 95% band (A), and ProcResNet transition (conv* + its unit, the "
+              "paper's block) < ResNet transition beyond the 95% band (B); holds: A and B; partly: A only; fails: A "
               "reversed; inconclusive: A inside the band, or no depth ≥ {min_depth} (the paper calls ResNet and "
               "Plain fairly similar at depth 20)",
               {"min_depth": 83}, gate=NET_GATE),
     ClaimSpec("P5.4", "Table 1: ProcResNet has a smaller mean and max generalisation gap than ResNet", "§4, Table 1",
               "per seed, mean and max over epochs ≥ 1 of (train − test accuracy); at every depth run: holds: "
-              "ProcResNet's mean and max gap smaller beyond 2 s.e. over seeds; partly: the mean gap only; "
-              "fails: the mean gap larger beyond 2 s.e.; inconclusive: inside the band", {}, gate=NET_GATE),
+              "ProcResNet's mean and max gap smaller beyond the 95% band over seeds; partly: the mean gap only; "
+              "fails: the mean gap larger beyond the 95% band; inconclusive: inside the band", {}, gate=NET_GATE),
     ClaimSpec("P5.5", "Tables 2–3: ProcResNet beats ResNet; ablation: original > modified transition > modified + "
               "projection (error)", "§4, Tables 2–3",
               "test error = mean of the last {last_k} epochs per seed, then over seeds, at the deepest depth run "
               "(runs with a decaying lr where the profile has them, as in Tables 2–3); holds: ProcResNet < ResNet "
-              "beyond 2 s.e. and no step of the ablation reversed beyond 2 s.e.; partly: ProcResNet < ResNet but "
-              "the ablation reversed; fails: ProcResNet > ResNet beyond 2 s.e.; inconclusive: inside the band",
+              "beyond the 95% band and no step of the ablation reversed beyond the 95% band; partly: ProcResNet < ResNet but "
+              "the ablation reversed; fails: ProcResNet > ResNet beyond the 95% band; inconclusive: inside the band",
               {"last_k": 3}, gate=NET_GATE),
     ClaimSpec("P5.6", "§4: projecting every 2 steps costs +7.6% training time with Newton–Schulz vs +53% with SVD",
-              "§4", "on a GPU: holds: NS overhead ≤ {max_ns:.0%} and below SVD's beyond 2 s.e. over timing blocks; "
-              "partly: below SVD's only; fails: not below SVD's beyond 2 s.e.; not run on a CPU (the claim is "
+              "§4", "on a GPU: holds: NS overhead ≤ {max_ns:.0%} and below SVD's beyond the 95% band over timing blocks; "
+              "partly: below SVD's only; fails: not below SVD's beyond the 95% band; not run on a CPU (the claim is "
               "about GPU time)", {"max_ns": 0.10}),
 )
