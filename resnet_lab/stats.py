@@ -86,7 +86,7 @@ class Estimate:
 
 
 def from_moments(m: dict, method: str = "paired") -> Estimate:
-    """Return the mean of per-item values from their stored moments ``{mean, sd, n}``: se ``sd/√n``, ``df = n − 1``."""
+    """Return the mean of per-item values from their stored moments ``{mean, sd, n}``: se ``sd/√n``, df ``n − 1``."""
     n = int(m["n"])
     se = float(m["sd"]) / math.sqrt(n) if n > 1 else math.nan
     return Estimate(float(m["mean"]), se, n, method, n - 1 if n > 1 else math.nan)
@@ -100,7 +100,8 @@ def exact(value: float) -> Estimate:
 def mean_se(values: Sequence[float | None], method: str = "seeds", skip_missing: bool = False) -> Estimate:
     """Return the mean of per-item values (seeds, images, paired differences) with its standard error s/√n.
 
-    Its band is Student's t with ``n − 1`` degrees of freedom. ``s`` is the sample standard deviation (ddof 1); with one item the error is unknown (NaN) and an estimate
+    Its band is Student's t with ``n − 1`` degrees of freedom. ``s`` is the sample standard deviation (ddof 1);
+    with one item the error is unknown (NaN) and an estimate
     over ``"seeds"`` is labelled ``"single"``; with none the value is NaN too. ``skip_missing`` drops ``None``
     and non-finite values first (an unmeasured seed or image).
     """
@@ -181,7 +182,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float],
 
 
 def welch_df(a: Estimate, b: Estimate) -> float:
-    """Return the Welch–Satterthwaite degrees of freedom of ``a − b`` (infinite when both are; an exact side adds none)."""
+    """Return the Welch–Satterthwaite degrees of freedom of ``a − b`` (infinite when both are; exact sides add none)."""
     va, vb = a.se ** 2, b.se ** 2
     if va + vb == 0:
         return math.inf

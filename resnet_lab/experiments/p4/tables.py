@@ -324,11 +324,13 @@ def findings_orbits(result: dict, rows: list[Claim]) -> str:
              f"above the {t['partly_rate']:.0%} of *partly*, below" if min(rates) >= t["partly_rate"] else
              f"below the {t['partly_rate']:.0%} of *partly* and")
     stays = sum(orbit_stays(r["orbits"]["shadowing"]) for r in runs)
-    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50's $Sh_g$ orbit stays in its class for "
-            f"{stays} of {len(runs)} seeds, and over all traced orbits {_span(rates, '.1%')} of hops (per seed) land "
-            f"on an image of the same class: {where} the {t['hold_rate']:.0%} of *holds*. Every seed is judged and "
-            "the row holds only if every seed does; the hops of one network are not independent draws, so the band "
-            "is the spread over seeds, not a binomial over hops.")
+    orbit = ("stays in its class for every seed" if stays == len(runs) else
+             f"leaves its class for {len(runs) - stays} of {len(runs)} seeds")
+    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50's $Sh_g$ orbit {orbit}, and over all "
+            f"traced orbits {_span(rates, '.1%')} of hops (per seed) land on an image of the same class: {where} the "
+            f"{t['hold_rate']:.0%} of *holds*. Every seed is judged and the row holds only if every seed does; the "
+            "hops of one network are not independent draws, so the band is the spread over seeds, not a binomial over "
+            "hops.")
     if rate < 1:
         text += f" The most similar image is of another class about one hop in {1 / (1 - rate):.0f}."
     others = [(name(k), float(np.mean([r["hop_same_class"] for r in rs]))) for k, rs in networks(result).items()
