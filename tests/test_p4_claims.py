@@ -193,3 +193,15 @@ def test_closest_pairs_lists_one_seed():
     assert list(table["classes"]) == ["a – b", "b – c"] and list(table["block"]) == [1, 0]
     assert table["images"].iloc[0] == (6, 7)  # pair (a, b) at block 1: entry [0, 1, 1]
     assert list(p4.closest_pairs(result, top=2, seed=1)["distance"]) == pytest.approx([0.1, 0.2])
+
+
+def test_rows_judge_every_seed_not_the_first():
+    """A seed that fails where seed 0 holds keeps P4.3–P4.5 from holding (issue 39: no row judges seed 0 alone)."""
+    result = controls.synthetic_result({"all": {"se": 0.01}}, seeds=3)
+    assert {c.id: c.verdict for c in p4.claims(result)}["P4.5"] == "holds"
+    bad = controls.synthetic_run(("mnist", 50), 2, hard="other", close=20, stays=False, rate=0.5)
+    result["runs"] = [bad if (r["dataset"], r["depth"], r["seed"]) == ("mnist", 50, 2) else r for r in result["runs"]]
+    rows = {c.id: c for c in p4.claims(result)}
+    for claim in ("P4.3", "P4.4", "P4.5"):
+        assert rows[claim].verdict != "holds" and "per seed" in rows[claim].reason, claim
+    assert rows["P4.5"].band["n"] == 3 and rows["P4.5"].band["method"] == "seeds"
