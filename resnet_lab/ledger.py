@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
@@ -217,7 +217,7 @@ def tally(signs, partial: bool = True) -> str:
 def level(est: Estimate, hold: float, partly: float) -> str:
     """Return ``holds`` if ``est`` exceeds the ``hold`` bar beyond its band, else ``partly`` / ``fails`` if it is
     above / below the ``partly`` bar beyond the band, else ``inconclusive`` (inside the band, or se unknown)."""
-    above = lambda bar: sign(Estimate(est.value - bar, est.se, est.n, est.method))  # noqa: E731
+    above = lambda bar: sign(replace(est, value=est.value - bar))  # noqa: E731
     if above(hold) == 1:
         return "holds"
     return {1: "partly", -1: "fails"}.get(above(partly), "inconclusive")

@@ -1,54 +1,95 @@
-"""Noise bands in one place: estimates with a standard error, and comparisons that respect them.
+"""Noise bands in one place: estimates with a standard error and degrees of freedom, and comparisons that respect them.
 
-A verdict that compares two measured quantities uses these and nothing else: a difference counts only
-when it exceeds ``K_SE`` standard errors (default 2, about a 95% band). An estimate whose standard error
-is unknown (one seed) cannot make a difference count: the comparison is *undecided*, and the ledger row
-says *inconclusive*.
+A verdict that compares two measured quantities uses these and nothing else. A difference counts only when it lies
+outside its two-sided ``LEVEL`` band (95%): ``|difference| > k·se`` with ``k`` the Student-t quantile at the
+estimate's degrees of freedom (``df``; the normal quantile 1.96 when ``df`` is infinite: many images, a binomial
+count). With few seeds this matters: a mean of 3 seeds has ``df = 2`` and ``k = 4.30``, not 2; a difference of two
+arms of seeds takes Welch's ``df`` (Welch–Satterthwaite). An estimate whose standard error is unknown (one seed)
+cannot make a difference count: the comparison is *undecided*, and the ledger row says *inconclusive*.
+
+Where the noise lives at two levels, the band resamples both (``two_level_bootstrap``): seeds, then the images each
+seed was measured on; units, then the (unit, image) items inside each unit (a cluster bootstrap). Its ``df`` is the
+number of outer groups minus one. Positive quantities spanning orders of magnitude are compared on log10
+(``over_seeds_log10``). ``permutation_test`` gives an exact p-value for two small arms of seeds.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+from scipy import stats as _scipy_stats
 
-K_SE = 2.0  # a difference counts when |difference| > K_SE · its standard error
+LEVEL = 0.95   # two-sided level of every band and every comparison
+K_SE = float(_scipy_stats.norm.ppf(0.5 + LEVEL / 2))   # the band in s.e. with infinite df (1.96)
+
+
+def quantile(df: float, level: float = LEVEL) -> float:
+    """Return the two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (normal if infinite)."""
+    if df is None or math.isnan(df) or df <= 0:
+        return math.nan
+    q = 0.5 + level / 2
+    return float(_scipy_stats.norm.ppf(q) if math.isinf(df) else _scipy_stats.t.ppf(q, df))
+
+
+def _band_text(band: float, spec: str) -> str:
+    """Return a band's half-width in the value's own units: percent when the value prints as a percent."""
+    if math.isnan(band):
+        return "?"
+    return f"{100 * band:.2g}%" if spec.endswith("%") else format(band, ".2g")
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A measured value with its standard error, the sample size behind it and how the error was found.
+    """A measured value with its standard error, degrees of freedom, sample size and how the error was found.
 
-    ``method``: ``"seeds"`` (spread over independent runs), ``"bootstrap"`` (over test images),
-    ``"binomial"`` (an accuracy on n images), ``"exact"`` (no sampling noise, se 0), ``"single"``
-    (one run, se unknown: NaN).
+    ``method``: ``"seeds"`` (spread over independent runs, ``df = n − 1``), ``"bootstrap"`` (over test images),
+    ``"binomial"`` (an accuracy on n images), ``"two-level bootstrap (seeds, then images)"`` /
+    ``"cluster bootstrap (units, then images)"`` (``df`` = outer groups − 1), ``"exact"`` (no sampling noise, se 0),
+    ``"single"`` (one run, se unknown: NaN). ``df`` is infinite for a band from many items.
     """
 
     value: float
     se: float
     n: int
     method: str
+    df: float = math.inf
 
-    def band(self, k: float = K_SE) -> float:
-        """Return the half-width of the ±band, ``k`` standard errors."""
-        return k * self.se
+    @property
+    def k(self) -> float:
+        """Return the band's half-width in standard errors: the t quantile at ``df`` and ``LEVEL``."""
+        return quantile(self.df)
 
-    def format(self, spec: str = ".3g", k: float = K_SE) -> str:
-        """Return ``value ± k·se (n=…, method)``; ``± ?`` when the error is unknown."""
-        band = "?" if math.isnan(self.se) else format(self.band(k), ".2g")
-        return f"{self.value:{spec}} ± {band} (n={self.n}, {self.method})"
+    def band(self, level: float = LEVEL) -> float:
+        """Return the half-width of the two-sided ``level`` band, ``k·se``."""
+        return quantile(self.df, level) * self.se if self.se > 0 else 0.0 * self.se
+
+    def format(self, spec: str = ".3g") -> str:
+        """Return ``value ± half-width (95%, t_df, n=…, method)``, the half-width in the value's units; ``± ?``
+        when the error is unknown."""
+        dist = "normal" if math.isinf(self.df) else "df unknown" if math.isnan(self.df) else f"t{self.df:.3g}"
+        return (f"{self.value:{spec}} ± {_band_text(self.band(), spec)} "
+                f"({LEVEL:.0%} {dist}, n={self.n}, {self.method})")
 
     def __str__(self) -> str:
         return self.format()
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "k": K_SE}
+        return {**asdict(self), "k": self.k, "level": LEVEL}
 
     @classmethod
     def from_dict(cls, d: dict) -> Estimate:
-        """Return the estimate ``to_dict`` wrote (a stored result's band; ``se`` may come back as the text "nan")."""
-        return cls(d["value"], float(d["se"]), d["n"], d["method"])
+        """Return the estimate ``to_dict`` wrote (a stored result's band; ``se``/``df`` may come back as text)."""
+        return cls(d["value"], float(d["se"]), d["n"], d["method"], float(d.get("df", "inf")))
+
+
+def from_moments(m: dict, method: str = "paired") -> Estimate:
+    """Return the mean of per-item values from their stored moments ``{mean, sd, n}``: se ``sd/√n``, df ``n − 1``."""
+    n = int(m["n"])
+    se = float(m["sd"]) / math.sqrt(n) if n > 1 else math.nan
+    return Estimate(float(m["mean"]), se, n, method, n - 1 if n > 1 else math.nan)
 
 
 def exact(value: float) -> Estimate:
@@ -59,7 +100,8 @@ def exact(value: float) -> Estimate:
 def mean_se(values: Sequence[float | None], method: str = "seeds", skip_missing: bool = False) -> Estimate:
     """Return the mean of per-item values (seeds, images, paired differences) with its standard error s/√n.
 
-    ``s`` is the sample standard deviation (ddof 1); with one item the error is unknown (NaN) and an estimate
+    Its band is Student's t with ``n − 1`` degrees of freedom. ``s`` is the sample standard deviation (ddof 1);
+    with one item the error is unknown (NaN) and an estimate
     over ``"seeds"`` is labelled ``"single"``; with none the value is NaN too. ``skip_missing`` drops ``None``
     and non-finite values first (an unmeasured seed or image).
     """
@@ -68,7 +110,8 @@ def mean_se(values: Sequence[float | None], method: str = "seeds", skip_missing:
     v = np.asarray(values, dtype=np.float64)
     se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
     mean = float(v.mean()) if v.size else math.nan
-    return Estimate(mean, se, int(v.size), "single" if method == "seeds" and v.size == 1 else method)
+    return Estimate(mean, se, int(v.size), "single" if method == "seeds" and v.size == 1 else method,
+                    v.size - 1 if v.size > 1 else math.nan)
 
 
 def over_seeds(values: Sequence[float]) -> Estimate:
@@ -78,21 +121,18 @@ def over_seeds(values: Sequence[float]) -> Estimate:
     return mean_se(values, "seeds")
 
 
-def over_seed_estimates(estimates: Sequence[Estimate]) -> Estimate:
-    """Return the mean over seeds of per-seed estimates, its error from both levels of noise.
+def over_seeds_log10(values: Sequence[float]) -> Estimate:
+    """Return the mean over seeds of ``log10`` of a positive quantity spanning orders of magnitude, with its t band.
 
-    With n seeds of values ``x_i`` and own errors ``e_i`` (e.g. a bootstrap over images), the error is
-    ``√(s²/n + mean(e_i²)/n)``: the spread between seeds (``over_seeds``) and the mean of the seeds' own
-    variances over n. One seed: its value and own error, method ``"<method> (one seed)"``.
+    ``10 ** value`` is the geometric mean; a difference of two such estimates is a log10 ratio (Welch's t). A
+    linear mean of values spread over decades is the largest value divided by the seed count, and its band says
+    nothing about the others.
     """
-    if len(estimates) == 0:
-        raise ValueError("over_seed_estimates needs at least one estimate")
-    own = np.array([e.se for e in estimates])
-    if len(estimates) < 2:
-        return Estimate(estimates[0].value, float(own[0]), 1, f"{estimates[0].method} (one seed)")
-    seeds = over_seeds([e.value for e in estimates])
-    return Estimate(seeds.value, float(np.hypot(seeds.se, np.sqrt(np.mean(own ** 2) / len(estimates)))),
-                    len(estimates), f"seeds+{estimates[0].method}")
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0 or not np.all(v > 0):
+        raise ValueError(f"over_seeds_log10 needs positive values, got {v.tolist()}")
+    e = mean_se(np.log10(v), "seeds")
+    return replace(e, method=f"{e.method}, log10")
 
 
 def accuracy_estimate(accuracies: Sequence[float], images: int) -> Estimate:
@@ -141,33 +181,142 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float],
     return Estimate(float(statistic(a) - statistic(b)), float(np.std(draws, ddof=1)), len(a), "bootstrap")
 
 
+def welch_df(a: Estimate, b: Estimate) -> float:
+    """Return the Welch–Satterthwaite degrees of freedom of ``a − b`` (infinite when both are; exact sides add none)."""
+    va, vb = a.se ** 2, b.se ** 2
+    if va + vb == 0:
+        return math.inf
+    denominator = sum(v * v / df for v, df in ((va, a.df), (vb, b.df)) if v > 0 and not math.isinf(df))
+    return math.inf if denominator == 0 else (va + vb) ** 2 / denominator
+
+
 def difference(a: Estimate, b: Estimate) -> Estimate:
-    """Return ``a − b`` for independent estimates (errors add in quadrature)."""
+    """Return ``a − b`` for independent estimates: errors add in quadrature, ``df`` by Welch–Satterthwaite."""
     method = a.method if a.method == b.method else f"{a.method}/{b.method}"
-    return Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n), method)
+    return Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n), method, welch_df(a, b))
 
 
-def sign(d: Estimate | None, k: float = K_SE, min_effect: float = 0.0) -> int | None:
-    """Return +1 or −1 if ``d`` differs from zero by more than ``k`` standard errors and by more than
-    ``min_effect`` (the smallest difference that matters), 0 if not, ``None`` if the error is unknown or there is
-    no estimate (the comparison cannot be decided)."""
-    if d is None or math.isnan(d.se):
+def sign(d: Estimate | None, level: float = LEVEL, min_effect: float = 0.0) -> int | None:
+    """Return +1 or −1 if ``d`` lies outside its two-sided ``level`` band (t at ``d.df``) and differs from zero by
+    more than ``min_effect`` (the smallest difference that matters), 0 if not, ``None`` if the error is unknown or
+    there is no estimate (the comparison cannot be decided)."""
+    if d is None or math.isnan(d.se) or math.isnan(d.df):
         return None
-    if abs(d.value) <= k * d.se or abs(d.value) <= min_effect:
+    if abs(d.value) <= d.band(level) or abs(d.value) <= min_effect:
         return 0
     return 1 if d.value > 0 else -1
 
 
-def compare(a: Estimate | None, b: Estimate | None, k: float = K_SE) -> tuple[int | None, Estimate | None]:
-    """Return ``(sign(a − b), a − b)`` for independent estimates; ``(None, None)`` if either is missing."""
+def compare(a: Estimate | None, b: Estimate | None, level: float = LEVEL) -> tuple[int | None, Estimate | None]:
+    """Return ``(sign(a − b), a − b)`` for independent estimates (Welch); ``(None, None)`` if either is missing."""
     if a is None or b is None:
         return None, None
     d = difference(a, b)
-    return sign(d, k), d
+    return sign(d, level), d
 
 
-def greater(a: Estimate, b: Estimate | float = 0.0, k: float = K_SE) -> bool | None:
+def greater(a: Estimate, b: Estimate | float = 0.0, level: float = LEVEL) -> bool | None:
     """Return True if ``a > b`` beyond the band, False if not (less, or inside it), None if undecidable."""
     b = b if isinstance(b, Estimate) else exact(b)
-    s = sign(difference(a, b), k)
+    s = sign(difference(a, b), level)
     return None if s is None else s > 0
+
+
+def permutation_test(a: Sequence[float], b: Sequence[float]) -> float:
+    """Return the exact two-sided p-value of ``mean(a) − mean(b)`` over every split of the pooled values.
+
+    For two small arms of seeds: no distribution assumed, only exchangeability under the null. With 3 against 3
+    there are 20 splits, so the smallest p is 0.1: no difference can count at 95% (``permutation_sign`` says 0).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    pooled, k = np.concatenate([a, b]), len(a)
+    inside = np.zeros((math.comb(len(pooled), k), len(pooled)), bool)
+    for row, idx in enumerate(itertools.combinations(range(len(pooled)), k)):
+        inside[row, list(idx)] = True
+    diffs = inside @ pooled / k - ~inside @ pooled / len(b)
+    return float(np.mean(np.abs(diffs) >= abs(a.mean() - b.mean()) * (1 - 1e-12)))
+
+
+def permutation_sign(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> int:
+    """Return the sign of ``mean(a) − mean(b)`` if the exact permutation test rejects at ``1 − level``, else 0."""
+    if permutation_test(a, b) > 1 - level:
+        return 0
+    return int(np.sign(np.mean(a) - np.mean(b)))
+
+
+def _outer_inner_draws(groups: list[np.ndarray], statistic, n_boot: int, rng, shared_inner: bool) -> np.ndarray:
+    """Return ``n_boot`` values of ``statistic`` on resamples: outer groups with replacement, then the inner items of
+    each drawn group with replacement (one index draw for every group when ``shared_inner``: the same images)."""
+    g = len(groups)
+    outer = rng.integers(0, g, (n_boot, g))
+    if statistic is None and len({len(x) for x in groups}) == 1:   # the pooled mean, vectorised
+        x = np.stack(groups)
+        m = x.shape[1]
+        inner = rng.integers(0, m, (n_boot, 1, m) if shared_inner else (n_boot, g, m))
+        return np.take_along_axis(x[outer], np.broadcast_to(inner, (n_boot, g, m)), axis=2).mean(axis=(1, 2))
+    statistic = statistic or (lambda gs: float(np.concatenate(gs).mean()))
+    out = np.empty(n_boot)
+    for t in range(n_boot):
+        shared = rng.integers(0, len(groups[0]), len(groups[0])) if shared_inner else None
+        out[t] = statistic([groups[j][shared if shared_inner else rng.integers(0, len(groups[j]), len(groups[j]))]
+                            for j in outer[t]])
+    return out
+
+
+def two_level_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable | None = None, n_boot: int = 1000,
+                        seed: int = 0, shared_inner: bool = False, outer: str = "seeds",
+                        inner: str = "images") -> Estimate:
+    """Return ``statistic(groups)`` (default: the mean of all items pooled) with a two-level bootstrap band.
+
+    ``groups``: one array per outer group (per seed, or per unit), its items (images) inside. Each draw resamples the
+    groups, then the items inside each drawn group (``shared_inner``: one draw of item indices for all groups, when
+    every group was measured on the same items). The draws' variance is multiplied by ``G/(G − 1)`` (``G`` groups:
+    the bootstrap's bias of the between-group variance) and ``df = G − 1``. One group: its spread is unknown, so
+    the error is NaN (the comparison is undecided).
+    """
+    gs = [np.asarray(x, dtype=np.float64) for x in groups]
+    if not gs or any(len(x) == 0 for x in gs):
+        raise ValueError("two_level_bootstrap needs at least one group, each with items")
+    value = float(np.concatenate(gs).mean()) if statistic is None else float(statistic(gs))
+    method = (f"cluster bootstrap ({outer}, then {inner})" if outer == "units"
+              else f"two-level bootstrap ({outer}, then {inner})")
+    g = len(gs)
+    if g < 2:
+        return Estimate(value, math.nan, 1, f"{method}; one {outer[:-1]}: its spread unknown", math.nan)
+    draws = _outer_inner_draws(gs, statistic, n_boot, np.random.default_rng(seed), shared_inner)
+    return Estimate(value, float(np.std(draws, ddof=1) * math.sqrt(g / (g - 1))), g, method, g - 1)
+
+
+def cluster_bootstrap(clusters: Sequence[Sequence[float]], statistic: Callable | None = None, n_boot: int = 1000,
+                      seed: int = 0) -> Estimate:
+    """Return ``two_level_bootstrap`` over units, then the images inside each: for items that share a unit."""
+    return two_level_bootstrap(clusters, statistic, n_boot, seed, outer="units", inner="images")
+
+
+def two_level_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], n_boot: int = 1000,
+                         seed: int = 0) -> Estimate:
+    """Return mean(a) − mean(b), two arms of seeds measured on the same images, with a two-level bootstrap band.
+
+    Seeds are resampled within each arm; one draw of image indices serves every seed of both arms (the images pair
+    the arms). Each arm's between-seed variance gets its ``G/(G − 1)`` correction; ``df`` is Welch's from the two
+    arms' variances with ``G − 1`` each. An arm with one seed: NaN (its seed spread is unknown).
+    """
+    ga, gb = ([np.asarray(x, dtype=np.float64) for x in arm] for arm in (a, b))
+    value = float(np.mean(ga) - np.mean(gb))
+    method = "two-level bootstrap (seeds, then images), paired images"
+    if min(len(ga), len(gb)) < 2:
+        return Estimate(value, math.nan, min(len(ga), len(gb)), f"{method}; one seed: its spread unknown", math.nan)
+    x, na = np.stack(ga + gb), len(ga)
+    rng = np.random.default_rng(seed)
+    m = x.shape[1]
+    inner = rng.integers(0, m, (n_boot, 1, m))
+    arms = []
+    for lo, hi in ((0, na), (na, len(x))):
+        outer = rng.integers(lo, hi, (n_boot, hi - lo))
+        arms.append(np.take_along_axis(x[outer], np.broadcast_to(inner, (n_boot, hi - lo, m)), axis=2).mean((1, 2)))
+    va, vb = (np.var(d, ddof=1) * g / (g - 1) for d, g in zip(arms, (len(ga), len(gb))))
+    cov = float(np.cov(arms[0], arms[1])[0, 1])
+    var = max(va + vb - 2 * cov, 0.0)
+    df = welch_df(Estimate(0, math.sqrt(va), len(ga), "", len(ga) - 1),
+                  Estimate(0, math.sqrt(vb), len(gb), "", len(gb) - 1))
+    return Estimate(value, math.sqrt(var), min(len(ga), len(gb)), method, df)

@@ -92,7 +92,7 @@ def test_ledger_page_shows_gate_band_matrix_and_links(tmp_path):
     write_ledger("P1", [SPEC.row("gain 7%", "holds", gate_measured=0.4, band=binomial(0.4, 100), profile="small")])
     page = render_markdown(ledgers(), figure=tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 1000
-    assert "1 inconclusive" in page and "unmet" in page and "(n=100, binomial)" in page
+    assert "1 inconclusive" in page and "unmet" in page and "(95% normal, n=100, binomial)" in page
     assert "[P9.1](p1_dynamical_system.ipynb)" in page
     assert ledger_frame(read_ledger("P1")).loc["P9.1", "verdict"] == "inconclusive"
 

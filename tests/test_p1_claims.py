@@ -46,9 +46,23 @@ def test_small_gap_difference_beyond_two_se_is_still_inconclusive():
     """A 0.4° difference with a tiny s.e. is below the 1° effect the figure can show: not decided."""
     result = copy.deepcopy(FIXTURES["hold"][0])
     for tag, gap in (("resnet18", 1.4), ("resnet18-nobn", 1.0)):
-        result["angles"][tag]["end"] = controls._synthetic_angles(gap, 0.01, seed=7)
+        for k, seed_tag in enumerate(p1.seed_tags(result, tag)):
+            result["angles"][seed_tag]["end"] = controls._synthetic_angles(gap + 0.01 * k, 0.01, seed=7)
     row = _verdicts(result)["P1.4"]
     assert row.verdict == "inconclusive" and "inside" in row.reason
+
+
+def test_fig2_with_one_seed_per_arm_is_undecided():
+    """gap(BN) − gap(no BN) compares two networks: an image band alone leaves out the seed-to-seed spread."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    result["runs"] = {t: r for t, r in result["runs"].items() if "-seed" not in t}
+    row = _verdicts(result)["P1.4"]
+    assert row.verdict == "inconclusive" and "seeds per arm 1/1" in row.reason and "images only" in row.value
+
+
+def test_lemma2_share_band_is_a_cluster_bootstrap_over_units():
+    row = _verdicts(FIXTURES["flat"][0])["P1.2"]
+    assert "cluster bootstrap (units, then images)" in row.band["method"] and row.band["df"] == 7
 
 
 def test_fig2_gap_comparison_needs_both_compared_nets_trained():
@@ -93,7 +107,7 @@ def test_claims_survive_a_diverged_deep_run():
     result = _diverged(FIXTURES["hold"][0])
     rows = _verdicts(result)
     assert rows["P1.7"].verdict == "holds"  # ResNet-50/101 still measured; the diverged net has no gap
-    result["angles"] = {k: v for k, v in result["angles"].items() if k not in p1.DEEP}
+    result["angles"] = {k: v for k, v in result["angles"].items() if k.split("-seed")[0] not in p1.DEEP}
     assert _verdicts(result)["P1.7"].verdict == "not run"
 
 

@@ -72,13 +72,15 @@ def test_p42_reading_status():
     assert reading_status(est)[0] == "inconclusive"
 
 
-def test_expansive_estimate_combines_seeds_and_bootstrap():
-    runs = [{"expansive_band": {"min_max": {"value": v, "se": 0.1}}} for v in (1.0, 2.0, 3.0)]
+def test_expansive_estimate_is_log10_over_seeds():
+    """Constants spanning decades: the mean of log10 (the geometric mean) with Student's t over the seeds."""
+    runs = [{"constants": [{"expansive": v, "closest_any_block": v * 1e-20}]} for v in (1e-5, 1e-15, 1e-30)]
     est = readings.expansive_estimate(runs, "min_max")
-    assert est.value == pytest.approx(2.0) and est.n == 3
-    assert est.se == pytest.approx(math.hypot(1 / math.sqrt(3), 0.1 / math.sqrt(3)))
+    assert est.value == pytest.approx(-50 / 3) and est.n == 3 and est.df == 2 and "log10" in est.method
+    assert est.se == pytest.approx(np.std([-5, -15, -30], ddof=1) / math.sqrt(3))
+    assert readings.expansive_estimate(runs, "min_min").value == pytest.approx(-50 / 3 - 20)
     single = readings.expansive_estimate(runs[:1], "min_max")
-    assert (single.value, single.se, single.n) == (1.0, 0.1, 1)
+    assert single.n == 1 and math.isnan(single.se)
 
 
 def test_p43_chance_levels():
@@ -191,3 +193,15 @@ def test_closest_pairs_lists_one_seed():
     assert list(table["classes"]) == ["a – b", "b – c"] and list(table["block"]) == [1, 0]
     assert table["images"].iloc[0] == (6, 7)  # pair (a, b) at block 1: entry [0, 1, 1]
     assert list(p4.closest_pairs(result, top=2, seed=1)["distance"]) == pytest.approx([0.1, 0.2])
+
+
+def test_rows_judge_every_seed_not_the_first():
+    """A seed that fails where seed 0 holds keeps P4.3–P4.5 from holding (issue 39: no row judges seed 0 alone)."""
+    result = controls.synthetic_result({"all": {"se": 0.01}}, seeds=3)
+    assert {c.id: c.verdict for c in p4.claims(result)}["P4.5"] == "holds"
+    bad = controls.synthetic_run(("mnist", 50), 2, hard="other", close=20, stays=False, rate=0.5)
+    result["runs"] = [bad if (r["dataset"], r["depth"], r["seed"]) == ("mnist", 50, 2) else r for r in result["runs"]]
+    rows = {c.id: c for c in p4.claims(result)}
+    for claim in ("P4.3", "P4.4", "P4.5"):
+        assert rows[claim].verdict != "holds" and "per seed" in rows[claim].reason, claim
+    assert rows["P4.5"].band["n"] == 3 and rows["P4.5"].band["method"] == "seeds"

@@ -62,7 +62,8 @@ def test_bootstrap_joint_pairs_components_on_the_same_resamples():
 
 
 # --- mean ± s.e. over items, two-level noise, accuracy bands, comparisons -------------------------------
-from resnet_lab.stats import accuracy_estimate, compare, mean_se, over_seed_estimates  # noqa: E402
+from resnet_lab.stats import (accuracy_estimate, compare, mean_se, over_seeds_log10,  # noqa: E402
+                              permutation_test)
 
 
 def test_mean_se_is_the_sample_mean_with_s_over_root_n():
@@ -86,31 +87,30 @@ def test_mean_se_skips_missing_items_only_when_asked():
         over_seeds([])
 
 
-def test_over_seed_estimates_adds_the_seeds_spread_and_their_own_errors():
-    seeds = [Estimate(v, 0.1, 500, "bootstrap") for v in (1.0, 2.0, 3.0)]
-    e = over_seed_estimates(seeds)
-    # seed spread s/√3 = 1/√3; own errors √(mean(0.1²)/3) = 0.1/√3
-    assert e.value == 2.0 and e.se == pytest.approx(math.hypot(1 / math.sqrt(3), 0.1 / math.sqrt(3)), rel=1e-12)
-    assert (e.n, e.method) == (3, "seeds+bootstrap")
-    mixed = over_seed_estimates([Estimate(1.0, 0.3, 1, "bootstrap"), Estimate(1.0, 0.4, 1, "bootstrap")])
-    assert mixed.se == pytest.approx(math.sqrt((0.09 + 0.16) / 2 / 2))   # identical values: only the own errors
-    one = over_seed_estimates(seeds[:1])
-    assert (one.value, one.se, one.n, one.method) == (1.0, 0.1, 1, "bootstrap (one seed)")
+def test_t_quantiles_welch_df_and_the_band_in_the_values_units():
+    e = over_seeds([1.0, 2.0, 3.0])
+    assert e.df == 2 and e.k == pytest.approx(4.302653, rel=1e-6) and e.band() == pytest.approx(4.302653 / math.sqrt(3))
+    assert binomial(0.9, 100).k == pytest.approx(1.959964, rel=1e-6)
+    d = difference(over_seeds([1.0, 2.0, 3.0]), over_seeds([1.0, 1.0, 1.0, 1.0]))
+    assert d.df == pytest.approx(2.0)                   # one side exact: Welch's df is the other side's
+    d = difference(over_seeds([1.0, 2.0, 3.0]), over_seeds([2.0, 3.0, 4.0]))
+    assert d.df == pytest.approx(4.0)                   # equal variances and sizes: n_a + n_b − 2
+    text = binomial(0.9743, 10_000).format(".2%")
+    assert text.startswith("97.43% ± 0.31%") and "95% normal" in text and "binomial" in text
+    assert "t2" in over_seeds([1.0, 2.0, 3.0]).format()
+    assert Estimate.from_dict(over_seeds([1.0, 2.0, 3.0]).to_dict()) == over_seeds([1.0, 2.0, 3.0])
+
+
+def test_log10_estimate_is_the_geometric_mean():
+    e = over_seeds_log10([1e-5, 1e-15, 1e-30])
+    assert e.value == pytest.approx(-50 / 3) and e.df == 2 and "log10" in e.method
     with pytest.raises(ValueError):
-        over_seed_estimates([])
+        over_seeds_log10([1.0, 0.0])
 
 
-def test_over_seed_estimates_band_keeps_its_promise_in_simulation():
-    """Seeds drawn around 0 with spread 1, each measured with bootstrap noise 0.5: a 2-s.e. band of the
-    mean over 20 seeds covers 0 about 95% of the time."""
-    rng = np.random.default_rng(4)
-    hits = 0
-    for _ in range(2000):
-        true = rng.normal(size=20)
-        est = [Estimate(t + 0.5 * rng.normal(), 0.5, 100, "bootstrap") for t in true]
-        e = over_seed_estimates(est)
-        hits += abs(e.value) <= 2 * e.se
-    assert 0.92 < hits / 2000 < 0.98
+def test_permutation_test_is_exact():
+    assert permutation_test([1, 2, 3], [4, 5, 6]) == pytest.approx(0.1)   # 2 of 20 splits as extreme
+    assert permutation_test([1, 2], [1, 2]) == pytest.approx(1.0)
 
 
 def test_accuracy_estimate_over_seeds_else_binomial():

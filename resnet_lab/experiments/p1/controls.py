@@ -110,12 +110,15 @@ def _synthetic(kind: str) -> dict:
     """Return a hand-built P1 result: ``hold`` (every claim met), ``fail`` (every claim refuted), ``flat`` (gaps
     inside the noise band, one unit in four off), ``untrained`` (as ``hold`` at 60% accuracy: every gate unmet)."""
     hold = kind in ("hold", "untrained")
-    tags = (*FIG2, *DEEP, *OTHER)
+    # Three seeds of every net compared with another (``tag-seed<k>``; the flat case keeps one: seed spread unknown).
+    repeats = {f"{t}-seed{k}": t for t in ("resnet18", "resnet18-nobn", *DEEP) for k in (1, 2)} if kind != "flat" else {}
+    tags = (*FIG2, *DEEP, *OTHER, *repeats)
     acc = dict.fromkeys(tags, 0.6 if kind == "untrained" else 0.92)
     acc["base18"] = 0.55 if kind != "fail" else 0.9
     runs = {t: {"classes": ["a", "b", "c"][:3 if t == "resnet34-triple" else 2], "diverged": False,
                 "history": [{"epoch": 1, "test_acc": acc[t]}]} for t in tags}
     gaps = _SYNTHETIC_GAPS["hold" if hold else "fail"] if kind != "flat" else dict.fromkeys(tags, (0.3, 0.6))
+    gaps = {**gaps, **{t: tuple(g + 0.3 * (int(t[-1]) - 1.5) for g in gaps[base]) for t, base in repeats.items()}}
     se = 0.8 if kind == "flat" else 0.3
     angles = {}
     for i, t in enumerate(tags):

@@ -9,7 +9,9 @@ claim's criterion text is generated from it.
 from __future__ import annotations
 
 from ...ledger import ClaimSpec, Gate, declare
-from ...stats import K_SE
+from ...stats import LEVEL
+
+BAND = f"{LEVEL:.0%} band"  # stats.sign: outside the two-sided band, t quantile at the estimate's df
 
 TRAINED = Gate("test accuracy", 0.85, why="the paper gives no ResNet accuracy; a ResNet on a CIFAR-10 pair reaches "
                "≈90% when converged, and a net under 85% has not yet formed the features and weights the claim is about")
@@ -25,7 +27,8 @@ CLAIMS = declare(
               "perturbation", "Lemma 2, §3.2",
               "on the worst-case directions (top/bottom singular vectors of each unit's Jacobian at each image): "
               "holds: share of (unit, image) gains outside [1/κ_R, κ_R] (paper's κ_R) ≤ {hold:.0%}; "
-              "partly: ≤ {partly:.0%}; trained non-transition units of ResNet-18 ± BN",
+              "partly: ≤ {partly:.0%}; fails: > {partly:.0%} beyond its " + BAND + " (cluster bootstrap: units, then "
+              "images); inconclusive: above {partly:.0%} inside the band; trained non-transition units of ResNet-18 ± BN",
               {"hold": 0.0, "partly": 0.05}, gate=TRAINED),
     ClaimSpec("P1.3", "Lemma 3: BN does not increase the relative perturbation", "Lemma 3, §3.2",
               "layer level, trained ResNet-18: holds: gain ≤ 1 for ≥ {hold:.0%} of (BN layer, image) in eval mode "
@@ -33,23 +36,26 @@ CLAIMS = declare(
     ClaimSpec("P1.4", "Fig. 2: Base18 stays near chance (~55%) while ResNet-18 learns; with BN the inter−intra MPA "
               "gap ends larger than without", "§4.2, Fig. 2",
               "holds: both (a) Base18 test acc ≤ {base_max:.0%} and ≥ {lead:.0%} under ResNet-18, and (b) gap(BN) − "
-              "gap(no BN) at the end > " + f"{K_SE:g}" + " s.e. (bootstrap over test images) and > {min_effect:g}°; "
-              "partly: one; inconclusive: (b) inside the band", {"base_max": 0.60, "lead": 0.10, "min_effect": MIN_EFFECT},
+              "gap(no BN) at the end outside its " + BAND + " (Welch's t over each net's seeds: two networks, so "
+              "the band must hold the seed-to-seed spread; one seed per arm leaves (b) undecided) and > {min_effect:g}°; "
+              "partly: one; inconclusive: (b) inside the band or undecided", {"base_max": 0.60, "lead": 0.10, "min_effect": MIN_EFFECT},
               gate=TRAINED),
     ClaimSpec("P1.5", "Fig. 3: more layers is not necessarily more stable (ResNet-18/34 best)", "§4.2, Fig. 3",
-              "holds: the largest end gap among ResNet-18/34 exceeds that of ResNet-50/101 by > " + f"{K_SE:g}"
-              + " s.e. and > {min_effect:g}°; fails: the reverse; inconclusive: inside the band",
+              "holds: the largest end gap among ResNet-18/34 exceeds that of ResNet-50/101 beyond the " + BAND
+              + " (Welch's t over seeds) and by > {min_effect:g}°; fails: the reverse; inconclusive: inside the band, "
+              "or one seed in an arm",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.6", "Fig. 4: ResNet-34 separates classes on another pair and on a three-class task", "§4.3, Fig. 4",
-              "per task: end gap > " + f"{K_SE:g}" + " s.e. and > {min_effect:g}°, every inter MPA > every intra MPA; "
-              "holds: every task; partly: some; inconclusive: a gap inside the band",
+              "per task and seed: end gap outside its " + BAND + " (bootstrap over test images) and > {min_effect:g}°, "
+              "every inter MPA > every intra MPA; holds: every task and seed; partly: some; inconclusive: a gap "
+              "inside the band",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.7", "Fig. 5: through the stages the intra-class MPA decreases more obviously and the inter-class "
               "MPA increases slowly, so the classes separate", "§4.4, Fig. 5",
-              "per deep net, stage-1 input → end, each change paired over test images (bootstrap) and decided beyond "
-              + f"{K_SE:g}" + " s.e. and {min_effect:g}°: half (a) 'the intra-class median principal angle decreases "
+              "per deep net and seed, stage-1 input → end, each change paired over test images (bootstrap) and decided "
+              "outside its " + BAND + " and beyond {min_effect:g}°: half (a) 'the intra-class median principal angle decreases "
               "more obviously': intra falls, and by more than inter moves (|Δinter|); half (b) 'the inter-class median "
-              "principal angle increases slowly': inter rises; holds: both halves in every net run; partly: one half "
+              "principal angle increases slowly': inter rises; holds: both halves in every net and seed run; partly: one half "
               "(the row names the other); fails: neither half, one decided against; inconclusive: inside the band",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.8", "Lemma 1, eq. (1): ‖(W₁W₂ + I)ᵀx‖ ≥ (m₁m₂ + 1)‖x‖ for every x, i.e. σ_min(W₁W₂ + I) ≥ "

@@ -9,11 +9,11 @@ import math
 
 import numpy as np
 
-from ...stats import Estimate
+from ...stats import Estimate, cluster_bootstrap, difference, over_seeds
 from .config import BN_PAIR, DEEP, FIG2, OTHER  # the run tags, passed on to the verdicts (which never read config)
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "curve_changes", "final_accuracy", "gap_difference",
-           "gap_estimate", "trained_units", "unit_frame"]
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "between_nets", "curve_changes", "final_accuracy",
+           "gap_difference", "gap_estimate", "lemma2_share", "seed_tags", "trained_units", "unit_frame"]
 
 
 def final_accuracy(run_: dict) -> float:
@@ -22,9 +22,16 @@ def final_accuracy(run_: dict) -> float:
     return float(accs[-1]) if accs else math.nan
 
 
+def seed_tags(result: dict, tag: str) -> list[str]:
+    """Return the runs of one network: ``tag`` (seed 0) and its ``tag-seed<k>`` repeats, those that exist."""
+    more = sorted((t for t in result["runs"] if t.startswith(f"{tag}-seed") and t[len(tag) + 5:].isdigit()),
+                  key=lambda t: int(t[len(tag) + 5:]))
+    return [t for t in (tag, *more) if t in result["runs"]]
+
+
 def accuracies(result: dict, tags) -> dict[str, float]:
-    """Return ``{tag: final test accuracy}`` of the runs among ``tags`` that exist."""
-    return {t: final_accuracy(result["runs"][t]) for t in tags if t in result["runs"]}
+    """Return ``{tag: final test accuracy}`` of the runs among ``tags`` that exist, every seed of each."""
+    return {s: final_accuracy(result["runs"][s]) for t in tags for s in seed_tags(result, t)}
 
 
 def gap_estimate(result: dict, tag: str, level: str = "end") -> Estimate | None:
@@ -65,6 +72,28 @@ def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end
                                         "paired bootstrap")
     return {"intra": est(ib - ia, d_intra), "inter": est(eb - ea, d_inter),
             "intra_steeper": est(-(ib - ia) - abs(eb - ea), -d_intra - np.abs(d_inter))}
+
+
+def between_nets(result: dict, a: str, b: str, level: str = "end") -> tuple[Estimate | None, Estimate | None]:
+    """Return (decided, images) for gap(a) − gap(b), two different networks at ``level``.
+
+    ``decided``: Welch's t over seeds (each net's per-seed gaps, ``tag`` and ``tag-seed<k>``); with one seed in an
+    arm its error is unknown (NaN), since the image band leaves out how much the gap moves from seed to seed.
+    ``images``: seed 0's paired bootstrap over test images, shown beside it. ``(None, None)`` if unmeasured.
+    """
+    images = gap_difference(result, (a, level), (b, level))
+    arms = [[g.value for t in seed_tags(result, tag) if (g := gap_estimate(result, t, level)) is not None]
+            for tag in (a, b)]
+    if images is None or not all(arms):
+        return None, images
+    return difference(over_seeds(arms[0]), over_seeds(arms[1])), images
+
+
+def lemma2_share(trained) -> Estimate:
+    """Return P1.2's share of (unit, image) worst-case gains outside [1/κ_R, κ_R] (paper's κ_R), its band from a
+    cluster bootstrap: units, then the images inside each (the images of one unit share its weights)."""
+    clusters = [np.arange(int(n)) < round(v * n) for v, n in zip(trained["wc_violations_paper"], trained["wc_images"])]
+    return cluster_bootstrap([c.astype(float) for c in clusters])
 
 
 def unit_frame(result: dict):

@@ -1,18 +1,22 @@
 """P1's verdicts: one function per ledger row, each reading a result through ``readings`` against ``paper``.
 
-A difference decides a figure claim only when it exceeds both K_SE bootstrap s.e. and the paper's smallest
-visible effect (``paper.MIN_EFFECT``); an unmet accuracy gate makes a row inconclusive (``ledger``).
+A difference decides a figure claim only when it lies outside its 95% band (``stats.sign``) and exceeds the paper's
+smallest visible effect (``paper.MIN_EFFECT``). Within one net the band is a bootstrap over test images; between two
+networks it is Welch's t over their seeds, so one seed per arm leaves the comparison undecided. Every seed of a net
+is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 """
 from __future__ import annotations
 
 import math
 import statistics
 
+import numpy as np
+
 from ...ledger import Claim, judge, profile_of, tally
-from ...stats import Estimate, binomial, exact, sign
+from ...stats import Estimate, cluster_bootstrap, exact, sign
 from .paper import CLAIMS
-from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, curve_changes, final_accuracy, gap_difference,
-                       gap_estimate, trained_units, unit_frame)
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, final_accuracy,
+                       gap_difference, gap_estimate, lemma2_share, seed_tags, trained_units, unit_frame)
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
@@ -67,10 +71,18 @@ def _claim_lemma2(result: dict, profile: str) -> Claim:
     value = (f"worst-case directions: {share:.1%} of {n} (unit, image) pairs outside [1/κ_R, κ_R] with the paper's κ_R, "
              f"{share_exact:.1%} with the true κ_R; random directions: {rand:.1%}; "
              f"largest gain {trained['wc_gain_top_max'].max():.3g}, smallest {trained['wc_gain_bottom_min'].min():.3g}")
-    verdict = judge(share <= spec.t["hold"], share <= spec.t["partly"])
-    return spec.row(value, verdict, "unit before its last ReLU, ‖Δx‖ = "
-                    f"{result['config']['eps']:g}‖x‖", profile=profile,
-                    gate_measured=accuracies(result, BN_PAIR), band=binomial(share, max(n, 1)))
+    est = lemma2_share(trained)
+    value += f"; share {est.format('.1%')}"
+    setting = f"unit before its last ReLU, ‖Δx‖ = {result['config']['eps']:g}‖x‖"
+    above = sign(Estimate(est.value - spec.t["partly"], est.se, est.n, est.method, est.df))
+    if share <= spec.t["hold"] or share <= spec.t["partly"]:
+        verdict, reason = judge(share <= spec.t["hold"], True), setting
+    elif above == 1:
+        verdict, reason = "fails", setting
+    else:
+        verdict, reason = "inconclusive", (f"share above {spec.t['partly']:.0%} but inside its cluster band "
+                                           f"(units, then images; {len(trained)} units); {setting}")
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR), band=est)
 
 
 def _claim_bn(result: dict, profile: str) -> Claim:
@@ -85,9 +97,11 @@ def _claim_bn(result: dict, profile: str) -> Claim:
     context = ", ".join(f"{t} {float(gains[t]):.2f}" for t in FIG2 if t in gains)
     value = (f"gain ≤ 1 for {share['eval']:.0%} (eval) and {share['train']:.0%} (train) of {len(bn)} layers × "
              f"{bn[0]['images']} images; context, end-to-end median gains (different nets): {context}")
-    n = len(bn) * bn[0]["images"]
+    # the images of one layer share its weights: a cluster bootstrap (layers, then images), not a binomial
+    band = {m: cluster_bootstrap([np.arange(r["images"]) < round(r[f"{m}_frac_at_most_1"] * r["images"]) for r in bn])
+            for m in share}
     return spec.row(value, judge(all(ok), any(ok)), profile=profile, gate_measured=accuracies(result, ("resnet18",)),
-                    band={m: binomial(v, n) for m, v in share.items()})
+                    band=band)
 
 
 def _claim_fig2(result: dict, profile: str) -> Claim:
@@ -97,17 +111,23 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
         return spec.not_run("a Fig. 2 net is missing", profile)
     acc = accuracies(result, FIG2)
     base_ok = acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"]
-    d = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
+    d, images = between_nets(result, "resnet18", "resnet18-nobn")
     s = sign(d, min_effect=spec.t["min_effect"])
     gaps = {t: gap_estimate(result, t) for t in FIG2}
+    seeds = {t: len(seed_tags(result, t)) for t in BN_PAIR}
     value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + "; end gap "
              + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
-             + ("" if d is None else f"; gap(BN) − gap(no BN) = {d.format('.2f')}"))
-    band = {"gap_difference": d} if d is not None else None
+             + ("" if images is None else f"; gap(BN) − gap(no BN) = {images.format('.2f')} (seed 0, images only)")
+             + ("" if d is None or s is None else f"; over seeds {d.format('.2f')}"))
+    band = {k: e for k, e in (("over seeds", d), ("seed 0, images only", images)) if e is not None} or None
     # (b) compares two architectures, so both must be trained; Base18 is not gated: (a) claims it does not learn.
     gate = accuracies(result, BN_PAIR)
     if s in (0, None):
-        why = "no bootstrap band" if s is None else f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
+        why = ("no bootstrap band" if d is None else
+               f"(b) compares two networks, so its band must include seed-to-seed spread; seeds per arm "
+               f"{seeds['resnet18']}/{seeds['resnet18-nobn']} (needs ≥ 2 each); (a) alone "
+               f"{'holds' if base_ok else 'fails'}" if s is None else
+               f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°")
         return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=band)
     parts = [base_ok, s > 0]
     epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
@@ -133,18 +153,19 @@ def _claim_depth(result: dict, profile: str) -> Claim:
             t for t in ("resnet18", *DEEP) if t not in gaps) + " (diverged?)", profile=profile, gate_measured=gate)
     shallow = max(shallow, key=lambda t: gaps[t].value)
     deep = max(deep, key=lambda t: gaps[t].value)
-    d = gap_difference(result, (shallow, "end"), (deep, "end"))
+    d, images = between_nets(result, shallow, deep)
     s = sign(d, min_effect=spec.t["min_effect"])
     if s in (0, None):
-        return spec.row(value, "inconclusive", f"{shallow} − {deep} = {d.value:+.2f}° inside the band",
-                        profile=profile, gate_measured=gate, band=d)
+        why = (f"{shallow} − {deep} = {images.value:+.2f}°: two networks, one seed in an arm (seed spread unknown)"
+               if s is None else f"{shallow} − {deep} = {d.value:+.2f}° inside the band")
+        return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=d if s == 0 else images)
     return spec.row(value, judge(s > 0), profile=profile, gate_measured=gate, band=d)
 
 
 def _claim_other_tasks(result: dict, profile: str) -> Claim:
     """P1.6, Fig. 4: per other task, end gap beyond the band and every inter MPA > every intra."""
     spec = CLAIMS["P1.6"]
-    tags = [t for t in OTHER if t in result["runs"] and t in result.get("angles", {})]
+    tags = [s for t in OTHER for s in seed_tags(result, t) if s in result.get("angles", {})]
     if not tags:
         return spec.not_run("other_tasks off in this profile", profile)
     gaps = {t: gap_estimate(result, t) for t in tags}
@@ -176,7 +197,7 @@ def _fig5_halves(changes: dict, min_effect: float) -> tuple[int | None, int | No
 def _claim_stages(result: dict, profile: str) -> Claim:
     """P1.7, Fig. 5: per deep net, the intra and inter curves from the stage-1 input to the end, read apart."""
     spec = CLAIMS["P1.7"]
-    tags = [t for t in DEEP if t in result.get("angles", {})]
+    tags = [s for t in DEEP for s in seed_tags(result, t) if s in result.get("angles", {})]
     if not tags:
         return spec.not_run("no deep net measured", profile)
     changes = {t: curve_changes(result, t) for t in tags}

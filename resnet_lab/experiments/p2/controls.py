@@ -10,11 +10,10 @@ from ...artifacts import cached
 from ...metrics.forward import growth_per_decade
 from ...models import build_model
 from ...models.resnet_ds import symmetric_filters_with_size
-from ...stats import mean_se
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT
 from .measure import measure_nets, model_name, model_options, net_row, table52_cached
-from .robustness import pixels, predict
+from .robustness import moments, pixels, predict
 from .stability import bn_feature_growth
 
 
@@ -54,6 +53,7 @@ def control_result(device=None) -> dict:
 # ---------------------------------------------------------------- synthetic results (hold / fail / inconclusive)
 
 SYNTHETIC_IMAGES = 400
+SYNTHETIC_SEEDS = (0, 1, 2)   # comparisons between nets are over seeds: one seed would leave them undecided
 
 
 def _correct(acc: float, images: int = SYNTHETIC_IMAGES) -> str:
@@ -62,10 +62,13 @@ def _correct(acc: float, images: int = SYNTHETIC_IMAGES) -> str:
     return "1" * k + "0" * (images - k)
 
 
-def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[float], sq: float = 1.99) -> dict:
+def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[float], sq: float = 1.99,
+                   seed: int = 0) -> dict:
+    """Return one net; seeds 0, 1, 2 differ a little (accuracy ±0.1 point, drop ±0.5 point, s(n) ±1%)."""
     high = {"gaussian": 0.1, "structured": 0.8}
+    acc, drop, sens = acc + 0.001 * (seed - 1), drop + 0.005 * (seed - 1), [q * (1 + 0.01 * (seed - 1)) for q in sens]
     noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop) for k, lv in high.items()}}
-    return {"variant": variant, "n": n, "seed": 0, "depth": n, "test_acc": acc, "diverged": False,
+    return {"variant": variant, "n": n, "seed": seed, "depth": n, "test_acc": acc, "diverged": False,
             "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
             "stability": {"bounds_ok": True, "observed_ratios": sens, "max_sq_norm": sq}}
 
@@ -81,12 +84,12 @@ def _synthetic_profile(per_decade: float, rng, layers: int = 10) -> dict:
 def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth: tuple | None,
                sq: float = 1.99, bounds_ok: bool = True, probe_acc: float = 0.9) -> dict:
     """Return a hand-built result: ``acc``/``drop`` per (variant, n), ``sens`` per n of sp (list of ratios)."""
-    models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [1.0, 1.1]) if v == "sp" else [1.0, 1.1], sq)
-              for (v, n), a in acc.items()]
+    models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [1.0, 1.1]) if v == "sp" else [1.0, 1.1], sq, seed)
+              for (v, n), a in acc.items() for seed in SYNTHETIC_SEEDS]
     for m in models:
         m["stability"]["bounds_ok"] = bounds_ok
     rng = np.random.default_rng(0)
-    drop_est = lambda: mean_se(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES), "paired").to_dict()
+    drop_est = lambda: moments(torch.from_numpy(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES)))
     figures = {v: {"n": 3, "test_acc": acc[v, 3], "classes": [], "rows": [], "probes": [],
                    "p_true": {k: [{"level": 0.0, "mean": 0.8, "drop": None},
                                   {"level": lv, "mean": 0.8 - p_drop, "drop": drop_est()}]
@@ -95,7 +98,7 @@ def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth:
     if trained_growth is not None:
         for k, per in zip(("no_bn", "bn"), trained_growth):
             growth[k].update(trained=_synthetic_profile(per, rng), trained_test_acc=probe_acc, trained_diverged=False)
-    return {"config": {"seeds": [0], "bn_probe_model": "resnet56"}, "models": models, "figures": figures,
+    return {"config": {"seeds": list(SYNTHETIC_SEEDS), "bn_probe_model": "resnet56"}, "models": models, "figures": figures,
             "noise_levels": {"gaussian": [0.02, 0.1], "structured": [0.2, 0.8]}, "table52": list(table52_cached()),
             "bn_growth": growth, "test_images": 10000, "provenance": {"profile": "synthetic"}}
 

@@ -6,7 +6,9 @@ to them changes results) and imported here; everything below is read by the verd
 from __future__ import annotations
 
 from ...ledger import ClaimSpec, Gate, declare
-from ...stats import K_SE
+from ...stats import LEVEL
+
+BAND = f"{LEVEL:.0%} band"  # stats.sign: outside the two-sided band, t quantile at the estimate's df
 from .config import FIGURE_CLASSES, PAPER_DEPTH, PAPER_NOISE, PAPER_PARAMS, paper_drop_fractions  # noqa: F401
 
 # Table 5.3 (CIFAR-10 test accuracy, %), keyed by variant and n (layers in the first stage).
@@ -38,23 +40,24 @@ CLAIMS = declare(
               "{partly_pct:g}% (counted from the models, no training: a check of our reading of Fig. 4.1)",
               {"hold_pct": 0.5, "partly_pct": 1.0}, implementation_check=True),
     ClaimSpec("P2.2", "Test accuracy rises monotonically with depth (CIFAR-10)", "§5.1, Table 5.3",
-              "per variant (D, S): no step to the next depth falls by more than {k:g} s.e. and the deepest beats "
-              "the shallowest by more than {k:g} s.e. (s.e. over seeds, else binomial over the test images). Holds "
+              "per variant (D, S): no step to the next depth falls beyond its " + BAND + " and the deepest beats the "
+              "shallowest beyond it (Welch's t over seeds; one seed per depth leaves the comparison undecided). Holds "
               "if both variants do; partly if one does or the deepest wins with a dip between; fails if the deepest "
               "is below the shallowest beyond the band; inconclusive inside the band or with < {min_depths} depths",
-              {"k": K_SE, "min_depths": 2}, gate=ACC_GATE),
+              {"min_depths": 2}, gate=ACC_GATE),
     ClaimSpec("P2.2-C100", "Test accuracy rises monotonically with depth (CIFAR-100)", "§5.1, Table 5.3", "as P2.2"),
     ClaimSpec("P2.3", "Accuracy falls under noise, and deeper nets tend to be more robust", "§5.2, Table 5.4, Eq. (5.1)",
               "at the high calibrated level of each noise kind (where the shallowest D net loses the share of its "
-              "above-chance accuracy that the paper's D-18 loses): every net's accuracy drop from clean exceeds {k:g} "
-              "paired s.e. (else fails), and the deepest net's drop is smaller than the shallowest's by more than "
-              "{k:g} paired s.e. in every (variant, kind) → holds; in some → partly; larger in some and smaller in "
-              "none → fails; all inside the band → inconclusive", {"k": K_SE}, gate=ACC_GATE),
+              "above-chance accuracy that the paper's D-18 loses): every net's accuracy drop from clean lies above its "
+              + BAND + " (else fails), and the deepest net's drop is smaller than the shallowest's beyond the band "
+              "in every (variant, kind) → holds; in some → partly; larger in some and smaller in none → fails; all "
+              "inside the band → inconclusive. Bands: two-level bootstrap, seeds then the shared test images (one "
+              "seed per net: undecided)", gate=ACC_GATE),
     ClaimSpec("P2.4", "The probability of the true class falls as the corruption grows", "§5.2, Figs. 5.3/5.4",
               "for each figure net and noise kind, the test-set mean p(true class) at the highest level is below its "
-              "clean value by more than {k:g} paired s.e.: holds if in all, partly if in some; fails if it falls in "
-              "none and rises in one; inconclusive if all inside the band (the three probe images are shown, not "
-              "judged)", {"k": K_SE}, gate=ACC_GATE),
+              "clean value beyond its " + BAND + " (paired over the test images, one figure net): holds if in all, "
+              "partly if in some; fails if it falls in none and rises in one; inconclusive if all inside the band "
+              "(the three probe images are shown, not judged)", gate=ACC_GATE),
     ClaimSpec("P2.5-bounds", "Per-layer stability bounds from the weights (BN folded, exact FFT norms) hold",
               "§4.2, Thms. 4.1/4.2, (A.4)–(A.13)",
               "every per-layer Lipschitz and growth bound holds on every probe pair, and the end-to-end ratio is at "
@@ -66,15 +69,17 @@ CLAIMS = declare(
               "§4.2, Thm. 4.2, Eq. (4.11), Lemma A.1",
               "on the BN-free ResNet-S whose filters are kept at ‖A‖₂² ≤ 2: the hypothesis holds in every residual "
               "layer (else inconclusive: the theorem says nothing) at ≥ {min_depths} depths, and the end-to-end "
-              "sensitivity s(n) (median over probe images of ‖F(x)−F(y)‖/‖x−y‖, bootstrap s.e.) at every larger n "
-              "is below {hold:g}× s(n_min) by more than {k:g} s.e. → holds; above {fail:g}× s(n_min) beyond the band "
+              "sensitivity s(n) (median over probe images of ‖F(x)−F(y)‖/‖x−y‖, pooled over seeds; band: two-level "
+              "bootstrap, seeds then probe images, one seed per depth: undecided) at every larger n is below "
+              "{hold:g}× s(n_min) beyond its " + BAND + " → holds; above {fail:g}× s(n_min) beyond the band "
               "→ fails; between both bands → partly; otherwise inconclusive",
-              {"hold": 1.5, "fail": 3.0, "k": K_SE, "min_depths": 2, "tol": 1e-4}, gate=SP_GATE),
+              {"hold": 1.5, "fail": 3.0, "min_depths": 2, "tol": 1e-4}, gate=SP_GATE),
     ClaimSpec("P2.6", "Without BN, feature norms of a standard ResNet grow ~10× every 3–4 residual layers; with BN "
               "much less", "§3.1",
               "on trained probe nets (never their initialisation): layers per 10× growth of the mean feature norm "
               "(log-linear fit) ≤ {fast:g} without BN and at least {ratio:g}× as many with BN; partly: no-BN grows "
               "faster than BN; fails: it grows slower than BN, or as fast within the band while short of 10× per "
-              "{fast:g} layers; each comparison beyond a 2-s.e. bootstrap band over the probe images",
+              "{fast:g} layers; each comparison beyond its " + BAND + " (bootstrap over the probe images of the one "
+              "probe net per arm)",
               {"fast": 5.0, "ratio": 2.0}, gate=PROBE_GATE),
 )

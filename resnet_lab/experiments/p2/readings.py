@@ -1,7 +1,9 @@
 """P2's readings: a result's numbers with their bands, shared by the verdicts and the tables.
 
-Paired drops under noise (their band: ``stats.mean_se``), the end-to-end sensitivity s(n) of Thm. 4.2 and
-§3.1's growth rates, each with the band the claims compare against; accuracies: ``stats.accuracy_estimate``.
+Drops under noise and the end-to-end sensitivity s(n) of Thm. 4.2 are measured on several nets (seeds) and many
+images each: their bands resample both levels (``stats.two_level_bootstrap``: seeds, then images), so one seed leaves
+the seed spread unknown and the comparison undecided. §3.1's growth rates (one probe net each) resample the probe
+images; accuracies over seeds take Student's t (``stats.over_seeds``).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 import torch
 
 from ...metrics.forward import decades_per_layer
-from ...stats import Estimate, bootstrap, bootstrap_joint
+from ...stats import Estimate, bootstrap_joint, from_moments, two_level_bootstrap, two_level_difference
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:
@@ -25,15 +27,42 @@ def _bits(s: str) -> np.ndarray:
     return np.frombuffer(s.encode(), dtype=np.uint8) - ord("0")
 
 
+def seed_drops(rows: list[dict], condition: str) -> list[np.ndarray]:
+    """Return per seed of one (variant, n), per image: clean correct − noisy correct (the same images every seed)."""
+    return [_bits(m["noise_correct"]["clean"]).astype(float) - _bits(m["noise_correct"][condition]) for m in rows]
+
+
 def drop_vector(rows: list[dict], condition: str) -> np.ndarray:
     """Return per image (clean correct − noisy correct), averaged over the seeds of one (variant, n)."""
-    return np.mean([_bits(m["noise_correct"]["clean"]).astype(float) - _bits(m["noise_correct"][condition])
-                    for m in rows], axis=0)
+    return np.mean(seed_drops(rows, condition), axis=0)
+
+
+def drop_estimate(rows: list[dict], condition: str) -> Estimate:
+    """Return one (variant, n)'s accuracy drop under ``condition``: two-level bootstrap, seeds then shared images."""
+    return two_level_bootstrap(seed_drops(rows, condition), shared_inner=True)
+
+
+def drop_gain(shallow: list[dict], deep: list[dict], condition: str) -> Estimate:
+    """Return drop(shallow) − drop(deep) (> 0: the deeper net is more robust): seeds resampled in each arm, images
+    shared by both (``stats.two_level_difference``)."""
+    return two_level_difference(seed_drops(shallow, condition), seed_drops(deep, condition))
+
+
+def p_true_drop(point: dict) -> Estimate | None:
+    """Return a figure net's drop of mean p(true class) at one level, paired over images (one net: images only)."""
+    d = point["drop"]
+    return None if d is None else from_moments(d) if "sd" in d else Estimate.from_dict(d)
+
+
+def _median_pooled(groups: list[np.ndarray]) -> float:
+    return float(np.median(np.concatenate(groups)))
 
 
 def sensitivity_estimates(result: dict, variant: str) -> dict[int, Estimate]:
-    """Return per n the median end-to-end sensitivity over probe images (all seeds pooled), bootstrap s.e."""
-    return {n: bootstrap([q for m in ms if "stability" in m for q in m["stability"]["observed_ratios"]], np.median)
+    """Return per n the median end-to-end sensitivity over probe images (all seeds pooled), its band a two-level
+    bootstrap (seeds, then probe images): one seed leaves the seed spread unknown."""
+    return {n: two_level_bootstrap([m["stability"]["observed_ratios"] for m in ms if "stability" in m],
+                                   _median_pooled)
             for n, ms in alive_nets(result, variant).items() if any("stability" in m for m in ms)}
 
 

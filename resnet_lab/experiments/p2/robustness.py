@@ -8,7 +8,6 @@ import torch
 
 from ...data import ImageData, normalize
 from ...noise import corrupt
-from ...stats import mean_se
 from .config import CHANCE, FIGURE_CLASSES, NOISE_KINDS, P2Config, paper_drop_fractions
 
 
@@ -102,6 +101,13 @@ def choose_probes(probs: torch.Tensor, labels: torch.Tensor, classes: tuple, con
     return out
 
 
+def moments(x: torch.Tensor) -> dict:
+    """Return the per-image values' mean, sample standard deviation (ddof 1) and count: what a band is made from
+    (``stats.from_moments``); a measurement stores no band, so the rule for bands can change without a re-run."""
+    x = x.double()
+    return {"mean": float(x.mean()), "sd": float(x.std()) if len(x) > 1 else float("nan"), "n": len(x)}
+
+
 def figure_data(model, test: ImageData, noise_test: ImageData, pattern: torch.Tensor, levels: dict,
                 cfg: P2Config, device) -> dict:
     """Return the figure net's probes (Figs. 5.3/5.4) and the test-set mean p(true class) against noise level."""
@@ -121,7 +127,7 @@ def figure_data(model, test: ImageData, noise_test: ImageData, pattern: torch.Te
         for lv in levels[kind]:
             q = true(noisy(x01, kind, lv, pattern))
             p_true[kind].append({"level": lv, "mean": float(q.mean()),
-                                 "drop": mean_se((clean - q).numpy(), "paired").to_dict()})
+                                 "drop": moments(clean - q)})
     return {"classes": list(test.classes), "probes": [{**p, "p_true": float(probs[p["index"], test.classes.index(p["class"])]),
                                                        "correct": bool(probs[p["index"]].argmax() == test.classes.index(p["class"]))}
                                                       for p in probes],

@@ -61,7 +61,7 @@ CLAIMS = declare(
               "same norm decay there", "§3.3, Fig. 3",
               "per fooled image, log growth per unit of the propagated perturbation in the last {late:.0%} of the "
               "last stage's units: FGSM's minus FGSM's over the stage's earlier units > 0 (the jump), FGSM's minus "
-              "random's > 0, and random's < 0 (random perturbations decay there), each beyond 2 s.e. (bootstrap over ≥ "
+              "random's > 0, and random's < 0 (random perturbations decay there), each beyond the 95% band (bootstrap over ≥ "
               "{min_images} images); holds: all three; partly: some, the row naming the others; fails: none and one "
               "significantly the other way; inconclusive: none decided",
               {"late": 1 / 3, "min_images": 3}, gate=GATE),
@@ -71,7 +71,7 @@ CLAIMS = declare(
               "median |predicted − actual| / actual ≤ {err:.0%} over last-stage units and images (FGSM); energy of δ "
               "on the top-k right singular vectors divided by chance (k/n), over all images (≥ {min_images}): the log "
               "ratio at the last unit minus that at the last stage's first interior unit, and minus random's at the "
-              "last unit, each > log {closer:g} beyond 2 s.e. (bootstrap over images: the paper's 'much closer'; "
+              "last unit, each > log {closer:g} beyond the 95% band (bootstrap over images: the paper's 'much closer'; "
               "> 0 beyond the band is only closer); holds: Eq. (1) and both alignments much closer; partly: an "
               "alignment at least closer; inconclusive: Eq. (1) holds and both alignments inside the band; fails "
               "otherwise",
@@ -82,7 +82,7 @@ CLAIMS = declare(
               "α ≠ 1 the share of σ within ±1%·α of α is ≥ {moved:.0f}× the unscaled spectrum's share in that same "
               "window and ≥ ½ the plateau at α = 1, and the share at 1 drops to ≤ {vanish:.1f}× the plateau at "
               "α = 1; weights part: at the 0 < t < 1 with the largest mean plateau (over images and noise draws) the "
-              "plateau is ≥ {min_plateau:.0%} and exceeds t = 0's and t = 1's beyond 2 s.e. (bootstrap over images, "
+              "plateau is ≥ {min_plateau:.0%} and exceeds t = 0's and t = 1's beyond the 95% band (bootstrap over images, "
               "draws averaged within an image); holds: both parts; partly: one; inconclusive: no part decided; "
               "fails otherwise",
               {"min_plateau": 0.10, "moved": 2.0, "vanish": 0.5}, gate=GATE),

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ...metrics.jacobian import decay_order
-from ...stats import K_SE, Estimate, bootstrap, mean_se
+from ...stats import Estimate, bootstrap, mean_se
 
 
 def gate_accuracy(result: dict, with_companion: bool = False):
@@ -94,11 +94,9 @@ def over_units(per_unit: list[list[float]]) -> Estimate:
     """Return the mean over units of each unit's mean over images, with a band over units and images.
 
     The error is ``√(s_u²/n + mean(e_i²)/n)`` (``s_u`` the spread between the n units' means, ``e_i`` each unit's
-    s.e. over its images), widened so that ``K_SE`` errors span the small-sample t quantile with n − 1 degrees
-    of freedom (two units: ×6.4). One unit: its images' mean and s.e. (NaN with one image).
+    s.e. over its images), with n − 1 degrees of freedom: the band takes the small-sample t quantile (two units:
+    ×6.4 the normal one). One unit: its images' mean and s.e. (NaN with one image).
     """
-    from scipy.stats import t as student
-
     means = [float(np.mean(v)) for v in per_unit]
     own = [float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0 for v in per_unit]
     n = len(means)
@@ -107,7 +105,7 @@ def over_units(per_unit: list[list[float]]) -> Estimate:
     if n == 0:
         return Estimate(math.nan, math.nan, 0, "units")
     se = math.sqrt(np.var(means, ddof=1) / n + np.mean(np.square(own)) / n)
-    return Estimate(float(np.mean(means)), se * float(student.ppf(0.975, n - 1)) / K_SE, n, "units+images (t)")
+    return Estimate(float(np.mean(means)), se, n, "units, then images", df=n - 1)
 
 
 def stage_plateaus(result: dict) -> dict[str, tuple[Estimate, list[float]]]:

@@ -166,7 +166,7 @@ def _claim_propagation(result: dict, spec) -> Claim:
         missed[[m.startswith("random") for m in missed].index(True)] = (
             f"random perturbations grow late (×{math.exp(rnd_late.mean()):.2f} per unit, beyond the band) instead "
             f"of decaying")
-    reason = ("none decided: every part inside 2 s.e." if verdict == "inconclusive" else
+    reason = ("none decided: every part inside the 95% band" if verdict == "inconclusive" else
               "; ".join(missed) if verdict in ("partly", "fails") else "")
     return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
@@ -202,7 +202,7 @@ def _claim_alignment(result: dict, spec) -> Claim:
     if err_ok and all(v == "holds" for v in align.values()):
         return spec.row(value, "holds", gate_measured=gate, band=band)
     if err_ok and all(v == "inconclusive" for v in align.values()):
-        return spec.row(value, "inconclusive", "both alignment differences inside 2 s.e.", gate_measured=gate,
+        return spec.row(value, "inconclusive", "both alignment differences inside the 95% band", gate_measured=gate,
                         band=band)
     if any(v in ("holds", "partly") for v in align.values()):
         return spec.row(value, "partly", "; ".join(missed), gate_measured=gate, band=band)

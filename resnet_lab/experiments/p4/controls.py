@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...artifacts import cached
-from ...stats import K_SE
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT
 from .measure import compute_result
@@ -29,7 +28,8 @@ UNITS = {18: 8, 50: 16}  # residual units of the revised ResNet-18 / -50 (blocks
 def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain: float = 0.001,
                   min_max: dict | None = None, min_min: dict | None = None, se: float = 0.0, hard: str = "paper",
                   close: float | tuple = 1.5, stays: bool = True, rate: float = 0.995) -> dict:
-    """Return one hand-built run: F1 and last-epoch gain, both constants (value ± se), which class pairs are
+    """Return one hand-built run: F1 and last-epoch gain, both constants (``value · 10^(se·(seed − 1))``: ``se`` is
+    the seeds' spread in decades), which class pairs are
     hardest ("paper": the named ones; "other": none of them), Table 3 pairs at ``close`` × the paper's distance
     (one factor, or one per pair),
     whether the Sh_g orbit stays in class and the per-hop same-class rate."""
@@ -44,16 +44,16 @@ def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain
     for (*_, a, b, block, dist), factor in zip(table3, close if isinstance(close, tuple) else [close] * 4):
         per_block[a, b, block] = dist * factor
     per_block, mean = np.minimum(per_block, per_block.transpose(1, 0, 2)), np.minimum(mean, mean.T)
-    band = {r: {"value": v[key] * jitter, "se": se * v[key], "n": 10000, "method": "bootstrap", "k": K_SE}
-            for r, v in (("min_max", min_max or ORDERED), ("min_min", min_min or ORDERED))}
+    constant = {r: v[key] * jitter * 10 ** (se * (seed - 1))
+                for r, v in (("min_max", min_max or ORDERED), ("min_min", min_min or ORDERED))}
     labels = [2] * blocks if stays else [2] * (blocks - 1) + [7]
     return {"dataset": dataset, "depth": depth, "seed": seed, "classes": [str(k) for k in range(10)],
             "table1": {"f1": f1, "accuracy": f1, "images": 10000},
             "history": [{"epoch": 0, "test_acc": 0.1}, {"epoch": 1, "test_acc": f1 - gain},
                         {"epoch": 2, "test_acc": f1}],
-            "expansive_band": band, "blocks": blocks,
-            "constants": [{"expansive": band["min_max"]["value"], "expansive_block": 1, "shadowing": 1.0,
-                           "closest_any_block": band["min_min"]["value"], "lip": 2.0, "topological": 0.5}],
+            "blocks": blocks,
+            "constants": [{"expansive": constant["min_max"], "expansive_block": 1, "shadowing": 1.0,
+                           "closest_any_block": constant["min_min"], "lip": 2.0, "topological": 0.5}],
             "pairs": {"per_block": per_block.tolist(), "mean": mean.tolist()},
             "orbits": {"shadowing": {"labels": labels}, "class_crossing": {"labels": [4, 9]}},
             "hop_same_class": rate, "hops": 10000 * (blocks - 1)}

@@ -3,7 +3,7 @@
 Trains ``models/dimpreserve.py``'s ResNet-18/50 on MNIST (zero-padded to 32×32, 3 channels) and CIFAR-10 with
 Adam, then computes ``g(φⁿ(x))`` for every block ``n`` on the test set in order (the paper's ~1K images per
 class), and from it Table 1's scores, the g-expansive constant under two readings (Def. 1's min over pairs of
-the max over blocks, and the min–min the paper's numbers look like) with bootstrap bands, the g-shadowing
+the max over blocks, and the min–min the paper's numbers look like), the g-shadowing
 constant (Sec. 2.3), Lip(g) and Theorem 1's lower bound on the topological g-stable constant
 (``metrics/dynamics.py``). Imports ``config`` and shared modules only: editing a claim never stales a result.
 """
@@ -20,7 +20,6 @@ from ...artifacts import artifact_dir, cached, save_arrays
 from ...data import DataSpec, DeviceLoader, ImageData, PaddedData, load_dataset, to_rgb32
 from ...metrics import dynamics as dyn
 from ...profiles import select
-from ...stats import bootstrap
 from ...train import default_device, train_cached
 from ...work import network_item
 from .config import EXPERIMENT, PROFILES, P4Config
@@ -128,19 +127,12 @@ def lipschitz_stretch(model: nn.Module, sample: ImageData, device, images: int =
     return worst / dyn.head_lipschitz(weight, softmax=True)
 
 
-def expansive_bands(minmax: torch.Tensor, minmin: torch.Tensor) -> dict[str, dict]:
-    """Return both readings of the g-expansive constant with a bootstrap band over images (statistic: the min),
-    from each image's distance to its nearest image of another class (``dyn.cross_class_nearest``)."""
-    return {"min_max": bootstrap(minmax.cpu().numpy(), np.min).to_dict(),
-            "min_min": bootstrap(minmin.cpu().numpy(), np.min).to_dict()}
-
-
 def analyse(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
     """Return the constants on the sample and on its nested sub-sample, with everything Figs./Tables 2–5 need."""
     probs = sample_probabilities(model, sample, device)
     labels = sample.labels.to(probs.device)
     weight = head_weight(model)
-    nn_dist, nn_index, minmax, minmin = dyn.sample_neighbours(probs, labels, cfg.max_elements)
+    nn_dist, nn_index, *_ = dyn.sample_neighbours(probs, labels, cfg.max_elements)
     main, minima, orbits, shadowing = constants(probs, labels, weight, cfg.max_elements, (nn_dist, nn_index))
     sub = nested_subset(labels, cfg.small_sample_per_class)
     small, *_ = constants(probs[:, sub], labels[sub], weight, cfg.max_elements)
@@ -149,7 +141,6 @@ def analyse(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
     two_cycle = (orbits.images[:, 2:] == orbits.images[:, :-2]).all(dim=1)  # k₀, k₁, k₀, k₁, …
     return {
         "constants": [main, small],
-        "expansive_band": expansive_bands(minmax, minmin),
         "blocks": probs.shape[0],
         "pairs": asdict(minima),
         "orbit_stay_fraction": float((hop_labels == labels[:, None]).all(dim=1).double().mean()),

@@ -1,20 +1,27 @@
 """P4's verdicts: one function per ledger row (P4.1–P4.5), and ``claims(result)`` that returns them all.
 
 P4.1 (Table 1's F1 near the paper's) is the quality gate of P4.2–P4.5: a network below it makes those rows
-inconclusive (``paper.TRAINED``). Imports only ``paper``, ``readings`` and the shared ledger and stats.
+inconclusive (``paper.TRAINED``). Every seed is judged: P4.2 compares the networks' constants over their seeds on
+log10 (Welch's t), P4.3–P4.5 judge each seed and combine the seeds' verdicts with ``ledger.combine`` (holds only if
+every seed holds). Imports only ``paper``, ``readings`` and the shared ledger and stats.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, judge, profile_of, tally
-from ...stats import binomial, difference, sign
+from ...ledger import Claim, combine, judge, profile_of, tally
+from ...stats import accuracy_estimate, difference, over_seeds, sign
 from .paper import (ANIMAL_PAIRS, CLAIMS, JUDGED, NETWORKS, ORDERINGS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1,
                     PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
 from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, hardest_pairs, last_gain,
                        mean_f1, name, networks, orbit_stays, trained_margins)
 
-STALE = "the result predates the per-image bands and per-hop rates: recompute it (python -m resnet_lab run p4)"
+STALE = "the result predates the per-hop rates: recompute it (python -m resnet_lab run p4)"
+
+
+def _seeds_rule(verdicts: list[str]) -> str:
+    """Return the rule's words for a row judged per seed: ``"seeds: holds, holds, partly → combined: partly"``."""
+    return f"per seed {', '.join(verdicts)} → combined (holds only if every seed holds)"
 
 
 def _needs_all(nets: dict) -> str:
@@ -32,8 +39,8 @@ def claim_table1(result: dict) -> Claim:
     value = "; ".join(f"{name(k)}: F1 {mean_f1(nets[k]):.4f} (paper {PAPER_TABLE1[k][2]:.4f}, bar {f1_bar(k):.3f})"
                       for k in NETWORKS)
     gains = {name(k): max((g for g in map(last_gain, nets[k]) if g is not None), default=None) for k in NETWORKS}
-    band = {name(k): binomial(nets[k][0]["table1"]["accuracy"], nets[k][0]["table1"].get("images", 10000))
-            for k in NETWORKS}
+    band = {name(k): accuracy_estimate([r["table1"]["accuracy"] for r in nets[k]],
+                                       nets[k][0]["table1"].get("images", 10000)) for k in NETWORKS}
     return spec.row(value, verdict, gate_measured=gains, band=band, profile=profile)
 
 
@@ -45,23 +52,21 @@ def reading_status(est: dict) -> tuple[str, list[int | None]]:
 
 
 def claim_expansive(result: dict) -> Claim:
-    """P4.2: the orderings of the g-expansive constant under both readings, beyond bootstrap-and-seed bands."""
+    """P4.2: the orderings of the g-expansive constant under both readings: log10 over seeds, Welch's t."""
     spec, nets, profile = CLAIMS["P4.2"], networks(result), profile_of(result)
     if any(k not in nets for k in NETWORKS):
         return spec.not_run(_needs_all(nets), profile)
-    if any("expansive_band" not in r for k in NETWORKS for r in nets[k]):
-        return spec.row("—", "inconclusive", STALE, profile=profile)
     est = {reading: {k: expansive_estimate(nets[k], reading) for k in NETWORKS} for reading in READINGS}
     status = {reading: reading_status(est[reading]) for reading in READINGS}
     parts = []
     for k in NETWORKS:
-        c = nets[k][0]["constants"][0]
         blocks = f"block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}"
-        parts.append(f"{name(k)}: min–max {est['min_max'][k].format('.3g')} at {blocks}, "
-                     f"min–min {est['min_min'][k].format('.3g')} (paper {PAPER_TABLE2[k][0]:.3g}, "
-                     f"ours/paper ×{est['min_min'][k].value / PAPER_TABLE2[k][0]:.2g}); "
-                     f"T_g ≥ Sh/Lip (seed 0) = {c['shadowing']:.3g}/{c['lip']:.3g} = {c['topological']:.3g} "
-                     f"(paper {PAPER_TABLE2[k][5]:.3g})")
+        mm, mn = est["min_max"][k], est["min_min"][k]
+        parts.append(f"{name(k)}: min–max {10 ** mm.value:.3g} (geometric mean; log10 {mm.format('.3g')}) at "
+                     f"{blocks}, min–min {10 ** mn.value:.3g} (log10 {mn.format('.3g')}; paper "
+                     f"{PAPER_TABLE2[k][0]:.3g}, ours/paper ×{10 ** mn.value / PAPER_TABLE2[k][0]:.2g}); "
+                     f"T_g ≥ Sh/Lip per seed = " + ", ".join(f"{r['constants'][0]['topological']:.3g}" for r in nets[k])
+                     + f" (paper {PAPER_TABLE2[k][5]:.3g})")
     parts += [f"{READINGS[r]}: of 4 orderings, {sum(s == 1 for s in status[r][1])} the paper's way and "
               f"{sum(s == -1 for s in status[r][1])} reversed beyond the band" for r in READINGS]
     seeds = min(len(nets[k]) for k in NETWORKS)
@@ -73,7 +78,7 @@ def claim_expansive(result: dict) -> Claim:
         verdict, reason = judge(mm == "holds", partly=mn == "holds"), ""
     else:
         verdict, reason = "inconclusive", "every ordering not reversed lies inside its band under both readings"
-    band = {f"{name(k)} {READINGS[r]}": est[r][k] for r in READINGS for k in NETWORKS}
+    band = {f"{name(k)} {READINGS[r]} (log10)": est[r][k] for r in READINGS for k in NETWORKS}
     return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, NETWORKS), band=band,
                     profile=profile)
 
@@ -82,18 +87,24 @@ def claim_hard_pairs(result: dict) -> Claim:
     spec, nets, profile = CLAIMS["P4.3"], networks(result), profile_of(result)
     if any(k not in nets for k in JUDGED):
         return spec.not_run(f"needs {', '.join(map(name, JUDGED))}", profile)
-    cells, parts = [], []
-    for k, (target, need) in JUDGED.items():
-        for ranking in RANKINGS:
-            hits = len(set(hardest_pairs(nets[k][0], ranking=ranking)) & target)
-            cells.append(hits >= need)
-            parts.append(f"{name(k)} {ranking}: {hits}/{TOP} "
-                         f"(chance of ≥ {hits}: p = {chance_tail(hits, len(target)):.3f})")
+    seeds = min(len(nets[k]) for k in JUDGED)
+    per_seed, parts = [], []
+    for i in range(seeds):
+        cells = []
+        for k, (target, need) in JUDGED.items():
+            for ranking in RANKINGS:
+                hits = len(set(hardest_pairs(nets[k][i], ranking=ranking)) & target)
+                cells.append(hits >= need)
+                parts.append(f"seed {nets[k][i].get('seed', i)} {name(k)} {ranking}: {hits}/{TOP} "
+                             f"(chance of ≥ {hits}: p = {chance_tail(hits, len(target)):.3f})")
+        per_seed.append(judge(all(cells), partly=sum(cells) >= spec.t["partly_cells"]))
     for k, target in ((("mnist", 18), PAPER_HARD_MNIST_PAIRS), (("cifar10", 50), ANIMAL_PAIRS)):
         if k in nets:
-            parts.append(f"not judged: {name(k)} Fig. 3: {len(set(hardest_pairs(nets[k][0])) & target)}/{TOP}")
-    verdict = judge(all(cells), partly=sum(cells) >= spec.t["partly_cells"])
-    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, JUDGED), profile=profile)
+            parts.append(f"not judged: {name(k)} Fig. 3 per seed: "
+                         + ", ".join(f"{len(set(hardest_pairs(r)) & target)}/{TOP}" for r in nets[k]))
+    verdict = combine(per_seed)
+    return spec.row("; ".join(parts), verdict, _seeds_rule(per_seed) if seeds > 1 else "",
+                    gate_measured=trained_margins(nets, JUDGED), band={"seeds": seeds}, profile=profile)
 
 
 def claim_close_pairs(result: dict) -> Claim:
@@ -102,19 +113,27 @@ def claim_close_pairs(result: dict) -> Claim:
     key = ("mnist", 50)
     if key not in nets:
         return spec.not_run("needs MNIST ResNet-50", profile)
-    close, parts = [], []
-    for d, n, a, b, block, paper in PAPER_TABLE3:
-        if (d, n) not in nets:
-            continue
-        per_block = np.array(nets[(d, n)][0]["pairs"]["per_block"][a][b], dtype=float)
-        ours = float(per_block.min())
-        if (d, n) == key:
+    per_seed, parts = [], []
+    for i, run in enumerate(nets[key]):
+        close = []
+        for d, n, a, b, block, paper in PAPER_TABLE3:
+            if (d, n) != key:
+                continue
+            per_block = np.array(run["pairs"]["per_block"][a][b], dtype=float)
+            ours = float(per_block.min())
             close.append(1 / spec.t["window"] <= ours / paper <= spec.t["window"])
-        parts.append(("" if (d, n) == key else "not judged: ") + f"{name((d, n))} {a}–{b}: {ours:.3g} at block "
-                     f"{int(per_block.argmin())} (paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
-    verdict = judge(all(close), partly=sum(close) >= spec.t["partly"])
-    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, [key]),
-                    band={"pairs": len(close)}, profile=profile)
+            parts.append(f"seed {run.get('seed', i)} {name(key)} {a}–{b}: {ours:.3g} at block "
+                         f"{int(per_block.argmin())} (paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
+        per_seed.append(judge(all(close), partly=sum(close) >= spec.t["partly"]))
+    for d, n, a, b, block, paper in PAPER_TABLE3:
+        if (d, n) != key and (d, n) in nets:
+            ours = [float(np.min(r["pairs"]["per_block"][a][b])) for r in nets[(d, n)]]
+            parts.append(f"not judged: {name((d, n))} {a}–{b} per seed " + ", ".join(f"{x:.3g}" for x in ours)
+                         + f" (paper {paper:.3g})")
+    verdict = combine(per_seed)
+    return spec.row("; ".join(parts), verdict, _seeds_rule(per_seed) if len(per_seed) > 1 else "",
+                    gate_measured=trained_margins(nets, [key]), band={"pairs": 4, "seeds": len(per_seed)},
+                    profile=profile)
 
 
 def claim_orbits(result: dict) -> Claim:
@@ -123,21 +142,24 @@ def claim_orbits(result: dict) -> Claim:
     key = ("mnist", 50)
     if key not in nets:
         return spec.not_run("needs MNIST ResNet-50", profile)
-    run = nets[key][0]
-    if "hop_same_class" not in run:
+    if any("hop_same_class" not in r for r in nets[key]):
         return spec.row("—", "inconclusive", STALE, profile=profile)
-    rate = binomial(run["hop_same_class"], run["hops"])
-    stays = orbit_stays(run["orbits"]["shadowing"])
-    parts = [f"MNIST R50: the Sh_g orbit {'stays in' if stays else 'leaves'} its class; per-hop same-class rate "
-             f"{rate.format('.2%')}"]
+    per_seed, parts = [], []
+    for i, run in enumerate(nets[key]):
+        rate, stays = run["hop_same_class"], orbit_stays(run["orbits"]["shadowing"])
+        per_seed.append(judge(stays and rate >= spec.t["hold_rate"], partly=rate >= spec.t["partly_rate"]))
+        parts.append(f"seed {run.get('seed', i)} MNIST R50: the Sh_g orbit {'stays in' if stays else 'leaves'} its "
+                     f"class; per-hop same-class rate {rate:.2%}")
+    rates = over_seeds([r["hop_same_class"] for r in nets[key]])
+    parts.append(f"per-hop rate over seeds {rates.format('.2%')}")
     for k in (("mnist", 18), ("cifar10", 18)):
         if k in nets:
-            r = nets[k][0]
-            parts.append(f"not judged: {name(k)} per-hop rate {r['hop_same_class']:.1%}, class-crossing orbit "
-                         f"{'found' if 'class_crossing' in r['orbits'] else 'not found'}")
-    verdict = judge(stays and rate.value >= spec.t["hold_rate"], partly=rate.value >= spec.t["partly_rate"])
-    return spec.row("; ".join(parts), verdict, gate_measured=trained_margins(nets, [key]), band=rate,
-                    profile=profile)
+            parts.append(f"not judged: {name(k)} per-hop rate per seed "
+                         + ", ".join(f"{r['hop_same_class']:.1%}" for r in nets[k]) + ", class-crossing orbit found in "
+                         f"{sum('class_crossing' in r['orbits'] for r in nets[k])} of {len(nets[k])} seeds")
+    verdict = combine(per_seed)
+    return spec.row("; ".join(parts), verdict, _seeds_rule(per_seed) if len(per_seed) > 1 else "",
+                    gate_measured=trained_margins(nets, [key]), band=rates, profile=profile)
 
 
 def claims(result: dict) -> list[Claim]:

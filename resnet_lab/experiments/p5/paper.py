@@ -34,44 +34,44 @@ CLAIMS = declare(
     ClaimSpec("P5.1-real", "Corollary 1 and §4.1: real ResNets' identity-skip (non-transition) units become more "
               "norm-preserving as the network gets deeper", "Corollary 1, §2, §4.1",
               "ResNet non-transition |log ratio| (median over units, mean over epochs ≥ 1, per seed, then over seeds) "
-              "at each depth run; holds: it decreases from each depth to the next beyond 2 s.e. over ≥ {min_depths} "
-              "depths; fails: a step reversed beyond 2 s.e.; inconclusive: fewer than {min_depths} depths, or a step "
+              "at each depth run; holds: it decreases from each depth to the next beyond the 95% band over ≥ {min_depths} "
+              "depths; fails: a step reversed beyond the 95% band; inconclusive: fewer than {min_depths} depths, or a step "
               "inside the band",
               {"min_depths": 2}, gate=NET_GATE),
     ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values without SVD; it moves "
               "Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
               "holds: Newton–Schulz within {agree:.0e} of SVD and every frequency within {agree:.0e} of the "
               "target before the crop at ProcResNet's conv* sizes, and the grid's mean |log ratio| is smaller "
-              "with projection beyond 2 s.e. (paired bootstrap over (c, d) cells); partly: the maths holds and "
-              "the grid is reversed beyond 2 s.e.; inconclusive: the grid difference is inside the band; fails: "
+              "with projection beyond the 95% band (paired bootstrap over (c, d) cells); partly: the maths holds and "
+              "the grid is reversed beyond the 95% band; inconclusive: the grid difference is inside the band; fails: "
               "the maths does not hold",
               {"agree": 1e-5}, gate=GRID_GATE),
     ClaimSpec("P5.3", "Fig. 3: identity-skip units keep gradient-norm ratios near 1 during training, Plain units do "
               "not (in deep nets); ProcResNet's transitions are closer to 1 than ResNet's", "§4.1, Fig. 3",
               "per run, |log ratio| as the median over the units of a view, mean over epochs ≥ 1 (a diverged run keeps "
               "its epochs before divergence; one with none counts as far from 1), then over seeds. A: at every depth ≥ "
-              "{min_depth} run, ResNet non-transition < Plain non-transition beyond 2 s.e. B: at every depth run, "
-              "ProcResNet transition < ResNet transition beyond 2 s.e. in both views (conv* + its unit; conv* alone, "
+              "{min_depth} run, ResNet non-transition < Plain non-transition beyond the 95% band B: at every depth run, "
+              "ProcResNet transition < ResNet transition beyond the 95% band in both views (conv* + its unit; conv* alone, "
               "the paper's 'first transition block'), and projected conv* < unprojected conv* (ProcResNet without "
-              "projection) beyond 2 s.e.; holds: A and B; partly: A only, the row naming B's failed parts; fails: A "
+              "projection) beyond the 95% band; holds: A and B; partly: A only, the row naming B's failed parts; fails: A "
               "reversed; inconclusive: A inside the band, or no depth ≥ {min_depth} (the paper calls ResNet and "
               "Plain fairly similar at depth 20)",
               {"min_depth": 83}, gate=NET_GATE),
     ClaimSpec("P5.4", "Table 1: ProcResNet has a smaller mean and max generalisation gap than ResNet", "§4, Table 1",
               "per seed, mean and max over epochs ≥ 1 of (train − test accuracy); at every depth run: holds: "
-              "ProcResNet's mean and max gap smaller beyond 2 s.e. over seeds; partly: the mean gap only; "
-              "fails: the mean gap larger beyond 2 s.e.; inconclusive: inside the band", {}, gate=NET_GATE),
+              "ProcResNet's mean and max gap smaller beyond the 95% band over seeds; partly: the mean gap only; "
+              "fails: the mean gap larger beyond the 95% band; inconclusive: inside the band", {}, gate=NET_GATE),
     ClaimSpec("P5.5", "Tables 2–3: ProcResNet beats ResNet; ablation: original > modified transition > modified + "
               "projection (error)", "§4, Tables 2–3",
               "test error = mean of the last {last_k} epochs per seed, then over seeds, at the deepest depth run "
               "(runs with a decaying lr where the profile has them, as in Tables 2–3); holds: ProcResNet < ResNet "
-              "beyond 2 s.e. and no step of the ablation reversed beyond 2 s.e.; partly: ProcResNet < ResNet but "
-              "the ablation reversed; fails: ProcResNet > ResNet beyond 2 s.e.; inconclusive: inside the band",
+              "beyond the 95% band and no step of the ablation reversed beyond the 95% band; partly: ProcResNet < ResNet but "
+              "the ablation reversed; fails: ProcResNet > ResNet beyond the 95% band; inconclusive: inside the band",
               {"last_k": 3}, gate=NET_GATE),
     ClaimSpec("P5.6", "§4: projecting every 2 steps costs +7.6% training time with Newton–Schulz vs +53% with SVD",
               "§4", "on a GPU, per-step overhead of projecting every 2 steps, ours (Newton–Schulz in float64, 1×1 "
-              "conv* once) against SVD at every frequency: holds: ours ≤ {max_ns:.0%} and below SVD's beyond 2 s.e. "
-              "over timing blocks; partly: below SVD's only; fails: not below SVD's beyond 2 s.e.; not run on a CPU "
+              "conv* once) against SVD at every frequency: holds: ours ≤ {max_ns:.0%} and below SVD's beyond the 95% band "
+              "over timing blocks; partly: below SVD's only; fails: not below SVD's beyond the 95% band; not run on a CPU "
               "(the claim is about GPU time); the paper's kind of Newton–Schulz (float32, 10 steps, every "
               "frequency) is timed and reported beside", {"max_ns": 0.10}),
 )

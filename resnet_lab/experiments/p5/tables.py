@@ -131,7 +131,7 @@ def findings_grid(result: dict, claims) -> str:
     mean_log = lambda cs: sum(abs(math.log(c["ratio"])) for c in cs) / len(cs)  # noqa: E731
     grows = all(c["ratio"] > 1 for c in without)
     band = _row(claims, "P5.2").band or {}
-    diff = (f" The paired difference, {band['value']:.2f} ± {band['k'] * band['se']:.2f} ({band['k']:g} s.e., "
+    diff = (f" The paired difference, {band['value']:.2f} ± {band['k'] * band['se']:.2f} (95% band, "
             f"bootstrap over cells), is {'outside' if abs(band['value']) > band['k'] * band['se'] else 'inside'} "
             f"the band." if band.get("se") not in (None, "nan") else "")
     setup = [f"{len(without)} cells"]

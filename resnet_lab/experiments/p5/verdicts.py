@@ -60,7 +60,7 @@ def claim_linear_real(result: dict, profile: str) -> Claim:
                         f"{spec.t['min_depths']}", gate_measured=_gate(runs), profile=profile, gate_first=False)
     steps = [compare(ests[a], ests[b]) for a, b in zip(depths, depths[1:])]
     verdict = tally([s for s, _ in steps], partial=False)
-    reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond 2 s.e.",
+    reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond the 95% band",
               "inconclusive": "a step between depths inside the band, or undecidable (one seed)"}.get(verdict, "")
     band = {f"depth {a} − depth {b}": d for (a, b), (_, d) in zip(zip(depths, depths[1:]), steps) if d is not None}
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=band, profile=profile)
@@ -99,7 +99,7 @@ def claim_projection(result: dict, profile: str) -> Claim:
     if s == 1:
         return spec.row(value, "holds", gate_measured=acc, band=d, profile=profile)
     if s == -1:
-        return spec.row(value, "partly", "the projection maths holds; the grid is reversed beyond 2 s.e.",
+        return spec.row(value, "partly", "the projection maths holds; the grid is reversed beyond the 95% band",
                         gate_measured=acc, band=d, profile=profile)
     return spec.row(value, "inconclusive", "the projection maths holds; grid difference "
                     f"{_sign_text(d)} is inside the band (or too few cells)", gate_measured=acc, band=d,
@@ -150,7 +150,7 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     a_signs = [_a_sign(by, est, d) for d in deep]
     verdict = _judge_signs(a_signs, [s for signs in b_parts.values() for s in signs])
     reason = {"partly": "B not met: " + "; ".join(b_failed),
-              "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond 2 s.e.",
+              "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond the 95% band",
               "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
               }.get(verdict, "")
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
@@ -213,8 +213,8 @@ def _judge_signs(primary: list, secondary: list) -> str:
 
 def _sign_reason(verdict: str, p_name: str, s_name: str) -> str:
     """Return the reason of ``_judge_signs``'s verdict for a primary and a secondary comparison."""
-    return {"partly": f"{p_name} in the paper's direction beyond 2 s.e., {s_name} not",
-            "fails": f"{p_name} reversed beyond 2 s.e.",
+    return {"partly": f"{p_name} in the paper's direction beyond the 95% band, {s_name} not",
+            "fails": f"{p_name} reversed beyond the 95% band",
             "inconclusive": f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
             }.get(verdict, "")
 
@@ -231,7 +231,7 @@ def claim_error(result: dict, profile: str) -> Claim:
     est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
     s_main, d_main = compare(est["ResNet"], est["ProcResNet"])
     steps = [compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
-    ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond 2 s.e.
+    ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond the 95% band
     verdict = _judge_signs([s_main], ordered)
     reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
     if any(e is not None and math.isnan(e.se) for e in est.values()):  # one seed: no band, no sign
@@ -280,7 +280,7 @@ def claim_overhead(result: dict, profile: str) -> Claim:
         ok = ns.value <= spec.t["max_ns"]
         verdict, reason = ("holds", "") if ok else ("partly", f"NS overhead {ns.value:.1%} > {spec.t['max_ns']:.0%}")
     elif s == -1:
-        verdict, reason = "fails", "NS overhead above SVD's beyond 2 s.e."
+        verdict, reason = "fails", "NS overhead above SVD's beyond the 95% band"
     else:
         verdict, reason = "inconclusive", "NS vs SVD overhead inside the band (or one timing block)"
     return spec.row(times, verdict, reason, band=d, profile=profile)

@@ -34,8 +34,8 @@ CLAIMS = declare(
               "value (P3) have a larger gradient-norm ratio (P5)", "P3 §2; P5 Theorem 1, Fig. 3",
               "Spearman ρ between each unit's ln ratio and ln ‖J‖_F/√m (Hutchinson; m output entries), each a "
               "mean over the same images, over units that are not transitions pooled across networks (transitions "
-              "reported apart), band from a bootstrap over networks, then units, then images; holds: ρ > 0 beyond "
-              "2 s.e. and ρ ≥ {rho_min}; partly: ρ > 0 beyond 2 s.e. only; fails: ρ < 0 beyond 2 s.e.; "
+              "reported apart), band from a bootstrap over networks, then units, then images; holds: ρ > 0 beyond the "
+              "95% band and ρ ≥ {rho_min}; partly: ρ > 0 beyond the 95% band only; fails: ρ < 0 beyond the 95% band; "
               "inconclusive: inside the band, or fewer than {min_units} units",
               {"rho_min": 0.5, "min_units": 20}, gate=NET_GATE),
     ClaimSpec("S.3", "Linear-part conditioning predicts the real Jacobian: units with a larger κ_R of their linear "
@@ -44,8 +44,8 @@ CLAIMS = declare(
               "Spearman ρ between each unit's log10 κ_R (exact, zero padded as in the network, BN folded, ReLUs as "
               "identity) and log10 σ_90%/σ_10% of its Jacobian's nonzero singular values (Lanczos quadrature, mean "
               "over images), over units that are not transitions pooled across networks (transitions reported "
-              "apart), band from a bootstrap over networks, then units, then images; holds: ρ > 0 beyond 2 s.e. "
-              "and ρ ≥ {rho_min}; partly: ρ > 0 beyond 2 s.e. only; fails: ρ < 0 beyond 2 s.e.; inconclusive: "
+              "apart), band from a bootstrap over networks, then units, then images; holds: ρ > 0 beyond the 95% band "
+              "and ρ ≥ {rho_min}; partly: ρ > 0 beyond the 95% band only; fails: ρ < 0 beyond the 95% band; inconclusive: "
               "inside the band, or fewer than {min_units} units with both",
               {"rho_min": 0.3, "min_units": 10}, gate=NET_GATE),
     ClaimSpec("S.4", "The measures rank the networks alike: ordered by each paper's network-level measure, the "

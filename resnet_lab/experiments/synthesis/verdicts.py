@@ -34,7 +34,7 @@ def _judge(est, want: int, rho_min: float) -> tuple[str, str]:
         strong = want * est.value >= rho_min
         return ("holds", "") if strong else ("partly", f"|ρ| < {rho_min}")
     if (lo > 0 if want < 0 else hi < 0):
-        return "fails", "ρ has the other sign beyond 2 s.e."
+        return "fails", "ρ has the other sign beyond the 95% band"
     return "inconclusive", "ρ inside the band around 0"
 
 
