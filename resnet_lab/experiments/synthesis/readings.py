@@ -98,7 +98,9 @@ def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = F
 
     Units are those that are (``transitions``) or are not transitions and have both measures, pooled over
     networks. Each bootstrap draw resamples networks, then units within each drawn network, then images within
-    each drawn unit (the three levels the noise lives at). ``None`` with fewer than three such units.
+    each drawn unit (the three levels the noise lives at). The band's degrees of freedom are the networks' count
+    less one (the outermost level, as ``stats.cluster_bootstrap``): one network leaves ρ undecided. ``None`` with
+    fewer than three such units.
     """
     rows = _select(result, a_key, b_key, transitions)
     if len(rows) < 3:
@@ -116,7 +118,8 @@ def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = F
         draws.append(_spearman(np.nanmean(a[pick[:, None], cols], 1), np.nanmean(b[pick[:, None], cols], 1)))
     draws = np.asarray(draws)
     se = float(np.nanstd(draws, ddof=1)) if np.isfinite(draws).sum() > 1 else math.nan
-    return Estimate(rho, se, len(rows), f"cluster bootstrap (networks, units, images; {len(nets)} networks)")
+    return Estimate(rho, se, len(rows), f"cluster bootstrap (networks, units, images; {len(nets)} networks)",
+                    df=len(nets) - 1 if len(nets) > 1 else math.nan)
 
 
 def network_measures(result: dict) -> dict[str, dict[str, float]]:

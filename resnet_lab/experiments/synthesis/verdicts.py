@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ledger import Claim, profile_of
-from ...stats import Estimate, K_SE
+from ...stats import Estimate, sign
 from .paper import CLAIMS
 from .readings import (agreement, correlated_networks, gate_accuracy, kendall_w, rank_matrix, unit_correlation,
                        w_null)
@@ -26,14 +26,15 @@ def claim_agreement(result: dict, profile: str) -> Claim:
     return spec.row(value, "fails" if bad else "holds", "; ".join(bad), profile=profile)
 
 
-def _judge(est, want: int, rho_min: float) -> tuple[str, str]:
-    lo, hi = est.value - K_SE * est.se, est.value + K_SE * est.se
-    if not np.isfinite(est.se):
-        return "inconclusive", "no bootstrap band"
-    if (hi < 0 if want < 0 else lo > 0):
-        strong = want * est.value >= rho_min
-        return ("holds", "") if strong else ("partly", f"|ρ| < {rho_min}")
-    if (lo > 0 if want < 0 else hi < 0):
+def _judge(est: Estimate, want: int, rho_min: float) -> tuple[str, str]:
+    """ρ of the wanted sign outside its band (t at the estimate's df: few networks widen it) holds when
+    |ρ| ≥ ``rho_min``, else partly; the other sign outside the band fails; inside it, or no band, is inconclusive."""
+    s = sign(est)
+    if s is None:
+        return "inconclusive", "no bootstrap band (one network, or no spread)"
+    if s == want:
+        return ("holds", "") if want * est.value >= rho_min else ("partly", f"|ρ| < {rho_min}")
+    if s == -want:
         return "fails", "ρ has the other sign beyond the 95% band"
     return "inconclusive", "ρ inside the band around 0"
 
