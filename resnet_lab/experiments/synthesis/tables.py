@@ -66,7 +66,10 @@ def findings(result: dict, claims) -> str:
     same = "all" if a["identity_ok"] == a["identity_checked"] else f"{a['identity_ok']} of the"
     parts.append(f"P5's gradient-norm ratio equals ‖Jᵀg‖/‖g‖ at {same} {a['identity_checked']} (unit, image) pairs "
                  f"(largest relative difference {a['worst_identity']:.1e}) and stays inside the Jacobian's bounds at "
-                 f"{a['bound_ok']} of {a['bound_checked']}: {_verdict(claims, 'S.1')}.")
+                 f"{a['bound_ok']} of {a['bound_checked']} ("
+                 + (f"the range bounds [σ⁺_min, σ_max] from a full spectrum at {a['range']}, σ_max alone elsewhere"
+                    if a["range"] else "σ_max alone: no pair had a full spectrum at this profile, so the lower bound "
+                    "is untested here") + f"): {_verdict(claims, 'S.1')}.")
     rms = unit_correlation(result, "log_rms", "log_ratio")
     parts.append(_direction(rms, "over units that are not transitions, the ratio", "the Jacobian's RMS singular value")
                  + f": {_verdict(claims, 'S.2')}.")
