@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ...metrics.angles import mean_angles
 from ...stats import Estimate, cluster_bootstrap, difference, over_seeds
 from .config import BN_PAIR, DEEP, FIG2, OTHER  # the run tags, passed on to the verdicts (which never read config)
 
@@ -50,13 +51,6 @@ def gap_difference(result: dict, a: tuple[str, str], b: tuple[str, str]) -> Esti
     return Estimate(float(ga["gap"] - gb["gap"]), se, len(da), "bootstrap")
 
 
-def _curve_means(level: dict) -> tuple[float, float]:
-    """Return (mean intra-class, mean inter-class) MPA of one stored level."""
-    angles = level["angles"]
-    return (float(np.mean([v for k, v in angles.items() if k.startswith("intra/")])),
-            float(np.mean([v for k, v in angles.items() if k.startswith("inter/")])))
-
-
 def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end") -> dict[str, Estimate] | None:
     """Return Fig. 5's two curves read apart, ``start`` → ``end`` of one run, paired over the same bootstrap draws:
     ``intra`` and ``inter`` (each end − start, degrees) and ``intra_steeper`` = −Δintra − |Δinter| (> 0 when intra
@@ -64,7 +58,7 @@ def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end
     a, b = (result.get("angles", {}).get(tag, {}).get(lvl) for lvl in (start, end))
     if a is None or b is None or "intra_draws" not in a or "intra_draws" not in b:
         return None
-    (ia, ea), (ib, eb) = _curve_means(a), _curve_means(b)
+    (ia, ea), (ib, eb) = mean_angles(a["angles"]), mean_angles(b["angles"])
     d_intra = np.asarray(b["intra_draws"], float) - np.asarray(a["intra_draws"], float)
     d_inter = np.asarray(b["inter_draws"], float) - np.asarray(a["inter_draws"], float)
     n = len(d_intra)
