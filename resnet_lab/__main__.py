@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = resolve_profile(args.profile, args.experiment)
     except (KeyError, ValueError) as err:
         parser.error(str(err.args[0]))
-    from .artifacts import recompute_stale
+    from .cache import recompute_stale
 
     with recompute_stale():
         result = module.run(profile=profile, force=args.force, device=args.device)

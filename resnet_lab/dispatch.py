@@ -31,7 +31,8 @@ from pathlib import Path
 import submitit
 
 from . import experiments, zoo
-from .artifacts import ArtifactError, artifact_root, is_stale, load_result, recompute_stale, refuse_training
+from .artifacts import ArtifactError, artifact_root, refuse_training
+from .cache import is_stale, load_result, recompute_stale
 from .locks import Busy, owner_alive, read_claim
 from .work import WorkItem
 

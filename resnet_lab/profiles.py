@@ -6,7 +6,8 @@ from typing import TypeVar
 
 import torch
 
-from .artifacts import ArtifactError, is_stale, load_result
+from .artifacts import ArtifactError
+from .cache import is_stale, load_result
 
 PROFILES = ("smoke", "small", "standard", "paper")
 # Best first: ``auto`` shows the most thorough run whose artifacts are committed.

@@ -38,7 +38,9 @@ from tqdm import tqdm
 from . import train as trainer
 from . import zoo
 from . import experiments
-from .artifacts import CONFIG_CHANGED, ArtifactError, artifact_dir, device_name, is_stale, load_json, load_result, recompute_stale
+from .artifacts import ArtifactError, artifact_dir, device_name, load_json
+from .cache import CONFIG_CHANGED, is_stale, load_result, recompute_stale
+from .checkpoints import checkpoint_progress
 from .data import DataSpec
 
 IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
@@ -163,7 +165,7 @@ def in_progress(checkpoint: Path, epochs: int | None = None) -> str | None:
 
     ``epochs``: the planned total; by default the one its stored config names ("?" for a checkpoint written
     before configs were stored)."""
-    done = trainer.checkpoint_progress(checkpoint)
+    done = checkpoint_progress(checkpoint)
     if done is None:
         return None
     rate = done["minutes_per_epoch"]
@@ -177,7 +179,7 @@ def predict_zoo(name: str, device) -> tuple[float, str]:
     recorded = _recorded_zoo_seconds(name)
     if recorded is not None:
         return recorded, "recorded"
-    done = trainer.checkpoint_progress(zoo.weights_path(name).with_suffix(".ckpt"))
+    done = checkpoint_progress(zoo.weights_path(name).with_suffix(".ckpt"))
     if done is not None and done["minutes_per_epoch"]:  # measured on the machine that wrote it
         return (entry.train.epochs - done["epochs_done"]) * done["minutes_per_epoch"] * 60, "checkpoint"
     left = 1.0 - (done["epochs_done"] / max(entry.train.epochs, 1) if done else 0.0)

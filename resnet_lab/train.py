@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from tqdm import tqdm
 
 from .artifacts import (ArtifactError, artifact_dir, load_json, load_torch, provenance, refuse_if_dispatched, save_json,
                         save_torch)
+from .checkpoints import load_checkpoint, save_checkpoint
 from .data import DataSpec, DeviceLoader, ImageData
 from .locks import claim
 from .models import build_model
@@ -178,51 +178,6 @@ def _first_non_finite(losses: list[torch.Tensor]) -> int | None:
     return int(bad.int().argmax())
 
 
-def _load_checkpoint(checkpoint: Path, device: torch.device, config: TrainConfig) -> dict | None:
-    """Return the saved training state, or None (with a warning) if it is corrupt or another config's.
-
-    Loaded with ``weights_only=True``: a checkpoint is committed to the repository while its unit is in progress
-    (issue 37), so it holds tensors and plain types only and unpickles nothing else.
-    """
-    try:
-        state = load_torch(checkpoint, map_location=device, weights_only=True)
-    except ArtifactError as err:
-        warnings.warn(f"{err}; starting this run from the beginning", stacklevel=3)
-        Path(checkpoint).unlink(missing_ok=True)
-        return None
-    if "config" in state and state["config"] != _plain(asdict(config)):
-        warnings.warn(f"checkpoint {checkpoint} was written by another training config; starting this run from "
-                      "the beginning", stacklevel=3)
-        return None
-    return state
-
-
-def _plain(obj: dict) -> dict:
-    """Return ``obj`` as JSON types (tuples become lists): what ``weights_only`` loading reads back as written.
-
-    A value that is not plain (a NumPy scalar from a callback) raises ``TypeError`` here, at the first epoch's
-    checkpoint, rather than leaving a checkpoint that no safe load can open.
-    """
-    return json.loads(json.dumps(obj))
-
-
-def checkpoint_progress(checkpoint: Path) -> dict | None:
-    """Return ``{"epochs_done", "epochs", "minutes_per_epoch", "wall_time_s"}`` of a training checkpoint.
-
-    ``minutes_per_epoch`` is the mean measured epoch time (None before the first epoch); ``epochs`` is None for
-    checkpoints written before configs were stored. None if the file is missing, corrupt or being written.
-    """
-    try:
-        state = load_torch(checkpoint, map_location="cpu", weights_only=True)
-        history = state["result"]["history"]
-    except (ArtifactError, FileNotFoundError, KeyError, TypeError):
-        return None
-    times = [h["epoch_time_s"] for h in history if h.get("epoch", 0) > 0 and "epoch_time_s" in h]
-    return {"epochs_done": history[-1]["epoch"], "epochs": (state.get("config") or {}).get("epochs"),
-            "minutes_per_epoch": sum(times) / len(times) / 60 if times else None,
-            "wall_time_s": state["result"].get("wall_time_s")}
-
-
 def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, config: TrainConfig,
           device: torch.device | str | None = None, callbacks: Sequence[Callback] = (),
           step_hooks: Sequence[StepHook] = (), checkpoint: str | None = None,
@@ -253,7 +208,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
     forward = torch.compile(model) if config.compile and device.type == "cuda" else model
     result, start_epoch = TrainResult(), 0
 
-    state = (_load_checkpoint(checkpoint, device, config) if checkpoint is not None and Path(checkpoint).exists()
+    state = (load_checkpoint(checkpoint, device, asdict(config)) if checkpoint is not None and Path(checkpoint).exists()
              else None)
     if state is not None:
         if "rng" in state:  # nothing in training draws from it today; a future dropout or mixup would
@@ -331,10 +286,7 @@ def train(model: nn.Module, train_data: ImageData, test_data: ImageData | None, 
         if result.diverged:
             break
         if checkpoint is not None:
-            save_torch(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                    "schedule": schedule.state_dict(), "loader": loader.state_dict(),
-                                    "result": _plain(asdict(result)), "config": _plain(asdict(config)),
-                                    "rng": torch.get_rng_state()})
+            save_checkpoint(checkpoint, model, optimizer, schedule, loader, asdict(result), asdict(config))
             if _DEADLINE and time.monotonic() > _DEADLINE[-1] and epoch < config.epochs:
                 bar.close()
                 raise BudgetExceeded(f"stopped after epoch {epoch} of {config.epochs}; checkpoint {checkpoint}")

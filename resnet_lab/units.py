@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .artifacts import ArtifactError, artifact_root, load_json
-from .train import checkpoint_progress
+from .checkpoints import checkpoint_progress
 
 BEGIN, END = "<!-- units:begin (python -m resnet_lab units --write README.md) -->", "<!-- units:end -->"
 # Classes, and test images per class where a DataSpec takes the whole test split (MNIST's differ: 1,000 on average).

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from resnet_lab import artifacts as A
+from resnet_lab import cache as C
 from resnet_lab.profiles import resolve_profile, select
 from resnet_lab.sources import file_hash
 
@@ -38,13 +39,13 @@ def test_cached_computes_once_with_provenance():
         calls.append(1)
         return {"value": 3, "data_source": "here"}
 
-    first = A.cached("exp", "small", compute)
-    second = A.cached("exp", "small", compute)
+    first = C.cached("exp", "small", compute)
+    second = C.cached("exp", "small", compute)
     assert calls == [1] and first == second
     prov = first["provenance"]
     assert prov["profile"] == "small" and prov["data_source"] == "here"
     assert {"device", "torch", "commit", "wall_time_s", "created_utc"} <= set(prov)
-    A.cached("exp", "small", compute, force=True)
+    C.cached("exp", "small", compute, force=True)
     assert calls == [1, 1]
 
 
@@ -94,30 +95,30 @@ def fake_chapter(monkeypatch, profiles, folder: Path, code: str = "X = 1"):
 
 def test_cached_records_config_hash_source_hashes_and_uncommitted(monkeypatch, tmp_path):
     fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
-    result = A.cached("fakechap", "small", lambda: {"value": 1})
+    result = C.cached("fakechap", "small", lambda: {"value": 1})
     prov = result["provenance"]
-    assert prov["config_hash"] == A.config_hash(FakeConfig(3))
+    assert prov["config_hash"] == C.config_hash(FakeConfig(3))
     assert prov["code_files"] == {(tmp_path / "measure.py").as_posix(): file_hash(tmp_path / "measure.py")}
     assert isinstance(prov["uncommitted"], list) and result["stale"] is False
-    assert A.config_hash(FakeConfig(3)) == A.config_hash(FakeConfig(3)) != A.config_hash(FakeConfig(4))
+    assert C.config_hash(FakeConfig(3)) == C.config_hash(FakeConfig(3)) != C.config_hash(FakeConfig(4))
     assert "stale" not in A.load_json(A.artifact_dir("fakechap", "small") / "result.json")  # judged on load
 
 
 def test_edited_profile_or_code_marks_stale_and_auto_skips_it(monkeypatch, tmp_path):
     module = fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     calls = []
-    A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 1})
+    C.cached("fakechap", "small", lambda: calls.append(1) or {"value": 1})
     module.PROFILES = {"small": FakeConfig(4)}  # someone edits the profile
     with pytest.warns(UserWarning, match="stale"):
-        again = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 2})
+        again = C.cached("fakechap", "small", lambda: calls.append(1) or {"value": 2})
     assert again["value"] == 1 and again["stale"].startswith("config changed") and calls == [1]
     with pytest.warns(UserWarning, match="auto skips fakechap small"):
         assert resolve_profile("auto", "fakechap") in ("smoke", "standard")
     module.PROFILES = {"small": FakeConfig(3)}  # config back, code edited
     (tmp_path / "measure.py").write_text("X = 2")
-    assert A.load_result("fakechap", "small")["stale"] == f"code changed: {(tmp_path / 'measure.py').as_posix()}"
-    with A.recompute_stale():
-        fresh = A.cached("fakechap", "small", lambda: calls.append(1) or {"value": 3})
+    assert C.load_result("fakechap", "small")["stale"] == f"code changed: {(tmp_path / 'measure.py').as_posix()}"
+    with C.recompute_stale():
+        fresh = C.cached("fakechap", "small", lambda: calls.append(1) or {"value": 3})
     assert fresh["value"] == 3 and fresh["stale"] is False and calls == [1, 1]
     assert resolve_profile("auto", "fakechap") == "small"
 
@@ -129,16 +130,16 @@ def test_code_edited_during_a_run_leaves_the_result_stale(monkeypatch, tmp_path)
         (tmp_path / "measure.py").write_text("X = 2")  # someone edits the chapter while it runs
         return {"value": 1}
 
-    result = A.cached("fakechap", "small", compute)
+    result = C.cached("fakechap", "small", compute)
     assert result["stale"].startswith("code changed")
 
 
 def test_a_result_of_the_retired_code_version_scheme_is_stale(monkeypatch, tmp_path):
     fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     A.save_json(A.artifact_dir("fakechap", "small") / "result.json",
-                {"value": 7, "provenance": {"profile": "small", "config_hash": A.config_hash(FakeConfig(3)),
+                {"value": 7, "provenance": {"profile": "small", "config_hash": C.config_hash(FakeConfig(3)),
                                             "code_version": "p2-v2"}})
-    assert A.load_result("fakechap", "small")["stale"] == f"{A.OLD_CODE_VERSION} (p2-v2)"
+    assert C.load_result("fakechap", "small")["stale"] == f"{C.OLD_CODE_VERSION} (p2-v2)"
 
 
 @dataclass(frozen=True)
@@ -149,18 +150,18 @@ class GridConfig:
 def test_config_differing_in_the_last_bit_is_not_stale(monkeypatch, tmp_path):
     # np.geomspace's last bit differs between CPUs (numpy picks SIMD kernels by ISA): same experiment, other hash.
     module = fake_chapter(monkeypatch, {"small": GridConfig((0.09982447624848585, 0.5))}, tmp_path)
-    A.cached("fakechap", "small", lambda: {"value": 1, "config": {"grid": [0.09982447624848585, 0.5]}})
+    C.cached("fakechap", "small", lambda: {"value": 1, "config": {"grid": [0.09982447624848585, 0.5]}})
     module.PROFILES = {"small": GridConfig((0.09982447624848584, 0.5))}
-    assert A.config_hash(module.PROFILES["small"]) != A.load_result("fakechap", "small")["provenance"]["config_hash"]
-    assert A.load_result("fakechap", "small")["stale"] is False
+    assert C.config_hash(module.PROFILES["small"]) != C.load_result("fakechap", "small")["provenance"]["config_hash"]
+    assert C.load_result("fakechap", "small")["stale"] is False
     module.PROFILES = {"small": GridConfig((0.0998244762, 0.5))}  # a real edit (10 digits) is still stale
-    assert A.load_result("fakechap", "small")["stale"].startswith("config changed")
+    assert C.load_result("fakechap", "small")["stale"].startswith("config changed")
 
 
 def test_results_saved_before_hashes_load_as_unknown_and_are_not_refused(monkeypatch, tmp_path):
     fake_chapter(monkeypatch, {"small": FakeConfig(3)}, tmp_path)
     A.save_json(A.artifact_dir("fakechap", "small") / "result.json", {"value": 7, "provenance": {"profile": "small"}})
-    result = A.cached("fakechap", "small", lambda: pytest.fail("recomputed"))
+    result = C.cached("fakechap", "small", lambda: pytest.fail("recomputed"))
     assert result["value"] == 7 and result["stale"] == "unknown (no config hash)"
     assert resolve_profile("auto", "fakechap") == "small"
 
@@ -181,7 +182,7 @@ def test_committed_results_are_current():
         path = A.REPO_ROOT / "artifacts" / experiment / "small" / "result.json"
         if path.exists():
             result = A.load_json(path)
-            assert A.staleness(result, experiment, "small") is False, (experiment, A.staleness(result, experiment, "small"))
+            assert C.staleness(result, experiment, "small") is False, (experiment, C.staleness(result, experiment, "small"))
 
 
 # ---- faults (issue 12 §5) -----------------------------------------------------------------------------

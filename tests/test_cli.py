@@ -34,7 +34,7 @@ def test_run_one_experiment_recomputes_a_stale_result(monkeypatch, capsys):
     from dataclasses import dataclass
 
     import resnet_lab.experiments as experiments
-    from resnet_lab.artifacts import cached
+    from resnet_lab.cache import cached
 
     @dataclass(frozen=True)
     class Cfg:

@@ -16,7 +16,7 @@ import torch
 from resnet_lab.artifacts import MissingWork, refuse_training
 from resnet_lab.dispatch import ItemJob, Options, Stage, dispatch, locked, plan, status
 from resnet_lab.executors import run_local
-from resnet_lab.train import checkpoint_progress
+from resnet_lab.checkpoints import checkpoint_progress
 from resnet_lab.work import network_item
 from toy_chapter import CHAPTERS, _net, _train, logs, toy_items, toy_run
 

@@ -14,7 +14,7 @@ from resnet_lab.sources import PACKAGE, imported_files
 # Lowest first. A file's floor is that of its longest matching prefix (a folder, or a file's path).
 FLOORS = [
     ("maths", ["sources.py", "stats.py", "noise.py", "linalg/"]),
-    ("storage", ["artifacts.py", "locks.py"]),
+    ("storage", ["artifacts.py", "cache.py", "checkpoints.py", "locks.py"]),
     ("building blocks", ["data.py", "models/", "profiles.py", "fetch.py"]),
     ("measurement", ["metrics/", "train.py", "ledger.py", "work.py"]),
     ("shared networks and presentation", ["zoo.py", "units.py", "plotting.py", "report.py"]),
@@ -63,3 +63,12 @@ def test_verdicts_read_only_the_paper_and_the_readings():
             name = target.relative_to(PACKAGE).as_posix()
             assert name in allowed or target.parent == path.parent and target.name in ("paper.py", "readings.py"), (
                 f"{path.relative_to(PACKAGE)} imports {name}")
+
+
+MAX_LINES = 400  # issue 38: a module a newcomer reads in one sitting; past it, split by job
+
+
+@pytest.mark.parametrize("relative", FILES)
+def test_no_module_is_longer_than_the_bar(relative):
+    lines = (PACKAGE / relative).read_text().count("\n")
+    assert lines <= MAX_LINES, f"{relative} has {lines} lines (> {MAX_LINES}): split it by job"

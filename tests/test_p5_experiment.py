@@ -209,12 +209,14 @@ def test_grid_cells_projected_with_other_newton_schulz_iterations_are_other_cell
 
 
 def test_the_committed_small_units_are_found_where_the_shared_unit_cache_looks(tmp_path, monkeypatch):
-    """``artifacts.cached_unit`` keeps P5's unit names and files: the committed ``small`` units are all found, and
+    """``cache.cached_unit`` keeps P5's unit names and files: the committed ``small`` units are all found, and
     every part assembled from them equals the committed result's (nothing recomputed, the nets left out)."""
     import json
     import shutil
 
-    from resnet_lab.artifacts import REPO_ROOT, _jsonable, artifact_dir, cached_unit, load_json
+    from resnet_lab.artifacts import REPO_ROOT, _jsonable, artifact_dir, load_json
+
+    from resnet_lab.cache import cached_unit
 
     committed = REPO_ROOT / "artifacts" / "p5" / "small"
     shutil.copytree(committed / "units", artifact_dir("p5", "small") / "units")

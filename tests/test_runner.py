@@ -2,13 +2,13 @@
 import json
 import sys
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import torch
 
 from resnet_lab import experiments, runner
-from resnet_lab.artifacts import cached
+from resnet_lab.cache import cached
 from resnet_lab.data import DataSpec
 from resnet_lab.experiments import Chapter
 from resnet_lab.train import TrainConfig, train_cached

@@ -18,7 +18,7 @@ def test_imports_are_read_from_the_statements():
     assert rel(imported_files(PACKAGE / "zoo.py")) == {"artifacts.py", "data.py", "train.py", "work.py"}
     # relative imports three levels up, a sibling, and `from ... import zoo` (a submodule named as a name)
     assert rel(imported_files(PACKAGE / "experiments" / "intro" / "measure.py")) == {
-        "zoo.py", "artifacts.py", "profiles.py", "train.py", "work.py", "experiments/intro/config.py"}
+        "zoo.py", "cache.py", "profiles.py", "train.py", "work.py", "experiments/intro/config.py"}
 
 
 def test_the_model_registry_depends_on_every_model_file():
@@ -73,7 +73,7 @@ def test_a_declared_file_that_does_not_exist_is_a_clear_error(tmp_path):
 def test_a_shared_metric_edit_stales_a_committed_result_and_a_claim_edit_does_not(experiment, monkeypatch):
     """On each committed `small` result: a changed hash of a shared file it was computed with makes it stale,
     naming the file; a changed verdicts.py, paper.py or tables.py (never among its files) does not."""
-    from resnet_lab import artifacts
+    from resnet_lab import artifacts, cache
 
     result = artifacts.load_json(artifacts.REPO_ROOT / "artifacts" / experiment / "small" / "result.json")
     files = result["provenance"]["code_files"]
@@ -87,6 +87,6 @@ def test_a_shared_metric_edit_stales_a_committed_result_and_a_claim_edit_does_no
 
     monkeypatch.setenv("RESNET_LAB_ARTIFACTS", str(artifacts.REPO_ROOT / "artifacts"))
     monkeypatch.setattr(sources, "file_hash", edited(*claims))
-    assert artifacts.load_result(experiment, "small")["stale"] is False
+    assert cache.load_result(experiment, "small")["stale"] is False
     monkeypatch.setattr(sources, "file_hash", edited(shared))
-    assert artifacts.load_result(experiment, "small")["stale"] == f"code changed: {shared}"
+    assert cache.load_result(experiment, "small")["stale"] == f"code changed: {shared}"

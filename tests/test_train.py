@@ -132,7 +132,7 @@ def test_corrupt_checkpoint_restarts_with_a_warning(toy_data, tmp_path):
 
 def _chapter_compute(callback=None):
     """A chapter with three networks, each cached by ``train_cached`` (as P1, P2, P4 and P5 do)."""
-    from resnet_lab.artifacts import cached
+    from resnet_lab.cache import cached
     from resnet_lab.data import DataSpec
 
     def compute():
@@ -232,7 +232,7 @@ def test_a_checkpoint_of_another_config_is_not_resumed(toy_data, tmp_path):
 
 
 def test_checkpoint_progress_reads_epochs_and_measured_minutes(toy_data, tmp_path):
-    from resnet_lab.train import checkpoint_progress
+    from resnet_lab.checkpoints import checkpoint_progress
 
     ckpt = tmp_path / "run.ckpt"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from resnet_lab.artifacts import cached
+from resnet_lab.cache import cached
 from resnet_lab.data import DataSpec, ImageData
 from resnet_lab.experiments import Chapter
 from resnet_lab.train import TrainConfig, named_hook, train_cached

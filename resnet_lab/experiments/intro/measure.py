@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ... import zoo
-from ...artifacts import cached
+from ...cache import cached
 from ...profiles import select
 from ...train import train_cached
 from ...work import network_item

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...artifacts import cached
+from ...cache import cached
 from ...metrics.angles import mpa_callback
 from ...metrics.batchnorm import center_bn
 from ...models import build_model, residual_units

@@ -16,7 +16,7 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
-from ...artifacts import cached
+from ...cache import cached
 from ...data import DataSpec, load_dataset
 from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
 from ...metrics.batchnorm import bn_inputs, bn_layers, train_mode_bn

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...artifacts import cached
+from ...cache import cached
 from ...metrics.forward import growth_per_decade
 from ...models import build_model
 from ...models.resnet_ds import symmetric_filters_with_size

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ...artifacts import cached
+from ...cache import cached
 from ...data import ImageData
 from ...models import build_model
 from ...models.resnet_ds import nonneg_projection_hook, spectral_clip_hook, table52_depth

@@ -11,7 +11,9 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from ...artifacts import cached, save_arrays
+from ...artifacts import save_arrays
+
+from ...cache import cached
 from ...models import build_model
 from ...train import default_device
 from .config import CONTROL_PROFILE, EXPERIMENT, PROFILES

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ... import zoo
-from ...artifacts import artifact_dir, cached, save_arrays
+from ...artifacts import artifact_dir, save_arrays
+from ...cache import cached
 from ...metrics.hooks import capture_io
 from ...metrics.jacobian import SmoothActivation, jacobian_operator, jacobian_test
 from ...metrics.perturb import minimal_fgsm, projections, propagated_perturbations, uniform_like, unit_activations

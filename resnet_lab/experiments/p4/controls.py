@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...artifacts import cached
+from ...cache import cached
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT
 from .measure import compute_result

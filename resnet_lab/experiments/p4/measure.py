@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...artifacts import artifact_dir, cached, save_arrays
+from ...artifacts import artifact_dir, save_arrays
+
+from ...cache import cached
 from ...data import DataSpec, DeviceLoader, ImageData, PaddedData, load_dataset, to_rgb32
 from ...metrics import dynamics as dyn
 from ...profiles import select

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ...artifacts import cached
+from ...cache import cached
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT, PROCRESNET_CONVS
 from .measure import compute_all

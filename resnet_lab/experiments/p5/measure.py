@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...artifacts import cached, cached_unit, config_hash
+from ...cache import cached, cached_unit, config_hash
 from ...data import ImageData
 from ...linalg.convsv import kernel_spectrum
 from ...metrics.gradnorm import gradient_norm_ratios, gradnorm_callback, with_conv_star

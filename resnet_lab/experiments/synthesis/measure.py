@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ... import zoo
-from ...artifacts import cached
+from ...cache import cached
 from ...metrics.gradnorm import gradient_norm_ratios, tagged_units
 from ...profiles import select
 from ...train import default_device, evaluate, train_cached
