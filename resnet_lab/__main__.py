@@ -10,6 +10,7 @@ one job per network through submitit, then each chapter's analysis (``dispatch.p
 ``python -m resnet_lab controls [P1 ...]``: claim logic on negative controls and fixtures.
 ``python -m resnet_lab ledger [book/ledger.md]``: the book's ledger page from the chapters' ledgers.
 ``python -m resnet_lab units [--write README.md]``: the training units, landed and in progress, measured.
+``python -m resnet_lab costs [--write README.md]``: what ``standard`` and ``paper`` cost on one GPU (estimate).
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ledger.add_argument("out", nargs="?", default="book/ledger.md")
     units = sub.add_parser("units", help="the training units, landed and in progress, as a measured table")
     units.add_argument("--write", default=None, help="rewrite the table between this file's markers (README.md)")
+    costs = sub.add_parser("costs", help="each chapter's networks at standard and paper, priced in GPU hours (estimate)")
+    costs.add_argument("--write", default=None, help="rewrite the table between this file's markers (README.md)")
     dry = sub.add_parser("dry-run", help="run each chapter's profile config capped to a few steps, on the CPU")
     dry.add_argument("--profile", default="standard", help=f"one of {', '.join(PROFILES)}")
     dry.add_argument("chapters", nargs="*", help="e.g. p1 p4 (default: all)")
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from .units import main as units_main
 
         return units_main(args.write)
+    if args.command == "costs":
+        from .costs import main as costs_main
+
+        return costs_main(args.write)
     if args.command == "dry-run":
         from .dryrun import main as dry_main
 

@@ -85,6 +85,7 @@ def normalize(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, .
 
 
 CLASS_COUNTS = {"cifar10": 10, "cifar100": 100, "mnist": 10}
+TRAIN_PER_CLASS = {"cifar10": 5000, "cifar100": 500, "mnist": 6000}  # MNIST's 60,000 as if balanced: for costing only
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,18 @@ class DataSpec:
     def num_classes(self) -> int:
         """Return how many classes the spec selects, without reading the data (a network's output width)."""
         return len(self.classes) if self.classes else CLASS_COUNTS[self.name]
+
+    @property
+    def train_images(self) -> int:
+        """Return how many training images the spec selects, without reading the data (10,000 if unknown)."""
+        per_class = TRAIN_PER_CLASS.get(self.name, 1000)
+        classes = len(self.classes) if self.classes else CLASS_COUNTS.get(self.name, 10)
+        return classes * min(per_class, self.train_per_class or per_class)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Return one image's (channels, height, width) as a network sees it."""
+        return (1, 28, 28) if self.name == "mnist" else (3, 32, 32)
 
     def load(self, split: str, root: str | Path | None = None) -> ImageData:
         cap = self.train_per_class if split == "train" else self.test_per_class
@@ -348,6 +361,10 @@ class PaddedData(DataSpec):
 
     size: int = 32
     channels: int = 3
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
 
     def load(self, split: str, root=None) -> ImageData:
         return to_rgb32(super().load(split, root), self.size, self.channels)

@@ -43,7 +43,6 @@ from .cache import CONFIG_CHANGED, is_stale, load_result, recompute_stale
 from .checkpoints import checkpoint_progress
 from .data import DataSpec
 
-IMAGES_PER_CLASS = {"cifar10": (5000, 10), "cifar100": (500, 100), "mnist": (6000, 10)}
 # A zoo checkpoint written this recently may be another process's run (an epoch is ~3–10 min on this CPU).
 BUSY_S = 1800
 
@@ -114,13 +113,6 @@ def measure_throughput(device=None, batch_size: int = 128, steps: int = 3) -> fl
     return _THROUGHPUT[key]
 
 
-def spec_images(spec: DataSpec) -> int:
-    """Return the number of training images a ``DataSpec`` selects (CIFAR/MNIST sizes; 10,000 if unknown)."""
-    per_class, n_classes = IMAGES_PER_CLASS.get(spec.name, (1000, 10))
-    n_classes = len(spec.classes) if spec.classes else n_classes
-    return n_classes * min(per_class, spec.train_per_class or per_class)
-
-
 def training_images(config, grid_fields: Sequence[str] = (), multiplier: int = 1, data: DataSpec | None = None) -> float:
     """Return images × epochs summed over every ``TrainConfig`` in a config, each ``grid_fields`` tuple multiplying
     the networks (see the module doc: rough)."""
@@ -134,7 +126,7 @@ def training_images(config, grid_fields: Sequence[str] = (), multiplier: int = 1
     data = specs[0] if specs else data
 
     def images_of(train: trainer.TrainConfig) -> float:
-        images = spec_images(data) if data is not None else 10_000
+        images = data.train_images if data is not None else 10_000
         if train.max_steps_per_epoch:
             images = min(images, train.max_steps_per_epoch * train.batch_size)
         return images * train.epochs
@@ -185,7 +177,7 @@ def predict_zoo(name: str, device) -> tuple[float, str]:
     left = 1.0 - (done["epochs_done"] / max(entry.train.epochs, 1) if done else 0.0)
     if trainer.default_device(device).type == "cpu" and entry.minutes_cpu:
         return left * entry.minutes_cpu * 60, "zoo minutes_cpu"
-    images = spec_images(entry.data) * entry.train.epochs
+    images = entry.data.train_images * entry.train.epochs
     return left * images / measure_throughput(device), "estimate"
 
 

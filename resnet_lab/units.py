@@ -90,12 +90,12 @@ def units_table(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def with_table(text: str, table: str) -> str:
+def with_table(text: str, table: str, begin: str = BEGIN, end: str = END) -> str:
     """Return ``text`` with what lies between the markers replaced by ``table`` (ValueError if they are missing)."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"the file has no {BEGIN!r} … {END!r} markers")
-    return text[:start + len(BEGIN)] + "\n" + table + "\n" + text[end:]
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"the file has no {begin!r} … {end!r} markers")
+    return text[:start + len(begin)] + "\n" + table + "\n" + text[stop:]
 
 
 def main(write: str | None = None) -> int:

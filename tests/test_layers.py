@@ -20,7 +20,7 @@ FLOORS = [
     ("shared networks and presentation", ["zoo.py", "units.py", "plotting.py", "report.py"]),
     ("the chapter record", ["experiments/__init__.py"]),
     ("chapters", ["experiments/"]),
-    ("tools over chapters", ["runner.py", "dryrun.py", "controls.py", "dispatch.py", "executors.py"]),
+    ("tools over chapters", ["runner.py", "dryrun.py", "controls.py", "dispatch.py", "executors.py", "costs.py"]),
     ("entry points", ["__main__.py", "__init__.py"]),
 ]
 
