@@ -212,15 +212,10 @@ def findings_stages(result: dict, rows) -> str:
 def findings_conditioning(result: dict, rows) -> str:
     """P1.1's and P1.8's findings: κ_R < κ_B by the formula, the circular and the zero-padded operator, and eq. (1)."""
     units = trained_units(result) if "units" in result else []
-    automatic = ""
-    if len(units):
-        smin_b, bar = plain_branch_smin(units), CLAIMS["P1.1"].t["singular"]
-        near = int((smin_b < bar).sum())
-        automatic = (f" The plain twin's branch has $\\sigma_{{\\min}}(B)/\\sigma_{{\\max}}(B)$ = {smin_b.min():.2g}–"
-                     f"{smin_b.max():.2g}" + (
-                         f": in {near} of {len(units)} units it is nearly singular (under {bar:g}), so κ_B is huge "
-                         "whatever the unit learned and κ_R < κ_B is near-automatic; the comparison says little about "
-                         "what the skip adds." if near else "."))
+    near = int((plain_branch_smin(units) < CLAIMS["P1.1"].t["singular"]).sum()) if len(units) else 0
+    automatic = (f" In {near} of {len(units)} units the plain twin's branch is nearly singular, so κ_B is huge "
+                 "whatever the unit learned and κ_R < κ_B is near-automatic: the comparison says little about what "
+                 "the skip adds." if near else "")
     return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.1').value)}.{automatic} The formula "
             f"rests on eq. (1), $\\sigma_{{\\min}}(S+B) \\ge m_1m_2 + 1$ (**P1.8**): "
             f"{_sentence(_row(rows, 'P1.8').value)}. So {_verdict(rows, 'P1.1')}, and {_verdict(rows, 'P1.8')}.")
