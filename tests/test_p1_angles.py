@@ -79,3 +79,15 @@ def test_median_angle_keeps_float64():
     want = np.median([np.degrees(2 * np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b)))
                       for a, b in itertools.combinations(units, 2)])
     assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_angle_levels_store_the_feature_dimension():
+    """P1.5 compares gaps across nets: each level records the dimension of the features its angles are taken in."""
+    from resnet_lab.experiments.p1.measure import angle_levels
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", width=4, num_classes=2).eval()
+    x, y = torch.randn(8, 3, 32, 32), torch.tensor([0, 1] * 4)
+    out = angle_levels(model, x, y, ("stage1", "end", "pooled"), n_boot=2)
+    # stage 1 reads the stem's 4 channels on 32×32; the end 8·4 channels on 4×4; pooled their 32 channel means
+    assert {k: v["dim"] for k, v in out.items()} == {"stage1": 4 * 32 * 32, "end": 32 * 4 * 4, "pooled": 32}

@@ -42,14 +42,15 @@ def test_gate_unmet_rows_name_the_numbers():
     assert "criterion alone gives" in row.reason  # what the criterion alone would have said
 
 
-def test_small_gap_difference_beyond_two_se_is_still_inconclusive():
-    """A 0.4° difference with a tiny s.e. is below the 1° effect the figure can show: not decided."""
+def test_small_gap_difference_beyond_two_se_leaves_b_undecided():
+    """A 0.4° difference with a tiny s.e. is below the 1° effect the figure can show: (b) is not decided, and the
+    row reads what (a) decides beside it (``ledger.combine``: one half holds, the other undecided → partly)."""
     result = copy.deepcopy(FIXTURES["hold"][0])
     for tag, gap in (("resnet18", 1.4), ("resnet18-nobn", 1.0)):
         for k, seed_tag in enumerate(p1.seed_tags(result, tag)):
             result["angles"][seed_tag]["end"] = controls._synthetic_angles(gap + 0.01 * k, 0.01, seed=7)
     row = _verdicts(result)["P1.4"]
-    assert row.verdict == "inconclusive" and "inside" in row.reason
+    assert row.verdict == "partly" and "(a) holds" in row.reason and "(b) inside the band" in row.reason
 
 
 def test_fig2_with_one_seed_per_arm_is_undecided():
@@ -57,7 +58,60 @@ def test_fig2_with_one_seed_per_arm_is_undecided():
     result = copy.deepcopy(FIXTURES["hold"][0])
     result["runs"] = {t: r for t, r in result["runs"].items() if "-seed" not in t}
     row = _verdicts(result)["P1.4"]
-    assert row.verdict == "inconclusive" and "seeds per arm 1/1" in row.reason and "images only" in row.value
+    assert row.verdict == "partly" and "(b) undecided: single seed" in row.reason
+    assert "seeds per arm 1/1" in row.reason and "(single seed, images only)" in row.value
+
+
+def test_fig2_refuted_a_is_not_made_inconclusive_by_an_undecided_b():
+    """Base18 learns (a refuted) while (b) has a single seed per net: the row fails, it does not turn inconclusive,
+    and it names Base18's shorter schedule (a refutation it does not weaken)."""
+    row = _verdicts(FIXTURES["schedules"][0])["P1.4"]
+    assert row.verdict == "fails", row.reason
+    assert "(a) fails (even on Base18's shorter schedule, 20 epochs against 160 for ResNet-18)" in row.reason
+    assert "after 20/160/160 epochs" in row.value
+
+
+def test_fig2_names_base18s_shorter_schedule_when_a_holds():
+    result = copy.deepcopy(FIXTURES["schedules"][0])
+    result["runs"]["base18"]["history"][-1]["test_acc"] = 0.55
+    row = _verdicts(result)["P1.4"]
+    assert row.verdict == "partly" and "a longer one might let it learn" in row.reason
+
+
+def test_depth_compares_only_equal_schedules():
+    """ResNet-18 trained on the BN pair's longer schedule has the largest gap; ResNet-34, on the deep nets' own,
+    is under ResNet-50's: the equal-schedule comparison fails where the mixed one held."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    result["config"]["pair_train"] = {"epochs": 160, "lr": 0.05, "seed": 0}
+    for tag in p1.seed_tags(result, "resnet34"):
+        result["angles"][tag]["end"] = {**controls._synthetic_angles(1.0, 0.3, seed=11), "dim": 8192}
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "fails", row.reason
+    assert "resnet34 − resnet50" in row.reason and "resnet18 left out: trained on another schedule" in row.reason
+
+
+def test_depth_without_an_equal_schedule_pair_is_inconclusive_and_names_why():
+    row = _verdicts(FIXTURES["schedules"][0])["P1.5"]
+    assert row.verdict == "inconclusive"
+    assert "no ResNet-18/34 trained on resnet50's schedule (20 epochs)" in row.reason
+    assert "resnet34 has no end gap" in row.reason and "160 epochs against 20" in row.reason
+
+
+def test_depth_names_the_feature_dimensions():
+    row = _verdicts(FIXTURES["hold"][0])["P1.5"]
+    assert "feature spaces of different dimension (resnet18 8,192, resnet34 8,192, resnet50 32,768" in row.reason
+
+
+def test_conditioning_says_when_kappa_r_below_kappa_b_is_near_automatic():
+    """A plain branch with σ_min(B)/σ_max(B) under the declared bar makes κ_R < κ_B near-automatic: the row says
+    so, counting the units; a well-conditioned branch gets no such note."""
+    assert "near-automatic" not in _verdicts(FIXTURES["hold"][0])["P1.1"].reason
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    for i, r in enumerate(result["units"]["resnet18"]["trained"]):  # the fixture's two nets share these rows
+        r["zero_kappa_B"] = 1e6 if i < 3 else 50.0
+    row = _verdicts(result)["P1.1"]
+    assert "near-automatic where the plain branch is nearly singular (6/8 units)" in row.reason
+    assert "under 0.001 in 6/8 units" in row.value
 
 
 def test_lemma2_share_band_is_a_cluster_bootstrap_over_units():
@@ -124,7 +178,7 @@ def test_control_holds_nothing():
 def test_fig2_names_unequal_schedules_of_the_compared_nets():
     """The BN-free net trained longer: P1.4's verdict stands, and its reason says the nets differ in epochs too."""
     result = copy.deepcopy(FIXTURES["hold"][0])
-    assert _verdicts(result)["P1.4"].reason == ""
+    assert "not the same training" not in _verdicts(result)["P1.4"].reason
     history = result["runs"]["resnet18-nobn"]["history"]
     history.append({**history[-1], "epoch": history[-1]["epoch"] * 5})
     row = _verdicts(result)["P1.4"]
@@ -142,3 +196,43 @@ def test_only_the_bn_pair_takes_its_own_schedule():
     assert config.train_config(small, "resnet18-nobn").epochs > small.train.epochs
     smoke = p1.PROFILES["smoke"]
     assert all(config.train_config(smoke, t) is smoke.train for t in config.planned_runs(smoke))
+
+
+def _unit_inputs(tag: str, cfg) -> dict[str, int]:
+    """Return each non-transition unit's input dimension c·n² in run ``tag`` of ``cfg`` (one forward pass)."""
+    import torch
+
+    from resnet_lab.metrics.angles import collect_features
+    from resnet_lab.models import build_model, residual_units
+
+    name, options, _ = config.planned_runs(cfg)[tag]
+    model = build_model(name, **options)
+    units = [(n, u) for n, u in residual_units(model) if not u.is_transition]
+    inputs = collect_features(model, torch.zeros(1, 3, 32, 32), {n: (u, "input") for n, u in units})
+    return {n: x[0].numel() for n, x in inputs.items()}
+
+
+@pytest.mark.parametrize("profile", ["standard", "paper"])
+def test_gpu_profiles_take_a_zero_padded_kappa_at_full_width(profile):
+    """The dense SVD must reach at least the smallest non-transition unit, else P1.1 has no true κ at all."""
+    cfg = p1.PROFILES[profile]
+    dims = _unit_inputs("resnet18", cfg)
+    assert min(dims.values()) <= cfg.dense_max_dim, (profile, sorted(dims.values()))
+
+
+@pytest.mark.parametrize("profile", ["standard", "paper"])
+def test_gpu_profiles_train_the_bn_pair_as_long_as_the_recipe_that_reached_the_gate(profile):
+    """Small's BN-free ResNet-18 reached the gate on its pair recipe (its committed training record); a GPU profile
+    trains the pair for at least as many epochs at the same lr per image, so its gate is not left to chance."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    small = p1.PROFILES["small"]
+    (path,) = Path(__file__).parents[1].glob("artifacts/p1/small/resnet18-nobn-*.json")
+    record = json.loads(path.read_text())
+    assert record["config"] == json.loads(json.dumps(dataclasses.asdict(config.train_config(small, "resnet18-nobn"))))
+    assert record["history"][-1]["test_acc"] >= p1.TRAINED.required  # the evidence: this recipe reached the gate
+    recipe = config.train_config(p1.PROFILES[profile], "resnet18-nobn")
+    assert recipe.epochs >= record["config"]["epochs"]
+    assert recipe.lr / recipe.batch_size == pytest.approx(record["config"]["lr"] / record["config"]["batch_size"])

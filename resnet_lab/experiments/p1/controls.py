@@ -13,7 +13,7 @@ from ...metrics.angles import mpa_callback
 from ...metrics.batchnorm import center_bn
 from ...models import build_model, residual_units
 from ...train import default_device
-from .config import CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, planned_runs
+from .config import BN_PAIR, CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, planned_runs
 from .measure import accuracy, load_test_images, measure
 from .paper import CLAIMS
 
@@ -106,30 +106,46 @@ _SYNTHETIC_GAPS = {
 }
 
 
+# End-feature dimension per net at width 64: ResNet-18/34 end in 512 channels on 4×4, ResNet-50/101 in 2,048.
+_END_DIM = {"resnet50": 32768, "resnet101": 32768}
+
+
 def _synthetic(kind: str) -> dict:
     """Return a hand-built P1 result: ``hold`` (every claim met), ``fail`` (every claim refuted), ``flat`` (gaps
-    inside the noise band, one unit in four off), ``untrained`` (as ``hold`` at 60% accuracy: every gate unmet)."""
-    hold = kind in ("hold", "untrained")
+    inside the noise band, one unit in four off), ``untrained`` (as ``hold`` at 60% accuracy: every gate unmet),
+    ``schedules`` (as ``hold`` with one seed per net, but Base18 learns on its shorter schedule, the BN pair trains
+    160 epochs against 20 for the others, and ResNet-34 diverged: no equal-schedule pair for Fig. 3)."""
+    hold = kind in ("hold", "untrained", "schedules")
     # Three seeds of every net compared with another (``tag-seed<k>``; the flat case keeps one: seed spread unknown).
-    repeats = {f"{t}-seed{k}": t for t in ("resnet18", "resnet18-nobn", *DEEP) for k in (1, 2)} if kind != "flat" else {}
+    repeats = ({f"{t}-seed{k}": t for t in ("resnet18", "resnet18-nobn", *DEEP) for k in (1, 2)}
+               if kind not in ("flat", "schedules") else {})
     tags = (*FIG2, *DEEP, *OTHER, *repeats)
     acc = dict.fromkeys(tags, 0.6 if kind == "untrained" else 0.92)
-    acc["base18"] = 0.55 if kind != "fail" else 0.9
+    acc["base18"] = 0.55 if kind not in ("fail", "schedules") else 0.9
+    train, pair = {"epochs": 20, "lr": 0.05, "seed": 0}, {"epochs": 160, "lr": 0.05, "seed": 0}
+    epochs = {t: pair["epochs"] if kind == "schedules" and t.split("-seed")[0] in BN_PAIR else train["epochs"]
+              for t in tags}
     runs = {t: {"classes": ["a", "b", "c"][:3 if t == "resnet34-triple" else 2], "diverged": False,
-                "history": [{"epoch": 1, "test_acc": acc[t]}]} for t in tags}
+                "history": [{"epoch": epochs[t], "test_acc": acc[t]}]} for t in tags}
     gaps = _SYNTHETIC_GAPS["hold" if hold else "fail"] if kind != "flat" else dict.fromkeys(tags, (0.3, 0.6))
     gaps = {**gaps, **{t: tuple(g + 0.3 * (int(t[-1]) - 1.5) for g in gaps[base]) for t, base in repeats.items()}}
     se = 0.8 if kind == "flat" else 0.3
     angles = {}
+    if kind == "schedules":
+        runs["resnet34"].update(diverged=True, history=[{"epoch": 3, "test_acc": 0.5}])
     for i, t in enumerate(tags):
+        if runs[t]["diverged"]:
+            continue  # a diverged net is not measured
         # Fig. 5's shape: the intra curve carries 70% of the gap's change (it falls more than inter rises)
         intra = (40.0, 40.0 - 0.7 * (gaps[t][1] - gaps[t][0]))
         stage1, end = (_synthetic_angles(g, se, seed=2 * i + j, intra=intra[j]) for j, g in enumerate(gaps[t]))
-        angles[t] = {"stage1": stage1, "stage2": stage1, "stage3": stage1, "stage4": stage1, "end": end}
+        angles[t] = {"stage1": stage1, "stage2": stage1, "stage3": stage1, "stage4": stage1,
+                     "end": {**end, "dim": _END_DIM.get(t.split("-seed")[0], 8192)}}
     units = _synthetic_unit("hold" if hold else ("fail" if kind == "fail" else "partly"))
     bn = [{"layer": f"bn{i}", "images": 64, "eval_frac_at_most_1": 1.0 if hold else 0.5,
            "train_frac_at_most_1": 1.0 if hold else 0.5} for i in range(3)]
-    return {"config": {"eps": 0.01}, "runs": runs, "angles": angles, "bn_layers": bn, "network_gain": {},
+    return {"config": {"eps": 0.01, "train": train, "pair_train": pair if kind == "schedules" else None},
+            "runs": runs, "angles": angles, "bn_layers": bn, "network_gain": {},
             "units": {"resnet18": {"trained": units}, "resnet18-nobn": {"trained": units}},
             "provenance": {"profile": "synthetic"}}
 
@@ -140,8 +156,10 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     return {
         "hold": (_synthetic("hold"), dict.fromkeys(ids, "holds")),
         "fail": (_synthetic("fail"), dict.fromkeys(ids, "fails")),
-        "flat": (_synthetic("flat"), {"P1.1": "partly", "P1.2": "partly", "P1.3": "fails", "P1.4": "inconclusive",
+        "flat": (_synthetic("flat"), {"P1.1": "partly", "P1.2": "partly", "P1.3": "fails", "P1.4": "partly",
                                       "P1.5": "inconclusive", "P1.6": "inconclusive", "P1.7": "inconclusive",
                                       "P1.8": "partly"}),
         "untrained": (_synthetic("untrained"), dict.fromkeys(ids, "inconclusive")),
+        # P1.4: a refuted (a) stays refuted beside an undecided (b); P1.5: no comparison across schedules
+        "schedules": (_synthetic("schedules"), {"P1.4": "fails", "P1.5": "inconclusive", "P1.7": "holds"}),
     }

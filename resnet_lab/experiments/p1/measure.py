@@ -106,7 +106,8 @@ def bn_rows(model: nn.Module, x: torch.Tensor, eps: float, seed: int = 0) -> lis
 
 def angle_levels(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, levels: tuple[str, ...],
                  n_boot: int, seed: int = 0) -> dict[str, dict]:
-    """Return per level the class MPAs, the inter−intra gap and its bootstrap draws over test images.
+    """Return per level the class MPAs, the inter−intra gap and its bootstrap draws over test images, and ``dim``,
+    the dimension of the features the angles are taken in (P1.5 compares gaps of nets whose features differ).
 
     Levels: ``stage<i>`` (stage inputs), ``end`` (last stage's output, unpooled: the paper's) and
     ``pooled`` (the globally averaged penultimate features the classifier reads).
@@ -115,7 +116,8 @@ def angle_levels(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, levels
     feats = collect_features(model, x, where)
     if "pooled" in levels:
         feats["pooled"] = feats["end"].mean(dim=(2, 3))
-    return {level: bootstrap_class_angles(feats[level], labels, n_boot, seed) for level in levels}
+    return {level: {**bootstrap_class_angles(feats[level], labels, n_boot, seed), "dim": feats[level][0].numel()}
+            for level in levels}
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:

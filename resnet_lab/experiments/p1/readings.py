@@ -6,15 +6,19 @@ test images that ``measure.angle_levels`` stored, paired when two gaps were read
 from __future__ import annotations
 
 import math
+import re
+from types import SimpleNamespace
 
 import numpy as np
 
 from ...metrics.angles import mean_angles
 from ...stats import Estimate, cluster_bootstrap, difference, over_seeds
-from .config import BN_PAIR, DEEP, FIG2, OTHER  # the run tags, passed on to the verdicts (which never read config)
+# the run tags, passed on to the verdicts (which never read config), and the rule of which recipe trains a run
+from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "between_nets", "curve_changes", "final_accuracy",
-           "gap_difference", "gap_estimate", "lemma2_share", "seed_tags", "trained_units", "unit_frame"]
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "between_nets", "curve_changes", "feature_dim",
+           "final_accuracy", "gap_difference", "gap_estimate", "lemma2_share", "plain_branch_smin", "schedule",
+           "seed_tags", "trained_epochs", "trained_units", "true_kappas", "unit_frame"]
 
 
 def final_accuracy(run_: dict) -> float:
@@ -28,6 +32,30 @@ def seed_tags(result: dict, tag: str) -> list[str]:
     more = sorted((t for t in result["runs"] if t.startswith(f"{tag}-seed") and t[len(tag) + 5:].isdigit()),
                   key=lambda t: int(t[len(tag) + 5:]))
     return [t for t in (tag, *more) if t in result["runs"]]
+
+
+def trained_epochs(result: dict, tag: str) -> int | None:
+    """Return the last epoch run ``tag`` recorded (its schedule's length, or where it diverged), None if none."""
+    history = result["runs"][tag]["history"]
+    return history[-1].get("epoch") if history else None
+
+
+def schedule(result: dict, tag: str) -> dict:
+    """Return the training recipe run ``tag`` (any seed) was trained with, its seed left out: the BN pair's
+    ``pair_train`` where the result's config sets one, else ``train`` (``config.train_config``'s rule); a result
+    whose config records neither gives ``{"epochs": trained_epochs}``."""
+    cfg = result.get("config", {})
+    base = re.sub(r"-seed\d+$", "", tag)
+    recipe = train_config(SimpleNamespace(train=cfg.get("train"), pair_train=cfg.get("pair_train")), base)
+    if recipe is None:
+        return {"epochs": trained_epochs(result, tag)}
+    return {k: v for k, v in recipe.items() if k != "seed"}
+
+
+def feature_dim(result: dict, tag: str, level: str = "end") -> int | None:
+    """Return the dimension of the features run ``tag``'s MPAs were taken on at ``level`` (None if not stored)."""
+    a = result.get("angles", {}).get(tag, {}).get(level)
+    return None if a is None or a.get("dim") is None else int(a["dim"])
 
 
 def accuracies(result: dict, tags) -> dict[str, float]:
@@ -106,6 +134,19 @@ def unit_frame(result: dict):
     frame["norm_ratio"] = frame["exact_norm_R"] / frame["paper_norm_R"]
     frame["smin_ratio"] = frame["exact_smin_R"] / frame["paper_smin_R"]
     return frame
+
+
+def true_kappas(units) -> tuple:
+    """Return (κ_R, κ_B, zero-padded?) per unit row: the zero-padded κ where it was computed, else the circular."""
+    zero = units["zero_kappa_R"].notna()
+    return (units["zero_kappa_R"].where(zero, units["exact_kappa_R"]),
+            units["zero_kappa_B"].where(zero, units["exact_kappa_B"]), zero)
+
+
+def plain_branch_smin(units):
+    """Return per unit row σ_min(B)/σ_max(B) = 1/κ_B of the plain branch B (true κ, as ``true_kappas``): ≈ 0 when
+    the branch is nearly singular, and then κ_R < κ_B holds for almost any I + B."""
+    return 1.0 / true_kappas(units)[1]
 
 
 def trained_units(result: dict):

@@ -6,7 +6,7 @@ import statistics
 from ...stats import K_SE, Estimate
 from .config import DEEP
 from .paper import CLAIMS, TRAINED
-from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, trained_units
+from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, plain_branch_smin, trained_units
 
 
 def mpa_frame(result: dict, level: str = "end"):
@@ -184,11 +184,10 @@ def findings_fig2(result: dict, rows) -> str:
         larger = "larger" if diff.value > 0 else "smaller"
         text += (f" With BN the gap is the {larger} by {_band(Estimate(abs(diff.value), diff.se, diff.n, diff.method))}"
                  f" (paired over images, seed 0), {'beyond' if abs(diff.value) > diff.band() else 'inside'} that band.")
-        row = _row(rows, "P1.4")
-        if row.verdict == "inconclusive" and "seeds per arm" in row.reason:
+        if "(b) undecided: single seed" in _row(rows, "P1.4").reason:
             text += (" But (b) compares two networks, and how far a gap moves from one training seed to the next is "
-                     "not in a band over test images: with one seed per net that spread is unmeasured, so (b) is "
-                     "undecided and the row inconclusive (it read partly while the image band alone decided it).")
+                     "not in a band over test images: with a single seed per net that spread is unmeasured, so (b) is "
+                     "undecided, and the row reads what (a) decides beside it.")
     return text + f" So {_verdict(rows, 'P1.4')}."
 
 
@@ -212,9 +211,11 @@ def findings_stages(result: dict, rows) -> str:
 
 def findings_conditioning(result: dict, rows) -> str:
     """P1.1's and P1.8's findings: κ_R < κ_B by the formula, the circular and the zero-padded operator, and eq. (1)."""
-    kappa_b = trained_units(result)["exact_kappa_B"].median() if "units" in result else float("nan")
-    automatic = (f" The plain twin's median κ_B is {kappa_b:.3g}: where its branch is nearly singular, κ_R < κ_B "
-                 f"follows almost automatically." if kappa_b == kappa_b else "")
+    units = trained_units(result) if "units" in result else []
+    near = int((plain_branch_smin(units) < CLAIMS["P1.1"].t["singular"]).sum()) if len(units) else 0
+    automatic = (f" In {near} of {len(units)} units the plain twin's branch is nearly singular, so κ_B is huge "
+                 "whatever the unit learned and κ_R < κ_B is near-automatic: the comparison says little about what "
+                 "the skip adds." if near else "")
     return (f"**What we found** (`{_profile(result)}`). {_sentence(_row(rows, 'P1.1').value)}.{automatic} The formula "
             f"rests on eq. (1), $\\sigma_{{\\min}}(S+B) \\ge m_1m_2 + 1$ (**P1.8**): "
             f"{_sentence(_row(rows, 'P1.8').value)}. So {_verdict(rows, 'P1.1')}, and {_verdict(rows, 'P1.8')}.")

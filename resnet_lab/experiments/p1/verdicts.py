@@ -12,11 +12,14 @@ import statistics
 
 import numpy as np
 
-from ...ledger import Claim, judge, profile_of, tally
+from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, cluster_bootstrap, exact, sign
 from .paper import CLAIMS
-from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, final_accuracy,
-                       gap_difference, gap_estimate, lemma2_share, seed_tags, trained_units, unit_frame)
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, feature_dim,
+                       final_accuracy, gap_estimate, lemma2_share, plain_branch_smin, schedule, seed_tags,
+                       trained_epochs, trained_units, true_kappas, unit_frame)
+
+_DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
@@ -40,22 +43,28 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     trained = trained_units(result)
     if trained.empty:
         return spec.not_run("no trained ResNet-18 units measured", profile)
-    zero = trained["zero_kappa_R"].notna()
-    k_r = trained["zero_kappa_R"].where(zero, trained["exact_kappa_R"])
-    k_b = trained["zero_kappa_B"].where(zero, trained["exact_kappa_B"])
+    k_r, k_b, zero = true_kappas(trained)
     better = float((k_r < k_b).mean())
     circ = float((trained["exact_kappa_R"] < trained["exact_kappa_B"]).mean())
     formula = float((trained["paper_kappa_R"] < trained["paper_kappa_B"]).mean())
     init = square[square["state"] == "init"]
     init_share = float((init["exact_kappa_R"] < init["exact_kappa_B"]).mean()) if len(init) else math.nan
     ratio = trained.loc[zero, "zero_vs_circular"]
+    smin_b = plain_branch_smin(trained)
+    singular = int((smin_b < spec.t["singular"]).sum())
     value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded "
              f"dense, rest circular); circular: {circ:.0%}; formula: {formula:.0%}"
              + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
-             + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else ""))
+             + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else "")
+             + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}, under "
+               f"{spec.t['singular']:g} in {singular}/{len(trained)} units")
+    reason = "ReLU taken as identity, BN folded (eval)"
+    if singular:
+        reason += (f"; near-automatic where the plain branch is nearly singular ({singular}/{len(trained)} units): "
+                   "κ_B is then huge whatever the unit learned, and κ_R < κ_B needs only I + B to be less singular")
     verdict = judge(better >= spec.t["hold"], better >= spec.t["partly"])
-    return spec.row(value, verdict, "ReLU taken as identity, BN folded (eval)", profile=profile,
-                    gate_measured=accuracies(result, BN_PAIR), band=exact(better))
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR),
+                    band=exact(better))
 
 
 def _claim_lemma2(result: dict, profile: str) -> Claim:
@@ -104,62 +113,91 @@ def _claim_bn(result: dict, profile: str) -> Claim:
                     band=band)
 
 
+def _epochs(result: dict, tags) -> str:
+    return ", ".join(f"{t} {trained_epochs(result, t)} epochs" for t in tags)
+
+
 def _claim_fig2(result: dict, profile: str) -> Claim:
-    """P1.4, Fig. 2: (a) Base18 near chance, ResNet-18 ahead; (b) gap(BN) − gap(no BN) at the end."""
+    """P1.4, Fig. 2: (a) Base18 near chance, ResNet-18 ahead; (b) gap(BN) − gap(no BN) at the end; ``combine``d."""
     spec = CLAIMS["P1.4"]
     if not all(t in result["runs"] for t in FIG2):
         return spec.not_run("a Fig. 2 net is missing", profile)
     acc = accuracies(result, FIG2)
-    base_ok = acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"]
+    epochs = {t: trained_epochs(result, t) for t in FIG2}
+    half_a = judge(acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"])
     d, images = between_nets(result, "resnet18", "resnet18-nobn")
     s = sign(d, min_effect=spec.t["min_effect"])
+    half_b = _DECIDED.get(s, "inconclusive")
     gaps = {t: gap_estimate(result, t) for t in FIG2}
     seeds = {t: len(seed_tags(result, t)) for t in BN_PAIR}
-    value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + "; end gap "
+    single = "single seed, " if min(seeds.values()) == 1 else "seed 0, "
+    value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + " after "
+             + "/".join(str(epochs[t]) for t in FIG2) + " epochs; end gap "
              + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
-             + ("" if images is None else f"; gap(BN) − gap(no BN) = {images.format('.2f')} (seed 0, images only)")
+             + ("" if images is None else f"; gap(BN) − gap(no BN) = {images.format('.2f')} ({single}images only)")
              + ("" if d is None or s is None else f"; over seeds {d.format('.2f')}"))
-    band = {k: e for k, e in (("over seeds", d), ("seed 0, images only", images)) if e is not None} or None
+    band = {k: e for k, e in (("over seeds", d), (single + "images only", images)) if e is not None} or None
+    shorter = epochs["base18"] < epochs["resnet18"]
+    why_a = f"(a) {half_a}" + ("" if not shorter else (
+        f" ({'even ' if half_a == 'fails' else 'but '}on Base18's shorter schedule, {epochs['base18']} epochs against "
+        f"{epochs['resnet18']} for ResNet-18{'' if half_a == 'fails' else ': a longer one might let it learn'})"))
+    if s is None:
+        why_b = ("(b) undecided: no end gap" if d is None and images is None else
+                 f"(b) undecided: single seed (seeds per arm {seeds['resnet18']}/{seeds['resnet18-nobn']}, needs ≥ 2 "
+                 "each): two networks, so the band must include the seed-to-seed spread an image band leaves out")
+    elif s == 0:
+        why_b = f"(b) inside the band: gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
+    else:
+        why_b = f"(b) {half_b}"
+    pair = epochs["resnet18"], epochs["resnet18-nobn"]
+    why = "; ".join([why_a, why_b] + ([] if pair[0] == pair[1] else [  # (b) then also measures the schedule
+        "(b) compared at the same gate, not the same training: " + _epochs(result, BN_PAIR)]))
     # (b) compares two architectures, so both must be trained; Base18 is not gated: (a) claims it does not learn.
-    gate = accuracies(result, BN_PAIR)
-    if s in (0, None):
-        why = ("no bootstrap band" if d is None else
-               f"(b) compares two networks, so its band must include seed-to-seed spread; seeds per arm "
-               f"{seeds['resnet18']}/{seeds['resnet18-nobn']} (needs ≥ 2 each); (a) alone "
-               f"{'holds' if base_ok else 'fails'}" if s is None else
-               f"gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°")
-        return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=band)
-    parts = [base_ok, s > 0]
-    epochs = {t: result["runs"][t]["history"][-1].get("epoch") for t in BN_PAIR}
-    why = ("" if len(set(epochs.values())) == 1 else  # (b) then also measures the schedule, not BN alone
-           "compared at the same gate, not the same training: "
-           + ", ".join(f"{t} {e} epochs" for t, e in epochs.items()))
-    return spec.row(value, judge(all(parts), any(parts)), why, profile=profile, gate_measured=gate, band=band)
+    return spec.row(value, combine([half_a, half_b]), why, profile=profile, gate_measured=accuracies(result, BN_PAIR),
+                    band=band)
 
 
 def _claim_depth(result: dict, profile: str) -> Claim:
-    """P1.5, Fig. 3: the best end gap of ResNet-18/34 against the best of ResNet-50/101."""
+    """P1.5, Fig. 3: the best end gap of ResNet-18/34 against the best of ResNet-50/101, at equal schedules."""
     spec = CLAIMS["P1.5"]
     missing = [t for t in DEEP if t not in result["runs"]]
     if missing:
         return spec.not_run(f"{', '.join(missing)} need the standard profile (GPU)", profile)
-    gaps = {t: g for t in ("resnet18", *DEEP) if (g := gap_estimate(result, t)) is not None}
-    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}" for t in gaps)
-    gate = accuracies(result, ("resnet18", *DEEP))
-    shallow = [t for t in ("resnet18", "resnet34") if t in gaps]
+    gaps = {t: g for t in ("resnet18", *DEEP) if t in result["runs"] and (g := gap_estimate(result, t)) is not None}
+    dims = {t: feature_dim(result, t) for t in gaps}
+    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
+                      f"gap {gaps[t].format('.2f')}" + ("" if dims[t] is None else f", features {dims[t]:,}-dim")
+                      for t in gaps)
     deep = [t for t in ("resnet50", "resnet101") if t in gaps]
-    if not shallow or not deep:
-        return spec.row(value or "—", "inconclusive", "no end gap for " + ", ".join(
-            t for t in ("resnet18", *DEEP) if t not in gaps) + " (diverged?)", profile=profile, gate_measured=gate)
-    shallow = max(shallow, key=lambda t: gaps[t].value)
+    if not deep:
+        return spec.row(value or "—", "inconclusive", "no end gap for resnet50, resnet101 (diverged?)",
+                        profile=profile, gate_measured=accuracies(result, ("resnet18", *DEEP)))
     deep = max(deep, key=lambda t: gaps[t].value)
+    recipe = schedule(result, deep)
+    equal = [t for t in ("resnet18", "resnet34") if t in gaps and schedule(result, t) == recipe]
+    notes = [f"{t} left out: trained on another schedule ({trained_epochs(result, t)} epochs against "
+             f"{trained_epochs(result, deep)} for {deep})" for t in ("resnet18", "resnet34")
+             if t in gaps and t not in equal]
+    if len({d for d in dims.values() if d is not None}) > 1:
+        notes.append("gaps taken in feature spaces of different dimension (" + ", ".join(
+            f"{t} {d:,}" for t, d in dims.items() if d is not None) + ")")
+    gate = accuracies(result, (*equal, "resnet50", "resnet101"))  # the nets compared, at one schedule
+    if not equal:
+        absent = [t for t in ("resnet18", "resnet34") if t not in gaps]
+        why = (f"no ResNet-18/34 trained on {deep}'s schedule ({trained_epochs(result, deep)} epochs)"
+               + (f": {', '.join(absent)} has no end gap (not run or diverged)" if absent else "")
+               + "; it needs ResNet-34, or ResNet-18 trained on that schedule")
+        return spec.row(value, "inconclusive", "; ".join([why, *notes]), profile=profile, gate_measured=gate)
+    shallow = max(equal, key=lambda t: gaps[t].value)
     d, images = between_nets(result, shallow, deep)
     s = sign(d, min_effect=spec.t["min_effect"])
     if s in (0, None):
         why = (f"{shallow} − {deep} = {images.value:+.2f}°: two networks, one seed in an arm (seed spread unknown)"
                if s is None else f"{shallow} − {deep} = {d.value:+.2f}° inside the band")
-        return spec.row(value, "inconclusive", why, profile=profile, gate_measured=gate, band=d if s == 0 else images)
-    return spec.row(value, judge(s > 0), profile=profile, gate_measured=gate, band=d)
+        return spec.row(value, "inconclusive", "; ".join([why, *notes]), profile=profile, gate_measured=gate,
+                        band=d if s == 0 else images)
+    return spec.row(value, judge(s > 0), "; ".join([f"{shallow} − {deep} = {d.value:+.2f}°", *notes]),
+                    profile=profile, gate_measured=gate, band=d)
 
 
 def _claim_other_tasks(result: dict, profile: str) -> Claim:
@@ -213,9 +251,7 @@ def _claim_stages(result: dict, profile: str) -> Claim:
             per_net[t] = "partly"
         else:
             per_net[t] = "fails" if -1 in (a, b) else "inconclusive"
-    verdicts = set(per_net.values())
-    verdict = verdicts.pop() if len(verdicts) == 1 else ("partly" if verdicts & {"holds", "partly"} else
-                                                         "fails" if "fails" in verdicts else "inconclusive")
+    verdict = combine(per_net.values())
     word = {1: "as the paper says", -1: "against the paper", 0: "inside the band", None: "undecidable"}
     reason = "; ".join(f"{t}: (a) intra falls, more than inter moves — {word[a]}; (b) inter rises — "
                        f"{word[b]}" for t, (a, b) in halves.items())
