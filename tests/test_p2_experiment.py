@@ -1,5 +1,6 @@
 """P2 experiment helpers: probe selection, noise calibration targets, pixel → input (paired errors and BN
 calibration are tested with the shared code, in test_stats.py and test_batchnorm.py)."""
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +10,7 @@ from resnet_lab.experiments.p2 import stability
 from resnet_lab.experiments.p2.config import P2Config, paper_drop_fractions
 from resnet_lab.experiments.p2.robustness import choose_probes, pixels, spread_indices, to_input
 from resnet_lab.experiments.p2.stability import bn_feature_growth, norm_profile
+from resnet_lab.metrics.forward import layer_responses
 from resnet_lab.models import build_model
 
 
@@ -74,9 +76,11 @@ def test_bn_probes_come_from_the_zoo(monkeypatch):
     assert list(loaded) == list(names)
     x = to_input(pixels(data, "cpu")[[0, 1, 2]], data)
     for key, name, acc in (("bn", names[0], 0.81), ("no_bn", names[1], 0.82)):
-        assert growth[key]["trained"]["norms"] == pytest.approx(norm_profile(loaded[name], x)["norms"])
-        assert growth[key]["trained"]["norms"] != pytest.approx(growth[key]["init"]["norms"])
-        assert growth[key]["trained_test_acc"] == pytest.approx(acc) and growth[key]["trained_diverged"] is False
+        (trained,) = growth[key]["trained"]
+        assert trained["norms"] == pytest.approx(norm_profile(loaded[name], x)["norms"])
+        assert trained["norms"] != pytest.approx(growth[key]["init"]["norms"])
+        assert trained["test_acc"] == pytest.approx(acc) and trained["diverged"] is False
+        assert trained["weight_decay"] == zoo.entry(name).train.weight_decay and trained["seed"] == 0
 
 
 def test_bn_probe_zoo_must_match_the_probe_model():
@@ -86,6 +90,42 @@ def test_bn_probe_zoo_must_match_the_probe_model():
     with pytest.raises(ValueError, match="resnet56"):
         bn_feature_growth(P2Config(bn_probe_zoo=swapped.bn_probe_zoo[::-1]), "small", _images(), [0], False, "cpu",
                           False)
+
+
+def test_zoo_probes_have_one_seed():
+    """The zoo trains each probe once: asking it for another seed is an error, not a silent reuse of seed 0."""
+    cfg = P2Config(bn_probe_model="resnet20", bn_probe_zoo=("resnet20-cifar10", "resnet20-nobn-cifar10"),
+                   bn_probe_seeds=(0, 1))
+    with pytest.raises(ValueError, match="seed 0 only, not 1"):
+        stability.trained_probe(cfg, "small", True, 1, False, "cpu", False)
+
+
+def test_norm_profile_stores_the_layout_for_per_element_rates():
+    model = build_model("resnet20").eval()
+    x = to_input(pixels(_images(2), "cpu"), _images(2))
+    p = norm_profile(model, x)
+    assert p["numel"][0] == 16 * 32 * 32 and p["numel"][-1] == 64 * 8 * 8
+    assert [i for i, s in enumerate(p["starts_stage"]) if s] == [0, 4, 7]
+    assert len(p["per_image"]) == 2 and len(p["per_image"][0]) == len(p["layers"]) == 10
+
+
+def test_stack_ratios_telescope_into_the_end_to_end_ratio():
+    """A BN-free ResNet-S meeting h‖A‖₂² ≤ 2: every residual stack is non-expansive, and the end-to-end ratio is the
+    product of the stacks' ratios and the other layers' (stem, pooling, head), per probe image."""
+    torch.manual_seed(0)
+    model = build_model("resnet_s", n=2, branch_bn=False).eval()
+    data = _images(6)
+    out = stability.stability_checks(model, data, list(range(6)), P2Config(stability_sigma=0.05), "cpu")
+    stacks = np.prod(np.array(out["stack_ratios"]), axis=0)
+    assert len(out["stack_ratios"]) == 3 and (np.array(out["stack_ratios"]) <= 1 + 1e-5).all()
+    x01 = pixels(data, "cpu")
+    gen = torch.Generator().manual_seed(7)
+    from resnet_lab.noise import corrupt
+    x, y = to_input(x01, data), to_input(corrupt(x01, "gaussian", 0.05, generator=gen), data)
+    responses = layer_responses(model, x, y)
+    others = np.prod([(r["out_diff"] / r["in_diff"]).numpy() for name, r in responses.items()
+                      if name in ("stem", "stages.1.0", "stages.2.0", "head")], axis=0)
+    assert np.allclose(stacks * others, out["observed_ratios"], rtol=1e-4)
 
 
 def test_notebook_reads_no_dataset():

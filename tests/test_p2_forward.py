@@ -4,9 +4,9 @@ import torch
 
 from resnet_lab.linalg.convsv import conv_spectral_norm, dense_conv_matrix
 from resnet_lab.metrics.batchnorm import bn_affine
-from resnet_lab.metrics.forward import (feature_norms, growth_per_decade, layer_bounds,
+from resnet_lab.metrics.forward import (feature_layout, feature_norms, layer_bounds,
                                         layer_responses, network_constant, probe_layers,
-                                        strided_conv_spectral_norm)
+                                        strided_conv_spectral_norm, within_stage_weights)
 from resnet_lab.models import build_model
 from resnet_lab.models.resnet_ds import SymmetricBranch, symmetric_filters_with_size
 
@@ -116,7 +116,22 @@ def test_feature_norms_match_manual_pass():
     assert torch.allclose(norms[probe_layers(model)[1][0]], first.flatten(1).norm(dim=1))
 
 
-def test_growth_per_decade_closed_form():
-    norms = 10 ** (torch.arange(12, dtype=torch.float64) / 3.5)
-    assert growth_per_decade(norms) == pytest.approx(3.5)
-    assert growth_per_decade(torch.ones(5)) == float("inf")
+def test_within_stage_weights_match_dense_least_squares():
+    """The slope Σ w_k y_k equals a dense float64 least-squares fit of y on the layer index plus one dummy per stage."""
+    starts = [True, False, False, False, True, False, False, True, False, False]
+    y = torch.randn(10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    stage = torch.cumsum(torch.tensor(starts), 0)
+    design = torch.cat([torch.arange(10, dtype=torch.float64)[:, None],
+                        torch.nn.functional.one_hot(stage - 1).double()], 1)
+    slope = torch.linalg.lstsq(design, y[:, None]).solution[0, 0]
+    assert float(within_stage_weights(starts) @ y) == pytest.approx(float(slope), abs=1e-12)
+    with pytest.raises(ValueError, match="non-transition"):
+        within_stage_weights([True] * 3)
+
+
+def test_feature_layout_counts_elements_and_marks_stage_starts():
+    """ResNet-20: the stem and three units at 16×32×32, then each stage's transition starts it at half the elements."""
+    model = _warmed("resnet20")
+    layout = feature_layout(model, torch.rand(2, 3, 32, 32, dtype=torch.float64))
+    assert [r["numel"] for r in layout] == [16 * 32 * 32] * 4 + [32 * 16 * 16] * 3 + [64 * 8 * 8] * 3
+    assert [i for i, r in enumerate(layout) if r["starts_stage"]] == [0, 4, 7]

@@ -41,17 +41,37 @@ def feature_norms(model: nn.Module, x: torch.Tensor,
     return {name: out.flatten(1).norm(dim=1) for (name, _), (_, out) in zip(probes, outputs)}
 
 
-def decades_per_layer(norms: torch.Tensor) -> float:
-    """Return the least-squares slope of log10‖x_k‖ against the layer index k (decades of growth per layer)."""
-    logs = torch.as_tensor(norms, dtype=torch.float64).log10()
-    k = torch.arange(len(logs), dtype=torch.float64)
-    return float(((k - k.mean()) * (logs - logs.mean())).sum() / ((k - k.mean()) ** 2).sum())
+@torch.no_grad()
+def feature_layout(model: nn.Module, x: torch.Tensor,
+                   probes: list[tuple[str, nn.Module]] | None = None) -> list[dict]:
+    """Return per probed layer its output's element count ``C·H·W`` and whether it starts a stage.
+
+    The stem starts the first stage and each transition unit its own: a norm compared across such a layer changes
+    with the element count as much as by growth, so §3.1's rate is taken within stages (:func:`within_stage_weights`).
+    """
+    probes = probe_layers(model) if probes is None else probes
+    outputs = capture_io(model, [m for _, m in probes], x[:1])
+    return [{"numel": out[0].numel(), "starts_stage": name == "stem" or bool(getattr(m, "is_transition", False))}
+            for (name, m), (_, out) in zip(probes, outputs)]
 
 
-def growth_per_decade(norms: torch.Tensor) -> float:
-    """Return how many layers it takes the feature norm to grow 10× (∞ where it does not grow)."""
-    slope = decades_per_layer(norms)
-    return 1 / slope if slope > 0 else math.inf
+def within_stage_weights(starts_stage) -> torch.Tensor:
+    """Return ``w`` such that ``Σ_k w_k y_k`` is the least-squares slope of ``y`` against the layer index ``k`` with
+    one intercept per stage (a new stage at each ``starts_stage``): a stage's first layer and the steps of its
+    non-transition units enter it, no step across a transition does.
+
+    With ``y_k = log10(‖x_k‖/√(C·H·W))`` it is §3.1's growth rate in decades per residual unit: the per-element norm
+    and the fit within stages keep the element count and the jumps at transitions out of it. The weights sum to zero
+    over each stage, so a per-stage constant (the element count among them) drops out of the slope.
+    """
+    stage = torch.cumsum(torch.as_tensor(starts_stage, dtype=torch.int64), 0)
+    k = torch.arange(len(stage), dtype=torch.float64)
+    dk = torch.zeros_like(k)
+    for s in stage.unique():
+        dk[stage == s] = k[stage == s] - k[stage == s].mean()
+    if float((dk ** 2).sum()) == 0:
+        raise ValueError("no stage holds a non-transition unit: no growth within stages to fit")
+    return dk / (dk ** 2).sum()
 
 
 def strided_conv_spectral_norm(weight: torch.Tensor, size: int, stride: int = 2) -> torch.Tensor:

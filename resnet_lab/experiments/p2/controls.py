@@ -7,7 +7,6 @@ import numpy as np
 import torch
 
 from ...cache import cached
-from ...metrics.forward import growth_per_decade
 from ...models import build_model
 from ...models.resnet_ds import symmetric_filters_with_size
 from ...train import default_device
@@ -54,6 +53,10 @@ def control_result(device=None) -> dict:
 
 SYNTHETIC_IMAGES = 400
 SYNTHETIC_SEEDS = (0, 1, 2)   # comparisons between nets are over seeds: one seed would leave them undecided
+LEVELS = {"gaussian": [0.02, 0.1], "structured": [0.2, 0.8]}
+# ResNet-20's probed layers: the stem, then three units a stage; each stage's first layer starts it.
+STARTS = [True, False, False, False, True, False, False, True, False, False]
+NUMEL = [16384] * 4 + [8192] * 3 + [4096] * 3
 
 
 def _correct(acc: float, images: int = SYNTHETIC_IMAGES) -> str:
@@ -63,43 +66,62 @@ def _correct(acc: float, images: int = SYNTHETIC_IMAGES) -> str:
 
 
 def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[float], sq: float = 1.99,
-                   seed: int = 0) -> dict:
-    """Return one net; seeds 0, 1, 2 differ a little (accuracy ±0.1 point, drop ±0.5 point, s(n) ±1%)."""
-    high = {"gaussian": 0.1, "structured": 0.8}
+                   seed: int = 0, constant: float = 10.0) -> dict:
+    """Return one net; seeds 0, 1, 2 differ a little (accuracy ±0.1 point, drop ±0.5 point, s(n) ±1%).
+
+    The low level of each kind costs half the high level's drop. ``sens``: per probe image, the residual
+    stacks' sensitivity (stage 1's stack; the others are isometries), and the end-to-end ratio is half of it, under
+    the constant ``C(n)``.
+    """
     acc, drop, sens = acc + 0.001 * (seed - 1), drop + 0.005 * (seed - 1), [q * (1 + 0.01 * (seed - 1)) for q in sens]
-    noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop) for k, lv in high.items()}}
+    noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop / (2 if i == 0 else 1))
+                                        for k, lvs in LEVELS.items() for i, lv in enumerate(lvs)}}
     return {"variant": variant, "n": n, "seed": seed, "depth": n, "test_acc": acc, "diverged": False,
             "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
-            "stability": {"bounds_ok": True, "observed_ratios": sens, "max_sq_norm": sq}}
+            "stability": {"bounds_ok": True, "observed_ratios": [q / 2 for q in sens], "constant": constant,
+                          "stack_ratios": [sens, [1.0] * len(sens), [1.0] * len(sens)], "max_sq_norm": sq}}
 
 
-def _synthetic_profile(per_decade: float, rng, layers: int = 10) -> dict:
-    """Return a §3.1 profile growing 10× every ``per_decade`` layers, each image's norms off by ~5%."""
-    norms = 10 ** (np.arange(layers) / per_decade) * (1 + 0.05 * rng.standard_normal((SYNTHETIC_IMAGES, layers)))
-    means = norms.mean(0)
-    return {"layers": [f"unit{i}" for i in range(layers)], "norms": means.tolist(), "per_image": norms.tolist(),
-            "layers_per_decade": growth_per_decade(torch.from_numpy(means)), "total_growth": means[-1] / means[0]}
+def _synthetic_profile(per_decade: float, rng) -> dict:
+    """Return a §3.1 profile whose norm per element grows 10× every ``per_decade`` units within each stage and falls
+    100× at each new stage (so a fit across the whole net can shrink where every stage grows), each image's norms
+    off by ~5%."""
+    k = np.arange(len(STARTS))
+    per_element = 10 ** (k / per_decade - 2 * np.cumsum(STARTS))
+    norms = per_element * np.sqrt(NUMEL) * (1 + 0.05 * rng.standard_normal((SYNTHETIC_IMAGES, len(k))))
+    return {"layers": [f"unit{i}" for i in k], "norms": norms.mean(0).tolist(), "per_image": norms.tolist(),
+            "numel": NUMEL, "starts_stage": STARTS}
+
+
+def _p_true(p_drop: float, rng) -> list[dict]:
+    """Return a figure net's mean p(true) at clean and three levels, each step lower by exactly ``p_drop``/3 (per image
+    ±0.05 about it)."""
+    noise = lambda: 0.05 * (lambda z: z - z.mean())(rng.standard_normal(SYNTHETIC_IMAGES))  # noqa: E731  (mean 0)
+    step = lambda: moments(torch.from_numpy(p_drop / 3 + noise()))  # noqa: E731
+    return [{"level": 0.0, "mean": 0.8, "drop": None, "step": None}] + [
+        {"level": lv, "mean": 0.8 - p_drop * (i + 1) / 3, "drop": None, "step": step()}
+        for i, lv in enumerate((0.02, 0.05, 0.1))]
 
 
 def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth: tuple | None,
-               sq: float = 1.99, bounds_ok: bool = True, probe_acc: float = 0.9) -> dict:
+               sq: float = 1.99, bounds_ok: bool = True, probe_acc: float = 0.9, probe_seeds=SYNTHETIC_SEEDS,
+               weight_decay: float = 1e-4, constant: float = 10.0) -> dict:
     """Return a hand-built result: ``acc``/``drop`` per (variant, n), ``sens`` per n of sp (list of ratios)."""
-    models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [1.0, 1.1]) if v == "sp" else [1.0, 1.1], sq, seed)
+    models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [0.1, 0.11]) if v == "sp" else [0.1, 0.11], sq, seed,
+                             constant)
               for (v, n), a in acc.items() for seed in SYNTHETIC_SEEDS]
     for m in models:
         m["stability"]["bounds_ok"] = bounds_ok
     rng = np.random.default_rng(0)
-    drop_est = lambda: moments(torch.from_numpy(p_drop + 0.05 * rng.standard_normal(SYNTHETIC_IMAGES)))
     figures = {v: {"n": 3, "test_acc": acc[v, 3], "classes": [], "rows": [], "probes": [],
-                   "p_true": {k: [{"level": 0.0, "mean": 0.8, "drop": None},
-                                  {"level": lv, "mean": 0.8 - p_drop, "drop": drop_est()}]
-                              for k, lv in (("gaussian", 0.1), ("structured", 0.8))}} for v in ("d", "s")}
-    growth = {k: {"init": _synthetic_profile(6.0, rng)} for k in ("bn", "no_bn")}
+                   "p_true": {k: _p_true(p_drop, rng) for k in LEVELS}} for v in ("d", "s")}
+    growth = {k: {"init": _synthetic_profile(6.0, rng), "trained": []} for k in ("bn", "no_bn")}
     if trained_growth is not None:
         for k, per in zip(("no_bn", "bn"), trained_growth):
-            growth[k].update(trained=_synthetic_profile(per, rng), trained_test_acc=probe_acc, trained_diverged=False)
+            growth[k]["trained"] = [{"seed": s, "diverged": False, "weight_decay": weight_decay, "test_acc": probe_acc,
+                                     **_synthetic_profile(per, rng)} for s in probe_seeds]
     return {"config": {"seeds": list(SYNTHETIC_SEEDS), "bn_probe_model": "resnet56"}, "models": models, "figures": figures,
-            "noise_levels": {"gaussian": [0.02, 0.1], "structured": [0.2, 0.8]}, "table52": list(table52_cached()),
+            "noise_levels": LEVELS, "table52": list(table52_cached()),
             "bn_growth": growth, "test_images": 10000, "provenance": {"profile": "synthetic"}}
 
 
@@ -109,31 +131,43 @@ def _grid(values_d: tuple, values_s: tuple, values_sp: tuple = (0.88, 0.88, 0.88
 
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     """Return hand-built results made to hold, to fail, to be inconclusive and to miss the gate, with their verdicts."""
-    flat = [1.0 + 0.01 * i for i in range(40)]
+    flat = [0.1 + 0.001 * i for i in range(40)]
     holds = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)),
                        _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
                        {1: flat, 2: flat, 3: [0.9 * q for q in flat]}, 0.3, (3.0, 12.0))
     fails = _synthetic(_grid((0.90, 0.88, 0.86), (0.90, 0.88, 0.86)),
                        _grid((0.20, 0.25, 0.30), (0.20, 0.25, 0.30)),
-                       {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, -0.1, (8.0, 4.0),
+                       {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, -0.1, (-8.0, 4.0),
                        bounds_ok=False)
+    fails["table52"] = [{**r, "ours_M": r["ours_M"] * 1.02} for r in fails["table52"]]   # 2% off every count
     inconclusive = _synthetic(_grid((0.870, 0.871, 0.872), (0.870, 0.871, 0.869)),
                               _grid((0.25, 0.25, 0.25), (0.25, 0.25, 0.25)),
                               {1: flat, 2: [1.5 * q for q in flat], 3: [1.5 * q for q in flat]}, 0.0, None)
     unmet = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
                        {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), sq=2.5)
     partly = _synthetic(_grid((0.86, 0.84, 0.90), (0.86, 0.87, 0.89)),
-                        _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.30)),
+                        _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.36)),
                         {1: flat, 2: [2.2 * q for q in flat], 3: [2.2 * q for q in flat]}, 0.3, (6.0, 9.0))
     under = _synthetic(_grid((0.50, 0.55, 0.60), (0.50, 0.55, 0.60), (0.5, 0.5, 0.5)),
                        _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)), {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0),
                        probe_acc=0.6)
-    tested = ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6")
+    exceeded = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
+                          {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), constant=0.01)
+    strong_decay = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)),
+                              _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)), {n: flat for n in (1, 2, 3)}, 0.3,
+                              (3.0, 12.0), weight_decay=5e-4)
+    one_net = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
+                         {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), probe_seeds=(0,))
+    tested = ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6", "P2.6-BN")
     return {
         "holds": (holds, {"P2.1": "holds", "P2.5-bounds": "holds", **{c: "holds" for c in tested}}),
-        "fails": (fails, {"P2.5-bounds": "fails", **{c: "fails" for c in tested}}),
-        "partly": (partly, {"P2.2": "partly", "P2.3": "partly", "P2.5": "partly", "P2.6": "partly"}),
+        "fails": (fails, {"P2.1": "fails", "P2.5-bounds": "fails", **{c: "fails" for c in tested}}),
+        "partly": (partly, {"P2.2": "partly", "P2.3": "partly", "P2.5": "partly", "P2.6": "partly",
+                            "P2.6-BN": "partly"}),
         "inconclusive": (inconclusive, {c: "inconclusive" for c in tested}),
         "hypothesis unmet": (unmet, {"P2.5": "inconclusive", "P2.2": "holds"}),
-        "gate unmet": (under, {c: "inconclusive" for c in ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6")}),
+        "gate unmet": (under, {c: "inconclusive" for c in tested}),
+        "bound exceeded": (exceeded, {"P2.5": "fails"}),
+        "strong weight decay": (strong_decay, {"P2.6": "inconclusive", "P2.6-BN": "holds"}),
+        "single net per arm": (one_net, {"P2.6": "holds", "P2.6-BN": "inconclusive"}),
     }

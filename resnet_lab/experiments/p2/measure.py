@@ -136,7 +136,7 @@ def compute_item(item, device=None, progress: bool = True) -> None:
     """Train one item of :func:`items` by the call ``run`` makes."""
     cfg = select(PROFILES, item.profile)
     if item.args[0] == "probe":
-        trained_probe(cfg, item.profile, item.args[1], False, device, progress)
+        trained_probe(cfg, item.profile, *item.args[1:], False, device, progress)
     else:
         train_net(cfg, item.profile, *item.args, device=device, progress=progress)
 

@@ -1,17 +1,18 @@
 """P2's readings: a result's numbers with their bands, shared by the verdicts and the tables.
 
-Drops under noise and the end-to-end sensitivity s(n) of Thm. 4.2 are measured on several nets (seeds) and many
-images each: their bands resample both levels (``stats.two_level_bootstrap``: seeds, then images), so one seed leaves
-the seed spread unknown and the comparison undecided. §3.1's growth rates (one probe net each) resample the probe
-images; accuracies over seeds take Student's t (``stats.over_seeds``).
+Drops under noise, accuracies after corruption and the sensitivities of Thm. 4.2 are measured on several nets
+(seeds) and many images each: their bands resample both levels (``stats.two_level_bootstrap``: seeds, then images),
+so one seed leaves the seed spread unknown and a comparison between nets undecided. §3.1's growth rate of one probe
+net resamples its probe images; of several, seeds then images; accuracies over seeds take Student's t.
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
+import math
 
-from ...metrics.forward import decades_per_layer
-from ...stats import Estimate, bootstrap_joint, from_moments, two_level_bootstrap, two_level_difference
+import numpy as np
+
+from ...metrics.forward import within_stage_weights
+from ...stats import Estimate, bootstrap, from_moments, two_level_bootstrap, two_level_difference
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:
@@ -32,25 +33,22 @@ def seed_drops(rows: list[dict], condition: str) -> list[np.ndarray]:
     return [_bits(m["noise_correct"]["clean"]).astype(float) - _bits(m["noise_correct"][condition]) for m in rows]
 
 
-def drop_vector(rows: list[dict], condition: str) -> np.ndarray:
-    """Return per image (clean correct − noisy correct), averaged over the seeds of one (variant, n)."""
-    return np.mean(seed_drops(rows, condition), axis=0)
-
-
 def drop_estimate(rows: list[dict], condition: str) -> Estimate:
     """Return one (variant, n)'s accuracy drop under ``condition``: two-level bootstrap, seeds then shared images."""
     return two_level_bootstrap(seed_drops(rows, condition), shared_inner=True)
 
 
-def drop_gain(shallow: list[dict], deep: list[dict], condition: str) -> Estimate:
-    """Return drop(shallow) − drop(deep) (> 0: the deeper net is more robust): seeds resampled in each arm, images
-    shared by both (``stats.two_level_difference``)."""
-    return two_level_difference(seed_drops(shallow, condition), seed_drops(deep, condition))
+def correct_gain(shallow: list[dict], deep: list[dict], condition: str) -> Estimate:
+    """Return accuracy(deep) − accuracy(shallow) under ``condition`` (> 0: the deeper net is right more often after
+    corruption, §5.2's sentence): seeds resampled in each arm, the shared images paired."""
+    bits = lambda rows: [_bits(m["noise_correct"][condition]).astype(float) for m in rows]  # noqa: E731
+    return two_level_difference(bits(deep), bits(shallow))
 
 
-def p_true_drop(point: dict) -> Estimate | None:
-    """Return a figure net's drop of mean p(true class) at one level, paired over images (one net: images only)."""
-    d = point["drop"]
+def p_true_drop(point: dict, key: str = "drop") -> Estimate | None:
+    """Return a figure net's drop of mean p(true class) at one level, paired over images (one net: images only):
+    from clean (``key="drop"``) or from the level below (``"step"``)."""
+    d = point.get(key)
     return None if d is None else from_moments(d) if "sd" in d else Estimate.from_dict(d)
 
 
@@ -58,30 +56,64 @@ def _median_pooled(groups: list[np.ndarray]) -> float:
     return float(np.median(np.concatenate(groups)))
 
 
-def sensitivity_estimates(result: dict, variant: str) -> dict[int, Estimate]:
+def sensitivity_estimates(result: dict, variant: str, residual: bool = False) -> dict[int, Estimate]:
     """Return per n the median end-to-end sensitivity over probe images (all seeds pooled), its band a two-level
-    bootstrap (seeds, then probe images): one seed leaves the seed spread unknown."""
-    return {n: two_level_bootstrap([m["stability"]["observed_ratios"] for m in ms if "stability" in m],
-                                   _median_pooled)
+    bootstrap (seeds, then probe images): one seed leaves the seed spread unknown.
+
+    ``residual``: the sensitivity of the residual stacks alone, per image the product of every stage's stack ratio
+    (the end-to-end ratio with the stem's, pooling layers' and head's factors taken out).
+    """
+    def per_image(m: dict) -> np.ndarray:
+        if not residual:
+            return np.asarray(m["stability"]["observed_ratios"], dtype=np.float64)
+        return np.prod(np.asarray(m["stability"]["stack_ratios"], dtype=np.float64), axis=0)
+
+    return {n: two_level_bootstrap([per_image(m) for m in ms if "stability" in m], _median_pooled)
             for n, ms in alive_nets(result, variant).items() if any("stability" in m for m in ms)}
 
 
-def growth_rates(no_bn, bn, ratio: float) -> dict[str, Estimate]:
-    """Return the decades per layer of the mean feature norm, with a bootstrap over the probe images (§3.1).
+def bound_excess(m: dict) -> tuple[float, float]:
+    """Return one net's worst ``s/C`` over probe pairs (end-to-end ratio over the constant C(n) from its weights) and
+    its worst residual-stack ratio: Thm. 4.2 (with Lemma A.1) says neither exceeds 1."""
+    s = m["stability"]
+    return max(s["observed_ratios"]) / s["constant"], max((max(r) for r in s["stack_ratios"]), default=0.0)
 
-    ``no_bn``, ``bn``: per-image norms (images × layers) of the same images. The images are resampled jointly, so
-    ``faster`` (no-BN minus BN) and ``margin`` (no-BN ÷ ``ratio`` minus BN: positive when BN takes at least ``ratio``×
-    as many layers per 10×) are paired differences.
+
+def probe_rate(layout: dict):
+    """Return ``f(images × layers norms) → within-stage growth per element`` (decades per unit) of the image-mean
+    norms, for a probe of this ``layout`` (:func:`metrics.forward.within_stage_weights`, computed once)."""
+    w = within_stage_weights(layout["starts_stage"]).numpy()
+    offset = 0.5 * np.log10(np.asarray(layout["numel"], dtype=np.float64))
+    return lambda x: float(w @ (np.log10(x.mean(0)) - offset))
+
+
+def growth_rate(trained: list[dict]) -> Estimate:
+    """Return §3.1's growth rate of one arm's trained probes (decades per unit, within stages, per element).
+
+    One net: a bootstrap over its probe images (the band of that net, not of the recipe). Several: the mean of the
+    nets' rates with a two-level bootstrap (seeds, then the shared probe images).
     """
-    v = np.concatenate([np.asarray(no_bn, dtype=np.float64), np.asarray(bn, dtype=np.float64)], axis=1)
-    cut = len(no_bn[0])
+    images = [np.asarray(t["per_image"], dtype=np.float64) for t in trained]
+    rate = probe_rate(trained[0])   # every seed has the same layout
+    if len(images) == 1:
+        return bootstrap(images[0], rate)
+    return two_level_bootstrap(images, lambda gs: float(np.mean([rate(g) for g in gs])), shared_inner=True)
 
-    def rates(s: np.ndarray) -> tuple[float, float, float, float]:
-        nb, b = (decades_per_layer(torch.from_numpy(s[:, :cut].mean(0))),
-                 decades_per_layer(torch.from_numpy(s[:, cut:].mean(0))))
-        return nb, b, nb - b, nb / ratio - b
 
-    return dict(zip(("no_bn", "bn", "faster", "margin"), bootstrap_joint(v, rates)))
+def init_rate(profile: dict) -> Estimate:
+    """Return the growth rate at initialisation (one net: bootstrap over its probe images)."""
+    return bootstrap(np.asarray(profile["per_image"], dtype=np.float64), probe_rate(profile))
+
+
+def per_element_growth(profile: dict) -> float:
+    """Return the last unit's mean feature norm per element over the stem's (whole-net growth, transitions in)."""
+    norms, numel = profile["norms"], profile["numel"]
+    return (norms[-1] / math.sqrt(numel[-1])) / (norms[0] / math.sqrt(numel[0]))
+
+
+def scaled(e: Estimate, c: float) -> Estimate:
+    """Return ``c·e`` with its error scaled alike."""
+    return Estimate(c * e.value, abs(c) * e.se, e.n, e.method, e.df)
 
 
 def table52_frame(result: dict):

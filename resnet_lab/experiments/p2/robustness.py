@@ -8,7 +8,7 @@ import torch
 
 from ...data import ImageData, normalize
 from ...noise import corrupt
-from .config import CHANCE, FIGURE_CLASSES, NOISE_KINDS, P2Config, paper_drop_fractions
+from .config import CHANCE, FIGURE_CLASSES, FIGURE_SIGMAS, NOISE_KINDS, P2Config, paper_drop_fractions
 
 
 def pixels(data: ImageData, device) -> torch.Tensor:
@@ -108,9 +108,19 @@ def moments(x: torch.Tensor) -> dict:
     return {"mean": float(x.mean()), "sd": float(x.std()) if len(x) > 1 else float("nan"), "n": len(x)}
 
 
+def figure_levels(levels: dict) -> dict[str, list[float]]:
+    """Return per noise kind the levels the figure nets are read at: the calibrated ones, and Fig. 5.4's σ."""
+    return {k: sorted({*lv, *(FIGURE_SIGMAS if k == "gaussian" else ())}) for k, lv in levels.items()}
+
+
 def figure_data(model, test: ImageData, noise_test: ImageData, pattern: torch.Tensor, levels: dict,
                 cfg: P2Config, device) -> dict:
-    """Return the figure net's probes (Figs. 5.3/5.4) and the test-set mean p(true class) against noise level."""
+    """Return the figure net's probes (Figs. 5.3/5.4) and the test-set mean p(true class) against noise level.
+
+    Each level stores the per-image change of p(true) from clean (``drop``) and from the level below (``step``)
+    as moments, so a decrease can be judged at every step with a paired band.
+    """
+    levels = figure_levels(levels)
     probs = predict(model, pixels(test, device), test, cfg.eval_batch_size).cpu()
     probes = choose_probes(probs, test.labels, tuple(test.classes), cfg.confident)
     images = pixels(test, device)[[p["index"] for p in probes]]
@@ -123,11 +133,13 @@ def figure_data(model, test: ImageData, noise_test: ImageData, pattern: torch.Te
     true = lambda x: predict(model, x, noise_test, cfg.eval_batch_size).gather(1, y[:, None]).squeeze(1).double().cpu()
     clean = true(x01)
     for kind in NOISE_KINDS:
-        p_true[kind] = [{"level": 0.0, "mean": float(clean.mean()), "drop": None}]
+        p_true[kind] = [{"level": 0.0, "mean": float(clean.mean()), "drop": None, "step": None}]
+        below = clean
         for lv in levels[kind]:
             q = true(noisy(x01, kind, lv, pattern))
-            p_true[kind].append({"level": lv, "mean": float(q.mean()),
-                                 "drop": moments(clean - q)})
+            p_true[kind].append({"level": lv, "mean": float(q.mean()), "drop": moments(clean - q),
+                                 "step": moments(below - q)})
+            below = q
     return {"classes": list(test.classes), "probes": [{**p, "p_true": float(probs[p["index"], test.classes.index(p["class"])]),
                                                        "correct": bool(probs[p["index"]].argmax() == test.classes.index(p["class"]))}
                                                       for p in probes],

@@ -5,8 +5,9 @@ import numpy as np
 
 from ...stats import accuracy_estimate
 from .config import CHANCE, NOISE_KINDS
-from .paper import PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS
-from .readings import alive_nets, drop_estimate, p_true_drop, sensitivity_estimates
+from .paper import ACC_GATE, CLAIMS, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS, SP_GATE
+from .readings import (alive_nets, bound_excess, drop_estimate, growth_rate, init_rate, p_true_drop,
+                       sensitivity_estimates)
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
 
@@ -90,10 +91,15 @@ def stability_summary(result: dict):
 
 
 def sensitivity_frame(result: dict):
-    """Return the end-to-end sensitivity s(n) per variant and n (Thm. 4.2's quantity) with its s.e. and 95% band's
-    half-width (two-level bootstrap, seeds then probe images: NaN with one seed)."""
-    return _frame([{"variant": v, "n": n, "s(n)": e.value, "se": e.se, "half-width": e.band()}
-                   for v in ("d", "s", "sp") for n, e in sensitivity_estimates(result, v).items()])
+    """Return per variant and n the end-to-end sensitivity s(n) and that of the residual stacks alone (Thm. 4.2's
+    quantities) with their 95% bands' half-widths (two-level bootstrap, seeds then probe images: NaN with one seed)."""
+    rows = []
+    for v in ("d", "s", "sp"):
+        res = sensitivity_estimates(result, v, residual=True)
+        for n, e in sensitivity_estimates(result, v).items():
+            rows.append({"variant": v, "n": n, "s(n)": e.value, "half-width": e.band(),
+                         "s(n), residual stacks": res[n].value, "half-width (stacks)": res[n].band()})
+    return _frame(rows)
 
 
 def figure_frame(result: dict):
@@ -105,14 +111,16 @@ def figure_frame(result: dict):
 
 
 def p_true_frame(result: dict):
-    """Return the test-set mean p(true class) per figure net, noise kind and level, with the paired drop's s.e."""
+    """Return the test-set mean p(true class) per figure net, noise kind and level, with the paired drop from clean
+    and from the level below (step) and their s.e."""
     rows = []
     for v, fig in result["figures"].items():
         for kind, pts in fig["p_true"].items():
             for p in pts:
-                d = p_true_drop(p)
+                d, step = p_true_drop(p), p_true_drop(p, "step")
                 rows.append({"variant": v, "kind": kind, "level": p["level"], "mean p(true)": p["mean"],
-                             "drop": d.value if d else 0.0, "drop se": d.se if d else 0.0})
+                             "drop": d.value if d else 0.0, "drop se": d.se if d else 0.0,
+                             "step": step.value if step else 0.0, "step se": step.se if step else 0.0})
     return _frame(rows)
 
 
@@ -124,11 +132,43 @@ def layer_frame(result: dict):
 
 
 def bn_growth_frame(result: dict):
-    """Return per-layer mean feature norms of the probe ResNet: BN on/off, at init and trained (§3.1)."""
-    rows = [{"BN": key == "bn", "state": state, "index": i, "layer": name, "norm": norm}
-            for key, probe in result["bn_growth"].items() for state in ("init", "trained") if state in probe
-            for i, (name, norm) in enumerate(zip(probe[state]["layers"], probe[state]["norms"]))]
+    """Return per layer the mean feature norm and the norm per element, ‖x‖/√(C·H·W), of the §3.1 probes: BN on/off,
+    at initialisation and trained (one row set per trained seed)."""
+    rows = []
+    for key, probe in result["bn_growth"].items():
+        for state, p in [("init", probe["init"])] + [("trained", t) for t in probe["trained"] if not t["diverged"]]:
+            rows += [{"BN": key == "bn", "state": state, "net": f"seed {p['seed']}" if "seed" in p else "init",
+                      "index": i, "layer": name,
+                      "norm": norm, "norm per element": norm / numel ** 0.5, "starts stage": start}
+                     for i, (name, norm, numel, start) in enumerate(zip(p["layers"], p["norms"], p["numel"],
+                                                                        p["starts_stage"]))]
     return _frame(rows)
+
+
+def growth_summary(result: dict):
+    """Return §3.1's growth rate per probe arm and state: decades per unit within stages, per element, its band."""
+    rows = []
+    for key, probe in result["bn_growth"].items():
+        nets = [t for t in probe["trained"] if not t["diverged"]]
+        for state, e, wd in [("init", init_rate(probe["init"]), None)] + (
+                [("trained", growth_rate(nets), nets[0]["weight_decay"])] if nets else []):
+            rows.append({"BN": key == "bn", "state": state, "nets": len(nets) if state == "trained" else 1,
+                         "decades per unit": e.value, "half-width": e.band(), "band": e.method,
+                         "units per 10×": 1 / e.value if e.value > 0 else np.inf, "weight decay": wd})
+    return _frame(rows)
+
+
+def paper_table54_order() -> list[str]:
+    """Return, per variant and column of the paper's Table 5.4 (CIFAR-10), whether it rises with depth: monotone,
+    deepest above shallowest with a dip, or deepest below shallowest (the paper's numbers, not ours)."""
+    out = []
+    for v, rows in PAPER_NOISE.items():
+        for j, column in enumerate(PAPER_NOISE_COLUMNS[1:], start=1):
+            col = [rows[n][j] for n in sorted(rows)]
+            if any(b < a for a, b in zip(col, col[1:])):
+                word = "deepest above shallowest with a dip" if col[-1] > col[0] else "deepest below shallowest"
+                out.append(f"{v.upper()} {column}: {' → '.join(f'{a:.2f}' for a in col)} ({word})")
+    return out
 
 
 # ---------------------------------------------------------------- findings: the notebook's "What we found"
@@ -156,8 +196,6 @@ def _profile(result: dict) -> str:
 
 def findings_nets(result: dict) -> str:
     """The card's note: which nets trained at this profile, their accuracy against their gate and the paper's."""
-    from .paper import ACC_GATE, SP_GATE
-
     acc = accuracy_summary(result)
     parts = []
     for _, a in acc.iterrows():
@@ -213,8 +251,11 @@ def findings_noise(result: dict, rows) -> str:
     if "± ?" in text:
         text += (" Each drop's band resamples seeds, then images (two-level bootstrap): with one seed per net the seed "
                  "spread is unmeasured, so the bands read ?; a band over images alone would leave that spread out.")
+    order = paper_table54_order()
     return (text + " The paper's Table 5.4 is printed above for comparison; the calibration makes the shallowest D "
-            f"net's share match the paper's by construction. So {_verdict(rows, 'P2.3')}.")
+            "net's share match the paper's by construction. The paper's sentence that deeper networks tend to have "
+            "higher accuracies after corruption is not what every column of its own table shows: "
+            + "; ".join(order) + f". So {_verdict(rows, 'P2.3')}.")
 
 
 def findings_probs(result: dict, rows) -> str:
@@ -245,15 +286,28 @@ def findings_stability(result: dict, rows) -> str:
             text += (f" The BN-free ResNet-S-{s['depth']} {meets} it "
                      f"(max $h\\lVert A\\rVert_2^2 = {s['max ‖A‖₂² (raw)']:.4f}$).")
     sens = sensitivity_frame(result)
-    text += " End-to-end sensitivity: " + ", ".join(
-        f"{NAMES[s['variant']]} $s({s['n']}) = {s['s(n)']:.2g} \\pm {2 * s['se']:.1g}$"
-        for _, s in sens.iterrows()) + "."
+    band = lambda x: "?" if not _known(x) else f"{x:.1g}"  # noqa: E731
+    text += " End-to-end sensitivity $s(n)$, and that of the residual stacks alone: " + ", ".join(
+        f"{NAMES[s['variant']]} n={s['n']} {s['s(n)']:.2g} ± {band(s['half-width'])} and "
+        f"{s['s(n), residual stacks']:.2g} ± {band(s['half-width (stacks)'])}" for _, s in sens.iterrows()) + "."
+    sp = [m for m in result["models"] if m["variant"] == "sp" and "stability" in m]
+    if sp:
+        over_c = max(bound_excess(m)[0] for m in sp)
+        text += (f" On the BN-free nets the largest ratio over the bound, $s/C(n)$ on one probe pair, is {over_c:.2g}: "
+                 f"the bound {'holds' if over_c <= 1 + CLAIMS['P2.5'].t['tol'] else 'is exceeded'}.")
     return text + f" So {_verdict(rows, 'P2.5')}."
 
 
 def findings_growth(result: dict, rows) -> str:
-    """P2.6's findings: layers per 10× growth of the mean feature norm, trained and at initialisation."""
-    row = _row(rows, "P2.6")
-    return (f"**What we found.** At `{_profile(result)}`: {row.value}. §3.1's claim is 10× every 3–4 residual "
-            "layers "
-            f"without BN. So {_verdict(rows, 'P2.6')}.")
+    """P2.6's findings: the growth rate per element within stages, at initialisation and trained, with and without BN."""
+    g = growth_summary(result)
+    parts = [f"{'with' if r['BN'] else 'without'} BN {r['state']} {r['decades per unit']:+.3f} ± "
+             f"{r['half-width']:.2g} decades per unit ({r['band']}"
+             + (f", {r['nets']} net(s), weight decay {r['weight decay']:g}" if r["state"] == "trained" else "") + ")"
+             for _, r in g.iterrows()]
+    trained = g[g["state"] == "trained"]
+    shrink = [("with" if r["BN"] else "without") + " BN" for _, r in trained.iterrows() if r["decades per unit"] < 0]
+    return (f"**What we found.** At `{_profile(result)}`, per element and within stages: " + "; ".join(parts) + ". "
+            + (f"Trained, the features shrink within stages {' and '.join(shrink)}. " if shrink else "")
+            + f"§3.1's claim is 10× every 3–4 residual layers without BN, about 0.25–0.33 decades per unit. So "
+            f"{_verdict(rows, 'P2.6')}; and {_verdict(rows, 'P2.6-BN')}.")

@@ -4,11 +4,13 @@ accuracy gate is unmet names the gate after its own reason (``gate_first=False``
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, difference, exact, over_seeds, sign
 from .paper import CLAIMS
-from .readings import (alive_nets, drop_estimate, drop_gain, growth_rates, p_true_drop, sensitivity_estimates,
-                       table52_frame)
+from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, init_rate, p_true_drop,
+                       per_element_growth, scaled, sensitivity_estimates, table52_frame)
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -59,41 +61,63 @@ def claim_depth_accuracy(result: dict) -> Claim:
                     gate_first=False)
 
 
+def _drops_text(v: str, cond: str, drops: dict) -> str:
+    return f"{v.upper()} {cond}: drop " + ", ".join(
+        f"n={n} {100 * e.value:.1f}±{'?' if e.se != e.se else f'{100 * e.band():.1f}'}" for n, e in drops.items()) + " pts"
+
+
 def claim_noise(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.3"], profile_of(result)
-    high = {k: max(lv) for k, lv in result["noise_levels"].items() if lv}
-    if not high:
+    levels = {k: sorted(lv) for k, lv in result["noise_levels"].items() if lv}
+    if not levels:
         return spec.not_run("no net to calibrate the noise levels on", profile)
-    hurt, robust, values, band = [], [], [], {}
+    hurt, deeper, values, band = [], [], [], {}
     for v in ("d", "s"):
         by_n = {n: [m for m in ms if "noise_correct" in m] for n, ms in alive_nets(result, v).items()}
         by_n = {n: ms for n, ms in by_n.items() if ms}
-        if len(by_n) < 2:
+        if not by_n:
             continue
         lo, hi = min(by_n), max(by_n)
-        for kind, level in high.items():
-            cond = f"{kind}@{level:g}"
-            drops = {n: drop_estimate(ms, cond) for n, ms in by_n.items()}
+        for kind, lvs in levels.items():
+            high = f"{kind}@{max(lvs):g}"
+            drops = {n: drop_estimate(ms, high) for n, ms in by_n.items()}   # printed at any depth count
             hurt += [sign(e) for e in drops.values()]
-            gain = drop_gain(by_n[lo], by_n[hi], cond)   # > 0: the deeper net is more robust
-            robust.append(sign(gain))
-            band[f"{v.upper()} {cond} drop(n={lo}) − drop(n={hi})"] = gain
-            values.append(f"{v.upper()} {cond}: drop " + ", ".join(
-                f"n={n} {100 * e.value:.1f}±{'?' if e.se != e.se else f'{100 * e.band():.1f}'}"
-                for n, e in drops.items()) + " pts")
-    if not robust:
-        return spec.row("; ".join(values) or "—", "inconclusive", "fewer than two depths per variant",
-                        gate_measured=_acc_gate(result), profile=profile, gate_first=False)
-    if None in hurt or None in robust:
-        return spec.row("; ".join(values), "inconclusive", "one seed per net: drops and their depth differences are "
+            values.append(_drops_text(v, high, drops))
+            if len(by_n) < spec.t["min_depths"]:
+                continue
+            for lv in lvs:
+                cond = f"{kind}@{lv:g}"
+                gain = correct_gain(by_n[lo], by_n[hi], cond)   # > 0: the deeper net is right more often
+                deeper.append(sign(gain))
+                band[f"{v.upper()} {cond} acc(n={hi}) − acc(n={lo})"] = gain
+    gate = _acc_gate(result)
+    if any(s == -1 or s == 0 for s in hurt):
+        return spec.row("; ".join(values), "fails", "noise at the calibrated level does not lower every net's "
+                        "accuracy beyond the band", gate_measured=gate, band=band or None, profile=profile,
+                        gate_first=False)
+    if not deeper:
+        return spec.row("; ".join(values) or "—", "inconclusive", f"fewer than {spec.t['min_depths']} depths per "
+                        "variant: §5.2's sentence compares depths", gate_measured=gate, profile=profile,
+                        gate_first=False)
+    if None in deeper:
+        return spec.row("; ".join(values), "inconclusive", "one seed per net: the accuracies after corruption are "
                         "compared over seeds, then images (two-level bootstrap), and one seed leaves the seed spread "
-                        "unknown", gate_measured=_acc_gate(result), band=band, profile=profile, gate_first=False)
-    verdict = tally(robust) if all(s == 1 for s in hurt) else "fails"
-    reason = ("noise at the calibrated level does not lower every net's accuracy beyond the band" if verdict == "fails"
-              and not all(s == 1 for s in hurt) else "every depth difference of the drops is inside the two-level band"
-              if verdict == "inconclusive" else "")
-    return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile,
+                        "unknown", gate_measured=gate, band=band, profile=profile, gate_first=False)
+    verdict = tally(deeper)
+    reason = "every depth difference of the corrupted accuracies is inside the two-level band" \
+        if verdict == "inconclusive" else ""
+    return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
                     gate_first=False)
+
+
+def _steps_sign(pts: list[dict]) -> int | None:
+    """Return +1 if p(true) falls at every step beyond its band, −1 if it rises at one, 0 otherwise (None: unknown)."""
+    signs = [sign(p_true_drop(p, "step")) for p in pts[1:]]
+    if -1 in signs:
+        return -1
+    if None in signs:
+        return None
+    return 1 if signs and all(x == 1 for x in signs) else 0
 
 
 def claim_probabilities(result: dict) -> Claim:
@@ -104,17 +128,19 @@ def claim_probabilities(result: dict) -> Claim:
     signs, values, band = [], [], {}
     for v, fig in figs.items():
         for kind, pts in fig["p_true"].items():
-            drop = p_true_drop(pts[-1])
-            if drop is None:
+            if len(pts) < 2:
                 continue   # no corrupted level measured
-            signs.append(sign(drop))
-            band[f"{v.upper()} {kind}@{pts[-1]['level']:g}"] = drop
-            values.append(f"{v.upper()} {kind}: mean p(true) {pts[0]['mean']:.2f} → {pts[-1]['mean']:.2f} "
-                          f"(drop {drop.format('.3f')})")
+            signs.append(_steps_sign(pts))
+            word = {1: "falls at every step", -1: "rises at a step", 0: "some step inside its band"}.get(signs[-1], "?")
+            band.update({f"{v.upper()} {kind}@{p['level']:g} step": p_true_drop(p, "step") for p in pts[1:]})
+            symbol = "σ" if kind == "gaussian" else "ε"
+            values.append(f"{v.upper()} {kind}: mean p(true) " + " → ".join(
+                f"{p['mean']:.2f}" + (f" ({symbol} {p['level']:g})" if p["level"] else " (clean)") for p in pts)
+                          + f": {word}")
         probes = ", ".join(f"{p['class']} {p['p_true']:.2f}" for p in fig.get("probes", []))
         values.append(f"{v.upper()} probes clean p(true): {probes}")
     verdict = tally(signs)
-    reason = "every drop is inside the paired band" if verdict == "inconclusive" else ""
+    reason = ("no figure net's p(true) falls beyond the band at every step" if verdict == "inconclusive" else "")
     gate = {f"{v.upper()} n={f['n']}": f["test_acc"] for v, f in figs.items()}
     return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
                     gate_first=False)
@@ -137,19 +163,26 @@ def claim_theorem42(result: dict) -> Claim:
         return spec.not_run("no BN-free norm-bounded ResNet-S in this result", profile)
     gate = {f"SP n={m['n']} s{m['seed']}": m["test_acc"] for m in result["models"] if m["variant"] == "sp"}
     worst = max(m["stability"]["max_sq_norm"] for m in sp)
-    ests = sensitivity_estimates(result, "sp")
+    excess = [bound_excess(m) for m in sp]
+    over_c, over_stack = max(e[0] for e in excess), max(e[1] for e in excess)
+    ests = sensitivity_estimates(result, "sp", residual=True)
     ns = list(ests)
-    value = (f"max h‖A‖₂² = {worst:.4f}; s(n): " + ", ".join(f"n={n} {e.format('.3g')}" for n, e in ests.items())
+    value = (f"max h‖A‖₂² = {worst:.4f}; (a) max over probe pairs of ‖F(x)−F(y)‖/(C(n)‖x−y‖) = {over_c:.3g}, of a "
+             f"residual stack's ratio {over_stack:.3g}; (b) residual stacks' s(n): "
+             + ", ".join(f"n={n} {e.format('.3g')}" for n, e in ests.items())
              + (f"; s(n)/s(n_min) ≤ {max(e.value for e in ests.values()) / ests[ns[0]].value:.2f}" if ns else ""))
-    band = {f"s(n={n})": e for n, e in ests.items()}
+    band = {f"s_res(n={n})": e for n, e in ests.items()}
+    row = lambda verdict, reason="": spec.row(value, verdict, reason, gate_measured=gate, band=band,  # noqa: E731
+                                              profile=profile, gate_first=False)
     if worst > 2 * (1 + spec.t["tol"]):
-        return spec.row(value, "inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says "
-                        "nothing about these nets", gate_measured=gate, band=band, profile=profile,
-                        gate_first=False)
+        return row("inconclusive", f"hypothesis unmet: max h‖A‖₂² = {worst:.3g} > 2, so the theorem says nothing "
+                   "about these nets")
+    if over_c > 1 + spec.t["tol"] or over_stack > 1 + spec.t["tol"]:
+        return row("fails", "the bound is exceeded on a probe pair: " + ("‖F(x)−F(y)‖ > C(n)‖x−y‖"
+                   if over_c > 1 + spec.t["tol"] else "a residual stack expands"))
     if len(ns) < spec.t["min_depths"]:
-        return spec.row(value, "inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}", gate_measured=gate,
-                        band=band, profile=profile, gate_first=False)
-    scaled = lambda e, c: Estimate(c * e.value, c * e.se, e.n, e.method, e.df)
+        return row("inconclusive", f"{len(ns)} depth(s) < {spec.t['min_depths']}: the bound holds on every probe "
+                   "pair, and its depth independence is untested")
     lo = ests[ns[0]]
     below_hold = [sign(difference(scaled(lo, spec.t["hold"]), ests[n])) for n in ns[1:]]
     above_fail = [sign(difference(ests[n], scaled(lo, spec.t["fail"]))) for n in ns[1:]]
@@ -165,37 +198,94 @@ def claim_theorem42(result: dict) -> Claim:
     reason = ("" if verdict != "inconclusive" else "one seed per depth: s(n) is compared over seeds, then probe "
               "images (two-level bootstrap), and one seed leaves the seed spread unknown" if lo.n < 2
               else "s(n)/s(n_min) lies within the band of a threshold")
-    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile, gate_first=False)
+    return row(verdict, reason)
 
 
-def claim_bn_growth(result: dict) -> Claim:
+def _trained(growth: dict, key: str) -> tuple[list[dict], list[int]]:
+    """Return one arm's trained probe profiles and the seeds of those that diverged."""
+    rows = growth[key].get("trained", [])
+    return [t for t in rows if not t["diverged"]], [t["seed"] for t in rows if t["diverged"]]
+
+
+def _not_trained(growth: dict) -> str:
+    """Return why a probe row cannot judge trained nets ("" when every arm has trained, undiverged probes)."""
+    diverged = {k: _trained(growth, k)[1] for k in ("bn", "no_bn")}
+    if any(diverged.values()):
+        return ("the trained " + " and ".join(f"{k.replace('_', '-')} probe (seed {', '.join(map(str, s))})"
+                                              for k, s in diverged.items() if s)
+                + " diverged; its initialisation is not a substitute")
+    if not all(_trained(growth, k)[0] for k in ("bn", "no_bn")):
+        return "the probes were not trained at this profile (measured at initialisation only)"
+    return ""
+
+
+def _rates_text(result: dict, rates: dict) -> str:
+    growth, model = result["bn_growth"], result["config"]["bn_probe_model"]
+    init = {k: init_rate(growth[k]["init"]) for k in ("no_bn", "bn")}
+    text = f"{model}, decades per unit within stages, per element: at init " + ", ".join(
+        f"{k.replace('_', '-')} {e.format('.3f')}" for k, e in init.items())
+    if rates:
+        nets = {k: _trained(growth, k)[0] for k in rates}
+        text += "; trained " + ", ".join(
+            f"{k.replace('_', '-')} {e.format('.3f')} (weight decay {nets[k][0]['weight_decay']:g}, "
+            f"{len(nets[k])} net(s); whole-net growth per element ×"
+            f"{np.mean([per_element_growth(t) for t in nets[k]]):.3g})" for k, e in rates.items())
+    return text
+
+
+def _probe_gate(growth: dict, keys) -> dict:
+    return {f"{'BN' if k == 'bn' else 'no BN'} s{t['seed']}": t["test_acc"]
+            for k in keys for t in _trained(growth, k)[0]}
+
+
+def claim_growth_rate(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.6"], profile_of(result)
     growth = result["bn_growth"]
-    init = ", ".join(f"{float(growth[k]['init']['layers_per_decade']):.1f} ({k.replace('_', '-')})"
-                     for k in ("no_bn", "bn"))
-    model = result["config"]["bn_probe_model"]
-    diverged = [k for k in ("bn", "no_bn") if growth[k].get("trained_diverged")]
-    if diverged or not all("trained" in growth[k] for k in ("bn", "no_bn")):
-        why = (f"the trained {' and '.join(diverged)} probe diverged; its initialisation is not a substitute"
-               if diverged else "the probes were not trained at this profile (measured at initialisation only)")
-        return spec.row(f"{model} at init: {init} layers per 10×", "inconclusive", why, profile=profile)
-    nb, b = growth["no_bn"]["trained"], growth["bn"]["trained"]
-    r = growth_rates(nb["per_image"], b["per_image"], spec.t["ratio"])
-    fast = sign(difference(r["no_bn"], exact(1 / spec.t["fast"])))   # +1: 10× within `fast` layers, beyond the band
-    margin, faster = sign(r["margin"]), sign(r["faster"])
-    if fast == 1 and margin == 1:
-        verdict, reason = "holds", ""
-    elif faster == 1:
-        verdict, reason = "partly", ""
-    elif faster == -1 or fast == -1:   # slower than BN, or as fast as BN (in the band) and clearly not fast
-        verdict, reason = "fails", ""
+    why = _not_trained(growth)
+    nets = _trained(growth, "no_bn")[0]
+    if why and not nets:
+        return spec.row(_rates_text(result, {}), "inconclusive", why, profile=profile)
+    rate = growth_rate(nets)
+    value, gate = _rates_text(result, {"no_bn": rate}), _probe_gate(growth, ("no_bn",))
+    above = sign(difference(rate, exact(1 / spec.t["fast"])))   # +1: 10× within `fast` units, beyond the band
+    grows = sign(rate)
+    verdict = ("holds" if above == 1 else "partly" if above == -1 and grows == 1
+               else "fails" if above == -1 and grows in (0, -1) else "inconclusive")
+    reason = "the rate lies within the band of 10× per {:g} units".format(spec.t["fast"]) \
+        if verdict == "inconclusive" else ""
+    strongest = max(t["weight_decay"] for t in nets)
+    if strongest > spec.t["max_weight_decay"]:
+        reason = (f"the probe trained with weight decay {strongest:g} > {spec.t['max_weight_decay']:g}, where §3.1 "
+                  f"expects regularisation to control growth (the criterion alone gives {verdict}); a probe at "
+                  f"≤ {spec.t['max_weight_decay']:g} needs new training runs (`standard` has them)")
+        verdict = "inconclusive"
+    return spec.row(value, verdict, reason, gate_measured=gate, band={"no BN": rate}, profile=profile,
+                    gate_first=False)
+
+
+def claim_bn_comparison(result: dict) -> Claim:
+    spec, profile = CLAIMS["P2.6-BN"], profile_of(result)
+    growth = result["bn_growth"]
+    why = _not_trained(growth)
+    if why:
+        return spec.row(_rates_text(result, {}), "inconclusive", why, profile=profile)
+    nets = {k: _trained(growth, k)[0] for k in ("no_bn", "bn")}
+    rates = {k: growth_rate(v) for k, v in nets.items()}
+    value, gate = _rates_text(result, rates), _probe_gate(growth, ("no_bn", "bn"))
+    few = min(len(v) for v in nets.values())
+    if few < spec.t["min_nets"]:
+        return spec.row(value, "inconclusive", f"single network per arm ({few} < {spec.t['min_nets']} trained probes "
+                        "in an arm): the comparison needs a band over seeds, and a band over one net's probe images "
+                        "leaves out the spread between nets", gate_measured=gate, profile=profile, gate_first=False)
+    faster = difference(rates["no_bn"], rates["bn"])
+    margin = difference(scaled(rates["no_bn"], 1 / spec.t["ratio"]), rates["bn"])
+    if sign(faster) == 1:
+        verdict = "holds" if sign(margin) == 1 and sign(rates["no_bn"]) == 1 else "partly"
     else:
-        verdict, reason = "inconclusive", "no-BN and BN growth rates lie within the bootstrap band of each other"
-    value = (f"{model} trained: {float(nb['layers_per_decade']):.1f} layers/10× without BN (total "
-             f"×{nb['total_growth']:.3g}), {float(b['layers_per_decade']):.1f} with BN (×{b['total_growth']:.3g}); "
-             f"decades per layer {r['no_bn'].format('.3f')} without, {r['bn'].format('.3f')} with BN; at init: {init}")
-    gate = {"BN": growth["bn"]["trained_test_acc"], "no BN": growth["no_bn"]["trained_test_acc"]}
-    return spec.row(value, verdict, reason, gate_measured=gate, band=r, profile=profile, gate_first=False)
+        verdict = {-1: "fails"}.get(sign(faster), "inconclusive")
+    reason = "the no-BN and BN rates lie within the band of each other" if verdict == "inconclusive" else ""
+    band = {**rates, "no BN − BN": faster, f"no BN/{spec.t['ratio']:g} − BN": margin}
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile, gate_first=False)
 
 
 def claims(result: dict) -> list[Claim]:
@@ -203,4 +293,5 @@ def claims(result: dict) -> list[Claim]:
     c100 = CLAIMS["P2.2-C100"].not_run("CIFAR-100 unavailable offline (the same loader works where it is present)",
                                        profile_of(result))
     return [claim_table52(result), claim_depth_accuracy(result), c100, claim_noise(result),
-            claim_probabilities(result), claim_bounds(result), claim_theorem42(result), claim_bn_growth(result)]
+            claim_probabilities(result), claim_bounds(result), claim_theorem42(result), claim_growth_rate(result),
+            claim_bn_comparison(result)]
