@@ -73,6 +73,12 @@ def gpu_seconds(items: Sequence, rate: float) -> float:
                for it in items if it.model)
 
 
+def resnet20_images(items: Sequence) -> float:
+    """Return the training work of ``items`` in images of a full-width ResNet-20 (for a CPU: no floor)."""
+    ref = forward_macs("resnet20", ())
+    return sum(it.images * forward_macs(it.model, it.options, it.input_shape) / ref for it in items if it.model)
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f}" if seconds >= 360 else f"{seconds / 3600:.2f}"
 

@@ -12,10 +12,11 @@ Predictions, best source first (the ``basis`` column):
   ``provenance.wall_time_s``, unless its config has changed since; a zoo network's training record), on the
   device it names;
 * ``zoo``: a zoo entry's measured ``minutes_cpu`` (on the CPU only);
-* ``estimate``: images to train (every ``TrainConfig`` in the config × its data × epochs × the lengths of
-  the chapter's ``grid_fields``) ÷ the ResNet-20 training throughput measured on this machine in a few
-  steps (once per process: a load-dependent rate is not kept). Rough: it ignores the networks' width
-  and depth (over-predicting narrow networks, under-predicting wide or deep ones) and the measuring.
+* ``estimate``: the chapter's networks not yet trained (``Chapter.items``), each priced by its forward MACs ×
+  the images its training sees in ResNet-20 images (``costs.resnet20_images``), ÷ the ResNet-20 training
+  throughput measured on this machine in a few steps (once per process: a load-dependent rate is not kept),
+  plus a minute for the analysis. A chapter that declares no items falls back to images to train (every
+  ``TrainConfig`` in its config × data × epochs × the lengths of its ``grid_fields``), blind to width and depth.
 
 The budget is a hard limit too: the trainer stops at the first epoch end past the deadline (its checkpoint is
 written), the unit counts as ``partial`` and resumes next time. A first unit larger than the whole budget
@@ -37,7 +38,7 @@ from tqdm import tqdm
 
 from . import train as trainer
 from . import zoo
-from . import experiments
+from . import costs, experiments
 from .artifacts import ArtifactError, artifact_dir, device_name, load_json
 from .cache import CONFIG_CHANGED, is_stale, load_result, recompute_stale
 from .checkpoints import checkpoint_progress
@@ -191,6 +192,11 @@ def predict_chapter(experiment: str, profile: str, device, result: dict | None) 
     if wall is not None and CONFIG_CHANGED not in str((result or {}).get("stale") or ""):
         return float(wall), f"recorded ({result['provenance'].get('device', '?').split(' (')[0]})"
     chapter = experiments.get_chapter(experiment)
+    nets = [item for item in chapter.items(profile) if item.model]
+    if nets:  # the chapter's own list of networks: only those not yet trained cost, each by its MACs
+        pending = [item for item in nets if not item.done()]
+        seconds = costs.resnet20_images(pending) / measure_throughput(device) if pending else 0.0
+        return seconds + 60.0, f"estimate ({len(pending)}/{len(nets)} networks to train, by MACs; +1 min)"
     images = training_images(chapter.profiles.get(profile), chapter.grid_fields)
     if images == 0:
         return 60.0, "estimate (no training; 1 min)"

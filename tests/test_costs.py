@@ -42,3 +42,15 @@ def test_the_readme_tables_are_the_repository():
     readme = (REPO_ROOT / "README.md").read_text()
     rebuilt = with_table(readme, costs.tables(), costs.BEGIN, costs.END)
     assert rebuilt == readme, "run: python -m resnet_lab costs --write README.md"
+
+
+def test_the_runner_prices_only_a_chapters_untrained_networks(monkeypatch):
+    """P2 `standard`: 38 networks, none trained here; the estimate is their MACs × images in ResNet-20 images ÷
+    the measured rate (not the config's recipes × grid, which counted §3.1's probes once per D/S net)."""
+    from resnet_lab import experiments, runner
+
+    monkeypatch.setattr(runner, "measure_throughput", lambda device=None: 1000.0)
+    items = experiments.get_chapter("p2").items("standard")
+    seconds, basis = runner.predict_chapter("p2", "standard", "cpu", None)
+    assert seconds == pytest.approx(costs.resnet20_images(items) / 1000.0 + 60.0)
+    assert basis.startswith(f"estimate ({len(items)}/{len(items)} networks")
