@@ -110,13 +110,55 @@ def test_conditioning_says_when_kappa_r_below_kappa_b_is_near_automatic():
     for i, r in enumerate(result["units"]["resnet18"]["trained"]):  # the fixture's two nets share these rows
         r["zero_kappa_B"] = 1e6 if i < 3 else 50.0
     row = _verdicts(result)["P1.1"]
-    assert "near-automatic where the plain branch is nearly singular (6/8 units)" in row.reason
-    assert "under 0.001 in 6/8 units" in row.value
+    assert "6/8 units left out: their plain branch is nearly singular" in row.reason
+    assert "under 0.001 in 6/8 units" in row.value and "units counted: 2/8" in row.value
+    assert row.verdict == "holds"
 
 
-def test_lemma2_share_band_is_a_cluster_bootstrap_over_units():
+def test_conditioning_with_every_plain_branch_singular_is_inconclusive():
+    """κ_R < κ_B in every unit, but each plain branch is nearly singular: the comparison tests nothing, so the row
+    is inconclusive and says why (it read holds when it counted those units)."""
+    row = _verdicts(FIXTURES["singular"][0])["P1.1"]
+    assert row.verdict == "inconclusive", row.reason
+    assert "every unit's plain branch is nearly singular (8/8 under 0.001)" in row.reason
+
+
+def test_conditioning_counts_a_singular_unit_against_the_claim():
+    """A unit with a nearly singular plain branch still refutes the claim where κ_R ≥ κ_B."""
+    result = copy.deepcopy(FIXTURES["singular"][0])
+    result["units"]["resnet18"]["trained"][0]["zero_kappa_R"] = 2e6
+    row = _verdicts(result)["P1.1"]
+    assert row.verdict == "fails" and "units counted: 2/8" in row.value
+
+
+def test_conditioning_cites_section_3_2_for_kappa_b():
+    """κ_B and κ_R − κ_B < 0 are in §3.2's first paragraph; Remark 1 (§3.1) defines κ_R."""
+    spec = p1.CLAIMS["P1.1"]
+    assert spec.reference.startswith("§3.2, first paragraph") and "§3.1 (κ_R)" in spec.reference
+
+
+def test_lemma2_pooled_share_is_context_with_a_cluster_band():
     row = _verdicts(FIXTURES["flat"][0])["P1.2"]
-    assert "cluster bootstrap (units, then images)" in row.band["method"] and row.band["df"] == 7
+    pooled = row.band["pooled share (context)"]
+    assert "cluster bootstrap (units, then images)" in pooled["method"] and pooled["df"] == 7
+
+
+def test_lemma2_judges_each_unit_on_its_own_images():
+    """One unit per net (two of eight) violates the bound on 29 of its 32 images: a counterexample to an inequality
+    for every x.
+    Pooled over units with a cluster band, that share read inconclusive; per unit it fails, and the row names it."""
+    row = _verdicts(FIXTURES["one_unit"][0])["P1.2"]
+    assert row.verdict == "fails", row.reason
+    assert "stages.0.1 29/32" in row.value and "pooled share (context)" in row.value
+    assert "counterexamples: resnet18 stages.0.1, resnet18-nobn stages.0.1 leave the bound on 29/32, 29/32" in row.reason
+
+
+def test_lemma2_unit_above_the_bar_inside_its_band_is_inconclusive():
+    """3 of 32 images (9%) is above 5%, but its Wilson band reaches down to 3%: undecided, not failed."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    result["units"]["resnet18"]["trained"][0]["wc_violations_paper"] = 3 / 32
+    row = _verdicts(result)["P1.2"]
+    assert row.verdict == "inconclusive" and "inside their bands" in row.reason
 
 
 def test_fig2_gap_comparison_needs_both_compared_nets_trained():
@@ -236,3 +278,32 @@ def test_gpu_profiles_train_the_bn_pair_as_long_as_the_recipe_that_reached_the_g
     recipe = config.train_config(p1.PROFILES[profile], "resnet18-nobn")
     assert recipe.epochs >= record["config"]["epochs"]
     assert recipe.lr / recipe.batch_size == pytest.approx(record["config"]["lr"] / record["config"]["batch_size"])
+
+
+def test_fig2_b_reads_the_intra_class_angle():
+    """The paper's sentence: without BN the intra-class angle ends significantly larger. Here BN's gap is larger, but
+    the BN-free net's intra-class angle is smaller: (b) fails (it held when (b) read the gap), (a) holds."""
+    row = _verdicts(FIXTURES["intra"][0])["P1.4"]
+    assert row.verdict == "partly" and "(a) holds; (b) fails" in row.reason, row.reason
+    assert "intra(no BN) − intra(BN) = -5.0" in row.value and "context: gap(BN) − gap(no BN) = 6.0" in row.value
+    assert "intra-class angle of the ResNet18 network without BN is significantly larger" in p1.CLAIMS["P1.4"].statement
+
+
+def test_fig5_judges_every_step_between_levels():
+    """Ends as the paper says, but intra rises from stage 2 to 3 and inter falls from stage 3 to 4: both halves are
+    against the paper (the endpoint reading held), and the reason names each step and the clauses that did hold."""
+    row = _verdicts(FIXTURES["steps"][0])["P1.7"]
+    assert row.verdict == "fails", row.reason
+    assert "rises at stage2 → stage3 (+5.00" in row.reason and "falls at stage3 → stage4 (-5.00" in row.reason
+    assert "as the paper says, it falls from stage 1 to the end" in row.reason
+    assert "intra 40.00 → 40.00 → 45.00 → 40.00 → 34.40°" in row.value and "inter 40.00 → 40.00 → 45.00" in row.value
+
+
+def test_fig5_statement_is_the_papers_sentence():
+    spec = p1.CLAIMS["P1.7"]
+    assert "but this does not affect the result of classification" in spec.statement
+    assert "separate" not in spec.statement
+
+
+def test_gate_gives_no_unsourced_accuracy():
+    assert "90%" not in p1.TRAINED.why

@@ -16,12 +16,12 @@ from .measure import compute_item, items, run
 from .paper import CLAIMS, TRAINED
 from .readings import final_accuracy, seed_tags, unit_frame
 from .tables import (findings_conditioning, findings_fig2, findings_lemma2, findings_lemma3, findings_other_tasks,
-                     findings_stages, gap_frame, plot_gaps, plot_mpa, stage_frame, timing)
+                     findings_stages, gap_frame, gap_table, plot_gaps, plot_mpa, profile_frame, stage_frame, timing)
 from .verdicts import claims
 
 __all__ = ["CHAPTER", "CLAIMS", "DEEP", "EXPERIMENT", "FIG2", "OTHER", "PROFILES", "TRAINED", "claims",
-           "control_result", "final_accuracy", "gap_frame", "plot_gaps", "plot_mpa", "run", "stage_frame",
-           "synthetic_results", "timing", "unit_frame"]
+           "control_result", "final_accuracy", "gap_frame", "gap_table", "plot_gaps", "plot_mpa", "profile_frame",
+           "run", "stage_frame", "synthetic_results", "timing", "unit_frame"]
 
 CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claims=claims, control=control_result,
                   fixtures=synthetic_results, grid_fields=("deep_models",),

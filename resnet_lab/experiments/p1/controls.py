@@ -69,7 +69,8 @@ def control_result(device=None) -> dict:
 
 
 def _synthetic_unit(kind: str) -> list[dict]:
-    """Return trained-unit rows built to hold (``kind="hold"``), fail, or give ``partly`` (one unit in four bad)."""
+    """Return trained-unit rows built to hold (``kind="hold"``), fail, or give ``partly`` (one unit in four bad; its
+    Lemma 2 violations on one image of 32, under the 5% bar)."""
     rows = []
     for i in range(4):
         good = kind == "hold" or (kind == "partly" and i < 3)
@@ -80,7 +81,7 @@ def _synthetic_unit(kind: str) -> list[dict]:
                      "exact_kappa_B": k_b, "exact_norm_R": 2.0, "exact_smin_R": smin, "zero_kappa_R": k_r * 1.5,
                      "zero_kappa_B": k_b * 1.5, "zero_norm_R": 2.0, "zero_smin_R": 0.3,
                      "lemma2_violations_paper": 0.0, "lemma2_violations_exact": 0.0, "wc_images": 32,
-                     "wc_violations_paper": 0.0 if good else (0.1 if kind == "partly" else 0.5),
+                     "wc_violations_paper": 0.0 if good else (1 / 32 if kind == "partly" else 0.5),
                      "wc_violations_exact": 0.0, "wc_gain_top_max": 3.0, "wc_gain_bottom_min": 0.3})
     return rows
 
@@ -150,6 +151,36 @@ def _synthetic(kind: str) -> dict:
             "provenance": {"profile": "synthetic"}}
 
 
+def _variant(kind: str) -> dict:
+    """Return ``hold`` with one defect the referee found a pooled or endpoint reading would miss:
+
+    ``singular``: every plain branch nearly singular (κ_R < κ_B is near-automatic: P1.1 tests nothing);
+    ``one_unit``: one unit of four violates Lemma 2 on 29/32 images, the others on none (pooled over units, the
+    cluster band is wide enough to hide it); ``steps``: Fig. 5's curves right at the ends, but intra rises from stage
+    2 to 3 and inter falls from stage 3 to 4; ``intra``: BN's gap larger, while the intra-class angle without BN is
+    smaller (the paper's sentence is about the intra-class angle)."""
+    result = _synthetic("hold")
+    rows = result["units"]["resnet18"]["trained"]  # the fixture's two nets share these rows
+    if kind == "singular":
+        for r in rows:
+            r["zero_kappa_B"] = 1e6
+    elif kind == "one_unit":
+        rows[0]["wc_violations_paper"] = 29 / 32
+    elif kind == "steps":
+        for tag in result["angles"]:
+            if tag.split("-seed")[0] in DEEP:
+                levels = result["angles"][tag]
+                levels["stage3"] = _synthetic_angles(0.0, 0.3, seed=99, intra=45.0)  # 5° up, both curves
+                levels["stage4"] = _synthetic_angles(0.0, 0.3, seed=98, intra=40.0)  # 5° down, both curves
+    elif kind == "intra":
+        for i, tag in enumerate(result["angles"]):
+            base = tag.split("-seed")[0]
+            if base in BN_PAIR:
+                gap, intra = (8.0, 40.0) if base == "resnet18" else (2.0, 35.0)
+                result["angles"][tag]["end"] = {**_synthetic_angles(gap, 0.3, seed=50 + i, intra=intra), "dim": 8192}
+    return result
+
+
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     """Return ``{name: (result, {claim: expected verdict})}``: hand-built results made to hold, fail, be inconclusive."""
     ids = list(CLAIMS)
@@ -162,4 +193,9 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "untrained": (_synthetic("untrained"), dict.fromkeys(ids, "inconclusive")),
         # P1.4: a refuted (a) stays refuted beside an undecided (b); P1.5: no comparison across schedules
         "schedules": (_synthetic("schedules"), {"P1.4": "fails", "P1.5": "inconclusive", "P1.7": "holds"}),
+        # each row judged where a pooled or endpoint reading would pass it (``_variant``)
+        "singular": (_variant("singular"), {"P1.1": "inconclusive"}),
+        "one_unit": (_variant("one_unit"), {"P1.2": "fails"}),
+        "steps": (_variant("steps"), {"P1.7": "fails"}),
+        "intra": (_variant("intra"), {"P1.4": "partly"}),
     }

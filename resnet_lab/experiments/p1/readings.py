@@ -12,13 +12,16 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...metrics.angles import mean_angles
-from ...stats import Estimate, cluster_bootstrap, difference, over_seeds
+from ...stats import K_SE, Estimate, cluster_bootstrap, difference, over_seeds
 # the run tags, passed on to the verdicts (which never read config), and the rule of which recipe trains a run
 from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "OTHER", "accuracies", "between_nets", "curve_changes", "feature_dim",
-           "final_accuracy", "gap_difference", "gap_estimate", "lemma2_share", "plain_branch_smin", "schedule",
-           "seed_tags", "trained_epochs", "trained_units", "true_kappas", "unit_frame"]
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "between_nets", "curve_changes",
+           "curve_estimate", "curve_steps", "feature_dim", "final_accuracy", "gap_difference", "gap_estimate",
+           "lemma2_share", "lemma2_units", "plain_branch_smin", "schedule", "seed_tags", "trained_epochs",
+           "trained_units", "true_kappas", "unit_frame", "wilson"]
+
+LEVELS = ("stage1", "stage2", "stage3", "stage4", "end")  # Fig. 5's five layers, in the order features pass them
 
 
 def final_accuracy(run_: dict) -> float:
@@ -69,14 +72,30 @@ def gap_estimate(result: dict, tag: str, level: str = "end") -> Estimate | None:
     return None if a is None else Estimate(float(a["gap"]), float(a["gap_se"]), len(a["gap_draws"]), "bootstrap")
 
 
-def gap_difference(result: dict, a: tuple[str, str], b: tuple[str, str]) -> Estimate | None:
-    """Return gap(a) − gap(b) for (run, level) pairs on the same test images, s.e. from paired bootstrap draws."""
-    ga, gb = (result.get("angles", {}).get(t, {}).get(lvl) for t, lvl in (a, b))
-    if ga is None or gb is None:
+def curve_estimate(result: dict, tag: str, level: str = "end", curve: str = "gap") -> Estimate | None:
+    """Return a run's final ``curve`` at ``level`` (``gap`` = inter − intra, ``intra`` or ``inter``: mean MPA over
+    classes / pairs, degrees) with its bootstrap s.e. over test images; None if not measured (or no draws stored)."""
+    if curve == "gap":
+        return gap_estimate(result, tag, level)
+    a = result.get("angles", {}).get(tag, {}).get(level)
+    if a is None or f"{curve}_draws" not in a:
         return None
-    da, db = np.asarray(ga["gap_draws"], float), np.asarray(gb["gap_draws"], float)
+    value = mean_angles(a["angles"])[curve == "inter"]
+    draws = np.asarray(a[f"{curve}_draws"], float)
+    return Estimate(float(value), float(np.std(draws, ddof=1)) if len(draws) > 1 else math.nan, len(draws),
+                    "bootstrap")
+
+
+def gap_difference(result: dict, a: tuple[str, str], b: tuple[str, str], curve: str = "gap") -> Estimate | None:
+    """Return ``curve``(a) − ``curve``(b) for (run, level) pairs on the same test images (``curve_estimate``), s.e.
+    from paired bootstrap draws."""
+    ea, eb = (curve_estimate(result, t, lvl, curve) for t, lvl in (a, b))
+    if ea is None or eb is None:
+        return None
+    ga, gb = (result["angles"][t][lvl] for t, lvl in (a, b))
+    da, db = np.asarray(ga[f"{curve}_draws"], float), np.asarray(gb[f"{curve}_draws"], float)
     se = float(np.std(da - db, ddof=1)) if len(da) > 1 and len(da) == len(db) else math.nan
-    return Estimate(float(ga["gap"] - gb["gap"]), se, len(da), "bootstrap")
+    return Estimate(ea.value - eb.value, se, len(da), "bootstrap")
 
 
 def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end") -> dict[str, Estimate] | None:
@@ -96,15 +115,24 @@ def curve_changes(result: dict, tag: str, start: str = "stage1", end: str = "end
             "intra_steeper": est(-(ib - ia) - abs(eb - ea), -d_intra - np.abs(d_inter))}
 
 
-def between_nets(result: dict, a: str, b: str, level: str = "end") -> tuple[Estimate | None, Estimate | None]:
-    """Return (decided, images) for gap(a) − gap(b), two different networks at ``level``.
+def curve_steps(result: dict, tag: str) -> dict[tuple[str, str], dict[str, Estimate]] | None:
+    """Return ``curve_changes`` for each step between consecutive measured ``LEVELS`` of one run (stage 1 → 2, …,
+    stage 4 → end): Fig. 5 reads its curves "as the number of layers increases", not at the ends only."""
+    levels = [lvl for lvl in LEVELS if lvl in result.get("angles", {}).get(tag, {})]
+    steps = {(a, b): curve_changes(result, tag, a, b) for a, b in zip(levels, levels[1:])}
+    return None if not steps or any(c is None for c in steps.values()) else steps
 
-    ``decided``: Welch's t over seeds (each net's per-seed gaps, ``tag`` and ``tag-seed<k>``); with one seed in an
+
+def between_nets(result: dict, a: str, b: str, level: str = "end",
+                 curve: str = "gap") -> tuple[Estimate | None, Estimate | None]:
+    """Return (decided, images) for ``curve``(a) − ``curve``(b) (``curve_estimate``), two networks at ``level``.
+
+    ``decided``: Welch's t over seeds (each net's per-seed values, ``tag`` and ``tag-seed<k>``); with one seed in an
     arm its error is unknown (NaN), since the image band leaves out how much the gap moves from seed to seed.
     ``images``: seed 0's paired bootstrap over test images, shown beside it. ``(None, None)`` if unmeasured.
     """
-    images = gap_difference(result, (a, level), (b, level))
-    arms = [[g.value for t in seed_tags(result, tag) if (g := gap_estimate(result, t, level)) is not None]
+    images = gap_difference(result, (a, level), (b, level), curve)
+    arms = [[g.value for t in seed_tags(result, tag) if (g := curve_estimate(result, t, level, curve)) is not None]
             for tag in (a, b)]
     if images is None or not all(arms):
         return None, images
@@ -116,6 +144,34 @@ def lemma2_share(trained) -> Estimate:
     cluster bootstrap: units, then the images inside each (the images of one unit share its weights)."""
     clusters = [np.arange(int(n)) < round(v * n) for v, n in zip(trained["wc_violations_paper"], trained["wc_images"])]
     return cluster_bootstrap([c.astype(float) for c in clusters])
+
+
+def wilson(k: int, n: int, z: float = K_SE) -> tuple[float, float]:
+    """Return the Wilson score band (two-sided, ``z`` = ``stats.K_SE``) of a share of ``k`` events in ``n`` trials.
+
+    Unlike the Wald band p ± z·√(p(1 − p)/n), it never leaves [0, 1] and its lower end is above 0 for every k ≥ 1:
+    one observed event proves a share above 0."""
+    if n <= 0:
+        raise ValueError(f"wilson needs n > 0 trials, got {n}")
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def lemma2_units(trained):
+    """Return per unit (run, unit) its worst-case Lemma 2 violations (paper's κ_R): ``k`` of ``n`` images, the
+    ``share`` and its Wilson band ``low``–``high`` over that unit's images (``wilson``)."""
+    import pandas as pd
+
+    rows = []
+    for (run_, unit), n, v in zip(zip(trained["run"], trained["unit"]), trained["wc_images"],
+                                  trained["wc_violations_paper"]):
+        n = int(n)
+        k = int(round(v * n))
+        low, high = wilson(k, n)
+        rows.append({"run": run_, "unit": unit, "k": k, "n": n, "share": k / n, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["run", "unit", "k", "n", "share", "low", "high"])
 
 
 def unit_frame(result: dict):

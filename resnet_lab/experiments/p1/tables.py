@@ -4,9 +4,10 @@ from __future__ import annotations
 import statistics
 
 from ...stats import K_SE, Estimate
-from .config import DEEP
+from .config import BN_PAIR, DEEP, PROFILES, train_config
 from .paper import CLAIMS, TRAINED
-from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, plain_branch_smin, trained_units
+from .readings import (FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, lemma2_units, plain_branch_smin,
+                       trained_units)
 
 
 def mpa_frame(result: dict, level: str = "end"):
@@ -56,6 +57,32 @@ def gap_frame(result: dict):
 
     return pd.DataFrame([{"run": tag, "level": level, "gap": a["gap"], "se": a["gap_se"]}
                          for tag, levels in result.get("angles", {}).items() for level, a in levels.items()])
+
+
+def gap_table(result: dict, tags, levels=("stage1", "end", "pooled")):
+    """Return per run (rows) and level (columns) the final gap as ``value ± half-width`` of its 95% band (text)."""
+    import pandas as pd
+
+    return pd.DataFrame({lvl: {t: f"{g.value:.2f} ± {g.band():.2f}" for t in tags
+                               if (g := gap_estimate(result, t, lvl)) is not None} for lvl in levels})
+
+
+def profile_frame():
+    """Return each profile's training recipe from ``PROFILES``: width, epochs, batch, optimizer steps (on the pair's
+    training images) for the nets on ``train`` and for the BN pair Fig. 2 (b) compares."""
+    import pandas as pd
+
+    rows = []
+    for name, cfg in PROFILES.items():
+        pair = train_config(cfg, BN_PAIR[0])
+        for nets, recipe in ((("every net", cfg.train),) if pair is cfg.train else
+                             (("the others", cfg.train), ("ResNet-18 ± BN", pair))):
+            per_epoch = -(-cfg.pair.train_images // recipe.batch_size)
+            per_epoch = min(per_epoch, recipe.max_steps_per_epoch or per_epoch)
+            rows.append({"profile": name, "nets": nets, "width": cfg.width, "epochs": recipe.epochs,
+                         "batch": recipe.batch_size, "lr": recipe.lr, "train images": cfg.pair.train_images,
+                         "steps": per_epoch * recipe.epochs})
+    return pd.DataFrame(rows).set_index(["profile", "nets"])
 
 
 def timing(result: dict):
@@ -179,13 +206,16 @@ def findings_fig2(result: dict, rows) -> str:
     if all(gaps.values()) and gaps:
         text += " End gaps (95% band, bootstrap over test images): " + ", ".join(
             f"{NAMES[tag]} {_band(g)}" for tag, g in gaps.items()) + "."
-    diff = gap_difference(result, ("resnet18", "end"), ("resnet18-nobn", "end"))
-    if diff is not None:
-        larger = "larger" if diff.value > 0 else "smaller"
-        text += (f" With BN the gap is the {larger} by {_band(Estimate(abs(diff.value), diff.se, diff.n, diff.method))}"
-                 f" (paired over images, seed 0), {'beyond' if abs(diff.value) > diff.band() else 'inside'} that band.")
+    for curve, (a, b), lead in (("intra", ("resnet18-nobn", "resnet18"), "Part (b) reads the paper's sentence on "
+                                 "the intra-class angle: without BN it ends the"),
+                                ("gap", ("resnet18", "resnet18-nobn"), "As context, with BN the gap is the")):
+        diff = gap_difference(result, (a, "end"), (b, "end"), curve)
+        if diff is not None:
+            text += (f" {lead} {'larger' if diff.value > 0 else 'smaller'} by "
+                     f"{_band(Estimate(abs(diff.value), diff.se, diff.n, diff.method))} (paired over images, seed 0), "
+                     f"{'beyond' if abs(diff.value) > diff.band() else 'inside'} that band.")
         if "(b) undecided: single seed" in _row(rows, "P1.4").reason:
-            text += (" But (b) compares two networks, and how far a gap moves from one training seed to the next is "
+            text += (" But (b) compares two networks, and how far an angle moves from one training seed to the next is "
                      "not in a band over test images: with a single seed per net that spread is unmeasured, so (b) is "
                      "undecided, and the row reads what (a) decides beside it.")
     return text + f" So {_verdict(rows, 'P1.4')}."
@@ -204,8 +234,9 @@ def findings_other_tasks(result: dict, rows) -> str:
 
 
 def findings_stages(result: dict, rows) -> str:
-    """P1.7's findings: the gap at each stage input and at the end, per deep net run."""
-    return (f"**What we found** (`{_profile(result)}`). Gap (inter − intra MPA) at the stage inputs and the end: "
+    """P1.7's findings: the intra- and inter-class MPA at each stage input and at the end, per deep net run."""
+    return (f"**What we found** (`{_profile(result)}`). Intra- and inter-class MPA at the four stage inputs and "
+            "the end, and their changes: "
             f"{_row(rows, 'P1.7').value}. So {_verdict(rows, 'P1.7')}.")
 
 
@@ -225,12 +256,17 @@ def findings_lemma2(result: dict, rows) -> str:
     """P1.2's findings: how often the worst-case and random gains leave [1/κ_R, κ_R]."""
     row = _row(rows, "P1.2")
     text = f"**What we found** (`{_profile(result)}`). {_sentence(row.value)}."
-    if row.band and "cluster" in row.band.get("method", ""):
-        text += (" The (unit, image) pairs are not independent: the images of one unit share its weights, and the "
-                 "violations gather in a few units. The band therefore resamples units, then images within each "
-                 "(a cluster bootstrap), several times wider than a binomial over all pairs would be")
-        text += (", and the bar lies inside it: the row reads inconclusive where the pooled count read fails."
-                 if row.verdict == "inconclusive" else ".")
+    units = lemma2_units(trained_units(result)) if "units" in result else []
+    total = int(units["k"].sum()) if len(units) else 0
+    if total:
+        bar = CLAIMS["P1.2"].t["partly"]
+        top = units[units["low"] > bar]
+        text += f" The {total} violations sit in {int((units['k'] > 0).sum())} of {len(units)} units"
+        text += (f"; {len(top)} of them carry {top['k'].sum() / total:.0%}, each on more than {bar:.0%} of its "
+                 "images beyond its band" if len(top) else "") + "."
+        text += (" Lemma 2 holds for every input, so each unit is judged on its own images: a share pooled over "
+                 "units (its band a cluster bootstrap, units then images, since one unit's images share its "
+                 "weights) would average a failing unit away, and is context only.")
     return text + f" So {_verdict(rows, 'P1.2')}."
 
 

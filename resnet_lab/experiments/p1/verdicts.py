@@ -15,9 +15,9 @@ import numpy as np
 from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, cluster_bootstrap, exact, sign
 from .paper import CLAIMS
-from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, feature_dim,
-                       final_accuracy, gap_estimate, lemma2_share, plain_branch_smin, schedule, seed_tags,
-                       trained_epochs, trained_units, true_kappas, unit_frame)
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, curve_estimate,
+                       curve_steps, feature_dim, final_accuracy, gap_estimate, lemma2_share, lemma2_units,
+                       plain_branch_smin, schedule, seed_tags, trained_epochs, trained_units, true_kappas, unit_frame)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
 
@@ -51,20 +51,29 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     init_share = float((init["exact_kappa_R"] < init["exact_kappa_B"]).mean()) if len(init) else math.nan
     ratio = trained.loc[zero, "zero_vs_circular"]
     smin_b = plain_branch_smin(trained)
-    singular = int((smin_b < spec.t["singular"]).sum())
+    singular = smin_b < spec.t["singular"]
+    # a nearly singular plain branch makes κ_R < κ_B near-automatic: such a unit can only count against the claim
+    counted = ~singular | ~(k_r < k_b)
     value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded "
              f"dense, rest circular); circular: {circ:.0%}; formula: {formula:.0%}"
              + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
              + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else "")
              + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}, under "
-               f"{spec.t['singular']:g} in {singular}/{len(trained)} units")
+               f"{spec.t['singular']:g} in {int(singular.sum())}/{len(trained)} units; units counted: "
+               f"{int(counted.sum())}/{len(trained)}")
     reason = "ReLU taken as identity, BN folded (eval)"
-    if singular:
-        reason += (f"; near-automatic where the plain branch is nearly singular ({singular}/{len(trained)} units): "
-                   "κ_B is then huge whatever the unit learned, and κ_R < κ_B needs only I + B to be less singular")
-    verdict = judge(better >= spec.t["hold"], better >= spec.t["partly"])
+    if not counted.any():
+        return spec.row(value, "inconclusive", f"every unit's plain branch is nearly singular ({int(singular.sum())}/"
+                        f"{len(trained)} under {spec.t['singular']:g}): κ_B is then huge whatever the unit learned, and "
+                        "κ_R < κ_B needs only I + B to be less singular, so the comparison tests nothing; " + reason,
+                        profile=profile, gate_measured=accuracies(result, BN_PAIR))
+    share = float((k_r < k_b)[counted].mean())
+    if (singular & ~counted).any():
+        reason += (f"; {int((singular & ~counted).sum())}/{len(trained)} units left out: their plain branch is nearly "
+                   "singular, where κ_R < κ_B is near-automatic")
+    verdict = judge(share >= spec.t["hold"], share >= spec.t["partly"])
     return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR),
-                    band=exact(better))
+                    band=exact(share))
 
 
 def _claim_lemma2(result: dict, profile: str) -> Claim:
@@ -81,17 +90,31 @@ def _claim_lemma2(result: dict, profile: str) -> Claim:
              f"{share_exact:.1%} with the true κ_R; random directions: {rand:.1%}; "
              f"largest gain {trained['wc_gain_top_max'].max():.3g}, smallest {trained['wc_gain_bottom_min'].min():.3g}")
     est = lemma2_share(trained)
-    value += f"; share {est.format('.1%')}"
+    per_unit = lemma2_units(trained)
+    name = lambda u: f"{u.run} {u.unit} {u.k}/{u.n} (band {u.low:.0%}–{u.high:.0%})"  # noqa: E731
+    bad = per_unit[per_unit["k"] > 0]
+    value += (f"; per unit, violations in {len(bad)}/{len(per_unit)}"
+              + (": " + ", ".join(name(u) for u in bad.itertuples()) if len(bad) else "")
+              + f"; pooled share (context) {est.format('.1%')}")
     setting = f"unit before its last ReLU, ‖Δx‖ = {result['config']['eps']:g}‖x‖"
-    above = sign(Estimate(est.value - spec.t["partly"], est.se, est.n, est.method, est.df))
-    if share <= spec.t["hold"] or share <= spec.t["partly"]:
-        verdict, reason = judge(share <= spec.t["hold"], True), setting
-    elif above == 1:
-        verdict, reason = "fails", setting
+    beyond = bad[bad["low"] > spec.t["partly"]]
+    inside = bad[(bad["share"] > spec.t["partly"]) & (bad["low"] <= spec.t["partly"])]
+    if bad.empty:
+        verdict, reason = "holds", setting
+    elif len(beyond):
+        verdict, reason = "fails", (f"counterexamples: {', '.join(f'{u.run} {u.unit}' for u in beyond.itertuples())} "
+                                    f"leave the bound on {', '.join(f'{u.k}/{u.n}' for u in beyond.itertuples())} of "
+                                    f"their images, above {spec.t['partly']:.0%} beyond each unit's band (Wilson); an "
+                                    f"inequality for every x, judged per unit, not averaged over units; {setting}")
+    elif inside.empty:
+        verdict, reason = "partly", (f"violations in {len(bad)} units, each on ≤ {spec.t['partly']:.0%} of its "
+                                     f"images; {setting}")
     else:
-        verdict, reason = "inconclusive", (f"share above {spec.t['partly']:.0%} but inside its cluster band "
-                                           f"(units, then images; {len(trained)} units); {setting}")
-    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR), band=est)
+        verdict, reason = "inconclusive", (f"{len(inside)} units above {spec.t['partly']:.0%} but inside their bands "
+                                           f"(Wilson, {int(inside['n'].min())} images a unit); {setting}")
+    band = {"per unit (Wilson, over its images)": "; ".join(name(u) for u in per_unit.itertuples()),
+            "pooled share (context)": est}
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR), band=band)
 
 
 def _claim_bn(result: dict, profile: str) -> Claim:
@@ -118,35 +141,44 @@ def _epochs(result: dict, tags) -> str:
 
 
 def _claim_fig2(result: dict, profile: str) -> Claim:
-    """P1.4, Fig. 2: (a) Base18 near chance, ResNet-18 ahead; (b) gap(BN) − gap(no BN) at the end; ``combine``d."""
+    """P1.4, Fig. 2: (a) Base18 near chance, ResNet-18 ahead; (b) intra(no BN) − intra(BN) at the end, the paper's
+    sentence (the gap difference beside it as context); ``combine``d."""
     spec = CLAIMS["P1.4"]
     if not all(t in result["runs"] for t in FIG2):
         return spec.not_run("a Fig. 2 net is missing", profile)
     acc = accuracies(result, FIG2)
     epochs = {t: trained_epochs(result, t) for t in FIG2}
     half_a = judge(acc["base18"] <= spec.t["base_max"] and acc["resnet18"] >= acc["base18"] + spec.t["lead"])
-    d, images = between_nets(result, "resnet18", "resnet18-nobn")
+    d, images = between_nets(result, "resnet18-nobn", "resnet18", curve="intra")
     s = sign(d, min_effect=spec.t["min_effect"])
     half_b = _DECIDED.get(s, "inconclusive")
-    gaps = {t: gap_estimate(result, t) for t in FIG2}
+    gap_d, gap_images = between_nets(result, "resnet18", "resnet18-nobn")
+    curves = {c: {t: curve_estimate(result, t, "end", c) for t in FIG2} for c in ("intra", "gap")}
     seeds = {t: len(seed_tags(result, t)) for t in BN_PAIR}
     single = "single seed, " if min(seeds.values()) == 1 else "seed 0, "
+
+    def diff(name: str, over_seeds, on_images) -> str:
+        return (("" if on_images is None else f"; {name} = {on_images.format('.2f')}° ({single}images only)")
+                + ("" if over_seeds is None or sign(over_seeds) is None else f"; over seeds {over_seeds.format('.2f')}°"))
+
     value = ("acc Base18/noBN/BN = " + "/".join(f"{acc[t]:.2f}" for t in FIG2) + " after "
-             + "/".join(str(epochs[t]) for t in FIG2) + " epochs; end gap "
-             + "/".join("—" if gaps[t] is None else f"{gaps[t].value:.2f}°" for t in FIG2)
-             + ("" if images is None else f"; gap(BN) − gap(no BN) = {images.format('.2f')} ({single}images only)")
-             + ("" if d is None or s is None else f"; over seeds {d.format('.2f')}"))
+             + "/".join(str(epochs[t]) for t in FIG2) + " epochs; "
+             + "; ".join(f"end {c} " + "/".join("—" if e is None else f"{e.value:.2f}°" for e in curves[c].values())
+                         for c in curves)
+             + diff("intra(no BN) − intra(BN)", d, images)
+             + diff("context: gap(BN) − gap(no BN)", gap_d, gap_images))
     band = {k: e for k, e in (("over seeds", d), (single + "images only", images)) if e is not None} or None
     shorter = epochs["base18"] < epochs["resnet18"]
     why_a = f"(a) {half_a}" + ("" if not shorter else (
         f" ({'even ' if half_a == 'fails' else 'but '}on Base18's shorter schedule, {epochs['base18']} epochs against "
         f"{epochs['resnet18']} for ResNet-18{'' if half_a == 'fails' else ': a longer one might let it learn'})"))
     if s is None:
-        why_b = ("(b) undecided: no end gap" if d is None and images is None else
+        why_b = ("(b) undecided: no end intra-class angle" if d is None and images is None else
                  f"(b) undecided: single seed (seeds per arm {seeds['resnet18']}/{seeds['resnet18-nobn']}, needs ≥ 2 "
                  "each): two networks, so the band must include the seed-to-seed spread an image band leaves out")
     elif s == 0:
-        why_b = f"(b) inside the band: gap difference {d.value:.2f}° inside ±{max(d.band(), spec.t['min_effect']):.2f}°"
+        why_b = (f"(b) inside the band: intra(no BN) − intra(BN) {d.value:.2f}° inside "
+                 f"±{max(d.band(), spec.t['min_effect']):.2f}°")
     else:
         why_b = f"(b) {half_b}"
     pair = epochs["resnet18"], epochs["resnet18-nobn"]
@@ -218,33 +250,57 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
                     "for Animals-10 and ImageNet", profile=profile, gate_measured=gate, band=gaps)
 
 
-def _fig5_halves(changes: dict, min_effect: float) -> tuple[int | None, int | None]:
-    """Return Fig. 5's halves for one net, each +1 (as the paper says, beyond the band), −1 (decided against),
-    0 (inside the band) or None (no band): (a) intra falls, and by more than inter moves; (b) inter rises."""
-    fell = sign(changes["intra"], min_effect=min_effect)  # −1: intra fell
-    steeper = sign(changes["intra_steeper"], min_effect=min_effect)
-    if fell is None or steeper is None:
-        half_a = None
-    elif fell == -1 and steeper == 1:
-        half_a = 1
-    else:
-        half_a = -1 if fell == 1 or steeper == -1 else 0
-    return half_a, sign(changes["inter"], min_effect=min_effect)
+def _pm(e: Estimate) -> str:
+    return f"{e.value:+.2f} ± {e.band():.2f}°"
+
+
+def _fig5_halves(changes: dict, steps: dict, min_effect: float) -> list[tuple[int | None, list[str], list[str]]]:
+    """Return Fig. 5's halves for one net, each (sign, clauses against, clauses as the paper says): sign +1 when
+    every clause is decided as the paper says, −1 when one is decided against, 0 inside the band, None with no band.
+
+    (a) intra falls from stage 1 to the end, by more than inter moves, and rises at no step; (b) inter rises from
+    stage 1 to the end and falls at no step. A step inside its band neither refutes nor supports the trend."""
+    def sg(e: Estimate) -> int | None:
+        return sign(e, min_effect=min_effect)
+
+    def step_clause(curve: str, against: int, verb: str) -> list[tuple[int | None, str]]:
+        # +1 here only means "not refuted": a step is not required to move beyond its band
+        return [(None if (x := sg(c[curve])) is None else -1 if x == against else 1,
+                 f"{verb} at {a} → {b} ({_pm(c[curve])})", True) for (a, b), c in steps.items()]
+
+    fell = sg(changes["intra"])
+    clauses = (
+        [(None if fell is None else -fell, f"{'falls' if changes['intra'].value < 0 else 'rises'} from stage 1 to the "
+          f"end ({_pm(changes['intra'])})", False),
+         (sg(changes["intra_steeper"]), f"falls by {'more' if changes['intra_steeper'].value > 0 else 'less'} than "
+          f"inter moves (−Δintra − |Δinter| {_pm(changes['intra_steeper'])})", False),
+         *step_clause("intra", 1, "rises")],
+        [(sg(changes["inter"]), f"{'rises' if changes['inter'].value > 0 else 'falls'} from stage 1 to the end "
+          f"({_pm(changes['inter'])})", False), *step_clause("inter", -1, "falls")])
+    halves = []
+    for half in clauses:
+        signs = [x for x, _, _ in half]
+        against = [d for x, d, _ in half if x == -1]
+        as_paper = [d for x, d, step in half if x == 1 and not step]
+        sign_ = -1 if against else None if None in signs else 1 if all(x == 1 for x in signs) else 0
+        halves.append((sign_, against, as_paper))
+    return halves
 
 
 def _claim_stages(result: dict, profile: str) -> Claim:
-    """P1.7, Fig. 5: per deep net, the intra and inter curves from the stage-1 input to the end, read apart."""
+    """P1.7, Fig. 5: per deep net, the intra and inter curves over the five levels, stage 1 → end and step by step."""
     spec = CLAIMS["P1.7"]
     tags = [s for t in DEEP for s in seed_tags(result, t) if s in result.get("angles", {})]
     if not tags:
         return spec.not_run("no deep net measured", profile)
     changes = {t: curve_changes(result, t) for t in tags}
-    if any(c is None for c in changes.values()):
+    steps = {t: curve_steps(result, t) for t in tags}
+    if any(c is None for c in (*changes.values(), *steps.values())):
         return spec.not_run("the result stores no per-curve bootstrap draws (intra_draws, inter_draws): re-measure "
                             "it with the current code", profile)
-    halves = {t: _fig5_halves(c, spec.t["min_effect"]) for t, c in changes.items()}
+    halves = {t: _fig5_halves(changes[t], steps[t], spec.t["min_effect"]) for t in tags}
     per_net = {}
-    for t, (a, b) in halves.items():
+    for t, ((a, *_), (b, *_)) in halves.items():
         if a == 1 and b == 1:
             per_net[t] = "holds"
         elif 1 in (a, b):
@@ -253,17 +309,26 @@ def _claim_stages(result: dict, profile: str) -> Claim:
             per_net[t] = "fails" if -1 in (a, b) else "inconclusive"
     verdict = combine(per_net.values())
     word = {1: "as the paper says", -1: "against the paper", 0: "inside the band", None: "undecidable"}
-    reason = "; ".join(f"{t}: (a) intra falls, more than inter moves — {word[a]}; (b) inter rises — "
-                       f"{word[b]}" for t, (a, b) in halves.items())
-    value = "; ".join(f"{t}: Δintra {c['intra'].format('.2f')}°, Δinter {c['inter'].format('.2f')}°, −Δintra − "
-                      f"|Δinter| {c['intra_steeper'].format('.2f')}° (stage-1 input → end); gap " + " → ".join(
-                          f"{result['angles'][t][lvl]['gap']:.2f}°" for lvl in ("stage1", "stage2", "stage3", "stage4",
-                                                                                  "end") if lvl in result['angles'][t])
-                      for t, c in changes.items())
+
+    def why(name: str, half) -> str:
+        s_, against, as_paper = half
+        return (f"({name}) — {word[s_]}" + (": " + ", ".join(against) if against else "")
+                + (f" (as the paper says, it {', '.join(as_paper)})" if against and as_paper else ""))
+
+    reason = "; ".join(f"{t}: " + "; ".join(why(n, h) for n, h in zip(
+        ("a, intra decreases more obviously", "b, inter increases slowly"), hs)) for t, hs in halves.items())
+    curves = {t: {c: [curve_estimate(result, t, lvl, c).value for lvl in dict.fromkeys(x for st in steps[t] for x in st)]
+                  for c in ("intra", "inter")} for t in tags}
+    value = "; ".join(f"{t}: intra " + " → ".join(f"{v:.2f}" for v in curves[t]["intra"]) + "°, inter "
+                      + " → ".join(f"{v:.2f}" for v in curves[t]["inter"]) + "° (stage-1…4 inputs, end); stage 1 → "
+                      f"end Δintra {_pm(c['intra'])}, Δinter {_pm(c['inter'])}, −Δintra − |Δinter| "
+                      f"{_pm(c['intra_steeper'])}" for t, c in changes.items())
     missing = [t for t in DEEP if t not in result["runs"]]
     if missing:
         reason += f"; {', '.join(missing)} need the standard profile (GPU): judged on the nets run"
-    band = {f"{t} {k}": e for t, c in changes.items() for k, e in c.items()}
+    band = {**{f"{t} {k} (stage 1 → end)": e for t, c in changes.items() for k, e in c.items()},
+            **{f"{t} {k} ({a} → {b})": e for t, st in steps.items() for (a, b), c in st.items()
+               for k, e in c.items() if k != "intra_steeper"}}
     return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, tags), band=band)
 
 
