@@ -12,8 +12,8 @@ from ...models.resnet_ds import symmetric_filters_with_size
 from ...train import default_device
 from .config import CONTROL, EXPERIMENT
 from .measure import measure_nets, model_name, model_options, net_row, table52_cached
-from .robustness import moments, pixels, predict
-from .stability import bn_feature_growth
+from .robustness import moments, pixels, predict, to_input
+from .stability import bn_feature_growth, norm_profile
 
 
 def _unconstrained(model):
@@ -27,7 +27,8 @@ def control_result(device=None) -> dict:
     """Return P2 computed at smoke on nets at initialisation, where no claim may hold (cached, git-ignored).
 
     D and S nets are untrained; the sp slot holds the BN-free ResNet-S *without* the norm bound (He
-    initialisation, ‖A‖₂² > 2): the twin in which Theorem 4.2's hypothesis fails. The BN probes are not trained.
+    initialisation, ‖A‖₂² > 2): the twin in which Theorem 4.2's hypothesis fails. The BN probes are not trained, and
+    the BN-free probe's initialisation is replaced by its branchless twin (:func:`_branchless_probe`).
     """
     cfg, device = CONTROL, default_device(device)
 
@@ -46,7 +47,23 @@ def control_result(device=None) -> dict:
         growth = lambda idx: bn_feature_growth(cfg, "control", test, idx, False, device, False)
         return measure_nets(cfg, nets, test, device, growth)
 
-    return cached(EXPERIMENT, "control", compute, config=cfg)
+    result = cached(EXPERIMENT, "control", compute, config=cfg)
+    return {**result, "bn_growth": {**result["bn_growth"], "no_bn": {**result["bn_growth"]["no_bn"],
+                                                                    "init": _branchless_probe(cfg, device)}}}
+
+
+def _branchless_probe(cfg, device) -> dict:
+    """Return the §3.1 profile of the BN-free probe with its residual branches switched off (``branch_scale=0``).
+
+    P2.6 also reads the probe at initialisation, where a net at initialisation is its object, not a control: the
+    control is the same net without the mechanism that grows its features, each unit the identity within a stage.
+    """
+    test = cfg.data.load("test")
+    idx = list(range(cfg.bn_probe_images))
+    torch.manual_seed(0)
+    model = build_model(cfg.bn_probe_model, use_bn=False, branch_scale=0.0).to(device).eval()
+    with torch.no_grad():
+        return norm_profile(model, to_input(pixels(test, device)[idx], test))
 
 
 # ---------------------------------------------------------------- synthetic results (hold / fail / inconclusive)
@@ -105,17 +122,19 @@ def _p_true(p_drop: float, rng) -> list[dict]:
 
 def _synthetic(acc: dict, drop: dict, sens: dict, p_drop: float, trained_growth: tuple | None,
                sq: float = 1.99, bounds_ok: bool = True, probe_acc: float = 0.9, probe_seeds=SYNTHETIC_SEEDS,
-               weight_decay: float = 1e-4, constant: float = 10.0) -> dict:
-    """Return a hand-built result: ``acc``/``drop`` per (variant, n), ``sens`` per n of sp (list of ratios)."""
+               weight_decay: float = 1e-4, constant: float = 10.0, init_growth: tuple = (3.0, 12.0),
+               seeds=SYNTHETIC_SEEDS) -> dict:
+    """Return a hand-built result: ``acc``/``drop`` per (variant, n), ``sens`` per n of sp (list of ratios);
+    ``trained_growth``/``init_growth``: units per 10× within stages (no BN, BN), trained and at initialisation."""
     models = [_synthetic_net(v, n, a, drop[v, n], sens.get(n, [0.1, 0.11]) if v == "sp" else [0.1, 0.11], sq, seed,
                              constant)
-              for (v, n), a in acc.items() for seed in SYNTHETIC_SEEDS]
+              for (v, n), a in acc.items() for seed in seeds]
     for m in models:
         m["stability"]["bounds_ok"] = bounds_ok
     rng = np.random.default_rng(0)
     figures = {v: {"n": 3, "test_acc": acc[v, 3], "classes": [], "rows": [], "probes": [],
                    "p_true": {k: _p_true(p_drop, rng) for k in LEVELS}} for v in ("d", "s")}
-    growth = {k: {"init": _synthetic_profile(6.0, rng), "trained": []} for k in ("bn", "no_bn")}
+    growth = {k: {"init": _synthetic_profile(per, rng), "trained": []} for k, per in zip(("no_bn", "bn"), init_growth)}
     if trained_growth is not None:
         for k, per in zip(("no_bn", "bn"), trained_growth):
             growth[k]["trained"] = [{"seed": s, "diverged": False, "weight_decay": weight_decay, "test_acc": probe_acc,
@@ -137,8 +156,8 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                        {1: flat, 2: flat, 3: [0.9 * q for q in flat]}, 0.3, (3.0, 12.0))
     fails = _synthetic(_grid((0.90, 0.88, 0.86), (0.90, 0.88, 0.86)),
                        _grid((0.20, 0.25, 0.30), (0.20, 0.25, 0.30)),
-                       {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, -0.1, (-8.0, 4.0),
-                       bounds_ok=False)
+                       {1: flat, 2: [3 * q for q in flat], 3: [8 * q for q in flat]}, -0.1, (-8.0, 4.0),
+                       bounds_ok=False, init_growth=(-8.0, 4.0))   # n = 3's residual stack expands (ratio > 1)
     fails["table52"] = [{**r, "ours_M": r["ours_M"] * 1.02} for r in fails["table52"]]   # 2% off every count
     inconclusive = _synthetic(_grid((0.870, 0.871, 0.872), (0.870, 0.871, 0.869)),
                               _grid((0.25, 0.25, 0.25), (0.25, 0.25, 0.25)),
@@ -147,7 +166,8 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                        {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), sq=2.5)
     partly = _synthetic(_grid((0.86, 0.84, 0.90), (0.86, 0.87, 0.89)),
                         _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.36)),
-                        {1: flat, 2: [2.2 * q for q in flat], 3: [2.2 * q for q in flat]}, 0.3, (6.0, 9.0))
+                        {1: flat, 2: [2.2 * q for q in flat], 3: [2.2 * q for q in flat]}, 0.3, (6.0, 9.0),
+                        init_growth=(6.0, 9.0))
     under = _synthetic(_grid((0.50, 0.55, 0.60), (0.50, 0.55, 0.60), (0.5, 0.5, 0.5)),
                        _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)), {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0),
                        probe_acc=0.6)
@@ -158,16 +178,27 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                               (3.0, 12.0), weight_decay=5e-4)
     one_net = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
                          {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), probe_seeds=(0,))
+    base = (_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)))
+    slow = _synthetic(*base, {n: flat for n in (1, 2, 3)}, 0.3, (4.5, 12.0), init_growth=(4.5, 12.0))
+    bn_shrinks = _synthetic(*base, {n: flat for n in (1, 2, 3)}, 0.3, (3.0, -12.0))
+    # s(n) rises 6× with depth, every stack still non-expansive and every pair under C(n): Thm. 4.2 is not contradicted
+    rising = _synthetic(*base, {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, 0.3, (3.0, 12.0))
+    no_drop = _synthetic(base[0], {**base[1], ("d", 3): 0.0}, {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0),
+                         seeds=(0,))   # one seed; D n=3 loses nothing to noise (seed 0: it gains 0.5 points)
     tested = ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6", "P2.6-BN")
+    gated = tuple(c for c in tested if c != "P2.5")   # P2.5 checks Lemma A.1: no gate, no partly
     return {
         "holds": (holds, {"P2.1": "holds", "P2.5-bounds": "holds", **{c: "holds" for c in tested}}),
         "fails": (fails, {"P2.1": "fails", "P2.5-bounds": "fails", **{c: "fails" for c in tested}}),
-        "partly": (partly, {"P2.2": "partly", "P2.3": "partly", "P2.5": "partly", "P2.6": "partly",
-                            "P2.6-BN": "partly"}),
-        "inconclusive": (inconclusive, {c: "inconclusive" for c in tested}),
+        "partly": (partly, {"P2.2": "partly", "P2.3": "partly", "P2.6": "partly", "P2.6-BN": "partly"}),
+        "inconclusive": (inconclusive, {c: "inconclusive" for c in gated}),
         "hypothesis unmet": (unmet, {"P2.5": "inconclusive", "P2.2": "holds"}),
-        "gate unmet": (under, {c: "inconclusive" for c in tested}),
+        "gate unmet": (under, {c: "inconclusive" for c in gated}),
         "bound exceeded": (exceeded, {"P2.5": "fails"}),
-        "strong weight decay": (strong_decay, {"P2.6": "inconclusive", "P2.6-BN": "holds"}),
+        "s(n) rises within the bound": (rising, {"P2.5": "holds"}),
+        "strong weight decay": (strong_decay, {"P2.6": "holds", "P2.6-BN": "inconclusive"}),
         "single net per arm": (one_net, {"P2.6": "holds", "P2.6-BN": "inconclusive"}),
+        "10× per 4.5 units": (slow, {"P2.6": "partly"}),
+        "BN shrinks": (bn_shrinks, {"P2.6-BN": "partly", "P2.6": "holds"}),
+        "one seed, a net without drop": (no_drop, {"P2.3": "fails"}),
     }

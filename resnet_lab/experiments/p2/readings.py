@@ -2,7 +2,8 @@
 
 Drops under noise, accuracies after corruption and the sensitivities of Thm. 4.2 are measured on several nets
 (seeds) and many images each: their bands resample both levels (``stats.two_level_bootstrap``: seeds, then images),
-so one seed leaves the seed spread unknown and a comparison between nets undecided. §3.1's growth rate of one probe
+so one seed leaves the seed spread unknown and a comparison between nets undecided; one net's own drop takes the
+band over its images. §3.1's growth rate of one probe
 net resamples its probe images; of several, seeds then images; accuracies over seeds take Student's t.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import numpy as np
 
 from ...metrics.forward import within_stage_weights
-from ...stats import Estimate, bootstrap, from_moments, two_level_bootstrap, two_level_difference
+from ...stats import Estimate, bootstrap, from_moments, mean_se, two_level_bootstrap, two_level_difference
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:
@@ -33,8 +34,17 @@ def seed_drops(rows: list[dict], condition: str) -> list[np.ndarray]:
     return [_bits(m["noise_correct"]["clean"]).astype(float) - _bits(m["noise_correct"][condition]) for m in rows]
 
 
+def net_drop(m: dict, condition: str) -> Estimate:
+    """Return one net's accuracy drop under ``condition``, paired over the test images: the band of that net's drop
+    (valid for it; the spread between seeds of its recipe is another matter)."""
+    return mean_se(seed_drops([m], condition)[0], "paired over images")
+
+
 def drop_estimate(rows: list[dict], condition: str) -> Estimate:
-    """Return one (variant, n)'s accuracy drop under ``condition``: two-level bootstrap, seeds then shared images."""
+    """Return one (variant, n)'s accuracy drop under ``condition``: two-level bootstrap, seeds then shared images; one
+    seed: that net's own band over the images (:func:`net_drop`)."""
+    if len(rows) == 1:
+        return net_drop(rows[0], condition)
     return two_level_bootstrap(seed_drops(rows, condition), shared_inner=True)
 
 
