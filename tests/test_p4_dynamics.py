@@ -41,28 +41,35 @@ def test_expansive_two_classes_at_known_distance(factor, expected):
     assert minima.per_block[0, 1].numpy() == pytest.approx(3.0 * factor ** np.arange(6), rel=1e-12)
 
 
-@pytest.mark.parametrize("factor, blocks, ratio", [(1.0, 5, 1.0), (0.5, 5, 1.0), (2.0, 5, 2.0), (2.0, 6, 2.0)])
+@pytest.mark.parametrize("factor, blocks, ratio", [(1.0, 5, 1.0), (0.5, 5, 0.5), (2.0, 5, 1.0), (2.0, 6, 2.0)])
 def test_shadowing_two_points(factor, blocks, ratio):
-    """Two points d = 5 apart under x ↦ factor·x: orbits alternate, δ and ε have closed forms."""
+    """Two points d = 5 apart under x ↦ factor·x: orbits alternate, δ and ε have closed forms.
+
+    The shadow is the *other* point (an orbit's own start is excluded): it sits on the chain at odd blocks and
+    d·factorⁿ away at even ones. With the start allowed, ε was the smaller of the two maxima and the contracting
+    case gave Sh = 1 by construction."""
     points = np.array([[0.0, 0.0], [3.0, 4.0]])
     orbits = dyn.trace_pseudo_orbits(scaled_orbits(points, factor, blocks))
     scales = 5.0 * factor ** np.arange(blocks)
     delta = scales[1:].max()                         # jump at n: d·factor^{n+1}
-    eps = min(scales[1::2].max(), scales[0::2].max())  # shadow by either point: it matches every other step
+    eps = scales[0::2].max()                         # the other point is off the chain at even blocks
     assert orbits.images[0].tolist() == [0, 1] * (blocks // 2) + [0] * (blocks % 2)
     assert orbits.delta.numpy() == pytest.approx([delta, delta], rel=1e-12)
     assert orbits.epsilon.numpy() == pytest.approx([eps, eps], rel=1e-12)
+    assert orbits.shadow.tolist() == [1, 0]
     estimate = dyn.g_shadowing_constant(orbits)
     assert estimate.value == pytest.approx(ratio, rel=1e-12)
     assert (estimate.epsilon, estimate.delta) == pytest.approx((eps, delta), rel=1e-12)
 
 
 def test_shadowing_identity_line():
-    """Identity φ on points 0, 1, 3 of a line: orbits 0→1→0…, 1→0→1…, 3→1→0…; Sh = δ*(1)/1 = 1."""
+    """Identity φ on points 0, 1, 3 of a line: orbits 0→1→0…, 1→0→1…, 3→1→0…; Sh = δ*(1)/1 = 1. The orbit from 3
+    is shadowed by 1 (ε = 2), not by 3 itself (ε = 3)."""
     orbits = dyn.trace_pseudo_orbits(scaled_orbits(np.array([[0.0], [1.0], [3.0]]), 1.0, 4))
     assert orbits.images[2].tolist() == [2, 1, 0, 1]
     assert orbits.delta.tolist() == [1.0, 1.0, 2.0]
     assert orbits.epsilon.tolist() == [1.0, 1.0, 2.0]
+    assert orbits.shadow.tolist() == [1, 0, 1]
     estimate = dyn.g_shadowing_constant(orbits)
     assert (estimate.value, estimate.epsilon, estimate.delta) == (1.0, 1.0, 1.0)
     assert estimate.curve_epsilon.tolist() == [1.0, 1.0, 2.0]
@@ -137,6 +144,7 @@ def test_pseudo_orbits_match_brute_force():
             k.append(int(row.argmin()))
         jumps = [d[b + 1, k[b], k[b + 1]] for b in range(n_blocks - 1)]
         shadow_err = np.array([max(d[b, x, k[b]] for b in range(n_blocks)) for x in range(n)])
+        shadow_err[start] = np.inf                   # the start image is not its own orbit's shadow
         assert orbits.images[start].tolist() == k
         assert orbits.jumps[start].numpy() == pytest.approx(jumps, rel=1e-12)
         assert float(orbits.delta[start]) == pytest.approx(max(jumps), rel=1e-12)

@@ -183,28 +183,42 @@ class PseudoOrbits:
     shadow: torch.Tensor   # (N,) the image x attaining ε
 
 
+def follow_neighbours(nn_dist: torch.Tensor, nn_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the pseudo-orbit of every start image ``(images (N, B), jumps (N, B−1))`` from the neighbour tables.
+
+    ``k_0`` is the start and ``k_{n+1} = nn_index[n+1, k_n]``, the nearest other image to ``φ^{n+1}(k_n)`` at block
+    ``n+1``; the jump is that distance. ``nn_dist, nn_index``: ``nearest_neighbours(probs)``, ``(B, N)`` each.
+    """
+    images, jumps = [torch.arange(nn_index.shape[1], device=nn_index.device)], []
+    for block in range(1, nn_index.shape[0]):
+        jumps.append(nn_dist[block, images[-1]])
+        images.append(nn_index[block, images[-1]])
+    return torch.stack(images, dim=1), torch.stack(jumps, dim=1)
+
+
 def trace_pseudo_orbits(probs: torch.Tensor, max_elements: int = MAX_ELEMENTS,
                         neighbours: tuple[torch.Tensor, torch.Tensor] | None = None) -> PseudoOrbits:
     """Return the pseudo-orbits that start at each image and jump, after each unit, to the most similar other image.
 
-    ``x_n = φⁿ(k_n)`` with ``k_0`` the start and ``k_{n+1}`` the nearest other image to ``φ^{n+1}(k_n)`` under
-    ``d∘g`` at block ``n+1``; the jump is that distance. Shadows are sought among the same ``N`` images, so ε
-    is an upper bound on the best shadow in all of X. ``neighbours``: ``nearest_neighbours(probs)`` if already
-    computed (``sample_neighbours`` gives it with the cross-class distances in one pass).
+    ``x_n = φⁿ(k_n)`` (``follow_neighbours``). Shadows are sought among the same ``N`` images, so ε is an upper
+    bound on the best shadow in all of X, and never the orbit's own start image: its true orbit coincides with the
+    pseudo-orbit at block 0 and wherever the chain returns to it, and elsewhere on a two-cycle ``k_0, k_1, k_0, …``
+    it is one of the chain's own jumps away, so it shadows with ε ≤ δ and δ/ε ≥ 1 by construction (Sh_g = 1
+    exactly when the largest jump lands on such a block) — not a *slightly perturbed image* that follows the orbit
+    (Sec. 4). ``neighbours``: ``nearest_neighbours(probs)`` if already computed (``sample_neighbours`` gives it
+    with the cross-class distances in one pass).
     """
     nn_dist, nn_index = neighbours if neighbours is not None else nearest_neighbours(probs, max_elements)
     n_blocks, n = probs.shape[:2]
-    images = [torch.arange(n, device=probs.device)]
-    jumps = []
-    for block in range(1, n_blocks):
-        jumps.append(nn_dist[block, images[-1]])
-        images.append(nn_index[block, images[-1]])
-    images, jumps = torch.stack(images, dim=1), torch.stack(jumps, dim=1)
+    images, jumps = follow_neighbours(nn_dist, nn_index)
     orbit = probs[torch.arange(n_blocks, device=probs.device)[:, None], images.T]  # (B, N, K): g(x_n)
     epsilon = torch.empty(n, dtype=probs.dtype, device=probs.device)
     shadow = torch.empty(n, dtype=torch.long, device=probs.device)
     for rows, d in block_distances(orbit, probs, max_elements):
-        epsilon[rows], shadow[rows] = d.max(dim=0).values.min(dim=1)
+        worst = d.max(dim=0).values                     # (rows, N): maxₙ d(gφⁿ(x), g(x_n)) for every shadow x
+        local = torch.arange(worst.shape[0], device=probs.device)
+        worst[local, local + rows.start] = float("inf")  # orbit r starts at image r: not its own shadow
+        epsilon[rows], shadow[rows] = worst.min(dim=1)
     return PseudoOrbits(images, jumps, jumps.max(dim=1).values, epsilon, shadow)
 
 

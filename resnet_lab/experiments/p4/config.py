@@ -29,6 +29,9 @@ class P4Config:
     small_sample_per_class: int = 100     # a nested smaller sample: how the constants move with N
     max_elements: int = dyn.MAX_ELEMENTS  # distances held at once per chunk
     seeds: tuple[int, ...] = (0,)         # training seeds per network (orderings between networks need ≥ 3)
+    # networks also analysed at their initialisation (each seed, same width and sample): P4.4–P4.5's control, so
+    # that a closeness or a tracing rate is compared with what the architecture gives before any training
+    untrained: tuple[tuple[str, int], ...] = (("mnist", 50), ("cifar10", 18), ("cifar10", 50))
     # per-dataset changes to the protocol: {dataset: {"train": TrainConfig, "train_per_class": int | None}}
     per_dataset: dict = field(default_factory=dict)
 
@@ -38,6 +41,9 @@ class P4Config:
         train = own.get("train", self.train)
         return own.get("train_per_class", self.train_per_class), replace(train, seed=seed) if seed else train
 
+
+SMALL_TRAIN = replace(PAPER_TRAIN, epochs=25, batch_size=128, lr=1e-3, schedule="cosine", augment=True)
+SMALL_MNIST = replace(PAPER_TRAIN, epochs=3, lr=1e-3, schedule="cosine")
 
 PROFILES = {
     # Seconds on a CPU: width 4, 50 training images per class, 1 epoch at batch 100.
@@ -50,12 +56,15 @@ PROFILES = {
     # recipe overfits (train accuracy far above test within 10 epochs); with it, 15 epochs ended under-fitted,
     # just under ResNet-18's F1 bar, so 25. Constants on the whole test set in order (the paper's ~1K per class)
     # and on 100 test images per class.
-    "small": P4Config(small_sample_per_class=100, seeds=(0, 1, 2),
-                      train=replace(PAPER_TRAIN, epochs=25, batch_size=128, lr=1e-3, schedule="cosine", augment=True),
-                      per_dataset={"mnist": {"train": replace(PAPER_TRAIN, epochs=3, lr=1e-3, schedule="cosine")}}),
-    # One GPU, a few minutes per network: full width and data, 30 epochs, 3 seeds; constants on the whole test
+    "small": P4Config(small_sample_per_class=100, seeds=(0, 1, 2), train=SMALL_TRAIN,
+                      per_dataset={"mnist": {"train": SMALL_MNIST}}),
+    # One GPU: `small`'s recipe, whose committed networks (3 seeds of each) are the evidence that it reaches P4.1's
+    # bar and levels off (P4.1's ledger row at small); the paper's own (Adam 1e-4, 100 epochs, no augmentation) is
+    # `paper`, untried here, and cut to a few epochs it has no such evidence. 5 seeds: one depth's 5 against 5
+    # seeds can reach 95% in an exact test over seed pairs, 3 against 3 cannot (P4.2). Constants on the whole test
     # set and on 300 images per class.
-    "standard": P4Config(train=replace(PAPER_TRAIN, epochs=30), small_sample_per_class=300, seeds=(0, 1, 2)),
+    "standard": P4Config(small_sample_per_class=300, seeds=(0, 1, 2, 3, 4), train=SMALL_TRAIN,
+                         per_dataset={"mnist": {"train": SMALL_MNIST}}),
     # The paper: 100 epochs, the whole test set in order (~1K images per class); 3 seeds for the orderings.
     "paper": P4Config(seeds=(0, 1, 2)),
 }

@@ -6,7 +6,7 @@ import numpy as np
 
 from ...cache import cached
 from ...train import default_device
-from .config import CONTROL, EXPERIMENT
+from .config import CONTROL, EXPERIMENT, PROFILES
 from .measure import compute_result
 from .paper import ANIMAL_PAIRS, CLAIMS, NETWORKS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE3
 
@@ -21,18 +21,43 @@ def control_result(device=None) -> dict:
 # --- synthetic results: hand-built to hold, to fail, to hold partly and to be inconclusive ---------------
 ORDERED = {("mnist", 18): 4e-5, ("mnist", 50): 1e-5, ("cifar10", 18): 8e-3, ("cifar10", 50): 5e-3}
 REVERSED = {("mnist", 18): 1e-5, ("mnist", 50): 4e-5, ("cifar10", 18): 1e-6, ("cifar10", 50): 2e-5}
+DEEPER_BELOW = {("mnist", 18): 4e-2, ("mnist", 50): 1e-2, ("cifar10", 18): 4e-3, ("cifar10", 50): 1e-3}
 OTHER_PAIRS = [(0, 3), (0, 8), (3, 8), (5, 9), (1, 7)]  # neither the paper's MNIST pairs nor animal–animal
 UNITS = {18: 8, 50: 16}  # residual units of the revised ResNet-18 / -50 (blocks = units + 1)
+CONFIG_UNTRAINED = PROFILES["small"].untrained  # the networks a result also analyses at initialisation
+
+
+IMAGES = 1000    # start images of a synthetic sample (P4.5's bootstrap resamples them)
+
+
+def synthetic_hops(blocks: int, rate: float, accuracy: float) -> dict:
+    """Return a sample's per-image hop record: orbits whose hops keep the class at ``rate`` overall (spread over the
+    images so that they differ), the first ``accuracy`` share of images classified correctly."""
+    hops = blocks - 1
+    same = np.full(IMAGES, hops)
+    np.subtract.at(same, np.arange(round((1 - rate) * IMAGES * hops)) % IMAGES, 1)
+    correct = (np.arange(IMAGES) < round(accuracy * IMAGES)).astype(int)
+    return {"blocks": blocks, "orbit_same_hops": same.tolist(), "correct": correct.tolist(),
+            "hop_same_class": float(same.mean() / hops), "hops": IMAGES * hops, "sample_accuracy": float(correct.mean())}
+
+
+def table3_blocks(key: tuple[str, int], close: float | tuple, fill: float = 0.5) -> np.ndarray:
+    """Return a (10, 10, blocks) per-block minimum with Table 3's pairs of ``key`` at ``close`` × the paper's distance
+    (one factor, or one per pair) and every other entry at ``fill``."""
+    per_block = np.full((10, 10, UNITS[key[1]] + 1), fill)
+    table3 = [row for row in PAPER_TABLE3 if row[:2] == key]
+    for (*_, a, b, block, dist), factor in zip(table3, close if isinstance(close, tuple) else [close] * 4):
+        per_block[a, b, block] = dist * factor
+    return per_block
 
 
 def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain: float = 0.001,
                   min_max: dict | None = None, min_min: dict | None = None, se: float = 0.0, hard: str = "paper",
-                  close: float | tuple = 1.5, stays: bool = True, rate: float = 0.995) -> dict:
+                  close: float | tuple = 1.5, stays: bool = True, rate: float = 0.995, **_untrained) -> dict:
     """Return one hand-built run: F1 and last-epoch gain, both constants (``value · 10^(se·(seed − 1))``: ``se`` is
-    the seeds' spread in decades), which class pairs are
-    hardest ("paper": the named ones; "other": none of them), Table 3 pairs at ``close`` × the paper's distance
-    (one factor, or one per pair),
-    whether the Sh_g orbit stays in class and the per-hop same-class rate."""
+    the seeds' spread in decades), which class pairs are hardest ("paper": the named ones; "other": none of them),
+    Table 3 pairs at ``close`` × the paper's distance (one factor, or one per pair), whether the Sh_g orbit stays in
+    class and the per-hop same-class rate (``_untrained``: the options of its untrained twin, ``untrained_run``)."""
     dataset, depth = key
     f1 = PAPER_TABLE1[key][2] if f1 is None else f1
     blocks, jitter = UNITS[depth] + 1, 1 + 0.01 * seed
@@ -40,9 +65,7 @@ def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain
     named = (PAPER_HARD_MNIST_PAIRS if dataset == "mnist" else ANIMAL_PAIRS) if hard == "paper" else OTHER_PAIRS
     for a, b in named:
         per_block[a, b], mean[a, b] = 0.05 if hard == "paper" else 1e-6, 0.1
-    table3 = [row for row in PAPER_TABLE3 if row[:2] == key]
-    for (*_, a, b, block, dist), factor in zip(table3, close if isinstance(close, tuple) else [close] * 4):
-        per_block[a, b, block] = dist * factor
+    per_block = np.minimum(per_block, table3_blocks(key, close, fill=np.inf))
     per_block, mean = np.minimum(per_block, per_block.transpose(1, 0, 2)), np.minimum(mean, mean.T)
     constant = {r: v[key] * jitter * 10 ** (se * (seed - 1))
                 for r, v in (("min_max", min_max or ORDERED), ("min_min", min_min or ORDERED))}
@@ -51,22 +74,34 @@ def synthetic_run(key: tuple[str, int], seed: int, f1: float | None = None, gain
             "table1": {"f1": f1, "accuracy": f1, "images": 10000},
             "history": [{"epoch": 0, "test_acc": 0.1}, {"epoch": 1, "test_acc": f1 - gain},
                         {"epoch": 2, "test_acc": f1}],
-            "blocks": blocks,
             "constants": [{"expansive": constant["min_max"], "expansive_block": 1, "shadowing": 1.0,
-                           "closest_any_block": constant["min_min"], "lip": 2.0, "topological": 0.5}],
+                           "closest_any_block": constant["min_min"], "lip": 2.0, "topological": 0.5,
+                           "topological_linear_lip": 0.25}],
             "pairs": {"per_block": per_block.tolist(), "mean": mean.tolist()},
             "orbits": {"shadowing": {"labels": labels}, "class_crossing": {"labels": [4, 9]}},
-            "hop_same_class": rate, "hops": 10000 * (blocks - 1)}
+            **synthetic_hops(blocks, rate, f1)}
 
+
+def untrained_run(key: tuple[str, int], seed: int, untrained_close: float = 100.0, untrained_rate: float = 0.3,
+                  **_trained) -> dict:
+    """Return the untrained twin of a hand-built run: Table 3's pairs at ``untrained_close`` × the paper's distance,
+    hops keeping the class at ``untrained_rate``, accuracy at chance."""
+    per_block = table3_blocks(key, untrained_close)
+    return {"dataset": key[0], "depth": key[1], "seed": seed,
+            "pairs": {"per_block": np.minimum(per_block, per_block.transpose(1, 0, 2)).tolist()},
+            **synthetic_hops(UNITS[key[1]] + 1, untrained_rate, 0.1)}
 
 
 def synthetic_result(per_network: dict, seeds: int = 3) -> dict:
-    """Return a result of all four networks; ``per_network`` maps "all", a dataset or a network key to options."""
-    runs = []
+    """Return a result of all four networks and the untrained twins of three; ``per_network`` maps "all", a dataset
+    or a network key to options of ``synthetic_run`` and ``untrained_run``."""
+    runs, untrained = [], []
     for key in NETWORKS:
         options = {**per_network.get("all", {}), **per_network.get(key[0], {}), **per_network.get(key, {})}
         runs += [synthetic_run(key, seed, **options) for seed in range(seeds)]
-    return {"runs": runs, "provenance": {"profile": "synthetic"}}
+        if key in CONFIG_UNTRAINED:
+            untrained += [untrained_run(key, seed, **options) for seed in range(seeds)]
+    return {"runs": runs, "untrained": untrained, "provenance": {"profile": "synthetic"}}
 
 
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
@@ -75,23 +110,33 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "as the paper": (synthetic_result({"all": {"se": 0.01}}), dict.fromkeys(CLAIMS, "holds")),
         "trained, claims false": (
             synthetic_result({"all": {"min_max": REVERSED, "min_min": REVERSED, "se": 0.01, "hard": "other",
-                                      "close": 20, "stays": False, "rate": 0.5}}),
-            {"P4.1": "holds", "P4.2": "fails", "P4.3": "fails", "P4.4": "fails", "P4.5": "fails"}),
+                                      "close": 20, "stays": False, "rate": 0.5, "untrained_rate": 0.7}}),
+            {"P4.1": "holds", "P4.2": "fails", "P4.2-datasets": "fails", "P4.3": "fails", "P4.4": "fails",
+             "P4.5": "fails"}),
+        "deeper below, CIFAR-10 below MNIST": (
+            synthetic_result({"all": {"min_max": DEEPER_BELOW, "min_min": DEEPER_BELOW}}),
+            {"P4.2": "holds", "P4.2-datasets": "fails"}),
         "partly": (
             synthetic_result({"all": {"min_max": dict.fromkeys(NETWORKS, 1e-3), "se": 0.01, "rate": 0.97,
                                       "stays": False},
                               "cifar10": {"hard": "other"}, ("mnist", 50): {"close": (1.5, 1.5, 20, 20)}}),
-            {"P4.1": "holds", "P4.2": "partly", "P4.3": "partly", "P4.4": "partly", "P4.5": "partly"}),
+            {"P4.1": "holds", "P4.2": "partly", "P4.2-datasets": "partly", "P4.3": "partly", "P4.4": "partly",
+             "P4.5": "partly"}),
+        "untrained networks as close and as faithful": (
+            synthetic_result({"all": {"untrained_close": 1.5, "untrained_rate": 0.995}}),
+            {"P4.1": "holds", "P4.4": "inconclusive", "P4.5": "inconclusive"}),
         "CIFAR-10 levelled off below its bar": (
             synthetic_result({"cifar10": {"f1": 0.5}, "mnist": {"rate": 0.97}}),
-            {"P4.1": "partly", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "holds", "P4.5": "partly"}),
+            {"P4.1": "partly", "P4.2": "inconclusive", "P4.2-datasets": "inconclusive", "P4.3": "inconclusive",
+             "P4.4": "holds", "P4.5": "partly"}),
         "under-trained, one seed": (
             synthetic_result({"all": {"f1": 0.5, "gain": 0.03}}, seeds=1), dict.fromkeys(CLAIMS, "inconclusive")),
         "orderings inside the band": (
-            synthetic_result({"all": {"se": 3.0}}), {"P4.1": "holds", "P4.2": "inconclusive", "P4.3": "holds"}),
+            synthetic_result({"all": {"se": 3.0}}),
+            {"P4.1": "holds", "P4.2": "inconclusive", "P4.2-datasets": "inconclusive", "P4.3": "holds"}),
         "untrained, levelled off": (
             synthetic_result({"all": {"f1": 0.1, "min_max": REVERSED, "min_min": REVERSED, "hard": "other",
-                                      "close": 100, "rate": 0.4}}),
-            {"P4.1": "fails", "P4.2": "inconclusive", "P4.3": "inconclusive", "P4.4": "inconclusive",
-             "P4.5": "inconclusive"}),
+                                      "close": 100, "rate": 0.4, "untrained_rate": 0.5}}),
+            {"P4.1": "fails", "P4.2": "inconclusive", "P4.2-datasets": "inconclusive", "P4.3": "inconclusive",
+             "P4.4": "inconclusive", "P4.5": "inconclusive"}),
     }

@@ -21,6 +21,7 @@ from ...artifacts import artifact_dir, save_arrays
 from ...cache import cached
 from ...data import DataSpec, DeviceLoader, ImageData, PaddedData, load_dataset, to_rgb32
 from ...metrics import dynamics as dyn
+from ...models import build_model
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
@@ -138,21 +139,43 @@ def analyse(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
     main, minima, orbits, shadowing = constants(probs, labels, weight, cfg.max_elements, (nn_dist, nn_index))
     sub = nested_subset(labels, cfg.small_sample_per_class)
     small, *_ = constants(probs[:, sub], labels[sub], weight, cfg.max_elements)
-    hop_labels = labels[orbits.images]                       # (N, B): the class of the image at each hop
-    same_hop = hop_labels[:, 1:] == hop_labels[:, :-1]
-    two_cycle = (orbits.images[:, 2:] == orbits.images[:, :-2]).all(dim=1)  # k₀, k₁, k₀, k₁, …
     return {
         "constants": [main, small],
         "blocks": probs.shape[0],
         "pairs": asdict(minima),
-        "orbit_stay_fraction": float((hop_labels == labels[:, None]).all(dim=1).double().mean()),
-        "hop_same_class": float(same_hop.double().mean()), "hops": int(same_hop.numel()),
-        "orbit_two_cycle_fraction": float(two_cycle.double().mean()),
+        **hop_record(orbits.images, labels, probs),
         "orbits": shown_orbits(orbits, shadowing, labels, probs),
         "shadowing_curve": {"epsilon": thin(shadowing.curve_epsilon), "delta": thin(shadowing.curve_delta)},
-        "sample_accuracy": float((probs[-1].argmax(-1) == labels).double().mean()),
         "lip_stretch": lipschitz_stretch(model, sample, device),
     }
+
+
+def hop_record(images: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor) -> dict:
+    """Return how the traced orbits keep their class, and per start image what P4.5's bootstrap resamples.
+
+    ``images``: ``(N, B)`` the orbits (``dyn.follow_neighbours``). Per start image: how many of its hops land on
+    an image of the class it leaves (``orbit_same_hops``) and whether the head classifies it correctly at the
+    last block (``correct``): the orbits share images, so a band over hops counts one orbit many times.
+    """
+    hop_labels = labels[images]                              # (N, B): the class of the image at each hop
+    same_hop = hop_labels[:, 1:] == hop_labels[:, :-1]
+    two_cycle = (images[:, 2:] == images[:, :-2]).all(dim=1)  # k₀, k₁, k₀, k₁, …
+    correct = probs[-1].argmax(-1) == labels
+    return {"orbit_stay_fraction": float((hop_labels == labels[:, None]).all(dim=1).double().mean()),
+            "hop_same_class": float(same_hop.double().mean()), "hops": int(same_hop.numel()),
+            "orbit_two_cycle_fraction": float(two_cycle.double().mean()),
+            "orbit_same_hops": same_hop.sum(dim=1).tolist(), "correct": correct.int().tolist(),
+            "sample_accuracy": float(correct.double().mean())}
+
+
+def analyse_untrained(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
+    """Return what P4.4–P4.5 compare a trained network with: Table 3's closest class pairs per block and the
+    traced orbits' hops, for the same architecture at its initialisation on the same sample."""
+    probs = sample_probabilities(model, sample, device)
+    labels = sample.labels.to(probs.device)
+    minima = dyn.class_pair_minima(probs, labels, cfg.max_elements)
+    images, _ = dyn.follow_neighbours(*dyn.nearest_neighbours(probs, cfg.max_elements))
+    return {"blocks": probs.shape[0], "pairs": {"per_block": minima.per_block}, **hop_record(images, labels, probs)}
 
 
 def load_sample(dataset: str, per_class: int | None) -> ImageData:
@@ -196,6 +219,13 @@ def train_net(cfg: P4Config, profile: str, dataset: str, depth: int, seed: int, 
                         progress=progress)
 
 
+def untrained_net(cfg: P4Config, dataset: str, depth: int, seed: int, device) -> nn.Module:
+    """Return one network as ``train_net`` builds it before its first step (the same seed), never trained."""
+    name, options, _, train, _ = _net_call(cfg, dataset, depth, seed)
+    torch.manual_seed(train.seed)
+    return build_model(name, **options).to(device).eval()
+
+
 def items(profile: str) -> list:
     """Return every network of ``profile`` as a work item."""
     cfg = select(PROFILES, profile)
@@ -210,7 +240,7 @@ def compute_item(item, device=None, progress: bool = True) -> None:
 
 def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: bool) -> dict:
     """Train (or reload) every network of ``cfg`` and analyse it; save the images the figures show."""
-    runs, samples = [], {}
+    runs, untrained, samples = [], [], {}
     for dataset in cfg.datasets:
         per_class, _ = cfg.training(dataset)
         data = PaddedData(dataset, train_per_class=per_class, test_per_class=cfg.test_per_class)
@@ -220,7 +250,11 @@ def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: b
                 model, record = train_net(cfg, profile, dataset, depth, seed, force, device, progress)
                 runs.append({"dataset": dataset, "depth": depth, "seed": seed,
                              **evaluate_network(model, record, data, sample, cfg, device)})
-    result = {"config": asdict(cfg), "runs": runs, "data_source": "; ".join(s.source for s in samples.values())}
+                if (dataset, depth) in cfg.untrained:
+                    untrained.append({"dataset": dataset, "depth": depth, "seed": seed, **analyse_untrained(
+                        untrained_net(cfg, dataset, depth, seed, device), sample, cfg, device)})
+    result = {"config": asdict(cfg), "runs": runs, "untrained": untrained,
+              "data_source": "; ".join(s.source for s in samples.values())}
     save_figure_images(result, samples, profile)
     return result
 

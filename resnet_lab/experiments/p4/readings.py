@@ -1,9 +1,11 @@
 """P4's readings: a result turned into the numbers (with bands) that both the verdicts and the tables use."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ...stats import Estimate, over_seeds_log10
+from ...stats import Estimate, bootstrap, over_seeds_log10, paired_bootstrap, seed_pair_sign, seed_pair_test, sign
 from .paper import DATASET_NAMES, F1_MARGIN, PAPER_TABLE1, TOP
 
 READINGS = {"min_max": "Def. 1 min–max", "min_min": "min–min"}  # the two readings of the g-expansive constant
@@ -65,6 +67,56 @@ def expansive_estimate(runs: list[dict], reading: str) -> Estimate:
     and the constants of three seeds span decades: the seeds are the sampling unit, and the scale is logarithmic.
     """
     return over_seeds_log10([per_seed_constant(r, reading) for r in runs])
+
+
+def ordering_test(nets: dict, ordering, reading: str) -> tuple[float, int, float, int]:
+    """Return ``(wins, pairs, p, sign)`` of an ordering over seed pairs (``stats.seed_pair_test``).
+
+    ``ordering``: ``(stratum, higher, lower)`` networks, e.g. ``paper.DEPTH_ORDERING``; ``sign`` +1 when the
+    higher network's constants lie above the lower's beyond the band (the paper's way), −1 reversed, 0 undecided.
+    """
+    strata = [([per_seed_constant(r, reading) for r in nets[high]], [per_seed_constant(r, reading) for r in nets[low]])
+              for _, high, low in ordering]
+    return (*seed_pair_test(strata), seed_pair_sign(strata))
+
+
+def untrained_runs(result: dict, key: tuple[str, int]) -> list[dict]:
+    """Return the untrained analyses of network ``key`` (P4.4–P4.5's control), seeds in order; [] if none stored."""
+    return sorted((u for u in result.get("untrained", []) if (u["dataset"], u["depth"]) == key),
+                  key=lambda u: u["seed"])
+
+
+def pair_distance(run: dict, a: int, b: int) -> float:
+    """Return a run's closest approach of classes ``a`` and ``b`` at any block (Table 3), floored at the smallest
+    positive float64 so that its log10 exists (two images whose probabilities agree to every digit)."""
+    return max(float(np.min(np.asarray(run["pairs"]["per_block"][a][b], dtype=float))), np.finfo(float).tiny)
+
+
+def pair_ratio(runs: list[dict], a: int, b: int, paper: float) -> Estimate:
+    """Return log10 of our closest approach over the paper's distance, the mean over seeds with its t band."""
+    est = over_seeds_log10([pair_distance(r, a, b) for r in runs])
+    return replace(est, value=est.value - float(np.log10(paper)))
+
+
+def below(est: Estimate, bar: float) -> int | None:
+    """Return +1 if ``est`` lies below ``bar`` beyond its band, −1 above it beyond the band, 0 inside, None unknown."""
+    return sign(replace(est, value=bar - est.value))
+
+
+def hop_shares(run: dict) -> np.ndarray:
+    """Return, per start image, the share of its orbit's hops that land on an image of the class they leave."""
+    return np.asarray(run["orbit_same_hops"], dtype=float) / (run["blocks"] - 1)
+
+
+def hops_versus_accuracy(run: dict) -> Estimate:
+    """Return the per-hop same-class rate minus the network's accuracy on the same images, with a bootstrap band
+    over start images (per image: its orbit's same-class share minus whether it is classified correctly)."""
+    return bootstrap(hop_shares(run) - np.asarray(run["correct"], dtype=float))
+
+
+def hops_versus_untrained(run: dict, untrained: dict) -> Estimate:
+    """Return the per-hop same-class rate minus the untrained network's, paired by start image (bootstrap band)."""
+    return paired_bootstrap(hop_shares(run), hop_shares(untrained))
 
 
 def blocks_of_max(runs: list[dict]) -> str:

@@ -14,7 +14,8 @@ from .measure import load_sample
 from .paper import ANIMAL_PAIRS, JUDGED, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, chance_tail
 from .paper import CLAIMS
 from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, find_run, hardest_pairs,
-                       last_gain, mean_f1, name, networks, orbit_stays, per_seed_constant)
+                       last_gain, mean_f1, name, networks, orbit_stays, pair_distance, pair_ratio, per_seed_constant,
+                       untrained_runs)
 
 
 def table1_frame(result: dict):
@@ -45,8 +46,8 @@ def table2_frame(result: dict, sample: int = 0):
                      "paper g-shadowing (ε, δ)": f"{paper[1]} ({paper[2]}, {paper[3]})",
                      "Lip(g) softmax∘linear": c["lip"], "‖W‖₂ (linear only)": c["lip_linear"],
                      "paper Lip(g)": paper[4],
-                     "T_g ≥ Sh/Lip(g)": c["topological"], "Sh/‖W‖₂": c["topological_linear_lip"],
-                     "paper T_g ≥": paper[5]})
+                     "Sh/‖W‖₂ (the paper's column: LipSDP bounds ‖W‖₂)": c["topological_linear_lip"],
+                     "paper T_g ≥ Sh/Lip(g)": paper[5], "T_g ≥ Sh/(½‖W‖₂) = 2·Sh/‖W‖₂": c["topological"]})
     return pd.DataFrame(rows).set_index(["dataset", "model", "seed"]).T
 
 
@@ -135,17 +136,21 @@ def pair_frame(result: dict):
 
 
 def paper_table3_frame(result: dict):
-    """Return the paper's Table 3 class pairs with our closest distance for the same pair and network."""
+    """Return the paper's Table 3 pairs with our closest distance for the same pair and network: per seed, their
+    geometric mean, and the same networks' before training on the same sample (P4.4's control)."""
     import pandas as pd
 
     rows = []
     for d, n, a, b, block, dist in PAPER_TABLE3:
-        r = find_run(result, d, n)
-        if r is not None:
-            per_block = np.array(r["pairs"]["per_block"][a][b], dtype=float)
-            rows.append({"dataset": d, "model": f"ResNet-{n}", "classes": f"{r['classes'][a]} – {r['classes'][b]}",
-                         "paper block": block, "paper distance": dist, "our block": int(per_block.argmin()),
-                         "our distance": per_block.min()})
+        runs, untrained = networks(result).get((d, n), []), untrained_runs(result, (d, n))
+        if runs:
+            per_block = np.array(runs[0]["pairs"]["per_block"][a][b], dtype=float)
+            rows.append({"dataset": d, "model": f"ResNet-{n}", "classes": f"{runs[0]['classes'][a]} – "
+                         f"{runs[0]['classes'][b]}", "paper block": block, "paper distance": dist,
+                         "our block (seed 0)": int(per_block.argmin()),
+                         "ours per seed": ", ".join(f"{pair_distance(r, a, b):.2g}" for r in runs),
+                         "ours / paper (geometric mean)": 10 ** pair_ratio(runs, a, b, dist).value,
+                         "untrained / paper": 10 ** pair_ratio(untrained, a, b, dist).value if untrained else None})
     return pd.DataFrame(rows)
 
 
@@ -235,19 +240,24 @@ def findings_table2(result: dict, rows: list[Claim]) -> str:
     text = (f"**What we found.** At `{profile_of(result)}`, with {' or '.join(map(str, seeds))} seed{plural} "
             "per network (geometric means over seeds): "
             + "; ".join(parts) + ".")
-    text += (" The min–min constants of one network's seeds lie decades apart, so they are averaged and compared on "
-             "log10 (Welch's t over the seeds), and the seeds carry the band: a bootstrap over images of a minimum "
+    text += (" The min–min constants of one network's seeds lie decades apart, so the orderings count seed pairs "
+             "(ranks only) rather than averaging, and the seeds carry the band: a bootstrap over images of a minimum "
              "keeps the closest pair in most draws and understates its noise.")
-    row = _row(rows, "P4.2")
-    orderings = [p for p in row.value.split("; ") if "orderings" in p]
-    if orderings:
-        text += " Orderings between networks — " + "; ".join(orderings) + "."
+    for claim_id in ("P4.2", "P4.2-datasets"):
+        counts = [p for p in _row(rows, claim_id).value.split("; ") if "seed pairs" in p]
+        if counts:
+            text += f" {claim_id}, counted over seed pairs: " + "; ".join(counts) + f" — {_verdict(rows, claim_id)}."
     stretch = [r["lip_stretch"] for r in result["runs"] if r.get("lip_stretch") is not None]
     if stretch:
         holds = "passes for every network" if max(stretch) <= 1 + 1e-9 else "fails for some network"
         text += (f" The Lipschitz check below {holds}: the largest observed stretch is {_span(stretch, '.2f')} "
                  f"of $\\tfrac12\\|W\\|_2$.")
-    return text + f" So {_verdict(rows, 'P4.2')}" + (f" ({row.reason})." if row.reason else ".")
+    sh = "; ".join(f"{name(k)} {_span([r['constants'][0]['topological_linear_lip'] for r in runs], '.2g')} "
+                   f"(paper {PAPER_TABLE2[k][5]:.2g})" for k, runs in nets.items())
+    text += (" Table 2's last column is $Sh_g/\\mathrm{Lip}(g)$ with LipSDP's bound on the linear layer, i.e. "
+             f"$Sh_g/\\|W\\|_2$; ours per seed: {sh}. The $T_g$ bound in the table divides by "
+             "$\\tfrac12\\|W\\|_2$ (the softmax's Lipschitz constant) and is twice that by construction.")
+    return text
 
 
 def _every_seed(rows: list[Claim], claim_id: str) -> str:
@@ -278,25 +288,32 @@ def findings_pairs(result: dict, rows: list[Claim]) -> str:
 
 
 def findings_table3(result: dict, rows: list[Claim]) -> str:
-    """P4.4's findings: our closest distance for each of Table 3's pairs as a multiple of the paper's."""
-    w = CLAIMS["P4.4"].t["window"]
-    judged, other = [], []
+    """P4.4's findings: Table 3's pairs as multiples of the paper's distance over seeds, beside the untrained
+    networks' on the same sample."""
+    w, judged, other = CLAIMS["P4.4"].t["window"], [], []
     for d, n, a, b, _block, paper in PAPER_TABLE3:
-        r = find_run(result, d, n)
-        if r is None:
-            continue
-        ours = float(np.array(r["pairs"]["per_block"][a][b], dtype=float).min())
-        (judged if (d, n) == ("mnist", 50) else other).append((f"{r['classes'][a]}–{r['classes'][b]}", ours / paper))
+        runs, untrained = networks(result).get((d, n), []), untrained_runs(result, (d, n))
+        if runs:
+            ours = 10 ** pair_ratio(runs, a, b, paper).value
+            control = 10 ** pair_ratio(untrained, a, b, paper).value if untrained else None
+            (judged if (d, n) == ("mnist", 50) else other).append((f"{name((d, n))} {a}–{b}", ours, control))
     if not judged:
         return f"**What we found.** MNIST ResNet-50 did not run at `{profile_of(result)}`: {_verdict(rows, 'P4.4')}."
-    inside = sum(1 / w <= x <= w for _, x in judged)
-    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50 brings Table 3's pairs to "
-            + ", ".join(f"{p}: {_times(x)}" for p, x in judged) + " the paper's distance; "
-            + f"{inside} of {len(judged)} lie within the {w:g}× window." + _every_seed(rows, "P4.4"))
-    ratios = [x for _, x in judged]
-    if min(ratios) > 0 and max(ratios) / min(ratios) > w * w:
-        text += (f" Across the pairs the ratios span {np.log10(max(ratios) / min(ratios)):.1f} orders of "
-                 f"magnitude, more than one window around single published values can hold.")
+
+    def listing(items) -> str:
+        return ", ".join(f"{p}: {_times(x)}" + (f" (untrained {_times(u)})" if u is not None else "")
+                         for p, x, u in items)
+
+    inside = sum(x <= w for _, x, _ in judged)
+    text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50 brings Table 3's digit-2 pairs to "
+            + listing(judged) + " the paper's distance (geometric means over seeds; in brackets the same networks "
+            f"before training, on the same images); {inside} of {len(judged)} lie at or below the {w:g}× window (point "
+            "estimates; the ledger row weighs each against its band over seeds).")
+    controls = [u for *_, u in judged if u is not None]
+    if controls:
+        text += (" Untrained, MNIST ResNet-50 comes " + ("within" if min(controls) <= w else "no closer than")
+                 + f" {_times(min(controls))} at its closest, so closeness "
+                 + ("alone does not" if min(controls) <= w else "can") + " tell training apart here.")
     run = find_run(result, "mnist", 50)
     loss, paper_loss = run["table1"].get("loss"), PAPER_TABLE1[("mnist", 50)][3]
     if loss is not None:
@@ -305,34 +322,31 @@ def findings_table3(result: dict, rows: list[Claim]) -> str:
                     "less confident than the paper's network." if loss > paper_loss else
                     "more confident than the paper's."))
     if other:
-        closer = all(x < 1 for _, x in other)
-        lo, hi = _times(min(x for _, x in other)), _times(max(x for _, x in other))
-        text += (f" The CIFAR-10 pairs (not judged) lie at {lo} to {hi} the paper's"
-                 + (": closer than the paper's." if closer else "."))
+        text += " The CIFAR-10 pairs (reported, not judged): " + listing(other) + "."
     return text + f" So {_verdict(rows, 'P4.4')}."
 
 
 def findings_orbits(result: dict, rows: list[Claim]) -> str:
-    """P4.5's findings: the Sh_g orbit's class, and the per-hop same-class rates beside the criterion's bars."""
-    t = CLAIMS["P4.5"].t
+    """P4.5's findings: the Sh_g orbit's class, and the per-hop same-class rates beside the network's accuracy and
+    the untrained network's rate."""
     runs = networks(result).get(("mnist", 50), [])
-    if not runs or any("hop_same_class" not in r for r in runs):
+    if not runs or any("orbit_same_hops" not in r for r in runs):
         return f"**What we found.** MNIST ResNet-50's orbits were not traced at `{profile_of(result)}`."
     rates = [r["hop_same_class"] for r in runs]
-    rate = float(np.mean(rates))
-    where = ("at or above" if min(rates) >= t["hold_rate"] else
-             f"above the {t['partly_rate']:.0%} of *partly*, below" if min(rates) >= t["partly_rate"] else
-             f"below the {t['partly_rate']:.0%} of *partly* and")
+    accuracy = [r["sample_accuracy"] for r in runs]
+    untrained = [u["hop_same_class"] for u in untrained_runs(result, ("mnist", 50))]
     stays = sum(orbit_stays(r["orbits"]["shadowing"]) for r in runs)
     orbit = ("stays in its class for every seed" if stays == len(runs) else
              f"leaves its class for {len(runs) - stays} of {len(runs)} seeds")
+    rel = ("above" if min(rates) > max(accuracy) else "below" if max(rates) < min(accuracy) else "around")
     text = (f"**What we found.** At `{profile_of(result)}`, MNIST ResNet-50's $Sh_g$ orbit {orbit}, and over all "
-            f"traced orbits {_span(rates, '.1%')} of hops (per seed) land on an image of the same class: {where} the "
-            f"{t['hold_rate']:.0%} of *holds*. Every seed is judged and the row holds only if every seed does; the "
-            "hops of one network are not independent draws, so the band is the spread over seeds, not a binomial over "
-            "hops.")
-    if rate < 1:
-        text += f" The most similar image is of another class about one hop in {1 / (1 - rate):.0f}."
+            f"traced orbits {_span(rates, '.1%')} of hops (per seed) land on an image of the same class, {rel} the "
+            f"network's own accuracy on the same images ({_span(accuracy, '.1%')})")
+    if untrained:
+        text += (f" and {'above' if min(rates) > max(untrained) else 'not above'} the "
+                 f"{_span(untrained, '.1%')} of the same networks before training")
+    text += (". Every seed is judged and the row holds only if every seed does; the orbits share images, so the "
+             "bands resample start images, not hops.")
     others = [(name(k), float(np.mean([r["hop_same_class"] for r in rs]))) for k, rs in networks(result).items()
               if k != ("mnist", 50) and all("hop_same_class" in r for r in rs)]
     if others:

@@ -1,22 +1,27 @@
-"""P4's verdicts: one function per ledger row (P4.1–P4.5), and ``claims(result)`` that returns them all.
+"""P4's verdicts: one function per ledger row (P4.1–P4.5, P4.2-datasets), and ``claims(result)`` returning them all.
 
-P4.1 (Table 1's F1 near the paper's) is the quality gate of P4.2–P4.5: a network below it makes those rows
-inconclusive (``paper.TRAINED``). Every seed is judged: P4.2 compares the networks' constants over their seeds on
-log10 (Welch's t), P4.3–P4.5 judge each seed and combine the seeds' verdicts with ``ledger.combine`` (holds only if
-every seed holds). Imports only ``paper``, ``readings`` and the shared ledger and stats.
+P4.1 (Table 1's F1 near the paper's) is the quality gate of the others: a network below it makes those rows
+inconclusive (``paper.TRAINED``). Every seed is judged: P4.2's two orderings (depth, datasets) count seed pairs
+(an exact stratified test), P4.4 takes log10 ratios over seeds, P4.3 and P4.5 judge each seed and combine the
+seeds' verdicts with ``ledger.combine`` (holds only if every seed holds). P4.4–P4.5 compare with the same networks
+at initialisation. Imports only ``paper``, ``readings`` and the shared ledger and stats.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from ...ledger import Claim, combine, judge, profile_of, tally
-from ...stats import accuracy_estimate, difference, over_seeds, sign
-from .paper import (ANIMAL_PAIRS, CLAIMS, JUDGED, NETWORKS, ORDERINGS, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1,
-                    PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
-from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, hardest_pairs, last_gain,
-                       mean_f1, name, networks, orbit_stays, trained_margins)
+from ...stats import accuracy_estimate, over_seeds, sign
+from .paper import (ANIMAL_PAIRS, CLAIMS, DATASET_NAMES, DATASET_ORDERING, DEPTH_ORDERING, JUDGED, NETWORKS,
+                    PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
+from .readings import (READINGS, RANKINGS, below, blocks_of_max, expansive_estimate, f1_bar, hardest_pairs,
+                       hops_versus_accuracy, hops_versus_untrained, last_gain, mean_f1, name, networks, orbit_stays,
+                       ordering_test, pair_distance, pair_ratio, per_seed_constant, trained_margins, untrained_runs)
 
-STALE = "the result predates the per-hop rates: recompute it (python -m resnet_lab run p4)"
+STALE = ("the result predates the per-image hop counts and the untrained networks: recompute it "
+         "(python -m resnet_lab run p4)")
 
 
 def _seeds_rule(verdicts: list[str]) -> str:
@@ -44,43 +49,66 @@ def claim_table1(result: dict) -> Claim:
     return spec.row(value, verdict, gate_measured=gains, band=band, profile=profile)
 
 
-def reading_status(est: dict) -> tuple[str, list[int | None]]:
-    """Return ('holds' | 'fails' | 'inconclusive', the sign of each ordering beyond the band): every ordering the
-    paper's way holds, one reversed fails (``tally`` without partial credit)."""
-    signs = [sign(difference(est[high], est[low])) for low, high in ORDERINGS]
-    return tally(signs, partial=False), signs
+def _constants_text(nets: dict, key: tuple[str, int], readings: dict) -> str:
+    """Return one network's constants for an ordering row: both readings' geometric means, per seed, and blocks."""
+    runs = nets[key]
+    text = ", ".join(f"{READINGS[r]} {10 ** readings[r].value:.3g} (geometric mean of "
+                     + ", ".join(f"{per_seed_constant(x, r):.2g}" for x in runs) + ")" for r in READINGS)
+    return f"{name(key)}: {text}; Def. 1's max at block{'s' * (len(runs) > 1)} {blocks_of_max(runs)}"
 
 
-def claim_expansive(result: dict) -> Claim:
-    """P4.2: the orderings of the g-expansive constant under both readings: log10 over seeds, Welch's t."""
-    spec, nets, profile = CLAIMS["P4.2"], networks(result), profile_of(result)
-    if any(k not in nets for k in NETWORKS):
+def claim_ordering(result: dict, claim_id: str, ordering, relation: str) -> Claim:
+    """P4.2 / P4.2-datasets: one of Table 2's orderings, counted over seed pairs under both readings."""
+    spec, nets, profile = CLAIMS[claim_id], networks(result), profile_of(result)
+    keys = [k for _, high, low in ordering for k in (high, low)]
+    if any(k not in nets for k in keys):
         return spec.not_run(_needs_all(nets), profile)
-    est = {reading: {k: expansive_estimate(nets[k], reading) for k in NETWORKS} for reading in READINGS}
-    status = {reading: reading_status(est[reading]) for reading in READINGS}
-    parts = []
-    for k in NETWORKS:
-        blocks = f"block{'s' * (len(nets[k]) > 1)} {blocks_of_max(nets[k])}"
-        mm, mn = est["min_max"][k], est["min_min"][k]
-        parts.append(f"{name(k)}: min–max {10 ** mm.value:.3g} (geometric mean; log10 {mm.format('.3g')}) at "
-                     f"{blocks}, min–min {10 ** mn.value:.3g} (log10 {mn.format('.3g')}; paper "
-                     f"{PAPER_TABLE2[k][0]:.3g}, ours/paper ×{10 ** mn.value / PAPER_TABLE2[k][0]:.2g}); "
-                     f"T_g ≥ Sh/Lip per seed = " + ", ".join(f"{r['constants'][0]['topological']:.3g}" for r in nets[k])
-                     + f" (paper {PAPER_TABLE2[k][5]:.3g})")
-    parts += [f"{READINGS[r]}: of 4 orderings, {sum(s == 1 for s in status[r][1])} the paper's way and "
-              f"{sum(s == -1 for s in status[r][1])} reversed beyond the band" for r in READINGS]
-    seeds = min(len(nets[k]) for k in NETWORKS)
-    mm, mn = status["min_max"][0], status["min_min"][0]
+    est = {k: {r: expansive_estimate(nets[k], r) for r in READINGS} for k in keys}
+    tests = {r: ordering_test(nets, ordering, r) for r in READINGS}
+    parts = [_constants_text(nets, k, est[k]) for k in keys]
+    for r, (wins, pairs, p, s) in tests.items():
+        per = ", ".join(f"{DATASET_NAMES.get(o[0], f'ResNet-{o[0]}')} {w:g}/{n}"
+                        for o in ordering for w, n, *_ in [ordering_test(nets, [o], r)])
+        parts.append(f"{READINGS[r]}: {relation} in {wins:g} of {pairs} seed pairs ({per}), exact p = {p:.3g}"
+                     + {1: ", the paper's way", -1: ", reversed", 0: ", undecided"}[s])
+    seeds = min(len(nets[k]) for k in keys)
+    mm, mn = tests["min_max"][3], tests["min_min"][3]
     if seeds < spec.t["min_seeds"]:
-        verdict = "inconclusive"
-        reason = f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
-    elif mm == "holds" or mn == "holds" or "fails" in (mm, mn):
-        verdict, reason = judge(mm == "holds", partly=mn == "holds"), ""
+        verdict, reason = "inconclusive", f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
+    elif 1 in (mm, mn) or -1 in (mm, mn):
+        verdict, reason = judge(mm == 1, partly=mn == 1), ""
     else:
-        verdict, reason = "inconclusive", "every ordering not reversed lies inside its band under both readings"
-    band = {f"{name(k)} {READINGS[r]} (log10)": est[r][k] for r in READINGS for k in NETWORKS}
-    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, NETWORKS), band=band,
+        verdict, reason = "inconclusive", "the seed-pair count lies inside its band under both readings"
+    band = {f"{READINGS[r]}: seed pairs the paper's way": {"wins": w, "pairs": n, "exact p": p}
+            for r, (w, n, p, _) in tests.items()}
+    band.update({f"{name(k)} {READINGS[r]} (log10)": est[k][r] for k in keys for r in READINGS})
+    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, keys), band=band,
                     profile=profile)
+
+
+def claim_depth(result: dict) -> Claim:
+    """P4.2: ResNet-50's constant below ResNet-18's, on each dataset, pooled over the datasets."""
+    claim = claim_ordering(result, "P4.2", DEPTH_ORDERING, "ResNet-18 above ResNet-50")
+    return claim if claim.verdict == "not run" else replace(claim, value=claim.value + "; " + _table2_text(result))
+
+
+def claim_datasets(result: dict) -> Claim:
+    """P4.2-datasets: CIFAR-10's constant above MNIST's, at each depth, pooled over the depths."""
+    return claim_ordering(result, "P4.2-datasets", DATASET_ORDERING, "CIFAR-10 above MNIST")
+
+
+def _table2_text(result: dict) -> str:
+    """Return Table 2's other columns, reported beside P4.2 and not judged: Sh_g, and Sh_g/‖W‖₂ beside the paper's
+    Sh_g/Lip(g) (LipSDP on the linear layer, i.e. ‖W‖₂); our T_g bound divides by ½‖W‖₂, twice that by construction."""
+    parts = []
+    for k, runs in networks(result).items():
+        c = [r["constants"][0] for r in runs]
+        parts.append(f"{name(k)} Sh_g " + ", ".join(f"{x['shadowing']:.3g}" for x in c)
+                     + f" (paper {PAPER_TABLE2[k][1]:.3g}), Sh_g/‖W‖₂ " + ", ".join(f"{x['topological_linear_lip']:.3g}"
+                                                                        for x in c)
+                     + f" (paper's Sh_g/Lip(g) {PAPER_TABLE2[k][5]:.3g})")
+    return ("not judged, per seed: " + "; ".join(parts) + "; our T_g ≥ Sh_g/Lip(g) uses Lip(g) = ½‖W‖₂ (the "
+            "softmax), so it is twice Sh_g/‖W‖₂ by construction")
 
 def claim_hard_pairs(result: dict) -> Claim:
     """P4.3: our closest class pairs overlap the paper's (MNIST) or the animals (CIFAR-10) beyond chance."""
@@ -108,49 +136,79 @@ def claim_hard_pairs(result: dict) -> Claim:
 
 
 def claim_close_pairs(result: dict) -> Claim:
-    """P4.4: Table 3's MNIST class pairs come as close as the paper's, within a factor ``window``."""
+    """P4.4: Table 3's four digit-2 pairs come as close as the paper's (≤ window×) over seeds, where untrained
+    networks of the same width on the same sample do not."""
     spec, nets, profile = CLAIMS["P4.4"], networks(result), profile_of(result)
-    key = ("mnist", 50)
+    key, bar = ("mnist", 50), float(np.log10(CLAIMS["P4.4"].t["window"]))
     if key not in nets:
         return spec.not_run("needs MNIST ResNet-50", profile)
-    per_seed, parts = [], []
-    for i, run in enumerate(nets[key]):
-        close = []
-        for d, n, a, b, block, paper in PAPER_TABLE3:
-            if (d, n) != key:
-                continue
-            per_block = np.array(run["pairs"]["per_block"][a][b], dtype=float)
-            ours = float(per_block.min())
-            close.append(1 / spec.t["window"] <= ours / paper <= spec.t["window"])
-            parts.append(f"seed {run.get('seed', i)} {name(key)} {a}–{b}: {ours:.3g} at block "
-                         f"{int(per_block.argmin())} (paper {paper:.3g} at block {block}; ×{ours / paper:.2g})")
-        per_seed.append(judge(all(close), partly=sum(close) >= spec.t["partly"]))
+    signs, parts, band = [], [], {}
     for d, n, a, b, block, paper in PAPER_TABLE3:
-        if (d, n) != key and (d, n) in nets:
-            ours = [float(np.min(r["pairs"]["per_block"][a][b])) for r in nets[(d, n)]]
-            parts.append(f"not judged: {name((d, n))} {a}–{b} per seed " + ", ".join(f"{x:.3g}" for x in ours)
-                         + f" (paper {paper:.3g})")
-    verdict = combine(per_seed)
-    return spec.row("; ".join(parts), verdict, _seeds_rule(per_seed) if len(per_seed) > 1 else "",
-                    gate_measured=trained_margins(nets, [key]), band={"pairs": 4, "seeds": len(per_seed)},
+        runs, untrained = nets.get((d, n), []), untrained_runs(result, (d, n))
+        if not runs:
+            continue
+        ours = pair_ratio(runs, a, b, paper)
+        control = pair_ratio(untrained, a, b, paper) if untrained else None
+        text = (f"{name((d, n))} {a}–{b}: ×{10 ** ours.value:.2g} the paper's {paper:.3g} (geometric mean over seeds; "
+                "per seed " + ", ".join(f"×{pair_distance(r, a, b) / paper:.2g}" for r in runs) + ")")
+        text += (f", untrained ×{10 ** control.value:.2g} (per seed "
+                 + ", ".join(f"×{pair_distance(u, a, b) / paper:.2g}" for u in untrained) + ")") if control else \
+            ", untrained not measured"
+        if (d, n) != key:
+            parts.append("not judged: " + text)
+            continue
+        s, out = below(ours, bar), control is not None and below(control, bar) == -1
+        signs.append(0 if s == 1 and not out else s)
+        parts.append(text + {1: ": as close", -1: ": not as close", 0: ": undecided", None: ": undecided"}[s]
+                     + ("" if s != 1 or out else " but the untrained network is not beyond the window: undecided"))
+        band[f"{a}–{b} log10(ours/paper)"] = ours
+        if control is not None:
+            band[f"{a}–{b} untrained log10(ours/paper)"] = control
+    verdict = tally(signs)
+    reason = "" if verdict != "inconclusive" else "no pair decided: each ratio's band straddles the window, or the " \
+        "untrained network is not beyond it"
+    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, [key]), band=band,
                     profile=profile)
 
 
+def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
+    """Return one seed's P4.5 verdict, its measured text and its bands: the per-hop rate against the untrained
+    network's and against the network's accuracy (bootstrap over start images), and whether the Sh_g orbit stays."""
+    seed, stays, acc = run.get("seed", 0), orbit_stays(run["orbits"]["shadowing"]), hops_versus_accuracy(run)
+    text = (f"seed {seed} MNIST R50: per-hop same-class rate {run['hop_same_class']:.2%}, minus the accuracy "
+            f"{run['sample_accuracy']:.2%}: {acc.format('+.2%')}")
+    bands = {f"seed {seed}: rate − accuracy": acc}
+    if untrained is None:
+        return "inconclusive", text + "; untrained network not measured", bands
+    trained = hops_versus_untrained(run, untrained)
+    bands[f"seed {seed}: rate − untrained rate"] = trained
+    text += (f"; untrained rate {untrained['hop_same_class']:.2%}, difference {trained.format('+.2%')}; the Sh_g "
+             f"orbit {'stays in' if stays else 'leaves'} its class")
+    above, meets = sign(trained), sign(acc)
+    if above is None or meets is None:
+        return "inconclusive", text, bands
+    if above == 1:
+        return judge(meets >= 0 and stays, partly=True), text, bands
+    return ("fails" if above == -1 else "inconclusive"), text, bands
+
+
 def claim_orbits(result: dict) -> Claim:
-    """P4.5: MNIST ResNet-50's Sh_g orbit stays in class and its per-hop same-class rate is high."""
+    """P4.5: MNIST ResNet-50's orbits keep their class about as often as it classifies, beyond an untrained
+    network's, and its Sh_g orbit stays in class; every seed judged."""
     spec, nets, profile = CLAIMS["P4.5"], networks(result), profile_of(result)
     key = ("mnist", 50)
     if key not in nets:
         return spec.not_run("needs MNIST ResNet-50", profile)
-    if any("hop_same_class" not in r for r in nets[key]):
+    if any("orbit_same_hops" not in r for r in nets[key]):
         return spec.row("—", "inconclusive", STALE, profile=profile)
-    per_seed, parts = [], []
-    for i, run in enumerate(nets[key]):
-        rate, stays = run["hop_same_class"], orbit_stays(run["orbits"]["shadowing"])
-        per_seed.append(judge(stays and rate >= spec.t["hold_rate"], partly=rate >= spec.t["partly_rate"]))
-        parts.append(f"seed {run.get('seed', i)} MNIST R50: the Sh_g orbit {'stays in' if stays else 'leaves'} its "
-                     f"class; per-hop same-class rate {rate:.2%}")
-    rates = over_seeds([r["hop_same_class"] for r in nets[key]])
+    untrained = {u["seed"]: u for u in untrained_runs(result, key)}
+    per_seed, parts, band = [], [], {}
+    for run in nets[key]:
+        verdict, text, bands = _orbit_verdict(run, untrained.get(run.get("seed", 0)))
+        per_seed.append(verdict)
+        parts.append(text)
+        band.update(bands)
+    band["rate over seeds"] = rates = over_seeds([r["hop_same_class"] for r in nets[key]])
     parts.append(f"per-hop rate over seeds {rates.format('.2%')}")
     for k in (("mnist", 18), ("cifar10", 18)):
         if k in nets:
@@ -158,11 +216,14 @@ def claim_orbits(result: dict) -> Claim:
                          + ", ".join(f"{r['hop_same_class']:.1%}" for r in nets[k]) + ", class-crossing orbit found in "
                          f"{sum('class_crossing' in r['orbits'] for r in nets[k])} of {len(nets[k])} seeds")
     verdict = combine(per_seed)
-    return spec.row("; ".join(parts), verdict, _seeds_rule(per_seed) if len(per_seed) > 1 else "",
-                    gate_measured=trained_margins(nets, [key]), band=rates, profile=profile)
+    reason = _seeds_rule(per_seed) if len(per_seed) > 1 else ""
+    if verdict == "inconclusive" and not reason:
+        reason = "the rate lies inside its band around the untrained network's, or a band is unknown"
+    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, [key]), band=band,
+                    profile=profile)
 
 
 def claims(result: dict) -> list[Claim]:
     """Return the P4.1–P4.5 ledger rows, every verdict computed from ``result`` (profile from its provenance)."""
-    return [claim_table1(result), claim_expansive(result), claim_hard_pairs(result), claim_close_pairs(result),
-            claim_orbits(result)]
+    return [claim_table1(result), claim_depth(result), claim_datasets(result), claim_hard_pairs(result),
+            claim_close_pairs(result), claim_orbits(result)]
