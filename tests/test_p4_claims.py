@@ -258,3 +258,17 @@ def test_rows_judge_every_seed_not_the_first():
     assert rows["P4.4"].verdict != "holds" and rows["P4.4"].band["2–1 log10(ours/paper)"]["n"] == 3
     assert rows["P4.5"].band["rate over seeds"]["n"] == 3 and rows["P4.5"].band["rate over seeds"]["method"] == "seeds"
     assert rows["P4.5"].band["seed 2: rate − untrained rate"]["method"] == "bootstrap"
+
+
+@pytest.mark.parametrize("min_max_way, min_min_way, want", [(1, -1, "partly"), (-1, 1, "fails"), (0, -1, "fails"),
+                                                              (1, 0, "holds"), (0, 1, "partly")])
+def test_p42_readings_that_disagree(min_max_way, min_min_way, want):
+    """Def. 1's min–max decides the sign; the min–min alone can only weaken it (referee, session 19: a min–max
+    reversal read *partly* and a min–min reversal beside a min–max win read *holds*)."""
+    def constants(way):  # ResNet-18 above ResNet-50 (the paper's way) for +1, below for −1, equal for 0
+        high, low = {1: (1e-3, 1e-5), -1: (1e-5, 1e-3), 0: (1e-4, 1e-4)}[way]
+        return {k: high if k[1] == 18 else low for k in p4.paper.NETWORKS}
+
+    result = controls.synthetic_result({"all": {"min_max": constants(min_max_way), "min_min": constants(min_min_way),
+                                                "se": 0.01}})
+    assert {c.id: c.verdict for c in p4.claims(result)}["P4.2"] == want

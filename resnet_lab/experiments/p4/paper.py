@@ -67,8 +67,9 @@ ORDERING_RULE = (
     "pooled over the {strata} and judged by its exact stratified permutation p-value, two-sided at " + f"{LEVEL:.0%}"
     + " (one stratum of 3 against 3 seeds can never reach it), ≥ {{min_seeds}} seeds per network; under Def. 1's "
     "min–max and under the min–min reading (the closest approach at any block). holds: the paper's way beyond the "
-    "band under the min–max; partly: under the min–min only; fails: reversed beyond the band under either, the "
-    "paper's way under neither; else inconclusive")
+    "band under the min–max, the min–min not reversed; partly: the paper's way under the min–min only, or under the "
+    "min–max with the min–min reversed; fails: reversed beyond the band under Def. 1's min–max, or under the "
+    "min–min with the min–max undecided; else inconclusive")
 
 CLAIMS = declare(
     ClaimSpec(

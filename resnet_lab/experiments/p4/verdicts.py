@@ -75,8 +75,11 @@ def claim_ordering(result: dict, claim_id: str, ordering, relation: str) -> Clai
     mm, mn = tests["min_max"][3], tests["min_min"][3]
     if seeds < spec.t["min_seeds"]:
         verdict, reason = "inconclusive", f"orderings between networks need ≥ {spec.t['min_seeds']} seeds; {seeds} ran"
-    elif 1 in (mm, mn) or -1 in (mm, mn):
-        verdict, reason = judge(mm == 1, partly=mn == 1), ""
+    elif mm == -1 or (mn == -1 and mm == 0):  # reversed under the paper's own definition, or nothing for it
+        verdict, reason = "fails", ""
+    elif mm == 1 or mn == 1:
+        verdict = "holds" if mm == 1 and mn != -1 else "partly"
+        reason = "the two readings disagree: the min–min is reversed" if mn == -1 else ""
     else:
         verdict, reason = "inconclusive", "the seed-pair count lies inside its band under both readings"
     band = {f"{READINGS[r]}: seed pairs the paper's way": {"wins": w, "pairs": n, "exact p": p}
