@@ -272,3 +272,12 @@ def test_p42_readings_that_disagree(min_max_way, min_min_way, want):
     result = controls.synthetic_result({"all": {"min_max": constants(min_max_way), "min_min": constants(min_min_way),
                                                 "se": 0.01}})
     assert {c.id: c.verdict for c in p4.claims(result)}["P4.2"] == want
+
+
+def test_p45_bar_is_accuracy_squared():
+    """An orbit that follows the network's classes keeps the true class on a hop when both ends are named right:
+    rate ≈ accuracy², which the old bar (accuracy itself) could never reach for a network that errs."""
+    correct = np.array([1.0] * 90 + [0.0] * 10)                 # accuracy 0.9
+    same = np.where(np.arange(100) < 81, 4, 0)                  # 81 orbits keep class on all 4 hops: rate 0.81
+    est = readings.hops_versus_accuracy({"orbit_same_hops": same, "blocks": 5, "correct": correct})
+    assert est.value == pytest.approx(0.81 - 0.9 ** 2) and sign(est) == 0

@@ -126,13 +126,12 @@ CLAIMS = declare(
                 "tracing along the same classes”, Table 5); ResNet-18's traced orbits can cross classes (a 4 traced "
                 "to a 9, a ship to an airplane; Table 4).", "Sec. 3 (pseudo-orbits), Sec. 4 (Tables 4–5)",
         "MNIST ResNet-50, per seed, over the orbits traced from every sample image: the per-hop same-class rate against "
-        "(a) the network's own accuracy on the same images (a hop lands on the image the network finds most alike, so "
-        "it can keep the class about as often as the network names it) and (b) the same network at its "
-        "initialisation (same seed, width and sample). Each is a mean over start images of a per-orbit difference "
-        "(its share of same-class hops minus whether the network classifies its start image correctly; minus the "
-        "untrained orbit's share from the same image) with a " + f"{LEVEL:.0%}" + " bootstrap band over start images "
+        "(a) the square of the network's own accuracy on the same images (a hop joins two images the network puts in "
+        "one class and keeps the true class when both are named right: about accuracy² for an orbit that follows the "
+        "network's classes) and (b) the same network at its initialisation (same seed, width and sample), paired by "
+        "start image. Each with a " + f"{LEVEL:.0%}" + " bootstrap band over start images "
         "(orbits share images, so hops are not independent draws). holds: the rate is above the untrained network's "
-        "beyond the band, not below the accuracy beyond it, and the orbit that fixes Sh_g (the paper's displayed "
+        "beyond the band, not below accuracy² beyond it, and the orbit that fixes Sh_g (the paper's displayed "
         "case) stays in its class; partly: above the untrained network's only; fails: below it beyond the band; else "
         "inconclusive. Every seed judged, combined as in P4.3 (holds only if every seed holds). ResNet-18's "
         "class-crossing orbits are reported, not judged: any network that errs has one",

@@ -176,11 +176,12 @@ def claim_close_pairs(result: dict) -> Claim:
 
 def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
     """Return one seed's P4.5 verdict, its measured text and its bands: the per-hop rate against the untrained
-    network's and against the network's accuracy (bootstrap over start images), and whether the Sh_g orbit stays."""
+    network's and against the network's accuracy squared (bootstrap over start images), and whether the Sh_g orbit
+    stays."""
     seed, stays, acc = run.get("seed", 0), orbit_stays(run["orbits"]["shadowing"]), hops_versus_accuracy(run)
-    text = (f"seed {seed} MNIST R50: per-hop same-class rate {run['hop_same_class']:.2%}, minus the accuracy "
-            f"{run['sample_accuracy']:.2%}: {acc.format('+.2%')}")
-    bands = {f"seed {seed}: rate − accuracy": acc}
+    text = (f"seed {seed} MNIST R50: per-hop same-class rate {run['hop_same_class']:.2%}, minus the accuracy² "
+            f"({run['sample_accuracy']:.2%})²: {acc.format('+.2%')}")
+    bands = {f"seed {seed}: rate − accuracy²": acc}
     if untrained is None:
         return "inconclusive", text + "; untrained network not measured", bands
     trained = hops_versus_untrained(run, untrained)
@@ -196,7 +197,7 @@ def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
 
 
 def claim_orbits(result: dict) -> Claim:
-    """P4.5: MNIST ResNet-50's orbits keep their class about as often as it classifies, beyond an untrained
+    """P4.5: MNIST ResNet-50's orbits keep their class as often as its accuracy allows, beyond an untrained
     network's, and its Sh_g orbit stays in class; every seed judged."""
     spec, nets, profile = CLAIMS["P4.5"], networks(result), profile_of(result)
     key = ("mnist", 50)
