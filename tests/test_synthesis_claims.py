@@ -11,7 +11,7 @@ import pytest
 from resnet_lab.controls import check_control
 from resnet_lab.experiments import synthesis
 from resnet_lab.experiments.synthesis import controls as synthesis_controls
-from resnet_lab.experiments.synthesis.controls import AGREE, fake_result
+from resnet_lab.experiments.synthesis.controls import AGREE, LATIN, fake_result
 from resnet_lab.ledger import gates_ignored
 
 FIXTURES = synthesis.synthetic_results()
@@ -50,6 +50,53 @@ def test_a_unit_outside_its_bounds_or_off_the_identity_fails_the_implementation_
     assert _verdicts(lower)["S.1"] == "fails"
 
 
+def test_the_lower_bound_must_be_tested_for_s1_to_hold() -> None:
+    """No full spectrum: the lower bound is untested and S.1 says so (it held on σ_max alone before)."""
+    three = {k: AGREE[k] for k in "ABC"}
+    for levels, dense_units, want in ((AGREE, 0, "inconclusive"), (three, 1, "inconclusive"), (AGREE, 1, "holds")):
+        row = synthesis.claims(fake_result(levels, dense_units=dense_units))[0]  # pairs: networks × units × 1 image
+        assert row.verdict == want, (dense_units, row.value, row.reason)
+    assert "lower bound untested" in synthesis.claims(fake_result(AGREE, dense_units=0))[0].reason
+
+
+def test_a_within_network_relation_is_found_on_two_networks_whose_levels_oppose_it() -> None:
+    """Two networks (a cluster band over them takes t with 1 df): within each, κ_R and the spread rise together,
+    while the network with the larger κ_R has the narrower spreads. The within-network test holds; the pooled ρ
+    would not see it."""
+    result = fake_result({"A": AGREE["A"], "B": AGREE["B"]}, kappa_nets=2, noise=0.05)
+    for u in result["networks"][1]["units"]:
+        u["kappa_R"] *= 1e3
+        u["spread"] = [s - 3 for s in u["spread"]]
+    row = next(c for c in synthesis.claims(result) if c.id == "S.3")
+    assert row.verdict == "holds", row.value
+    assert row.band["p_up"] < 0.05 and row.band["pooled"]["value"] < 0.3
+
+
+def test_levels_alone_do_not_pass_s2_or_s3() -> None:
+    """Networks whose levels move every measure together, with no relation inside any network: the pooled ρ is high,
+    and S.2 and S.3 stay inconclusive."""
+    result, expected = synthesis.synthetic_results()["synthetic: levels only, no full spectrum"]
+    rows = {c.id: c for c in synthesis.claims(result)}
+    for cid in ("S.2", "S.3"):
+        assert rows[cid].verdict == expected[cid] == "inconclusive"
+        assert rows[cid].band["pooled"]["value"] > 0.8 and rows[cid].band["p_up"] > 0.05
+
+
+def test_three_measures_that_oppose_each_other_fail_s4_and_the_p_is_stored_and_printed() -> None:
+    row = next(c for c in synthesis.claims(fake_result(LATIN, kappa_nets=0)) if c.id == "S.4")
+    assert row.verdict == "fails" and row.value.startswith("W = 0.00 over P2 norm ratio, P3 σ_max, P5 ratio on 5")
+    assert row.band["p_down"] < 0.05 and f"P(W_null ≤ W) = {row.band['p_down']:.3g}" in row.value
+    held = next(c for c in synthesis.claims(fake_result(AGREE, kappa_nets=4)) if c.id == "S.4")
+    assert held.band["p_up"] < 0.05 and f"P(W_null ≥ W) = {held.band['p_up']:.3g}" in held.value
+
+
+def test_small_reads_p1s_and_p5s_nets_from_their_chapters() -> None:
+    """The runner must have P1's three nets and P5's four before the synthesis runs at small: they are its items."""
+    names = [i.name for i in synthesis.CHAPTER.items("small")]
+    assert sum(n.startswith("p1/small/") for n in names) == 3 and sum(n.startswith("p5/small/") for n in names) == 4
+    assert {s.source for s in synthesis.PROFILES["small"].nets} == {"zoo", "p5", "p1"}
+
+
 def test_w_at_chance_is_inconclusive_and_only_discordance_fails() -> None:
     """Three measures that half agree sit inside the null's 5–95% range: inconclusive, not fails."""
     got = _verdicts(fake_result(synthesis_controls.HALF, units=4, kappa_nets=0))
@@ -72,6 +119,7 @@ def test_control_holds_nothing() -> None:
     with gates_ignored():
         got = _verdicts(result)
     assert all(got[k] not in ("holds", "partly") for k in ("S.2", "S.3", "S.4")), got
+    assert all(0 < n["cpu_time_s"] and 0 < n["wall_time_s"] for n in result["networks"])  # the cost of each net
 
 
 def test_findings_name_the_ledgers_verdicts_and_follow_the_numbers() -> None:
@@ -80,5 +128,5 @@ def test_findings_name_the_ledgers_verdicts_and_follow_the_numbers() -> None:
         text = synthesis.findings(result, rows)
         assert all(f"the verdict on {c.id} is *{c.verdict}*" in text for c in rows), (name, text)
     held, failed = FIXTURES["synthetic: built to hold"][0], FIXTURES["synthetic: built to fail"][0]
-    assert "ratio rises with" in synthesis.findings(held, synthesis.claims(held))
-    assert "ratio falls with" in synthesis.findings(failed, synthesis.claims(failed))
+    assert "|ln ratio|, rises with" in synthesis.findings(held, synthesis.claims(held))
+    assert "|ln ratio|, falls with" in synthesis.findings(failed, synthesis.claims(failed))

@@ -1,7 +1,10 @@
 """Synthesis maths against independent references: Lanczos quadrature, Hutchinson and the range bounds against a
-dense float64 Jacobian; P5's ratio against ‖Jᵀg‖/‖g‖ on a real network, and broken versions of it (another
-image's ratio, train-mode BN, the ratio inverted) that S.1 must fail; Kendall's W against pairwise Spearman, its
-permutation null against exact enumeration, and the cluster bootstrap's band against simulation."""
+dense float64 Jacobian; P1's κ_R against the dense float64 matrix of the circular-padded linear part; P5's ratio
+against ‖Jᵀg‖/‖g‖ on a real network, and broken versions of it (another image's ratio, train-mode BN, the ratio
+inverted) that S.1 must fail; Kendall's W against pairwise Spearman, its permutation null and p-values against exact
+enumeration; the within-network permutation test against exact enumeration and, by simulation, its false-positive
+rate under a true null where networks' levels differ (where the pooled ρ's band calls false relations); the cluster
+bootstrap's band against simulation."""
 from __future__ import annotations
 
 import copy
@@ -23,6 +26,7 @@ from resnet_lab.metrics.hooks import capture_io
 from resnet_lab.metrics.jacobian import jacobian_operator
 from resnet_lab.metrics.spectral_density import dense_spread, frobenius_sq, lanczos_quadrature, nonzero_spread
 from resnet_lab.models import build_model
+from resnet_lab.stats import sign
 
 
 def _dense_jacobian(unit, x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +47,7 @@ def tiny():
 def measured(tiny):
     model, x, y = tiny
     return {"images": 2, "networks": [{"label": "tiny", "test_acc": 0.9, "units": measure_network(
-        model, x, y, SynthesisConfig(dense_max_dim=1024, dense_images=2, lanczos_steps=48, p1_grid=4))}]}
+        model, x, y, SynthesisConfig(dense_max_dim=1024, dense_images=2, lanczos_steps=48))}]}
 
 
 def test_lanczos_quadrature_and_hutchinson_against_a_dense_float64_spectrum(tiny) -> None:
@@ -139,3 +143,111 @@ def test_cluster_bootstrap_band_covers_the_sampling_spread() -> None:
         rhos.append(est.value), ses.append(est.se)
     assert 0.6 < np.median(ses) / np.std(rhos, ddof=1) < 2.5
     assert not math.isnan(np.mean(rhos))
+
+
+def _circular_linear_matrix(unit, channels: int, size: int) -> torch.Tensor:
+    """Dense float64 matrix of ``α_S·S + α_F·B``: the unit's linear twin (ReLUs off, eval BN, bias removed) with every
+    3×3 conv padding circularly, applied to the basis images: independent of the FFT route."""
+    twin = copy.deepcopy(unit).double().eval()
+    for parent in twin.modules():
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.ReLU):
+                setattr(parent, name, torch.nn.Identity())
+            elif isinstance(child, torch.nn.Conv2d) and child.kernel_size[0] > 1:
+                child.padding_mode = "circular"
+    basis = torch.eye(channels * size * size, dtype=torch.float64).reshape(-1, channels, size, size)
+    with torch.no_grad():
+        lin = lambda t: twin.skip_scale * twin.shortcut(t) + twin.branch_scale * twin.branch(t)  # noqa: E731
+        return (lin(basis) - lin(torch.zeros_like(basis[:1]))).flatten(1).T
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_p1_kappa_is_the_exact_circular_kappa_at_the_units_own_resolution(shortcut: str) -> None:
+    """Every unit of a small ResNet-20 with BN statistics that are not the identity: P1's κ_R as measured (FFT, at
+    the unit's input size) equals σ_max/σ_min of the dense float64 operator at that size, transitions included."""
+    from resnet_lab.experiments.synthesis.unit_measures import p1_kappa
+
+    torch.manual_seed(1)
+    model = build_model("resnet20", width=2, num_classes=10, shortcut=shortcut).eval()
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.data.uniform_(0.5, 1.5)
+    named = tagged_units(model)
+    x = torch.randn(1, 3, 16, 16)
+    for (name, unit), (inp, _) in zip(named, capture_io(model, [u for _, u in named], x)):
+        sv = torch.linalg.svdvals(_circular_linear_matrix(unit, inp.shape[1], inp.shape[-1]))
+        assert p1_kappa(unit, inp) == pytest.approx(float(sv[0] / sv[-1]), rel=1e-6), name
+    plain = build_model("resnet20", width=2, num_classes=10, use_skip=False)
+    assert p1_kappa(tagged_units(plain)[1][1], x) is None  # no skip: no κ_R
+
+
+def test_full_spectra_go_to_the_last_units_that_fit() -> None:
+    from resnet_lab.experiments.synthesis.measure import full_spectrum_units
+
+    model = build_model("resnet20", width=2, num_classes=10).eval()
+    x = torch.randn(1, 3, 32, 32)  # Gram sides: 2,048 (stage 1), 1,024 (stage 2 and its transition), 512 (stage 3)
+    cfg = SynthesisConfig(dense_max_dim=1024, dense_units=2)
+    assert full_spectrum_units(model, x, cfg) == {7, 8}
+    assert full_spectrum_units(model, x, SynthesisConfig(dense_max_dim=1024)) == set(range(3, 9))
+    assert full_spectrum_units(model, x, SynthesisConfig(dense_max_dim=0)) == set()
+
+
+def _two_measures(levels: list[float], units: int, rho: float, rng, images: int = 1) -> dict:
+    """A result whose units carry ``log_kappa`` and ``spread`` (as κ_R and spread): per network a shared level plus
+    unit noise, the two correlated ``rho`` within the network."""
+    nets = []
+    for k, level in enumerate(levels):
+        a = rng.normal(size=units)
+        b = rho * a + math.sqrt(1 - rho * rho) * rng.normal(size=units)
+        nets.append({"label": f"N{k}", "test_acc": 0.9, "units": [
+            {"unit": f"u{i}", "index": i, "transition": False, "kappa_R": float(10 ** (level + 0.3 * a[i])),
+             "spread": [level + 0.3 * b[i]] * images, "ratio": [1.0] * images, "rms_gain": [1.0] * images}
+            for i in range(units)]})
+    return {"images": images, "networks": nets}
+
+
+def test_within_network_permutation_p_matches_exact_enumeration() -> None:
+    """One network of 5 units: the sampled stratified null's p equals the share of all 5! orders reaching ρ."""
+    rng = np.random.default_rng(4)
+    result = _two_measures([0.0], 5, 0.6, rng)
+    test = readings.within_correlation(result, "log_kappa", "spread", perms=20000, seed=2)
+    a = [r["kappa_R"] for r in result["networks"][0]["units"]]
+    b = [r["spread"][0] for r in result["networks"][0]["units"]]
+    exact = np.array([spearmanr(a, [b[j] for j in p]).statistic for p in itertools.permutations(range(5))])
+    assert test["rho"] == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert test["p_up"] == pytest.approx(np.mean(exact >= test["rho"] - 1e-12), abs=0.01)
+    assert test["p_down"] == pytest.approx(np.mean(exact <= test["rho"] + 1e-12), abs=0.01)
+
+
+def test_within_network_test_keeps_its_level_where_levels_differ_and_the_pooled_band_does_not() -> None:
+    """A true null within networks (no relation between the measures inside any network) while the networks' levels
+    move both measures together, as BN or width would: the stratified test calls a relation at most about 5% of the
+    time; the pooled ρ with its cluster band (the rule it replaces) calls one most of the time. Under a real
+    within-network relation (ρ = 0.6) the test finds it nearly always."""
+    rng = np.random.default_rng(0)
+    levels = [0.0, 1.0, 2.0, 3.0]
+    hits, pooled_hits = [], []
+    for k in range(300):
+        result = _two_measures(levels, 8, 0.0, rng)
+        hits.append(readings.within_correlation(result, "log_kappa", "spread", perms=400, seed=k)["p_up"] < 0.05)
+        if k < 60:
+            est = readings.unit_correlation(result, "log_kappa", "spread", n_boot=200, seed=k)
+            pooled_hits.append(sign(est) == 1)
+    assert np.mean(hits) <= 0.05 + 2.5 * math.sqrt(0.05 * 0.95 / 300), np.mean(hits)
+    assert np.mean(pooled_hits) > 0.5
+    power = [readings.within_correlation(_two_measures(levels, 8, 0.6, rng), "log_kappa", "spread", perms=400,
+                                         seed=k)["p_up"] < 0.05 for k in range(100)]
+    assert np.mean(power) > 0.8
+
+
+def test_w_test_p_values_match_exact_enumeration() -> None:
+    """Three measures ranking five networks as a Latin square (W = 0): P(W_null ≤ W) from exact enumeration of the
+    other two rows' orders, and the sampled p agrees; for three identical rankings P(W_null ≥ W) likewise."""
+    base = np.arange(1.0, 6.0)
+    exact = np.array([readings.kendall_w(np.array([base, p, q]))
+                      for p in itertools.permutations(base) for q in itertools.permutations(base)])
+    latin = np.array([[1.0, 2, 3, 4, 5], [3, 4, 5, 1, 2], [5, 3, 1, 4, 2]])
+    got = readings.w_test(latin, perms=20000, seed=3)
+    assert got["W"] == pytest.approx(0.0) and got["p_down"] == pytest.approx(np.mean(exact <= 1e-12), abs=0.005)
+    assert np.mean(exact <= 1e-12) < 0.05  # so three measures can fail S.4 on five networks
+    same = readings.w_test(np.tile(base, (3, 1)), perms=20000, seed=3)
+    assert same["p_up"] == pytest.approx(np.mean(exact >= 1 - 1e-12), abs=0.005)

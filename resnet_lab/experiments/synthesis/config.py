@@ -1,9 +1,11 @@
 """The synthesis chapter's config and profiles: which trained networks, which test images, how far spectra go.
 
 ``python -m resnet_lab run synthesis --profile small``. Every paper's per-unit quantity is measured on the same
-networks and the same test images: at ``small`` the zoo's ResNet-20 pair (with and without BN) and P5's four
-depth-20 nets, all reloaded from committed weights (nothing trains); at ``smoke`` tiny twins trained here in
-seconds. ``measure.py`` reads only this file of the chapter, so a change here makes a saved result stale.
+networks and the same test images: at ``small`` the zoo's ResNet-20 pair (with and without BN), P5's four
+depth-20 nets and P1's ResNet-18 pair and ResNet-34 (the nets P1's κ_R is defined on: post-activation units, read at
+test images of the two classes they were trained on), all reloaded from committed weights (nothing trains); at
+``smoke`` tiny twins trained here in seconds. ``measure.py`` reads only this file of the chapter, so a change here
+makes a saved result stale.
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ class NetSpec:
     """One network of the comparison and where its weights come from.
 
     ``source``: ``"zoo"`` (``zoo.load(name)``), ``"p5"`` (P5's net ``name`` at P5's profile ``p5_profile``,
-    reloaded by the same ``train_cached`` call P5 makes) or ``"train"`` (built from ``model``/``options`` and
-    trained here with the config's ``train`` recipe; smoke and controls only).
+    reloaded by the same ``train_cached`` call P5 makes), ``"p1"`` (P1's run tagged ``name`` at ``p1_profile``, by
+    P1's own call; its test images are those of the classes it was trained on) or ``"train"`` (built from
+    ``model``/``options`` and trained here with the config's ``train`` recipe; smoke and controls only).
     """
 
     label: str                       # the name the tables and figures use
     source: str
-    name: str = ""                   # zoo entry or P5 arch ("Plain", "ResNet", ...)
+    name: str = ""                   # zoo entry, P5 arch ("Plain", "ResNet", ...) or P1 run tag ("resnet18", ...)
     model: str = ""                  # source "train": registry name
     options: tuple = ()              # source "train": model options as (key, value) pairs
 
@@ -36,6 +39,7 @@ class SynthesisConfig:
     nets: tuple[NetSpec, ...] = ()
     p5_profile: str = "small"         # the P5 profile whose depth-20 nets are reloaded
     p5_depth: int = 20
+    p1_profile: str = "small"         # the P1 profile whose runs are reloaded
     test_data: DataSpec = DataSpec("cifar10", test_per_class=10)  # the test images every measure reads
     data: DataSpec = DataSpec("cifar10", train_per_class=20, test_per_class=10)  # source "train" only
     train: TrainConfig = TrainConfig(epochs=2, batch_size=50, lr=0.05, schedule="onecycle")
@@ -43,9 +47,8 @@ class SynthesisConfig:
     lanczos_steps: int = 48           # Lanczos steps per (unit, image): σ_max and the quantiles of the spectrum
     hutchinson_probes: int = 8        # ±1 probes for ‖J‖_F² (the RMS singular value)
     dense_max_dim: int = 1024         # largest Gram side min(m, n) with a full spectrum (S.1's range bounds)
+    dense_units: int = 1000           # ... on at most the last this many units of a network with such a side
     dense_images: int = 1             # ... at the first this many images only
-    p1_grid: int = 8                  # P1's κ_R on a p1_grid × p1_grid grid (the unit's own where smaller), zero padded
-    p1_max_dim: int = 4096            # largest input dimension channels·grid² for P1's dense zero-padded κ_R
     gate_images: int = 1000           # test images for each network's accuracy (the gate)
     shuffle_units: bool = False       # control: every per-unit measure but the spectra dealt to random units
     seed: int = 0
@@ -53,6 +56,10 @@ class SynthesisConfig:
 
 _ZOO_PAIR = (NetSpec("ResNet-20", "zoo", "resnet20-cifar10"), NetSpec("ResNet-20 no BN", "zoo", "resnet20-nobn-cifar10"))
 _P5 = tuple(NetSpec(f"P5 {a}", "p5", a) for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)"))
+# P1's nets with skips on its main pair (Figs. 2-3): post-activation basic units, option-B transitions, so κ_R applies
+# to each of their units. Base18 has no skip (no κ_R); the ResNet-34s on other tasks would add time, not a new form.
+_P1 = tuple(NetSpec(f"P1 {label}", "p1", tag) for label, tag in
+            (("ResNet-18", "resnet18"), ("ResNet-18 no BN", "resnet18-nobn"), ("ResNet-34", "resnet34")))
 # The same six shapes, tiny: post-activation ResNet-20 at width 4 (with and without BN) and P5's pre-activation
 # bottleneck nets at depth 20, width 1/4, as P5's smoke profile builds them.
 _TINY = (NetSpec("ResNet-20", "train", model="resnet20", options=(("width", 4),)),
@@ -66,16 +73,17 @@ PROFILES = {
     # Seconds on a CPU: five tiny nets, 2 epochs on 200 images; full spectra (range bounds) of the 16×8×8 =
     # 1,024-dim units (the post-activation nets' stage 3) at the first image; 2 test images.
     "smoke": SynthesisConfig(nets=_TINY, gate_images=100, lanczos_steps=32),
-    # One CPU thread, minutes, nothing trained: the zoo pair and P5's four depth-20 nets (42 units, 26 of them not
-    # transitions) on 3 test images, every spectrum by Lanczos quadrature. No full spectrum: the smallest Gram side
-    # is 4,096 (ResNet-20's stage 3), about two minutes each on one shared thread, so S.1's range bounds are
-    # checked at smoke and in the tests. P1's κ_R dense on 8×8 grids (≤ 4,096 dims: ~30 s for stage 3).
-    "small": SynthesisConfig(nets=_ZOO_PAIR + _P5, images=3, dense_max_dim=0, test_data=DataSpec("cifar10")),
-    # One GPU: the same networks (P5's standard depth-20 nets), full spectra up to a Gram side of 4,096, 10 images.
-    "standard": SynthesisConfig(nets=_ZOO_PAIR + _P5, p5_profile="standard", images=10, dense_max_dim=4096,
-                                lanczos_steps=96, test_data=DataSpec("cifar10")),
+    # One CPU thread, minutes, nothing trained: the zoo pair, P5's four depth-20 nets and P1's three (74 units, 49 of
+    # them not transitions, 37 of those with P1's form) on 3 test images, every spectrum by Lanczos quadrature. Full
+    # spectra (S.1's lower bound) of the last two units of each net with a Gram side ≤ 4,096 at the first image:
+    # ResNet-20's stage 3 (4,096: ~15 s of CPU each) and P1's stage 4 (2,048); P5's stage 3 (16,384) is out of reach.
+    "small": SynthesisConfig(nets=_ZOO_PAIR + _P5 + _P1, images=3, dense_max_dim=4096, dense_units=2,
+                             test_data=DataSpec("cifar10")),
+    # One GPU: the same networks (P5's and P1's standard nets), full spectra up to a Gram side of 4,096, 10 images.
+    "standard": SynthesisConfig(nets=_ZOO_PAIR + _P5 + _P1, p5_profile="standard", p1_profile="standard", images=10,
+                                dense_max_dim=4096, lanczos_steps=96, test_data=DataSpec("cifar10")),
 }
-PROFILES["paper"] = replace(PROFILES["standard"], p5_profile="paper")
+PROFILES["paper"] = replace(PROFILES["standard"], p5_profile="paper", p1_profile="paper")
 
 # The negative control: the smoke nets at initialisation (no training step), every per-unit measure but the spectra
 # dealt to random units across networks, so no cross-paper relation may survive.

@@ -22,9 +22,10 @@ def _per_image(values: list, images: int) -> np.ndarray:
 def unit_arrays(result: dict) -> list[dict]:
     """Return one row per (network, unit) with per-image arrays of every measure, in the readings' units.
 
-    ``log_ratio`` = ln ratio and ``abs_log_ratio`` = |ln ratio| (P5), ``log_rms`` = ln ‖J‖_F/√m (P3, the RMS
-    singular value), ``log_kappa`` = log10 κ_R (P1, zero padded), ``log_norm`` = log10 ‖x_{l+1}‖/‖x_l‖ (P2),
-    ``log_sigma_max`` = log10 σ_max, ``spread`` = log10 σ_90%/σ_10% over nonzero σ (P3).
+    ``log_ratio`` = ln ratio and ``abs_log_ratio`` = |ln ratio| (P5), ``log_rms`` = ln ‖J‖_F/√m and
+    ``abs_log_rms`` = |ln ‖J‖_F/√m| (P3, the RMS singular value), ``log_kappa`` = log10 κ_R (P1),
+    ``log_norm`` = log10 ‖x_{l+1}‖/‖x_l‖ (P2), ``log_sigma_max`` = log10 σ_max, ``spread`` = log10 σ_90%/σ_10% over
+    nonzero σ (P3).
     """
     n = result["images"]
     rows = []
@@ -35,29 +36,33 @@ def unit_arrays(result: dict) -> list[dict]:
             rows.append({"network": net["label"], "unit": u["unit"], "index": u["index"],
                          "transition": u["transition"], **arr,
                          "log_ratio": np.log(arr["ratio"]), "abs_log_ratio": np.abs(np.log(arr["ratio"])),
-                         "log_rms": np.log(arr["rms_gain"]), "log_kappa": np.log10(_per_image(u["kappa_R"], n)),
+                         "log_rms": np.log(arr["rms_gain"]), "abs_log_rms": np.abs(np.log(arr["rms_gain"])),
+                         "log_kappa": np.log10(_per_image(u["kappa_R"], n)),
                          "log_norm": np.log10(arr["norm_ratio"]), "log_sigma_max": np.log10(arr["sigma_max"])})
     return rows
 
 
 def unit_table(result: dict) -> list[dict]:
     """Return one row per (network, unit) with each measure's mean over images (the notebook's strip)."""
-    keys = ("log_ratio", "log_rms", "log_kappa", "log_norm", "log_sigma_max", "spread")
+    keys = ("log_ratio", "abs_log_ratio", "log_rms", "abs_log_rms", "log_kappa", "log_norm", "log_sigma_max", "spread")
     return [{**{k: r[k] for k in ("network", "unit", "index", "transition")},
              **{k: (float(np.nanmean(r[k])) if np.isfinite(r[k]).any() else None) for k in keys}}
             for r in unit_arrays(result)]
 
 
 def agreement(result: dict, tol_identity: float, tol_bound: float) -> dict:
-    """Return S.1's counts: P5's ratio against ``‖Jᵀg‖/‖g‖``, then against the Jacobian's bounds.
+    """Return S.1's counts: P5's ratio against ``‖Jᵀg‖/‖g‖``, then against each of the Jacobian's bounds.
 
-    ``identity``: pairs where ``|ratio − ‖Jᵀg‖/‖g‖| ≤ tol_identity·‖Jᵀg‖/‖g‖`` of those with both; ``bound``:
-    pairs with ``ratio ≤ σ_max(1 + tol_bound)`` (a converged σ_max) and, where a full spectrum gave them,
-    ``range_lo(1 − tol_bound) ≤ ratio ≤ range_hi(1 + tol_bound)``; ``range`` counts the pairs with range bounds;
-    ``worst_identity`` the largest relative difference, ``worst_bound`` the largest relative step outside a bound.
+    ``identity``: pairs where ``|ratio − ‖Jᵀg‖/‖g‖| ≤ tol_identity·‖Jᵀg‖/‖g‖`` of those with both (``worst_identity``
+    the largest relative difference); ``upper``: pairs with ``ratio ≤ σ_max(1 + tol_bound)`` of those with a
+    converged σ_max (``top_share`` the largest ratio/σ_max); ``range``: pairs with a full spectrum, ``lower_ok`` those
+    with ``range_lo(1 − tol_bound) ≤ ratio`` and ``range_ok`` those inside both range bounds (``lower_margin`` the
+    smallest ratio/range_lo: how far above σ⁺_min‖Pg‖/‖g‖ the ratio stays, ``range_top`` the largest
+    ratio/range_hi).
     """
-    out = {"identity_checked": 0, "identity_ok": 0, "worst_identity": 0.0, "bound_checked": 0, "bound_ok": 0,
-           "range": 0, "worst_bound": 0.0}
+    out = {"identity_checked": 0, "identity_ok": 0, "worst_identity": 0.0, "upper_checked": 0, "upper_ok": 0,
+           "top_share": math.nan, "range": 0, "lower_ok": 0, "range_ok": 0, "lower_margin": math.nan,
+           "range_top": math.nan}
     for r in unit_arrays(result):
         for i, ratio in enumerate(r["ratio"]):
             if not np.isfinite(ratio):
@@ -67,17 +72,18 @@ def agreement(result: dict, tol_identity: float, tol_bound: float) -> dict:
                 out["identity_checked"] += 1
                 out["identity_ok"] += err <= tol_identity
                 out["worst_identity"] = max(out["worst_identity"], err)
-            steps = []
             if np.isfinite(r["sigma_max"][i]):
-                steps.append(ratio / r["sigma_max"][i] - 1)
+                out["upper_checked"] += 1
+                out["upper_ok"] += ratio <= r["sigma_max"][i] * (1 + tol_bound)
+                out["top_share"] = np.fmax(out["top_share"], ratio / r["sigma_max"][i])
             if np.isfinite(r["range_lo"][i]):
+                low = ratio >= r["range_lo"][i] * (1 - tol_bound)
                 out["range"] += 1
-                steps += [ratio / r["range_hi"][i] - 1, 1 - ratio / r["range_lo"][i]]
-            if steps:
-                out["bound_checked"] += 1
-                out["bound_ok"] += max(steps) <= tol_bound
-                out["worst_bound"] = max(out["worst_bound"], max(steps))
-    return out
+                out["lower_ok"] += low
+                out["range_ok"] += low and ratio <= r["range_hi"][i] * (1 + tol_bound)
+                out["lower_margin"] = np.fmin(out["lower_margin"], ratio / r["range_lo"][i])
+                out["range_top"] = np.fmax(out["range_top"], ratio / r["range_hi"][i])
+    return {k: (float(v) if isinstance(v, (float, np.floating)) else int(v)) for k, v in out.items()}
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,6 +128,56 @@ def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = F
                     df=len(nets) - 1 if len(nets) > 1 else math.nan)
 
 
+def _ranks_within(rows: list[dict], a_key: str, b_key: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Return per network ``(name, ranks of a, ranks of b)`` of its units' means over images (average ranks for
+    ties), for networks with at least three such units and neither measure constant over them."""
+    out = []
+    for net in dict.fromkeys(r["network"] for r in rows):
+        a = np.array([np.nanmean(r[a_key]) for r in rows if r["network"] == net])
+        b = np.array([np.nanmean(r[b_key]) for r in rows if r["network"] == net])
+        if len(a) >= 3 and np.ptp(a) > 0 and np.ptp(b) > 0:
+            out.append((net, rankdata(a), rankdata(b)))
+    return out
+
+
+def _weighted_rho(ranks: list[tuple[str, np.ndarray, np.ndarray]], perm: list[np.ndarray] | None = None) -> np.ndarray:
+    """Return Σ (n_k − 1)·ρ_k / Σ (n_k − 1) over networks k; with ``perm`` (one ``(draws, n_k)`` index array per
+    network) the same for each draw, b's ranks permuted within each network."""
+    num, den = 0.0, 0.0
+    for j, (_, a, b) in enumerate(ranks):
+        ac, bc = a - a.mean(), b - b.mean()
+        bp = bc if perm is None else bc[perm[j]]
+        num = num + (len(a) - 1) * (bp @ ac) / (np.linalg.norm(ac) * np.linalg.norm(bc))
+        den += len(a) - 1
+    return np.asarray(num / den)
+
+
+def within_correlation(result: dict, a_key: str, b_key: str, perms: int = 2000, seed: int = 0) -> dict | None:
+    """Return the within-network Spearman ρ of two measures over units that are not transitions, and its
+    stratified permutation test.
+
+    Each network's ρ_k is taken over its own units (means over images); ``rho`` weighs them by ``n_k − 1`` (the
+    inverse of ρ_k's variance under the null), so differences between networks' levels, which a pooled ρ counts,
+    play no part. The null permutes b among the units of each network separately (``perms`` draws): under it the
+    units of a network are exchangeable, whatever the networks' levels. ``p_up`` = P(null ≥ ρ), ``p_down`` =
+    P(null ≤ ρ), each (1 + count)/(1 + perms). ``None`` when no network has three units with both measures varying.
+    """
+    ranks = _ranks_within(_select(result, a_key, b_key, False), a_key, b_key)
+    if not ranks:
+        return None
+    rho = float(_weighted_rho(ranks))
+    rng = np.random.default_rng(seed)
+    perm = [np.argsort(rng.random((perms, len(a))), axis=1) for _, a, _ in ranks]
+    null = _weighted_rho(ranks, perm)
+    tol = 1e-12
+    return {"rho": rho, "p_up": float((1 + np.sum(null >= rho - tol)) / (1 + perms)),
+            "p_down": float((1 + np.sum(null <= rho + tol)) / (1 + perms)),
+            "null_q05": float(np.quantile(null, 0.05)), "null_q95": float(np.quantile(null, 0.95)),
+            "null_sd": float(np.std(null, ddof=1)), "units": int(sum(len(a) for _, a, _ in ranks)),
+            "networks": [n for n, _, _ in ranks], "per_network": {n: float(_weighted_rho([(n, a, b)]))
+                                                                  for n, a, b in ranks}}
+
+
 def network_measures(result: dict) -> dict[str, dict[str, float]]:
     """Return ``{measure: {network: value}}`` for the measures of ``paper.MEASURES`` (larger: further from 1).
 
@@ -164,6 +220,18 @@ def w_null(ranks: np.ndarray, perms: int, seed: int = 0) -> np.ndarray:
     """Return Kendall's W of ``perms`` tables whose every row is an independent permutation of the observed row."""
     rng = np.random.default_rng(seed)
     return np.array([kendall_w(np.array([rng.permutation(row) for row in ranks])) for _ in range(perms)])
+
+
+def w_test(ranks: np.ndarray, perms: int, seed: int = 0) -> dict:
+    """Return Kendall's W of ``ranks`` and its permutation test: ``p_up`` = P(W_null ≥ W) (the measures agree beyond
+    chance when small), ``p_down`` = P(W_null ≤ W) (they oppose each other beyond chance), each (1 + count)/(1 +
+    perms), with the null's 5%, 50% and 95% quantiles and s.d."""
+    w, null = kendall_w(ranks), w_null(ranks, perms, seed)
+    tol = 1e-12
+    return {"W": w, "p_up": float((1 + np.sum(null >= w - tol)) / (1 + perms)),
+            "p_down": float((1 + np.sum(null <= w + tol)) / (1 + perms)),
+            "null_q05": float(np.quantile(null, 0.05)), "null_median": float(np.median(null)),
+            "null_q95": float(np.quantile(null, 0.95)), "null_sd": float(np.std(null, ddof=1))}
 
 
 def gate_accuracy(result: dict, networks: set[str] | None = None) -> dict[str, float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .paper import CLAIMS, MEASURES
-from .readings import agreement, kendall_w, network_measures, rank_matrix, unit_correlation, unit_table
+from .readings import agreement, network_measures, rank_matrix, unit_table, w_test, within_correlation
 
 STRIP = {"log_kappa": "P1 log10 κ_R", "log_norm": "P2 log10 ‖x_{l+1}‖/‖x_l‖", "log_sigma_max": "P3 log10 σ_max",
          "spread": "P3 log10 σ_90%/σ_10%", "log_rms": "P3 ln RMS σ", "log_ratio": "P5 ln ratio"}
@@ -50,11 +50,13 @@ def _verdict(claims, cid: str) -> str:
     return f"the verdict on {cid} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
 
 
-def _direction(est, subject: str, obj: str) -> str:
-    if est is None or not np.isfinite(est.value):
-        return f"Whether {subject} follows {obj} cannot be read (too few units, or a measure constant over them)"
-    verb = "rises" if est.value > 0 else "falls"
-    return f"{subject[0].upper()}{subject[1:]} {verb} with {obj} (Spearman ρ = {est.format('.2f')})"
+def _within(test: dict | None, subject: str, obj: str) -> str:
+    if test is None:
+        return f"Whether {subject} follows {obj} within a network cannot be read (too few units, or a measure constant)"
+    verb = "rises" if test["rho"] > 0 else "falls"
+    return (f"Within each network, {subject} {verb} with {obj} (ρ_w = {test['rho']:.2f} over {test['units']} units of "
+            f"{len(test['networks'])} networks; permuting the units within each network gives a ρ_w as far out on its "
+            f"side with probability {min(test['p_up'], test['p_down']):.2g})")
 
 
 def findings(result: dict, claims) -> str:
@@ -62,22 +64,27 @@ def findings(result: dict, claims) -> str:
     ``claims`` (the ledger rows of the same result)."""
     a = agreement(result, CLAIMS["S.1"].t["tol_identity"], CLAIMS["S.1"].t["tol_bound"])
     parts = [f"**What we found** (profile `{result['profile']}`, {len(result['networks'])} networks, "
-             f"{result['images']} test images)."]
+             f"{result['images']} test images each)."]
     same = "all" if a["identity_ok"] == a["identity_checked"] else f"{a['identity_ok']} of the"
     parts.append(f"P5's gradient-norm ratio equals ‖Jᵀg‖/‖g‖ at {same} {a['identity_checked']} (unit, image) pairs "
-                 f"(largest relative difference {a['worst_identity']:.1e}) and stays inside the Jacobian's bounds at "
-                 f"{a['bound_ok']} of {a['bound_checked']} ("
-                 + (f"the range bounds [σ⁺_min, σ_max] from a full spectrum at {a['range']}, σ_max alone elsewhere"
-                    if a["range"] else "σ_max alone: no pair had a full spectrum at this profile, so the lower bound "
-                    "is untested here") + f"): {_verdict(claims, 'S.1')}.")
-    rms = unit_correlation(result, "log_rms", "log_ratio")
-    parts.append(_direction(rms, "over units that are not transitions, the ratio", "the Jacobian's RMS singular value")
+                 f"(largest relative difference {a['worst_identity']:.1e}), stays under σ_max at {a['upper_ok']} of "
+                 f"{a['upper_checked']} and "
+                 + (f"inside the range bounds [σ⁺_min, σ_max]·‖Pg‖/‖g‖ of a full spectrum at {a['range_ok']} of "
+                    f"{a['range']} pairs (its smallest ratio to the lower bound {a['lower_margin']:.3g})"
+                    if a["range"] else "had no full spectrum at this profile, so the lower bound is untested here")
+                 + f": {_verdict(claims, 'S.1')}.")
+    rms = within_correlation(result, "abs_log_rms", "abs_log_ratio", CLAIMS["S.2"].t["perms"])
+    parts.append(_within(rms, "the ratio's distance from 1, |ln ratio|,", "the Jacobian's, |ln RMS σ|")
                  + f": {_verdict(claims, 'S.2')}.")
-    kappa = unit_correlation(result, "log_kappa", "spread")
-    parts.append(_direction(kappa, "P1's κ_R of the linear part", "the spread of the real Jacobian's nonzero "
-                            "singular values") + f": {_verdict(claims, 'S.3')}.")
+    kappa = within_correlation(result, "log_kappa", "spread", CLAIMS["S.3"].t["perms"])
+    parts.append(_within(kappa, "the spread of the real Jacobian's nonzero singular values", "P1's κ_R of the "
+                         "linear part") + f": {_verdict(claims, 'S.3')}.")
     used, nets, ranks = rank_matrix(result)
-    w = f"Kendall's W = {kendall_w(ranks):.2f} over {len(used)} measures on {len(nets)} networks" if len(used) else \
-        "No measure is defined on every network"
+    if len(used):
+        t = w_test(ranks, CLAIMS["S.4"].t["perms"])
+        w = (f"Kendall's W = {t['W']:.2f} over {len(used)} measures on {len(nets)} networks (independent rankings "
+             f"reach it or more with probability {t['p_up']:.2g}, it or less with {t['p_down']:.2g})")
+    else:
+        w = "No measure is defined on every network"
     parts.append(f"{w}: {_verdict(claims, 'S.4')}.")
     return " ".join(parts)

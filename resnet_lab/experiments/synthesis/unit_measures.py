@@ -12,8 +12,10 @@ For a unit ``x_{l+1} = u_l(x_l)`` at one image (eval mode, batch of one, as P5's
   the range bounds ``σ⁺_min·‖P g‖/‖g‖ ≤ ratio ≤ σ_max·‖P g‖/‖g‖`` (``P`` the projector on ``J``'s range,
   ``σ⁺_min`` its smallest nonzero singular value);
 * P2: ``‖x_{l+1}‖ / ‖x_l‖``;
-* P1, once per unit: κ_R of the linear part with the zero padding the network applies (``zero_padded_condition``,
-  BN folded, ReLUs as identity) on a ``p1_grid``-square grid; ``None`` for pre-activation units (no P1 form).
+* P1, once per unit: P1's exact κ_R of the linear part at the unit's own input resolution (``unit_condition``: BN
+  folded, ReLUs as identity, circular padding, so the 2-D DFT block-diagonalises it and a 16×32×32 unit costs a
+  fraction of a second; the zero-padded operator the network applies is a dense SVD of up to 16,384 dimensions);
+  ``None`` for pre-activation units and plain-twin units (no ``W₂W₁ + I`` form).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ...metrics.conditioning import zero_padded_condition
+from ...metrics.conditioning import unit_condition
 from ...metrics.hooks import eval_mode
 from ...metrics.jacobian import jacobian_operator
 from ...metrics.spectral_density import dense_spread, frobenius_sq, lanczos_quadrature, nonzero_spread
@@ -91,11 +93,10 @@ def unit_image(model, unit, x: torch.Tensor, y: torch.Tensor, ratio: float, cfg:
     return rec
 
 
-def p1_kappa(unit, x_in: torch.Tensor, cfg: SynthesisConfig) -> float | None:
-    """Return P1's κ_R of the unit's zero-padded linear part on a ``p1_grid`` grid, or ``None`` where P1's form
-    does not apply (a pre-activation unit) or the grid exceeds ``p1_max_dim``."""
-    if not hasattr(unit, "skip_scale"):
+def p1_kappa(unit, x_in: torch.Tensor) -> float | None:
+    """Return P1's exact κ_R of the unit's linear part on its own ``x_in``-sized input (circular padding), or
+    ``None`` where P1's form does not apply (a pre-activation or plain-twin unit) or the operator is singular."""
+    if not getattr(unit, "use_skip", False) or not hasattr(unit, "skip_scale"):
         return None
-    channels, size = x_in.shape[1], min(cfg.p1_grid, x_in.shape[-1])
-    value = zero_padded_condition(unit, channels, size, cfg.p1_max_dim)["zero_kappa_R"]
-    return None if math.isnan(value) else float(value)
+    value = unit_condition(unit, x_in.shape[-1])["exact_kappa_R"]
+    return float(value) if math.isfinite(value) else None

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...ledger import Claim, profile_of
-from ...stats import Estimate, sign
+from ...stats import Estimate
 from .paper import CLAIMS
-from .readings import (agreement, correlated_networks, gate_accuracy, kendall_w, rank_matrix, unit_correlation,
-                       w_null)
+from .readings import (agreement, correlated_networks, gate_accuracy, rank_matrix, unit_correlation,
+                       w_test, within_correlation)
 
 
 def claim_agreement(result: dict, profile: str) -> Claim:
@@ -16,54 +16,75 @@ def claim_agreement(result: dict, profile: str) -> Claim:
     if not a["identity_checked"]:
         return spec.not_run("no (unit, image) pair with both P5's ratio and ‖Jᵀg‖/‖g‖", profile)
     value = (f"ratio = ‖Jᵀg‖/‖g‖ at {a['identity_ok']} of {a['identity_checked']} (unit, image) pairs (largest "
-             f"relative difference {a['worst_identity']:.1e}); inside the bounds at {a['bound_ok']} of "
-             f"{a['bound_checked']} ({a['range']} with range bounds from a full spectrum)")
+             f"relative difference {a['worst_identity']:.1e}); ratio ≤ σ_max at {a['upper_ok']} of "
+             f"{a['upper_checked']} (largest ratio/σ_max {a['top_share']:.3g}); inside both range bounds at "
+             f"{a['range_ok']} of {a['range']} pairs with a full spectrum, above the lower one at {a['lower_ok']}"
+             + (f" (smallest ratio/(σ⁺_min‖Pg‖/‖g‖) {a['lower_margin']:.3g}, largest ratio/(σ_max‖Pg‖/‖g‖) "
+                f"{a['range_top']:.3g})" if a["range"] else ""))
     bad = []
     if a["identity_ok"] < a["identity_checked"]:
         bad.append(f"{a['identity_checked'] - a['identity_ok']} pairs differ from ‖Jᵀg‖/‖g‖")
-    if a["bound_ok"] < a["bound_checked"]:
-        bad.append(f"{a['bound_checked'] - a['bound_ok']} pairs outside a bound (by up to {a['worst_bound']:.1e})")
-    return spec.row(value, "fails" if bad else "holds", "; ".join(bad), profile=profile)
+    if a["upper_ok"] < a["upper_checked"]:
+        bad.append(f"{a['upper_checked'] - a['upper_ok']} pairs above σ_max")
+    if a["lower_ok"] < a["range"]:
+        bad.append(f"{a['range'] - a['lower_ok']} pairs under σ⁺_min‖Pg‖/‖g‖")
+    if a["range_ok"] < a["lower_ok"]:
+        bad.append(f"{a['lower_ok'] - a['range_ok']} pairs above σ_max‖Pg‖/‖g‖")
+    if bad:
+        return spec.row(value, "fails", "; ".join(bad), profile=profile)
+    if a["range"] < spec.t["min_range"]:
+        return spec.row(value, "inconclusive", f"the lower bound untested: {a['range']} pairs with a full spectrum "
+                        f"< {spec.t['min_range']}", profile=profile)
+    return spec.row(value, "holds", profile=profile)
 
 
-def _judge(est: Estimate, want: int, rho_min: float) -> tuple[str, str]:
-    """ρ of the wanted sign outside its band (t at the estimate's df: few networks widen it) holds when
-    |ρ| ≥ ``rho_min``, else partly; the other sign outside the band fails; inside it, or no band, is inconclusive."""
-    s = sign(est)
-    if s is None:
-        return "inconclusive", "no bootstrap band (one network, or no spread)"
-    if s == want:
-        return ("holds", "") if want * est.value >= rho_min else ("partly", f"|ρ| < {rho_min}")
-    if s == -want:
-        return "fails", "ρ has the other sign beyond the 95% band"
-    return "inconclusive", "ρ inside the band around 0"
+def _judge(test: dict, alpha: float, rho_min: float) -> tuple[str, str]:
+    """ρ_w beyond its within-network permutation null: above it holds when ρ_w ≥ ``rho_min``, else partly; below it
+    fails; neither is inconclusive."""
+    if test["p_up"] < alpha:
+        return ("holds", "") if test["rho"] >= rho_min else ("partly", f"ρ_w < {rho_min}")
+    if test["p_down"] < alpha:
+        return "fails", f"ρ_w below its permutation null (P(null ≤ ρ_w) = {test['p_down']:.3g} < {alpha:.0%})"
+    return "inconclusive", f"ρ_w inside its permutation null (P(null ≥ ρ_w) = {test['p_up']:.2g})"
 
 
-def _correlation_row(result: dict, profile: str, claim: str, a_key: str, b_key: str, want: int, what: str) -> Claim:
-    """Judge the Spearman ρ over units that are not transitions, of the wanted sign ``want`` (+1/−1), against its
-    band and ``rho_min``; the transitions' ρ is reported beside it, not judged."""
+def _within_row(result: dict, profile: str, claim: str, a_key: str, b_key: str, what: str,
+                aside: tuple[str, str, str] | None = None) -> Claim:
+    """Judge the within-network ρ_w of two measures over units that are not transitions against its stratified
+    permutation null; the pooled ρ (and ``aside``: another pair of keys, named) are reported beside, not judged."""
     spec = CLAIMS[claim]
-    est = unit_correlation(result, a_key, b_key)
+    test = within_correlation(result, a_key, b_key, spec.t["perms"])
     nets = correlated_networks(result, a_key, b_key)
     gate = gate_accuracy(result, nets) or None
-    n = 0 if est is None else est.n
-    if n < spec.t["min_units"] or not np.isfinite(est.value):
-        reason = f"{n} units < {spec.t['min_units']}" if n < spec.t["min_units"] else "a measure is constant over units"
-        return spec.row(f"{n} units (not transitions) with {what}", "inconclusive", reason, gate_measured=gate,
-                        profile=profile)
-    trans = unit_correlation(result, a_key, b_key, transitions=True)
-    aside = "" if trans is None else f"; transitions apart: ρ = {trans.format('.2f')}"
-    value = f"ρ = {est.format('.2f')} over {est.n} units (not transitions) of {', '.join(sorted(nets))}{aside}"
-    verdict, reason = _judge(est, want, spec.t["rho_min"])
-    return spec.row(value, verdict, reason, gate_measured=gate, band=est, profile=profile)
+    n = 0 if test is None else test["units"]
+    if n < spec.t["min_units"]:
+        return spec.row(f"{n} units (not transitions, in networks with 3 or more) with {what}", "inconclusive",
+                        f"{n} units < {spec.t['min_units']}", gate_measured=gate, profile=profile)
+    per_net = ", ".join(f"{k} {v:.2f}" for k, v in test["per_network"].items())
+    value = (f"ρ_w = {test['rho']:.2f} over {n} units of {len(test['networks'])} networks (permutation null 5%–95%: "
+             f"{test['null_q05']:.2f} to {test['null_q95']:.2f}; P(null ≥ ρ_w) = {test['p_up']:.3g}, "
+             f"P(null ≤ ρ_w) = {test['p_down']:.3g}); per network: {per_net}")
+    pooled = unit_correlation(result, a_key, b_key)
+    band = {"rho_w": Estimate(test["rho"], test["null_sd"], n, "within-network permutation null s.d."),
+            "p_up": test["p_up"], "p_down": test["p_down"]}
+    if pooled is not None and np.isfinite(pooled.value):
+        value += f"; pooled across networks: ρ = {pooled.format('.2f')}"
+        band["pooled"] = pooled
+    if aside is not None:
+        other = unit_correlation(result, aside[0], aside[1])
+        if other is not None and np.isfinite(other.value):
+            value += f"; {aside[2]}: ρ = {other.format('.2f')}"
+    verdict, reason = _judge(test, spec.t["alpha"], spec.t["rho_min"])
+    return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
 
 
 def claim_rms(result: dict, profile: str) -> Claim:
-    return _correlation_row(result, profile, "S.2", "log_rms", "log_ratio", +1, "a ratio and an RMS gain")
+    return _within_row(result, profile, "S.2", "abs_log_rms", "abs_log_ratio", "a ratio and an RMS gain",
+                       aside=("log_rms", "log_ratio", "ln ratio against ln RMS gain, pooled"))
 
 
 def claim_conditioning(result: dict, profile: str) -> Claim:
-    return _correlation_row(result, profile, "S.3", "log_kappa", "spread", +1, "κ_R and a spread")
+    return _within_row(result, profile, "S.3", "log_kappa", "spread", "κ_R and a spread")
 
 
 def claim_ranking(result: dict, profile: str) -> Claim:
@@ -74,20 +95,21 @@ def claim_ranking(result: dict, profile: str) -> Claim:
         return spec.row(f"{len(used)} measures on {len(nets)} networks", "inconclusive",
                         f"fewer than {spec.t['min_measures']} measures or {spec.t['min_nets']} networks",
                         gate_measured=gate, profile=profile)
-    w = kendall_w(ranks)
-    null = w_null(ranks, spec.t["perms"])
-    low, top = float(np.quantile(null, spec.t["fail_q"])), float(np.quantile(null, spec.t["hold_q"]))
+    t = w_test(ranks, spec.t["perms"])
     order = {m: " < ".join(n for _, n in sorted(zip(r, nets))) for m, r in zip(used, ranks)}
-    value = (f"W = {w:.2f} over {', '.join(used)} on {len(nets)} networks (permutation null: {spec.t['fail_q']:.0%} "
-             f"quantile {low:.2f}, median {float(np.median(null)):.2f}, {spec.t['hold_q']:.0%} quantile {top:.2f}); "
+    value = (f"W = {t['W']:.2f} over {', '.join(used)} on {len(nets)} networks (permutation null: 5% quantile "
+             f"{t['null_q05']:.2f}, median {t['null_median']:.2f}, 95% quantile {t['null_q95']:.2f}; "
+             f"P(W_null ≥ W) = {t['p_up']:.3g}, P(W_null ≤ W) = {t['p_down']:.3g}); "
              + "; ".join(f"{m}: {o}" for m, o in order.items()))
-    if w > top:
+    alpha = spec.t["alpha"]
+    if t["p_up"] < alpha:
         verdict, reason = "holds", ""
-    elif w < low:
-        verdict, reason = "fails", f"W below the null's {spec.t['fail_q']:.0%} quantile: the measures disagree"
+    elif t["p_down"] < alpha:
+        verdict, reason = "fails", f"W below its permutation null (P(W_null ≤ W) = {t['p_down']:.3g} < {alpha:.0%})"
     else:
-        verdict, reason = "inconclusive", f"W inside the null's {spec.t['fail_q']:.0%}–{spec.t['hold_q']:.0%} range"
-    band = {"W": Estimate(w, float(np.std(null, ddof=1)), len(nets), "permutation null s.d.")}
+        verdict, reason = "inconclusive", f"W inside its permutation null (P(W_null ≥ W) = {t['p_up']:.2g})"
+    band = {"W": Estimate(t["W"], t["null_sd"], len(nets), "permutation null s.d."), "p_up": t["p_up"],
+            "p_down": t["p_down"]}
     return spec.row(value, verdict, reason, gate_measured=gate, band=band, profile=profile)
 
 
