@@ -76,7 +76,9 @@ PROFILES = {
     # One CPU thread, minutes, nothing trained: the zoo pair, P5's four depth-20 nets and P1's three (74 units, 49 of
     # them not transitions, 37 of those with P1's form) on 3 test images, every spectrum by Lanczos quadrature. Full
     # spectra (S.1's lower bound) of the last two units of each net with a Gram side ≤ 4,096 at the first image:
-    # ResNet-20's stage 3 (4,096: ~15 s of CPU each) and P1's stage 4 (2,048); P5's stage 3 (16,384) is out of reach.
+    # ResNet-20's stage 3 (4,096: under a minute each), P1's stage 4 (2,048) and the ProcResNets' first unit, which
+    # reads the 3-channel image (3,072; its 65,536 × 3,072 Jacobian takes minutes to build); P5's other units are out
+    # of reach (P5's stage 3 has a Gram side of 16,384).
     "small": SynthesisConfig(nets=_ZOO_PAIR + _P5 + _P1, images=3, dense_max_dim=4096, dense_units=2,
                              test_data=DataSpec("cifar10")),
     # One GPU: the same networks (P5's and P1's standard nets), full spectra up to a Gram side of 4,096, 10 images.

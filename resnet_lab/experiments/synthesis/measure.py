@@ -94,7 +94,8 @@ def compute_item(item, device=None, progress: bool = True) -> None:
 
 def full_spectrum_units(model, x: torch.Tensor, cfg: SynthesisConfig) -> set[int]:
     """Return the indices of the units that get a full spectrum: the last ``dense_units`` whose Jacobian's Gram side
-    ``min(m, n)`` is at most ``dense_max_dim`` (the deepest units are the smallest maps, where it is affordable)."""
+    ``min(m, n)`` is at most ``dense_max_dim``: the deepest units, whose maps are the smallest, and a unit reading the
+    3-channel image."""
     named = tagged_units(model)
     sides = [min(a.numel(), b.numel()) for a, b in capture_io(model, [u for _, u in named], x[:1])]
     fits = [k for k, side in enumerate(sides) if side <= cfg.dense_max_dim]
