@@ -82,9 +82,10 @@ def test_levels_alone_do_not_pass_s2_or_s3() -> None:
         assert rows[cid].band["pooled"]["value"] > 0.8 and rows[cid].band["p_up"] > 0.05
 
 
-def test_three_measures_that_oppose_each_other_fail_s4_and_the_p_is_stored_and_printed() -> None:
-    row = next(c for c in synthesis.claims(fake_result(LATIN, kappa_nets=0)) if c.id == "S.4")
-    assert row.verdict == "fails" and row.value.startswith("W = 0.00 over P2 norm ratio, P3 σ_max, P5 ratio on 5")
+def test_four_measures_that_oppose_each_other_fail_s4_and_the_p_is_stored_and_printed() -> None:
+    row = next(c for c in synthesis.claims(fake_result(LATIN, kappa_nets=5)) if c.id == "S.4")
+    assert row.verdict == "fails" and row.value.startswith("W = 0.00 over P1 κ_R, P2 norm ratio, P3 spread, P5 ratio "
+                                                           "on 5 networks, each unit's values means over 3 test images")
     assert row.band["p_down"] < 0.05 and f"P(W_null ≤ W) = {row.band['p_down']:.3g}" in row.value
     held = next(c for c in synthesis.claims(fake_result(AGREE, kappa_nets=4)) if c.id == "S.4")
     assert held.band["p_up"] < 0.05 and f"P(W_null ≥ W) = {held.band['p_up']:.3g}" in held.value
@@ -98,27 +99,46 @@ def test_small_reads_p1s_and_p5s_nets_from_their_chapters() -> None:
 
 
 def test_w_at_chance_is_inconclusive_and_only_discordance_fails() -> None:
-    """Three measures that half agree sit inside the null's 5–95% range: inconclusive, not fails."""
-    got = _verdicts(fake_result(synthesis_controls.HALF, units=4, kappa_nets=0))
+    """Four measures that half agree sit inside the null's 5–95% range: inconclusive, not fails."""
+    got = _verdicts(fake_result(synthesis_controls.HALF, units=4, kappa_nets=4))
     assert got["S.4"] == "inconclusive"
 
 
-def test_measures_missing_on_some_networks_are_left_out_of_w() -> None:
-    """P1's κ_R exists on two of four networks: W runs over the measures defined on all four."""
+def test_s4_declares_one_measure_per_paper_and_runs_over_the_networks_that_have_them_all() -> None:
+    """P1's κ_R exists on two of four networks: W runs over those two (too few: inconclusive), not over the other
+    measures on all four (the rule before dropped P1 instead). P3 enters by its spread, not σ_max (a gain, as P2's
+    and P5's are); transitions are left out as in S.2/S.3; pairwise ρ are printed."""
     used, nets, ranks = synthesis.readings.rank_matrix(fake_result(AGREE, kappa_nets=2))
-    assert "P1 κ_R" not in used and len(nets) == 4 and ranks.shape == (len(used), 4)
-    used, _, _ = synthesis.readings.rank_matrix(fake_result(AGREE, kappa_nets=4))
-    assert "P1 κ_R" in used
+    assert used == ["P1 κ_R", "P2 norm ratio", "P3 spread", "P5 ratio"] and nets == ["A", "B"]
+    assert _verdicts(fake_result(AGREE, kappa_nets=2))["S.4"] == "inconclusive"
+    # σ_max opposing every other measure leaves W untouched: it is not one of the declared measures.
+    levels = {k: (a, 2.0 - b, c, d) for k, (a, b, c, d) in AGREE.items()}
+    row = next(c for c in synthesis.claims(fake_result(levels, kappa_nets=4)) if c.id == "S.4")
+    assert row.verdict == "holds" and "pairwise ρ: P1–P2 1.00" in row.value
+    # A transition far from norm preservation moves no network's measure.
+    result = fake_result(AGREE, kappa_nets=4)
+    before = synthesis.readings.network_measures(result)
+    for u in result["networks"][0]["units"]:
+        if u["transition"]:
+            u["ratio"] = [1e6] * len(u["ratio"])
+    assert synthesis.readings.network_measures(result) == before
 
 
 def test_control_holds_nothing() -> None:
-    """Smoke nets at initialisation, measures dealt to random units: no row but S.1 may hold or partly hold."""
+    """Smoke nets at initialisation, measures dealt to random units: no row but S.1 may hold or partly hold.
+
+    Gated, the control is inconclusive whatever its statistic (nets at initialisation fail the accuracy gate), so
+    it is judged with the gates switched off: there the statistic itself must not hold. S.4's declared test needs
+    P1's κ_R on three networks and the control has it on two, so W over the other three measures on all of its
+    networks is judged as well."""
     result = synthesis.control_result(device="cpu")
     rows = check_control("S", result, synthesis.CHAPTER)
     assert rows and all(r.ok for r in rows), [vars(r) for r in rows if not r.ok]
     with gates_ignored():
         got = _verdicts(result)
     assert all(got[k] not in ("holds", "partly") for k in ("S.2", "S.3", "S.4")), got
+    _, nets, ranks = synthesis.readings.rank_matrix(result, ("P2 norm ratio", "P3 spread", "P5 ratio"))
+    assert len(nets) >= 3 and synthesis.readings.w_test(ranks, 2000)["p_up"] >= 0.05
     assert all(0 < n["cpu_time_s"] and 0 < n["wall_time_s"] for n in result["networks"])  # the cost of each net
 
 

@@ -251,3 +251,31 @@ def test_w_test_p_values_match_exact_enumeration() -> None:
     assert np.mean(exact <= 1e-12) < 0.05  # so three measures can fail S.4 on five networks
     same = readings.w_test(np.tile(base, (3, 1)), perms=20000, seed=3)
     assert same["p_up"] == pytest.approx(np.mean(exact >= 1 - 1e-12), abs=0.005)
+
+
+def _stage_trend(nets: int, rng: np.random.Generator) -> dict:
+    """Networks of three stages of four units; both measures rise with the stage, nothing relates them within one."""
+    images, out = 2, []
+    for k in range(nets):
+        units = [{"unit": f"stages.{s}.{i}", "index": 4 * s + i, "transition": False,
+                  "kappa_R": float(10 ** (s + 0.3 * rng.normal())), "spread": [s + 0.3 * rng.normal()] * images,
+                  "ratio": [1.0] * images, "rms_gain": [1.0] * images} for s in range(3) for i in range(4)]
+        out.append({"label": f"N{k}", "test_acc": 0.9, "units": units})
+    return {"images": images, "networks": out}
+
+
+def test_the_null_permutes_within_stages_and_keeps_its_level_where_both_measures_trend_by_stage() -> None:
+    """A true null within each (network, stage) while κ_R and the spread both rise with the stage: permuting within
+    whole networks calls a relation nearly always; the stratified null keeps its level (false positives at most
+    about 5%). A stratified permutation never moves a unit out of its stage."""
+    rng = np.random.default_rng(1)
+    perm = readings.stratified_perms(["0", "0", "1", "1", "1", "2"], 500, rng)
+    assert (np.sort(perm, axis=1) == np.arange(6)).all() and set(perm[:, 5]) == {5} and set(perm[:, 0]) == {0, 1}
+    hits = [readings.within_correlation(_stage_trend(3, rng), "log_kappa", "spread", perms=300, seed=k)["p_up"] < 0.05
+            for k in range(200)]
+    assert np.mean(hits) <= 0.05 + 2.5 * math.sqrt(0.05 * 0.95 / 200), np.mean(hits)
+    one = _stage_trend(3, rng)
+    for net in one["networks"]:
+        for u in net["units"]:
+            u["unit"] = "u" + u["unit"]  # no stage: the null permutes across the whole network, as before
+    assert readings.within_correlation(one, "log_kappa", "spread", perms=500)["p_up"] < 0.05

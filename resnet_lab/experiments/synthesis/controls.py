@@ -17,11 +17,12 @@ def control_result(device=None) -> dict:
     return cached(EXPERIMENT, "control", lambda: compute_all(CONTROL, "control", device, False), config=CONTROL)
 
 
-def fake_result(levels: dict[str, tuple[float, float, float, float]], rms_slope: float = 1.0,
+def fake_result(levels: dict[str, tuple[float, ...]], rms_slope: float = 1.0,
                 kappa_slope: float = 1.0, acc: float = 0.9, units: int = 12, images: int = 3, noise: float = 0.0,
                 broken: bool = False, kappa_nets: int = 2, dense_units: int = 2, decoupled: bool = False,
                 seed: int = 0) -> dict:
-    """Build a result: ``levels[net] = (log10 norm ratio, log10 σ_max, log10 κ_R, ln ratio)``, each a level.
+    """Build a result: ``levels[net] = (log10 norm ratio, log10 σ_max, log10 κ_R, ln ratio[, spread])``, each a level
+    (the spread's level is κ_R's unless given).
 
     Unit ``i`` of a network (every fourth a transition) gets a pattern ``u_i ∈ [−1, 1]``: ln RMS gain ``level +
     0.5u_i``, ln ratio ``level + 0.5·rms_slope·u_i`` (so ``rms_slope < 0`` opposes them), log10 κ_R ``level +
@@ -34,7 +35,8 @@ def fake_result(levels: dict[str, tuple[float, float, float, float]], rms_slope:
     """
     rng = np.random.default_rng(seed)
     nets = []
-    for j, (label, (log_norm, log_sigma, log_kappa, log_ratio)) in enumerate(levels.items()):
+    for j, (label, (log_norm, log_sigma, log_kappa, log_ratio, *spread_level)) in enumerate(levels.items()):
+        spread0 = spread_level[0] if spread_level else log_kappa
         rows = []
         for i in range(units):
             u = 2 * ((i * 7) % units) / (units - 1) - 1
@@ -47,7 +49,7 @@ def fake_result(levels: dict[str, tuple[float, float, float, float]], rms_slope:
                          "ratio": ratio, "vjp_ratio": list(ratio), "norm_ratio": [10 ** log_norm] * images,
                          "sigma_max": [10 ** (log_sigma + 0.01 * u)] * images,
                          "rms_gain": [float(np.exp(log_ratio + 0.5 * u))] * images,
-                         "spread": [log_kappa + 0.5 * w + (rng.normal(0, noise) if noise else 0.0)
+                         "spread": [spread0 + 0.5 * w + (rng.normal(0, noise) if noise else 0.0)
                                     for _ in range(images)],
                          "range_lo": [r / 2 if d else None for r, d in zip(ratio, dense)],
                          "range_hi": [r * 2 if d else None for r, d in zip(ratio, dense)]})
@@ -66,14 +68,15 @@ def fake_result(levels: dict[str, tuple[float, float, float, float]], rms_slope:
 
 # Four networks whose every measure orders them A < B < C < D ...
 AGREE = {"A": (0.01, 0.8, 1.0, 0.6), "B": (0.02, 0.9, 1.1, 0.7), "C": (0.03, 1.0, 1.2, 0.8), "D": (0.04, 1.1, 1.3, 0.9)}
-# ... six where P1 and P2 order them one way and P3 and P5 the other (rank sums all equal: W = 0) ...
-OPPOSED = {k: (0.01 * (i + 1), 1.3 - 0.1 * i, 1.0 + 0.1 * i, 1.1 - 0.1 * i) for i, k in enumerate("ABCDEF")}
-# ... five ranked by three measures as the rows of a Latin square, (1 2 3 4 5), (3 4 5 1 2), (5 3 1 4 2): every rank
-# sum is 9, W = 0, which fewer than 5% of independent rankings reach ...
-LATIN = {k: (0.01 * a, 1.0 + 0.1 * b, 1.0, 0.5 + 0.1 * c)
-         for k, a, b, c in zip("ABCDE", (1, 2, 3, 4, 5), (3, 4, 5, 1, 2), (5, 3, 1, 4, 2))}
-# ... four where P2 and P5 order them one way and P3 the other (three measures cannot disagree beyond chance) ...
-HALF = {"A": (0.01, 1.1, 1.0, 0.6), "B": (0.02, 1.0, 1.0, 0.7), "C": (0.03, 0.9, 1.0, 0.8), "D": (0.04, 0.8, 1.0, 0.9)}
+# ... six where P1 and P2 order them one way and P3's spread and P5 the other (rank sums all equal: W = 0) ...
+OPPOSED = {k: (0.01 * (i + 1), 1.0, 1.0 + 0.1 * i, 1.1 - 0.1 * i, 1.6 - 0.1 * i) for i, k in enumerate("ABCDEF")}
+# ... five ranked by the four measures as (1 2 3 4 5), (3 4 5 1 2), (5 4 3 2 1), (3 2 1 5 4) (P1, P2, P3, P5): every
+# rank sum is 12, W = 0, which fewer than 5% of independent rankings reach ...
+LATIN = {k: (0.01 * b, 1.0, 1.0 + 0.1 * a, 0.5 + 0.1 * d, 2.0 - 0.1 * a)
+         for k, a, b, d in zip("ABCDE", (1, 2, 3, 4, 5), (3, 4, 5, 1, 2), (3, 2, 1, 5, 4))}
+# ... four where P1 and P2 order them one way, P5 the other and P3 neither (W at chance) ...
+HALF = {k: (0.01 * a, 1.0, 1.0 + 0.1 * a, 1.0 - 0.1 * a, 1.0 + 0.1 * c)
+        for k, a, c in zip("ABCD", (1, 2, 3, 4), (2, 4, 1, 3))}
 # ... four whose levels differ by decades, every measure rising with them, as a pooled ρ across networks would count ...
 LEVELS = {k: (0.01 * (i + 1), 2.0, 1.0 + 2 * i, 0.5 + i) for i, k in enumerate("ABCD")}
 # ... and four with no network-level differences at all (only noise).
@@ -87,7 +90,7 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                                                                                        "holds")),
         "synthetic: built to fail": (fake_result(OPPOSED, rms_slope=-1.0, kappa_slope=-1.0, broken=True, kappa_nets=6),
                                      dict.fromkeys(("S.1", "S.2", "S.3", "S.4"), "fails")),
-        "synthetic: three measures opposed": (fake_result(LATIN, kappa_nets=0), {"S.4": "fails"}),
+        "synthetic: four measures opposed": (fake_result(LATIN, kappa_nets=5), {"S.4": "fails"}),
         "synthetic: only noise": (fake_result(EVEN, noise=0.05, decoupled=True, kappa_nets=4, seed=3),
                                   {"S.1": "holds", "S.2": "inconclusive", "S.3": "inconclusive"}),
         "synthetic: levels only, no full spectrum": (
@@ -96,6 +99,6 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "synthetic: gate unmet": (fake_result(AGREE, acc=0.5, kappa_nets=4),
                                   {"S.1": "holds", "S.2": "inconclusive", "S.3": "inconclusive", "S.4": "inconclusive"}),
         "synthetic: too few units, measures half agree": (
-            fake_result(HALF, units=4, kappa_nets=0),
+            fake_result(HALF, units=4, kappa_nets=4, kappa_slope=0.0),
             {"S.2": "inconclusive", "S.3": "inconclusive", "S.4": "inconclusive"}),
     }

@@ -19,6 +19,12 @@ def _per_image(values: list, images: int) -> np.ndarray:
     return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
+def stage_of(unit: str) -> str:
+    """Return the stage of a unit named ``stages.<stage>.<block>`` (the models' naming), else ``""`` (one stage)."""
+    parts = unit.split(".")
+    return parts[1] if len(parts) >= 3 and parts[0] == "stages" else ""
+
+
 def unit_arrays(result: dict) -> list[dict]:
     """Return one row per (network, unit) with per-image arrays of every measure, in the readings' units.
 
@@ -33,7 +39,7 @@ def unit_arrays(result: dict) -> list[dict]:
         for u in net["units"]:
             arr = {k: _per_image(u.get(k), n) for k in ("ratio", "vjp_ratio", "norm_ratio", "sigma_max", "rms_gain",
                                                         "spread", "range_lo", "range_hi")}
-            rows.append({"network": net["label"], "unit": u["unit"], "index": u["index"],
+            rows.append({"network": net["label"], "unit": u["unit"], "index": u["index"], "stage": stage_of(u["unit"]),
                          "transition": u["transition"], **arr,
                          "log_ratio": np.log(arr["ratio"]), "abs_log_ratio": np.abs(np.log(arr["ratio"])),
                          "log_rms": np.log(arr["rms_gain"]), "abs_log_rms": np.abs(np.log(arr["rms_gain"])),
@@ -128,28 +134,39 @@ def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = F
                     df=len(nets) - 1 if len(nets) > 1 else math.nan)
 
 
-def _ranks_within(rows: list[dict], a_key: str, b_key: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Return per network ``(name, ranks of a, ranks of b)`` of its units' means over images (average ranks for
-    ties), for networks with at least three such units and neither measure constant over them."""
+def _ranks_within(rows: list[dict], a_key: str, b_key: str) -> list[tuple[str, np.ndarray, np.ndarray, list]]:
+    """Return per network ``(name, ranks of a, ranks of b, stages)`` of its units' means over images (average ranks
+    for ties), for networks with at least three such units and neither measure constant over them."""
     out = []
     for net in dict.fromkeys(r["network"] for r in rows):
         a = np.array([np.nanmean(r[a_key]) for r in rows if r["network"] == net])
         b = np.array([np.nanmean(r[b_key]) for r in rows if r["network"] == net])
         if len(a) >= 3 and np.ptp(a) > 0 and np.ptp(b) > 0:
-            out.append((net, rankdata(a), rankdata(b)))
+            out.append((net, rankdata(a), rankdata(b), [r["stage"] for r in rows if r["network"] == net]))
     return out
 
 
-def _weighted_rho(ranks: list[tuple[str, np.ndarray, np.ndarray]], perm: list[np.ndarray] | None = None) -> np.ndarray:
+def _weighted_rho(ranks: list[tuple], perm: list[np.ndarray] | None = None) -> np.ndarray:
     """Return Σ (n_k − 1)·ρ_k / Σ (n_k − 1) over networks k; with ``perm`` (one ``(draws, n_k)`` index array per
-    network) the same for each draw, b's ranks permuted within each network."""
+    network) the same for each draw, b's ranks permuted by it."""
     num, den = 0.0, 0.0
-    for j, (_, a, b) in enumerate(ranks):
+    for j, (_, a, b, *_) in enumerate(ranks):
         ac, bc = a - a.mean(), b - b.mean()
         bp = bc if perm is None else bc[perm[j]]
         num = num + (len(a) - 1) * (bp @ ac) / (np.linalg.norm(ac) * np.linalg.norm(bc))
         den += len(a) - 1
     return np.asarray(num / den)
+
+
+def stratified_perms(strata: list, perms: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``(perms, n)`` index arrays, each a random permutation of ``range(n)`` that moves units only within
+    their own stratum (``strata[i]`` the label of unit i)."""
+    labels = np.asarray(strata)
+    out = np.tile(np.arange(len(labels)), (perms, 1))
+    for s in dict.fromkeys(strata):
+        idx = np.flatnonzero(labels == s)
+        out[:, idx] = idx[np.argsort(rng.random((perms, len(idx))), axis=1)]
+    return out
 
 
 def within_correlation(result: dict, a_key: str, b_key: str, perms: int = 2000, seed: int = 0) -> dict | None:
@@ -158,54 +175,61 @@ def within_correlation(result: dict, a_key: str, b_key: str, perms: int = 2000, 
 
     Each network's ρ_k is taken over its own units (means over images); ``rho`` weighs them by ``n_k − 1`` (the
     inverse of ρ_k's variance under the null), so differences between networks' levels, which a pooled ρ counts,
-    play no part. The null permutes b among the units of each network separately (``perms`` draws): under it the
-    units of a network are exchangeable, whatever the networks' levels. ``p_up`` = P(null ≥ ρ), ``p_down`` =
-    P(null ≤ ρ), each (1 + count)/(1 + perms). ``None`` when no network has three units with both measures varying.
+    play no part. The null permutes b among the units of the same (network, stage) only (``perms`` draws): under it
+    the units of one stage of one network are exchangeable, whatever the networks' and the stages' levels (both κ_R
+    and the spread trend with stage, which a null permuting across stages would count as a relation). ``p_up`` =
+    P(null ≥ ρ), ``p_down`` = P(null ≤ ρ), each (1 + count)/(1 + perms). ``None`` when no network has three units
+    with both measures varying.
     """
     ranks = _ranks_within(_select(result, a_key, b_key, False), a_key, b_key)
     if not ranks:
         return None
     rho = float(_weighted_rho(ranks))
     rng = np.random.default_rng(seed)
-    perm = [np.argsort(rng.random((perms, len(a))), axis=1) for _, a, _ in ranks]
+    perm = [stratified_perms(stages, perms, rng) for *_, stages in ranks]
     null = _weighted_rho(ranks, perm)
     tol = 1e-12
     return {"rho": rho, "p_up": float((1 + np.sum(null >= rho - tol)) / (1 + perms)),
             "p_down": float((1 + np.sum(null <= rho + tol)) / (1 + perms)),
             "null_q05": float(np.quantile(null, 0.05)), "null_q95": float(np.quantile(null, 0.95)),
-            "null_sd": float(np.std(null, ddof=1)), "units": int(sum(len(a) for _, a, _ in ranks)),
-            "networks": [n for n, _, _ in ranks], "per_network": {n: float(_weighted_rho([(n, a, b)]))
-                                                                  for n, a, b in ranks}}
+            "null_sd": float(np.std(null, ddof=1)), "units": int(sum(len(a) for _, a, *_ in ranks)),
+            "networks": [n for n, *_ in ranks], "per_network": {r[0]: float(_weighted_rho([r])) for r in ranks}}
+
+
+MEASURE_KEYS = {"P1 κ_R": "log_kappa", "P2 norm ratio": "log_norm", "P3 spread": "spread", "P5 ratio": "log_ratio"}
 
 
 def network_measures(result: dict) -> dict[str, dict[str, float]]:
-    """Return ``{measure: {network: value}}`` for the measures of ``paper.MEASURES`` (larger: further from 1).
+    """Return ``{measure: {network: value}}``, one measure per paper (``paper.MEASURES``; larger: further from
+    norm preservation): the median over a network's units that are not transitions (as S.2 and S.3) of |mean over
+    images of |the unit's reading| (``MEASURE_KEYS``; log10 κ_R and the spread are ≥ 0 as they are).
 
-    A measure is left out for a network where it is not defined there (no P1 form, no full spectrum).
+    A measure is left out for a network where it is missing on one of those units (no P1 form).
     """
-    by_net: dict[str, list[dict]] = {}
-    for r in unit_arrays(result):
-        by_net.setdefault(r["network"], []).append(r)
-    out: dict[str, dict[str, float]] = {k: {} for k in ("P1 κ_R", "P2 norm ratio", "P3 σ_max", "P5 ratio")}
-    for net, rows in by_net.items():
-        kappa = [float(np.nanmean(r["log_kappa"])) for r in rows if np.isfinite(r["log_kappa"]).any()]
-        if kappa and len(kappa) == len(rows):
-            out["P1 κ_R"][net] = float(np.median(kappa))
-        out["P2 norm ratio"][net] = float(np.median(np.abs(np.concatenate([r["log_norm"] for r in rows]))))
-        sigma = [abs(float(np.nanmean(r["log_sigma_max"]))) for r in rows if np.isfinite(r["log_sigma_max"]).any()]
-        if sigma:
-            out["P3 σ_max"][net] = float(np.median(sigma))
-        out["P5 ratio"][net] = float(np.median(np.concatenate([r["abs_log_ratio"] for r in rows])))
+    out: dict[str, dict[str, float]] = {m: {} for m in MEASURE_KEYS}
+    for net in dict.fromkeys(r["network"] for r in unit_arrays(result)):
+        rows = [r for r in unit_arrays(result) if r["network"] == net and not r["transition"]]
+        for m, key in MEASURE_KEYS.items():
+            vals = [float(np.nanmean(np.abs(r[key]))) for r in rows if np.isfinite(r[key]).any()]
+            if rows and len(vals) == len(rows):
+                out[m][net] = float(np.median(vals))
     return out
 
 
-def rank_matrix(result: dict) -> tuple[list[str], list[str], np.ndarray]:
-    """Return (measures, networks, ranks ``(measures, networks)``) over measures defined on every network."""
-    measures = network_measures(result)
-    nets = [net["label"] for net in result["networks"]]
-    used = [m for m, v in measures.items() if all(n in v for n in nets)]
-    ranks = np.array([rankdata([measures[m][n] for n in nets]) for m in used]).reshape(len(used), len(nets))
+def rank_matrix(result: dict, measures: tuple[str, ...] | None = None) -> tuple[list[str], list[str], np.ndarray]:
+    """Return (measures, networks, ranks ``(measures, networks)``): every declared measure (or ``measures``) over the
+    networks that have all of them."""
+    values = network_measures(result)
+    used = list(measures or MEASURE_KEYS)
+    nets = [net["label"] for net in result["networks"] if all(net["label"] in values[m] for m in used)]
+    ranks = np.array([rankdata([values[m][n] for n in nets]) for m in used]).reshape(len(used), len(nets))
     return used, nets, ranks
+
+
+def pairwise_rho(used: list[str], ranks: np.ndarray) -> dict[tuple[str, str], float]:
+    """Return the Spearman ρ of every pair of measures' network ranks (Pearson of the ranks)."""
+    return {(used[i], used[j]): float(np.corrcoef(ranks[i], ranks[j])[0, 1])
+            if ranks.shape[1] > 2 and np.ptp(ranks[i]) > 0 and np.ptp(ranks[j]) > 0 else math.nan for i in range(len(used)) for j in range(i + 1, len(used))}
 
 
 def kendall_w(ranks: np.ndarray) -> float:

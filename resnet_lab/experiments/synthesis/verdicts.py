@@ -6,8 +6,8 @@ import numpy as np
 from ...ledger import Claim, profile_of
 from ...stats import Estimate
 from .paper import CLAIMS
-from .readings import (agreement, correlated_networks, gate_accuracy, rank_matrix, unit_correlation,
-                       w_test, within_correlation)
+from .readings import (MEASURE_KEYS, agreement, correlated_networks, gate_accuracy, pairwise_rho, rank_matrix,
+                       unit_correlation, w_test, within_correlation)
 
 
 def claim_agreement(result: dict, profile: str) -> Claim:
@@ -61,7 +61,8 @@ def _within_row(result: dict, profile: str, claim: str, a_key: str, b_key: str, 
         return spec.row(f"{n} units (not transitions, in networks with 3 or more) with {what}", "inconclusive",
                         f"{n} units < {spec.t['min_units']}", gate_measured=gate, profile=profile)
     per_net = ", ".join(f"{k} {v:.2f}" for k, v in test["per_network"].items())
-    value = (f"ρ_w = {test['rho']:.2f} over {n} units of {len(test['networks'])} networks (permutation null 5%–95%: "
+    value = (f"ρ_w = {test['rho']:.2f} over {n} units of {len(test['networks'])} networks, each unit's values means "
+             f"over {result['images']} test images (null permuting within (network, stage), 5%–95%: "
              f"{test['null_q05']:.2f} to {test['null_q95']:.2f}; P(null ≥ ρ_w) = {test['p_up']:.3g}, "
              f"P(null ≤ ρ_w) = {test['p_down']:.3g}); per network: {per_net}")
     pooled = unit_correlation(result, a_key, b_key)
@@ -90,17 +91,23 @@ def claim_conditioning(result: dict, profile: str) -> Claim:
 def claim_ranking(result: dict, profile: str) -> Claim:
     spec = CLAIMS["S.4"]
     used, nets, ranks = rank_matrix(result)
-    gate = gate_accuracy(result)
-    if len(used) < spec.t["min_measures"] or len(nets) < spec.t["min_nets"]:
-        return spec.row(f"{len(used)} measures on {len(nets)} networks", "inconclusive",
-                        f"fewer than {spec.t['min_measures']} measures or {spec.t['min_nets']} networks",
-                        gate_measured=gate, profile=profile)
+    gate = gate_accuracy(result, set(nets)) or None
+    if len(nets) < spec.t["min_nets"]:
+        return spec.row(f"{len(nets)} networks with all of {', '.join(used)}", "inconclusive",
+                        f"{len(nets)} networks < {spec.t['min_nets']}", gate_measured=gate, profile=profile)
     t = w_test(ranks, spec.t["perms"])
     order = {m: " < ".join(n for _, n in sorted(zip(r, nets))) for m, r in zip(used, ranks)}
-    value = (f"W = {t['W']:.2f} over {', '.join(used)} on {len(nets)} networks (permutation null: 5% quantile "
+    pairs = "; ".join(f"{a[:2]}–{b[:2]} {r:.2f}" for (a, b), r in pairwise_rho(used, ranks).items())
+    value = (f"W = {t['W']:.2f} over {', '.join(used)} on {len(nets)} networks, each unit's values means over "
+             f"{result['images']} test images (permutation null: 5% quantile "
              f"{t['null_q05']:.2f}, median {t['null_median']:.2f}, 95% quantile {t['null_q95']:.2f}; "
-             f"P(W_null ≥ W) = {t['p_up']:.3g}, P(W_null ≤ W) = {t['p_down']:.3g}); "
+             f"P(W_null ≥ W) = {t['p_up']:.3g}, P(W_null ≤ W) = {t['p_down']:.3g}); pairwise ρ: {pairs}; "
              + "; ".join(f"{m}: {o}" for m, o in order.items()))
+    rest = tuple(m for m in MEASURE_KEYS if not m.startswith("P1"))
+    _, all_nets, all_ranks = rank_matrix(result, rest)
+    if len(all_nets) > len(nets) and len(all_nets) >= spec.t["min_nets"]:
+        b = w_test(all_ranks, spec.t["perms"])
+        value += f"; beside, without P1: W = {b['W']:.2f} on {len(all_nets)} networks (P(W_null ≥ W) = {b['p_up']:.3g})"
     alpha = spec.t["alpha"]
     if t["p_up"] < alpha:
         verdict, reason = "holds", ""
