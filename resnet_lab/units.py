@@ -16,6 +16,7 @@ from pathlib import Path
 from .artifacts import ArtifactError, artifact_root, load_json
 from .checkpoints import checkpoint_progress
 
+SCRATCH_PROFILES = ("smoke", "control")  # git-ignored (.gitignore): never units a clone has
 BEGIN, END = "<!-- units:begin (python -m resnet_lab units --write README.md) -->", "<!-- units:end -->"
 # Classes, and test images per class where a DataSpec takes the whole test split (MNIST's differ: 1,000 on average).
 CLASSES = {"cifar10": 10, "cifar100": 100, "mnist": 10}
@@ -46,7 +47,7 @@ def training_units(root: Path | None = None) -> list[dict]:
     root = Path(root or artifact_root())
     rows = []
     for path in sorted(root.glob("*/*/*.json")):
-        if path.parts[-2] == "smoke":
+        if path.parts[-2] in SCRATCH_PROFILES:
             continue
         try:
             record = load_json(path)
@@ -65,7 +66,7 @@ def training_units(root: Path | None = None) -> list[dict]:
                      "threads": _threads(record["provenance"]["device"]), "diverged": record["diverged"]})
     for path in sorted(root.glob("*/*/*.ckpt")):
         done = checkpoint_progress(path)
-        if path.parts[-2] == "smoke" or done is None:
+        if path.parts[-2] in SCRATCH_PROFILES or done is None:
             continue
         rows.append({"unit": _unit_name(path, root), "state": "in progress",
                      "epochs": f"{done['epochs_done']}/{done['epochs'] or '?'}", "test_acc": None, "band": None,

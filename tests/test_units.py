@@ -22,6 +22,7 @@ def test_rows_from_a_record_and_a_checkpoint(tmp_path):
     save_json(tmp_path / "zoo" / "net" / "model-0123456789ab.json", record)
     save_json(tmp_path / "p9" / "small" / "result.json", {"claims": []})  # a chapter result: not a unit
     save_json(tmp_path / "p9" / "smoke" / "a-0123456789ab.json", record)  # smoke: never a unit
+    save_json(tmp_path / "p9" / "control" / "a-0123456789ab.json", record)  # nor a control's untrained net (ignored)
     save_torch(tmp_path / "p9" / "small" / "net_d6-seed0-0123456789ab.ckpt",
                {"result": {"history": [{"epoch": 0}, {"epoch": 1, "epoch_time_s": 120.0},
                                        {"epoch": 2, "epoch_time_s": 240.0}], "wall_time_s": 360.0},
