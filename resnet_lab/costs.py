@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -28,7 +27,7 @@ from torch import nn
 from . import experiments
 from .cache import load_result
 from .models import build_model
-from .units import with_table
+from .units import print_or_write
 
 # ResNet-56 training images/s on one H100 (the developers' guide's calibration, batch 128): a plain fp32 loop
 # fed by a DataLoader, and the whole step compiled with CUDA graphs. Not measured by this project.
@@ -137,10 +136,4 @@ def tables() -> str:
 
 def main(write: str | None = None) -> int:
     """Print the tables, or rewrite them between the markers of the file ``write``."""
-    table = tables()
-    if write is None:
-        print(table)
-        return 0
-    path = Path(write)
-    path.write_text(with_table(path.read_text(), table, BEGIN, END))
-    return 0
+    return print_or_write(tables(), write, "the cost tables", BEGIN, END)

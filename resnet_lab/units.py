@@ -99,17 +99,22 @@ def with_table(text: str, table: str, begin: str = BEGIN, end: str = END) -> str
     return text[:start + len(begin)] + "\n" + table + "\n" + text[stop:]
 
 
-def main(write: str | None = None) -> int:
-    """Print the table, or rewrite it in the file ``write``."""
-    table = units_table()
+def print_or_write(table: str, write: str | None, what: str, begin: str = BEGIN, end: str = END) -> int:
+    """Print ``table``, or rewrite it between the markers of the file ``write`` (exit 2, said, if they are missing)."""
     if write is None:
         print(table)
         return 0
     path = Path(write)
     try:
-        path.write_text(with_table(path.read_text(), table))
+        path.write_text(with_table(path.read_text(), table, begin, end))
     except ValueError as err:
         print(f"error: {path}: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(table.splitlines()) - 2} units into {path}")
+    print(f"wrote {what} into {path}")
     return 0
+
+
+def main(write: str | None = None) -> int:
+    """Print the table, or rewrite it in the file ``write``."""
+    table = units_table()
+    return print_or_write(table, write, f"{len(table.splitlines()) - 2} units")
