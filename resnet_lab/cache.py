@@ -136,6 +136,14 @@ def _recompute_stale() -> bool:
     return os.environ.get(RECOMPUTE_STALE_ENV, "") not in ("", "0")
 
 
+def recompute_command(experiment: str, profile: str) -> str:
+    """Return the command that recomputes a stale result: ``run`` knows the book's profiles, while a chapter's
+    negative control (profile ``control``) is computed by the ``controls`` command alone."""
+    if profile == "control":
+        return "python -m resnet_lab controls"
+    return f"python -m resnet_lab run {experiment} --profile {profile}"
+
+
 @contextlib.contextmanager
 def recompute_stale(enabled: bool = True) -> Iterator[None]:
     """Within this context, ``cached`` recomputes stale results instead of returning them marked stale."""
@@ -175,7 +183,7 @@ def cached(experiment: str, profile: str, compute: Callable[[], dict], force: bo
         if not (is_stale(result) and _recompute_stale()):
             if is_stale(result):
                 warnings.warn(f"{path} is stale: {result['stale']}; recompute: "
-                              f"python -m resnet_lab run {experiment} --profile {profile}", stacklevel=2)
+                              f"{recompute_command(experiment, profile)}", stacklevel=2)
             return result
     if config is None and name == "result":
         config = profile_config(experiment, profile)

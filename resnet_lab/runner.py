@@ -43,6 +43,7 @@ from .artifacts import ArtifactError, artifact_dir, device_name, load_json
 from .cache import CONFIG_CHANGED, is_stale, load_result, recompute_stale
 from .checkpoints import checkpoint_progress
 from .data import DataSpec
+from .work import images_seen
 
 # A zoo checkpoint written this recently may be another process's run (an epoch is ~3–10 min on this CPU).
 BUSY_S = 1800
@@ -127,10 +128,7 @@ def training_images(config, grid_fields: Sequence[str] = (), multiplier: int = 1
     data = specs[0] if specs else data
 
     def images_of(train: trainer.TrainConfig) -> float:
-        images = data.train_images if data is not None else 10_000
-        if train.max_steps_per_epoch:
-            images = min(images, train.max_steps_per_epoch * train.batch_size)
-        return images * train.epochs
+        return images_seen(data.train_images if data is not None else 10_000, train)
 
     total = 0.0
     for value in values.values():

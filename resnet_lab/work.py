@@ -23,9 +23,9 @@ class WorkItem:
     name: str                          # a network's artifact stem under the root: <experiment>/<profile>/<tag>-<hash>
     args: tuple = ()                   # what ``compute_item`` needs to find the item again (plain values)
     files: tuple[str, ...] = ()        # paths under the root that exist once it is done (default: name.pt, name.json)
-    model: str = ""                    # a network's registry name, options and dataset, and the images its
-    options: tuple = ()                # training sees (epochs × images per epoch): what ``costs.py`` prices
-    input_shape: tuple = ()            # an item by
+    model: str = ""                    # a network's registry name, options and input shape, and the images its
+    options: tuple = ()                # training sees (``images_seen``): what ``costs.py`` prices an item by
+    input_shape: tuple = ()
     images: int = 0
 
     def done(self) -> bool:
@@ -43,9 +43,15 @@ def network_item(chapter: str, profile: str, experiment: str, model_name: str, m
                  data: DataSpec, config: TrainConfig, tag: str, args: tuple = ()) -> WorkItem:
     """Return the item of the network ``train_cached(experiment, profile, model_name, …, tag=tag)`` trains."""
     stem = network_stem(experiment, profile, model_name, model_options, data, config, tag)
-    per_epoch = data.train_images
-    if config.max_steps_per_epoch:
-        per_epoch = min(per_epoch, config.max_steps_per_epoch * config.batch_size)
     return WorkItem(chapter, profile, stem.relative_to(artifact_root()).as_posix(), args, model=model_name,
                     options=tuple(sorted(model_options.items())), input_shape=data.input_shape,
-                    images=per_epoch * config.epochs)
+                    images=images_seen(data.train_images, config))
+
+
+def images_seen(train_images: int, config: TrainConfig) -> int:
+    """Return the training images a recipe shows a network: epochs × images per epoch, an epoch capped at
+    ``max_steps_per_epoch`` batches (the cost model of ``costs.py`` and the runner's estimate)."""
+    per_epoch = train_images
+    if config.max_steps_per_epoch:
+        per_epoch = min(per_epoch, config.max_steps_per_epoch * config.batch_size)
+    return per_epoch * config.epochs

@@ -210,3 +210,15 @@ def test_corrupt_zoo_weights_point_at_the_zoo_command():
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(A.ArtifactError, match="python -m resnet_lab.zoo resnet20-cifar10"):
         A.load_torch(path)
+
+
+def test_a_stale_result_names_the_command_that_recomputes_it(monkeypatch, tmp_path):
+    module = fake_chapter(monkeypatch, {"small": FakeConfig(3), "control": FakeConfig(3)}, tmp_path)
+    for profile in ("small", "control"):
+        C.cached("fakechap", profile, lambda: {"value": 1})
+    module.PROFILES = {"small": FakeConfig(4), "control": FakeConfig(4)}
+    with pytest.warns(UserWarning, match="recompute: python -m resnet_lab run fakechap --profile small$"):
+        C.cached("fakechap", "small", lambda: {"value": 2})
+    # `run` has no control profile: a control is recomputed by `controls`, which recomputes stale results
+    with pytest.warns(UserWarning, match="recompute: python -m resnet_lab controls$"):
+        C.cached("fakechap", "control", lambda: {"value": 2})

@@ -226,3 +226,11 @@ def test_the_plan_shows_units_in_progress_with_their_measured_minutes(monkeypatc
     assert units[0].predicted_s == pytest.approx((epochs - 2) * 540.0)
     assert units[1].why == "missing; in progress: resnet_d6-seed0 1/34 epochs, 1.0 min/epoch"
     assert "partial: 2/" in runner.format_plan(units)
+
+
+def test_images_seen_caps_an_epoch_at_its_steps():
+    from resnet_lab.work import images_seen
+
+    capped = TrainConfig(epochs=3, batch_size=16, max_steps_per_epoch=2)
+    assert images_seen(1000, capped) == 96 and images_seen(10, capped) == 30  # a small dataset is its own cap
+    assert images_seen(1000, TrainConfig(epochs=2)) == 2000
