@@ -26,5 +26,5 @@ CHAPTER = Chapter("p4", "p4_dynamical_stability", PROFILES, run, ledger="P4", cl
                   fixtures=synthetic_results, grid_fields=("datasets", "depths", "seeds"),
                   dry_run=DryRunCaps(caps={"train_per_class": 8, "test_per_class": 4, "sample_per_class": 4,
                                            "small_sample_per_class": 4, "width": 8}, shorten={"seeds": 2}),
-                  compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item,
+                  compute_files=("config.py", "measure.py", "arrays.py"), items=items, compute_item=compute_item,
                   title="A qualitative theory of dynamical systems for assessing stability in ResNets", cite="p4_qualitative")

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...artifacts import artifact_dir, save_arrays
-
 from ...cache import cached
 from ...data import DataSpec, DeviceLoader, ImageData, PaddedData, load_dataset, to_rgb32
 from ...metrics import dynamics as dyn
@@ -25,7 +24,9 @@ from ...models import build_model
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
+from .arrays import save_split, with_arrays
 from .config import EXPERIMENT, PROFILES, P4Config
+
 
 def macro_scores(labels: torch.Tensor, predictions: torch.Tensor, classes: int) -> dict[str, float]:
     """Return macro-averaged precision, recall and F1 (scikit-learn's "macro avg") from a confusion matrix."""
@@ -154,8 +155,9 @@ def hop_record(images: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor) 
     """Return how the traced orbits keep their class, and per start image what P4.5's bootstrap resamples.
 
     ``images``: ``(N, B)`` the orbits (``dyn.follow_neighbours``). Per start image: how many of its hops land on
-    an image of the class it leaves (``orbit_same_hops``) and whether the head classifies it correctly at the
-    last block (``correct``): the orbits share images, so a band over hops counts one orbit many times.
+    an image of the class it leaves (``orbit_same_hops``), whether the head classifies it correctly at the last
+    block (``correct``) and the image its orbit reaches at the last block (``orbit_end``): orbits that meet at one
+    block coincide from there on, so those with one end share their later hops and are resampled together.
     """
     hop_labels = labels[images]                              # (N, B): the class of the image at each hop
     same_hop = hop_labels[:, 1:] == hop_labels[:, :-1]
@@ -164,18 +166,20 @@ def hop_record(images: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor) 
     return {"orbit_stay_fraction": float((hop_labels == labels[:, None]).all(dim=1).double().mean()),
             "hop_same_class": float(same_hop.double().mean()), "hops": int(same_hop.numel()),
             "orbit_two_cycle_fraction": float(two_cycle.double().mean()),
-            "orbit_same_hops": same_hop.sum(dim=1).tolist(), "correct": correct.int().tolist(),
+            "orbit_same_hops": same_hop.sum(dim=1), "correct": correct.int(), "orbit_end": images[:, -1],
             "sample_accuracy": float(correct.double().mean())}
 
 
 def analyse_untrained(model: nn.Module, sample: ImageData, cfg: P4Config, device) -> dict:
-    """Return what P4.4–P4.5 compare a trained network with: Table 3's closest class pairs per block and the
-    traced orbits' hops, for the same architecture at its initialisation on the same sample."""
+    """Return what P4.3–P4.5 compare a trained network with: the class pairs' minima (Figs. 2–3's rankings, Table
+    3's closest pairs per block) and the traced orbits' hops, for the same architecture at its initialisation on the
+    same sample."""
     probs = sample_probabilities(model, sample, device)
     labels = sample.labels.to(probs.device)
     minima = dyn.class_pair_minima(probs, labels, cfg.max_elements)
     images, _ = dyn.follow_neighbours(*dyn.nearest_neighbours(probs, cfg.max_elements))
-    return {"blocks": probs.shape[0], "pairs": {"per_block": minima.per_block}, **hop_record(images, labels, probs)}
+    pairs = {name: getattr(minima, name) for name in ("separation", "mean", "per_block")}
+    return {"blocks": probs.shape[0], "pairs": pairs, **hop_record(images, labels, probs)}
 
 
 def load_sample(dataset: str, per_class: int | None) -> ImageData:
@@ -256,7 +260,7 @@ def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: b
     result = {"config": asdict(cfg), "runs": runs, "untrained": untrained,
               "data_source": "; ".join(s.source for s in samples.values())}
     save_figure_images(result, samples, profile)
-    return result
+    return save_split(result, artifact_dir(EXPERIMENT, profile))
 
 
 def figure_indices(result: dict) -> dict[str, list[int]]:
@@ -286,7 +290,7 @@ def closest_pairs(result: dict, top: int = 4, seed: int = 0):
     import pandas as pd
 
     rows = []
-    for r in result["runs"]:
+    for r in with_arrays(result)["runs"]:
         if r.get("seed", 0) != seed:
             continue
         # tensors when fresh, lists when loaded (np.array of a tensor warns under numpy 2)
@@ -303,8 +307,10 @@ def closest_pairs(result: dict, top: int = 4, seed: int = 0):
 
 
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:
-    """Train (or reload) the networks and return Table 1, Table 2 and the data behind Figs. 2–3, Tables 3–5."""
+    """Train (or reload) the networks and return Table 1, Table 2 and the data behind Figs. 2–3, Tables 3–5 (the
+    arrays saved beside the result put back in)."""
     cfg = select(PROFILES, profile)
     device = default_device(device)
-    return cached(EXPERIMENT, profile, lambda: compute_result(cfg, profile, force, device, progress), force)
+    return with_arrays(cached(EXPERIMENT, profile, lambda: compute_result(cfg, profile, force, device, progress),
+                              force))
 

@@ -9,13 +9,14 @@ import torch
 
 from ...artifacts import artifact_dir, load_arrays
 from ...ledger import Claim, profile_of
+from ...stats import sign
 from .config import EXPERIMENT
 from .measure import load_sample
 from .paper import ANIMAL_PAIRS, JUDGED, PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, chance_tail
 from .paper import CLAIMS
-from .readings import (READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_bar, find_run, hardest_pairs,
-                       last_gain, mean_f1, name, networks, orbit_stays, pair_distance, pair_ratio, per_seed_constant,
-                       untrained_runs)
+from .readings import (JUDGED_RANKINGS, READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_above_bar, f1_bar,
+                       find_run, hardest_pairs, hits, last_gain, mean_f1, name, networks, orbit_stays, pair_distance,
+                       pair_ratio, per_seed_constant, untrained_runs, with_arrays)
 
 
 def table1_frame(result: dict):
@@ -72,22 +73,24 @@ def expansive_frame(result: dict):
 
 
 def ranking_frame(result: dict):
-    """Return each network's 5 closest class pairs under Fig. 3's and Fig. 2's rankings, with the named ones marked."""
+    """Return each network's 5 closest class pairs under Fig. 3's (Def. 1 per class pair), Fig. 2's and the min–min
+    rankings (first seed), with the named ones marked and the hits of the same network before training."""
     import pandas as pd
 
     rows = []
-    for key, runs in networks(result).items():
+    for key, runs in networks(with_arrays(result)).items():
         r = runs[0]
         target = PAPER_HARD_MNIST_PAIRS if key[0] == "mnist" else ANIMAL_PAIRS
+        twin = next((u for u in untrained_runs(result, key) if u["seed"] == r.get("seed", 0)), None)
         for ranking in RANKINGS:
             pairs = hardest_pairs(r, ranking=ranking)
             rows.append({"dataset": key[0], "model": f"ResNet-{key[1]}", "ranking": ranking,
                          "closest pairs (* = paper's / animal–animal)": ", ".join(
                              f"{r['classes'][a]}–{r['classes'][b]}" + ("*" if (a, b) in target else "")
                              for a, b in pairs),
-                         "hits": sum(p in target for p in pairs),
-                         "chance p": chance_tail(sum(p in target for p in pairs), len(target)),
-                         "judged": key in JUDGED})
+                         "hits": hits(r, target, ranking), "chance p": chance_tail(hits(r, target, ranking), len(target)),
+                         "untrained hits": hits(twin, target, ranking) if twin and "separation" in twin["pairs"] else None,
+                         "judged": key in JUDGED and ranking in JUDGED_RANKINGS})
     return pd.DataFrame(rows).set_index(["dataset", "model", "ranking"])
 
 
@@ -120,7 +123,7 @@ def pair_frame(result: dict):
     import pandas as pd
 
     rows = []
-    for r in result["runs"]:
+    for r in with_arrays(result)["runs"]:
         p = r["pairs"]
         for a in range(len(r["classes"])):
             for b in range(len(r["classes"])):
@@ -140,7 +143,7 @@ def paper_table3_frame(result: dict):
     geometric mean, and the same networks' before training on the same sample (P4.4's control)."""
     import pandas as pd
 
-    rows = []
+    rows, result = [], with_arrays(result)
     for d, n, a, b, block, dist in PAPER_TABLE3:
         runs, untrained = networks(result).get((d, n), []), untrained_runs(result, (d, n))
         if runs:
@@ -197,9 +200,13 @@ def _span(values, fmt: str) -> str:
 def findings_table1(result: dict, rows: list[Claim]) -> str:
     """P4.1's findings: each network's F1 beside the paper's and its bar, and whether training levelled off."""
     nets, parts = networks(result), []
+    where = {1: "above it beyond the band", -1: "below it beyond the band", 0: "inside the band around it",
+             None: "one seed, no band"}
     for key, runs in nets.items():
         f1, paper, bar = mean_f1(runs), PAPER_TABLE1[key][2], f1_bar(key)
-        parts.append(f"{name(key)} F1 {f1:.3f} (paper {paper:.3f}; bar {bar:.3f}: {'met' if f1 >= bar else 'missed'})")
+        margin = f1_above_bar(runs, key)
+        band = f" ± {margin.band():.3f} over seeds" if np.isfinite(margin.band()) else ""
+        parts.append(f"{name(key)} F1 {f1:.3f}{band} (paper {paper:.3f}; bar {bar:.3f}: {where[sign(margin)]})")
     if not parts:
         return f"**What we found.** No network ran at `{profile_of(result)}`."
     gains = [g for runs in nets.values() for g in map(last_gain, runs) if g is not None]
@@ -268,18 +275,22 @@ def _every_seed(rows: list[Claim], claim_id: str) -> str:
 
 def findings_pairs(result: dict, rows: list[Claim]) -> str:
     """P4.3's findings: how many of each judged network's closest class pairs are the paper's, against chance."""
+    result = with_arrays(result)
     nets, parts = networks(result), []
     for key, (target, need) in JUDGED.items():
         if key not in nets:
             continue
         r = nets[key][0]
-        for ranking in RANKINGS:
+        twin = next((u for u in untrained_runs(result, key) if u["seed"] == r.get("seed", 0)), None)
+        for ranking in JUDGED_RANKINGS:
             pairs = hardest_pairs(r, ranking=ranking)
-            hits = sum(p in target for p in pairs)
-            p = chance_tail(hits, len(target))
-            beats = "beyond chance" if hits >= need else f"not beyond chance ({need} needed)"
-            parts.append(f"{name(key)} under {ranking}'s ranking has {hits} of {len(pairs)} marked pairs, p = {p:.3f}, "
-                         f"{beats}; its closest: "
+            ours = hits(r, target, ranking)
+            beats = "beyond chance" if ours >= need else f"not beyond chance ({need} needed)"
+            if twin is not None and "separation" in twin["pairs"]:
+                theirs = hits(twin, target, ranking)
+                beats += f"; before training {theirs}, {'also' if theirs >= need else 'not'} beyond chance"
+            parts.append(f"{name(key)} under {ranking}'s ranking has {ours} of {len(pairs)} marked pairs, "
+                         f"p = {chance_tail(ours, len(target)):.3f}, {beats}; its closest: "
                          + ", ".join(f"{r['classes'][a]}–{r['classes'][b]}" for a, b in pairs))
     if not parts:
         return f"**What we found.** The judged networks did not run at `{profile_of(result)}`."
@@ -290,7 +301,7 @@ def findings_pairs(result: dict, rows: list[Claim]) -> str:
 def findings_table3(result: dict, rows: list[Claim]) -> str:
     """P4.4's findings: Table 3's pairs as multiples of the paper's distance over seeds, beside the untrained
     networks' on the same sample."""
-    w, judged, other = CLAIMS["P4.4"].t["window"], [], []
+    w, judged, other, result = CLAIMS["P4.4"].t["window"], [], [], with_arrays(result)
     for d, n, a, b, _block, paper in PAPER_TABLE3:
         runs, untrained = networks(result).get((d, n), []), untrained_runs(result, (d, n))
         if runs:
@@ -329,8 +340,9 @@ def findings_table3(result: dict, rows: list[Claim]) -> str:
 def findings_orbits(result: dict, rows: list[Claim]) -> str:
     """P4.5's findings: the Sh_g orbit's class, and the per-hop same-class rates beside the network's accuracy and
     the untrained network's rate."""
+    result = with_arrays(result)
     runs = networks(result).get(("mnist", 50), [])
-    if not runs or any("orbit_same_hops" not in r for r in runs):
+    if not runs or any("orbit_end" not in r for r in runs):
         return f"**What we found.** MNIST ResNet-50's orbits were not traced at `{profile_of(result)}`."
     rates = [r["hop_same_class"] for r in runs]
     accuracy = [r["sample_accuracy"] for r in runs]
@@ -345,8 +357,9 @@ def findings_orbits(result: dict, rows: list[Claim]) -> str:
     if untrained:
         text += (f" and {'above' if min(rates) > max(untrained) else 'not above'} the "
                  f"{_span(untrained, '.1%')} of the same networks before training")
-    text += (". Every seed is judged and the row holds only if every seed does; the orbits share images, so the "
-             "bands resample start images, not hops.")
+    text += (". Every seed is judged and the row holds only if every seed does; orbits that meet coincide from "
+             "there on, so the bands resample clusters of start images whose orbits end on one image, not hops or "
+             "single start images.")
     others = [(name(k), float(np.mean([r["hop_same_class"] for r in rs]))) for k, rs in networks(result).items()
               if k != ("mnist", 50) and all("hop_same_class" in r for r in rs)]
     if others:
