@@ -12,6 +12,7 @@ from resnet_lab.experiments import p4
 from resnet_lab.experiments.p4 import controls, measure, paper, readings
 from resnet_lab.ledger import gates_ignored
 from resnet_lab.metrics import dynamics as dyn
+from resnet_lab.stats import bootstrap as stats_bootstrap
 from resnet_lab.stats import difference, sign
 
 FIXTURES = p4.synthetic_results()
@@ -113,8 +114,69 @@ def test_p43_chance_levels():
 
 def test_hardest_pairs_follow_each_ranking():
     run = controls.synthetic_run(("mnist", 50), 0)
-    assert set(readings.hardest_pairs(run, ranking="Fig. 2")) == paper.PAPER_HARD_MNIST_PAIRS
-    assert set(readings.hardest_pairs(run, ranking="Fig. 3")) == paper.PAPER_HARD_MNIST_PAIRS
+    for ranking in readings.RANKINGS:
+        assert set(readings.hardest_pairs(run, ranking=ranking)) == paper.PAPER_HARD_MNIST_PAIRS, ranking
+
+
+def test_p43_fig3_ranks_by_def1_min_max_as_its_caption_says():
+    """Fig. 3's caption compares “g-expansive constants for each class” (Def. 1: min over image pairs of the max
+    over blocks); the min–min (closest at any one block) is another reading. A network whose min–min ranks the
+    paper's pairs hardest while its Def. 1 separations rank other pairs has 0 Fig. 3 hits (the ranking used the
+    min–min before: 5 hits)."""
+    run = controls.synthetic_run(("mnist", 50), 0, hard="other")          # Def. 1 and Fig. 2: other pairs hardest
+    per_block = np.full((10, 10, 17), 0.5)
+    for a, b in paper.PAPER_HARD_MNIST_PAIRS:
+        per_block[a, b, 3] = per_block[b, a, 3] = 1e-9                   # min–min: the paper's pairs hardest
+    run["pairs"]["per_block"] = per_block.tolist()
+    assert readings.hits(run, paper.PAPER_HARD_MNIST_PAIRS, "min–min") == 5
+    assert readings.hits(run, paper.PAPER_HARD_MNIST_PAIRS, "Fig. 3") == 0
+    assert set(readings.hardest_pairs(run, ranking="Fig. 3")) == set(controls.OTHER_PAIRS)
+    assert "“Comparison of *g*-expansive constants for each class”" in p4.CLAIMS["P4.3"].criterion
+    assert "§4" in p4.CLAIMS["P4.3"].reference and "Def. 1" in p4.CLAIMS["P4.3"].reference
+
+
+def test_p43_hard_pairs_the_untrained_network_already_has_decide_nothing():
+    """The same networks at initialisation ranking the paper's pairs (MNIST) and the animals (CIFAR-10) hardest
+    leave every cell undecided: inconclusive, where the trained networks alone held."""
+    result, expected = FIXTURES["untrained networks as close, as faithful, the same hard pairs"]
+    row = next(c for c in p4.claims(result) if c.id == "P4.3")
+    assert row.verdict == expected["P4.3"] == "inconclusive"
+    assert "untrained 5/5: the untrained network beats chance too, undecided" in row.value
+    holds = controls.synthetic_result({})
+    assert verdicts(holds)["P4.3"] == "holds" and "untrained 0/5" in p4.claims(holds)[3].value
+    holds["untrained"] = []                     # no control measured: a cell cannot beat chance on its own
+    row = p4.claims(holds)[3]
+    assert row.verdict == "inconclusive" and "untrained not measured: undecided" in row.value
+
+
+def test_p43_fails_only_when_undecided_cells_could_not_have_lifted_it():
+    """Per seed: 2 cells of 4 beating chance is partly; fewer fails only if the undecided cells could not reach 2."""
+    # MNIST beats chance (its twin does not); CIFAR-10 does not beat chance: 2 of 4 → partly
+    assert verdicts(controls.synthetic_result({"cifar10": {"hard": "other"}}))["P4.3"] == "partly"
+    # MNIST undecided (its twin ranks the same pairs), CIFAR-10 below chance: 0 + 2 undecided ≥ 2 → inconclusive
+    both = controls.synthetic_result({"mnist": {"untrained_hard": "paper"}, "cifar10": {"hard": "other"}})
+    assert verdicts(both)["P4.3"] == "inconclusive"
+    # nothing beats chance: fails
+    assert verdicts(controls.synthetic_result({"all": {"hard": "other"}}))["P4.3"] == "fails"
+
+
+def test_p41_band_is_the_seeds_f1_and_the_criterion_uses_it():
+    """P4.1's band is the F1's own over seeds (it was accuracy's binomial band, labelled F1), and an F1 whose mean
+    clears the bar by less than that band is inconclusive (it held on the point estimate)."""
+    result, expected = FIXTURES["F1 inside its band around the bar"]
+    row = next(c for c in p4.claims(result) if c.id == "P4.1")
+    assert row.verdict == expected["P4.1"] == "inconclusive"
+    f1 = [r["table1"]["f1"] for r in readings.networks(result)[("mnist", 50)]]
+    band = row.band["MNIST R50 F1 − bar"]
+    assert band["value"] == pytest.approx(np.mean(f1) - readings.f1_bar(("mnist", 50)))
+    assert band["se"] == pytest.approx(np.std(f1, ddof=1) / math.sqrt(3)) and band["df"] == 2
+    assert "F1" in band["method"] and "seeds" in band["method"]
+    for r in result["runs"]:                    # F1 and accuracy apart: the band follows F1, not accuracy
+        r["table1"]["accuracy"] = 0.5
+    assert next(c for c in p4.claims(result) if c.id == "P4.1").band["MNIST R50 F1 − bar"]["se"] == band["se"]
+    below = controls.synthetic_result({"mnist": {"f1": 0.9, "f1_spread": 0.001}})
+    assert verdicts(below)["P4.1"] == "fails"
+    assert verdicts(controls.synthetic_result({}, seeds=1))["P4.1"] == "inconclusive"   # one seed: no band
 
 
 def test_p45_bar_is_the_networks_own_accuracy_not_99_percent():
@@ -132,8 +194,9 @@ def test_p45_band_resamples_start_images_not_hops():
     """Orbits whose hops all agree (each orbit keeps its class at every hop or at none): the band of the rate is
     that of N orbits, √(r(1 − r)/N), not a binomial over N·T hops, which would be √T = 4 times too narrow."""
     n, hops, r = 2000, 16, 0.9
-    run = {"blocks": hops + 1, "orbit_same_hops": [hops] * int(r * n) + [0] * (n - int(r * n)), "correct": [1] * n}
-    untrained = {"blocks": hops + 1, "orbit_same_hops": [0] * n}
+    run = {"blocks": hops + 1, "orbit_same_hops": [hops] * int(r * n) + [0] * (n - int(r * n)), "correct": [1] * n,
+           "orbit_end": np.arange(n)}  # no two orbits meet: every start image its own cluster
+    untrained = {"blocks": hops + 1, "orbit_same_hops": [0] * n, "correct": [0] * n, "orbit_end": np.arange(n)}
     est = readings.hops_versus_untrained(run, untrained)
     assert est.value == pytest.approx(r) and est.se == pytest.approx(math.sqrt(r * (1 - r) / n), rel=0.1)
     assert readings.hops_versus_accuracy(run).se == pytest.approx(math.sqrt(r * (1 - r) / n), rel=0.1)
@@ -153,7 +216,7 @@ def test_p44_window_is_one_sided_and_judged_over_seeds():
 
 
 def test_p44_closeness_an_untrained_network_has_decides_nothing():
-    result, expected = FIXTURES["untrained networks as close and as faithful"]
+    result, expected = FIXTURES["untrained networks as close, as faithful, the same hard pairs"]
     row = next(c for c in p4.claims(result) if c.id == "P4.4")
     assert row.verdict == expected["P4.4"] == "inconclusive"
     assert "untrained ×1.5" in row.value and "the untrained network is not beyond the window: undecided" in row.value
@@ -257,7 +320,7 @@ def test_rows_judge_every_seed_not_the_first():
         assert rows[claim].verdict != "holds" and "per seed" in rows[claim].reason, claim
     assert rows["P4.4"].verdict != "holds" and rows["P4.4"].band["2–1 log10(ours/paper)"]["n"] == 3
     assert rows["P4.5"].band["rate over seeds"]["n"] == 3 and rows["P4.5"].band["rate over seeds"]["method"] == "seeds"
-    assert rows["P4.5"].band["seed 2: rate − untrained rate"]["method"] == "bootstrap"
+    assert rows["P4.5"].band["seed 2: rate − untrained rate"]["method"].startswith(readings.CLUSTERS)
 
 
 @pytest.mark.parametrize("min_max_way, min_min_way, want", [(1, -1, "partly"), (-1, 1, "fails"), (0, -1, "fails"),
@@ -279,5 +342,67 @@ def test_p45_bar_is_accuracy_squared():
     rate ≈ accuracy², which the old bar (accuracy itself) could never reach for a network that errs."""
     correct = np.array([1.0] * 90 + [0.0] * 10)                 # accuracy 0.9
     same = np.where(np.arange(100) < 81, 4, 0)                  # 81 orbits keep class on all 4 hops: rate 0.81
-    est = readings.hops_versus_accuracy({"orbit_same_hops": same, "blocks": 5, "correct": correct})
+    est = readings.hops_versus_accuracy({"orbit_same_hops": same, "blocks": 5, "correct": correct,
+                                         "orbit_end": np.arange(100)})
     assert est.value == pytest.approx(0.81 - 0.9 ** 2) and sign(est) == 0
+
+
+# --- P4.5's band: orbits that meet share their later hops, so clusters of orbits are resampled ----------------
+def clustered_sample(rng, clusters: int, size: int, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(values, cluster ids)``: ``clusters`` groups of ``size`` start images whose hop shares are one draw
+    (an orbit tree: every member coincides after the first meeting), 1 with probability ``p``, else 0."""
+    shared = (rng.random(clusters) < p).astype(float)
+    return np.repeat(shared, size), np.repeat(np.arange(clusters), size)
+
+
+def coverage(clusters: int, size: int, p: float = 0.7, reps: int = 300) -> tuple[float, float]:
+    """Return how often the clustered and the naive (each start image its own cluster) 95% bands cover ``p``."""
+    rng, covered = np.random.default_rng(1), np.zeros(2)
+    for rep in range(reps):
+        values, ids = clustered_sample(rng, clusters, size, p)
+        columns = np.stack([np.ones_like(values), values], axis=1)
+        for k, labels in enumerate((ids, np.arange(len(values)))):
+            est = readings.cluster_bootstrap(columns, labels, lambda t: t[..., 1] / t[..., 0], n_boot=300, seed=rep)
+            covered[k] += abs(est.value - p) <= est.band()
+    return tuple(covered / reps)
+
+
+def test_cluster_band_covers_at_its_level_where_the_naive_band_does_not():
+    """Simulated orbit trees of 8 start images (60 trees): the cluster bootstrap covers the true rate about 95% of
+    the time; the band over single start images (the old one) covers about P(|Z| ≤ 1.96/√8) ≈ 52%."""
+    clustered, naive = coverage(clusters=60, size=8)
+    assert 0.90 <= clustered <= 0.99, clustered
+    assert naive < 0.65, naive
+
+
+def test_cluster_band_equals_the_naive_band_without_clusters_and_widens_with_them():
+    rng = np.random.default_rng(2)
+    values = (rng.random(2000) < 0.9).astype(float)
+    columns = np.stack([np.ones_like(values), values], axis=1)
+    mean = lambda t: t[..., 1] / t[..., 0]  # noqa: E731
+    single = readings.cluster_bootstrap(columns, np.arange(2000), mean)
+    assert single.se == pytest.approx(stats_bootstrap(values).se, rel=0.1) and single.n == 2000
+    assert single.se == pytest.approx(math.sqrt(0.9 * 0.1 / 2000), rel=0.1)
+    tied, ids = clustered_sample(rng, 200, 10, 0.9)
+    tied_columns = np.stack([np.ones_like(tied), tied], axis=1)
+    wide = readings.cluster_bootstrap(tied_columns, ids, mean)
+    narrow = readings.cluster_bootstrap(tied_columns, np.arange(2000), mean)
+    assert wide.se / narrow.se == pytest.approx(math.sqrt(10), rel=0.2) and wide.df == 199
+    one = readings.cluster_bootstrap(tied_columns, np.zeros(2000), mean)
+    assert math.isnan(one.se) and sign(one) is None   # one cluster: no band, undecided
+
+
+def test_p45_bands_resample_orbits_ending_on_one_image():
+    """Start images in groups of 10 whose orbits end on one image and keep (or leave) their class together: the
+    band of the rate is that of 200 groups, √10 wider than a band over 2000 independent start images (the old
+    bootstrap over start images)."""
+    n, hops, group = 2000, 16, 10
+    keeps = np.repeat((np.arange(n // group) % 10 != 0), group)          # 90% of the groups keep their class
+    run = {"blocks": hops + 1, "orbit_same_hops": np.where(keeps, hops, 0), "correct": np.ones(n),
+           "orbit_end": np.repeat(np.arange(n // group) * group, group)}
+    est = readings.hops_versus_accuracy(run)
+    assert est.value == pytest.approx(0.9 - 1.0) and est.n == n // group and est.df == n // group - 1
+    assert est.se == pytest.approx(math.sqrt(0.9 * 0.1 / (n // group)), rel=0.15)
+    untrained = {**run, "orbit_same_hops": np.zeros(n), "orbit_end": np.arange(n)}
+    diff = readings.hops_versus_untrained(run, untrained)
+    assert diff.value == pytest.approx(0.9) and diff.se == pytest.approx(est.se, rel=0.1)  # untrained: no spread

@@ -48,3 +48,71 @@ def test_config_per_dataset_protocol():
     assert per_class is None and train.lr == 1e-3 and train.seed == 2 and train.epochs == 3 and not train.augment
     per_class, train = cfg.training("cifar10")
     assert per_class is None and train == cfg.train and train.epochs == 25 and train.augment
+
+
+# --- arrays.npz beside result.json (referee, session 20: the result was ~5 MB of JSON) ----------------------------
+def fake_result(profile: str = "small") -> dict:
+    rng = np.random.default_rng(0)
+    run = {"dataset": "mnist", "depth": 18, "seed": 0, "table1": {"f1": 0.99},
+           "pairs": {name: rng.random((3, 3)) for name in ("separation", "mean")}
+           | {"per_block": rng.random((3, 3, 5)), "per_block_pair": rng.integers(0, 9, (3, 3, 5, 2))},
+           "shadowing_curve": {"epsilon": rng.random(7), "delta": rng.random(7)},
+           "orbit_same_hops": rng.integers(0, 5, 40), "correct": rng.integers(0, 2, 40),
+           "orbit_end": rng.integers(0, 40, 40)}
+    untrained = {"dataset": "mnist", "depth": 18, "seed": 0, "pairs": {"per_block": rng.random((3, 3, 5))},
+                 "orbit_same_hops": rng.integers(0, 5, 40), "orbit_end": rng.integers(0, 40, 40)}
+    return {"runs": [run], "untrained": [untrained], "provenance": {"profile": profile}}
+
+
+def test_arrays_go_beside_the_result_and_come_back():
+    from resnet_lab.artifacts import artifact_dir, load_json, save_json
+    from resnet_lab.experiments.p4 import arrays
+
+    full = fake_result()
+    folder = artifact_dir("p4", "small")
+    small = arrays.save_split(full, folder)
+    save_json(folder / "result.json", small)
+    stored = load_json(folder / "result.json")
+    for path in arrays.MOVED:                      # no moved array is left in the JSON
+        for record in stored["runs"] + stored["untrained"]:
+            parent = arrays._parent(record, path)
+            assert parent is None or path[-1] not in parent, path
+    assert "orbit_same_hops" in full["runs"][0] and "per_block" in full["runs"][0]["pairs"]  # input untouched
+    back = arrays.with_arrays(stored)
+    assert "arrays" not in back and arrays.with_arrays(back) is back
+    for group in ("runs", "untrained"):
+        for path in arrays.MOVED:
+            want = arrays._parent(full[group][0], path)
+            if want is not None and path[-1] in want:
+                assert np.array_equal(arrays._parent(back[group][0], path)[path[-1]], np.asarray(want[path[-1]])), path
+    assert back["runs"][0]["table1"] == {"f1": 0.99}
+
+
+def test_a_result_refuses_arrays_that_are_not_its_own():
+    from resnet_lab.artifacts import ArtifactError, artifact_dir
+    from resnet_lab.experiments.p4 import arrays
+
+    folder = artifact_dir("p4", "small")
+    stored = arrays.save_split(fake_result(), folder)
+    arrays.save_split(fake_result() | {"runs": []}, folder)           # another result's arrays over this one's
+    with pytest.raises(ArtifactError, match="SHA-256 differs"):
+        arrays.with_arrays(stored)
+    (folder / arrays.FILE).unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        arrays.with_arrays(stored)
+
+
+def test_committed_small_result_is_small_and_its_claims_load_the_arrays(monkeypatch):
+    """The committed result.json keeps scalars only (it was ~5 MB with per-image arrays); the claims read the rest
+    from arrays.npz beside it and give the committed ledger's verdicts."""
+    from resnet_lab.artifacts import REPO_ROOT, load_json
+
+    path = REPO_ROOT / "artifacts" / "p4" / "small" / "result.json"
+    assert path.stat().st_size < 300_000, path.stat().st_size
+    stored = load_json(path)
+    assert "orbit_same_hops" not in stored["runs"][0] and not stored["runs"][0]["pairs"]
+    monkeypatch.setenv("RESNET_LAB_ARTIFACTS", str(REPO_ROOT / "artifacts"))
+    rows = p4.claims(stored)
+    ledger = load_json(REPO_ROOT / "book" / "claims" / "P4.json")
+    assert {r.id: r.verdict for r in rows} == {row["id"]: row["verdict"] for row in ledger}
+    assert all(r.verdict != "not run" and "predates" not in r.reason for r in rows)

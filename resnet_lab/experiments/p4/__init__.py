@@ -4,7 +4,7 @@
 CIFAR-10 and reads each as a discrete dynamical system observed through its head ``g``. The chapter tests the
 paper's Table 1 (the networks classify as well as reported), Table 2's two orderings of the g-expansive constant
 (P4.2: depth, P4.2-datasets), the hard class pairs of Figs. 2–3, Table 3's close digit-2 pairs and Tables 4–5's
-traced orbits (P4.1–P4.5); P4.4–P4.5 compare each network with itself before training.
+traced orbits (P4.1–P4.5); P4.3–P4.5 compare each network with itself before training.
 
 Files: ``paper`` (numbers, gates, claims), ``config`` (config, profiles), ``measure`` (train, measure, ``run``),
 ``readings`` (result → estimates), ``verdicts`` (ledger rows), ``tables`` (notebook frames), ``controls``.

@@ -102,7 +102,7 @@ CLAIMS = declare(
     ClaimSpec(
         "P4.3", "Figs. 2–3: the hard class pairs are MNIST 4–6 and 2 with 1, 5, 6, 7 (ResNet-50), and the animals "
                 "on CIFAR-10 (ResNet-18).", "§2.2, §4, Figs. 2–3, Def. 1",
-        "rank the 45 class pairs as Fig. 3's caption does (“Comparison of g-expansive constants for each class”: "
+        "rank the 45 class pairs as Fig. 3's caption does (“Comparison of *g*-expansive constants for each class”: "
         "Def. 1's min over the two classes' image pairs of the max over blocks) and by Fig. 2's closest mean over "
         "blocks; among our {top} closest, MNIST ResNet-50 needs ≥ {mnist_k} of the paper's 5 (chance "
         "p = {mnist_p:.3f}), CIFAR-10 ResNet-18 ≥ {cifar_k} of the 15 animal–animal pairs (chance p = {cifar_p:.3f}; "

@@ -96,7 +96,7 @@ def ordering_test(nets: dict, ordering, reading: str) -> tuple[float, int, float
 
 
 def untrained_runs(result: dict, key: tuple[str, int]) -> list[dict]:
-    """Return the untrained analyses of network ``key`` (P4.4–P4.5's control), seeds in order; [] if none stored."""
+    """Return the untrained analyses of network ``key`` (P4.3–P4.5's control), seeds in order; [] if none stored."""
     return sorted((u for u in result.get("untrained", []) if (u["dataset"], u["depth"]) == key),
                   key=lambda u: u["seed"])
 

@@ -200,13 +200,13 @@ def _span(values, fmt: str) -> str:
 def findings_table1(result: dict, rows: list[Claim]) -> str:
     """P4.1's findings: each network's F1 beside the paper's and its bar, and whether training levelled off."""
     nets, parts = networks(result), []
-    where = {1: "above it beyond the band", -1: "below it beyond the band", 0: "inside the band around it",
-             None: "one seed, no band"}
+    where = {1: "beyond its band", -1: "beyond its band", 0: "inside its band", None: "one seed: no band"}
     for key, runs in nets.items():
         f1, paper, bar = mean_f1(runs), PAPER_TABLE1[key][2], f1_bar(key)
         margin = f1_above_bar(runs, key)
         band = f" ± {margin.band():.3f} over seeds" if np.isfinite(margin.band()) else ""
-        parts.append(f"{name(key)} F1 {f1:.3f}{band} (paper {paper:.3f}; bar {bar:.3f}: {where[sign(margin)]})")
+        parts.append(f"{name(key)} F1 {f1:.3f}{band} (paper {paper:.3f}; bar {bar:.3f}: "
+                     f"{'met' if f1 >= bar else 'missed'}, {where[sign(margin)]})")
     if not parts:
         return f"**What we found.** No network ran at `{profile_of(result)}`."
     gains = [g for runs in nets.values() for g in map(last_gain, runs) if g is not None]

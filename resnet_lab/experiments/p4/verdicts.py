@@ -3,7 +3,7 @@
 P4.1 (Table 1's F1 near the paper's) is the quality gate of the others: a network below it makes those rows
 inconclusive (``paper.TRAINED``). Every seed is judged: P4.2's two orderings (depth, datasets) count seed pairs
 (an exact stratified test), P4.4 takes log10 ratios over seeds, P4.3 and P4.5 judge each seed and combine the
-seeds' verdicts with ``ledger.combine`` (holds only if every seed holds). P4.4–P4.5 compare with the same networks
+seeds' verdicts with ``ledger.combine`` (holds only if every seed holds). P4.3–P4.5 compare with the same networks
 at initialisation. Imports only ``paper``, ``readings`` and the shared ledger and stats.
 """
 from __future__ import annotations
@@ -49,9 +49,9 @@ def claim_table1(result: dict) -> Claim:
     elif -1 in signs.values():
         verdict, reason = "fails", ""
     else:
-        inside = [name(k) for k, s in signs.items() if s != 1]
-        verdict, reason = "inconclusive", (f"F1 inside its band around the bar, or one seed (no band): "
-                                           f"{', '.join(inside)}")
+        verdict, reason = "inconclusive", "undecided: " + ", ".join(
+            f"{name(k)} {'one seed, no band' if s is None else 'F1 inside its band around the bar'}"
+            for k, s in signs.items() if s != 1)
     value = "; ".join(f"{name(k)}: F1 {mean_f1(nets[k]):.4f} (paper {PAPER_TABLE1[k][2]:.4f}, bar {f1_bar(k):.3f}; "
                       f"F1 − bar {margin[k].format('+.4f')})" for k in NETWORKS)
     gains = {name(k): max((g for g in map(last_gain, nets[k]) if g is not None), default=None) for k in NETWORKS}
@@ -128,12 +128,12 @@ def _hard_pairs_cell(run: dict, untrained: dict | None, target: set, need: int, 
     undecided (both beat it, or no twin), −1 does not beat chance; and its text."""
     ours = hits(run, target, ranking)
     text = f"{ours}/{TOP} (chance of ≥ {ours}: p = {chance_tail(ours, len(target)):.3f})"
+    theirs = None if untrained is None else hits(untrained, target, ranking)
+    text += ", untrained not measured" if theirs is None else f", untrained {theirs}/{TOP}"
     if ours < need:
         return -1, text
-    if untrained is None:
-        return 0, text + ", untrained not measured: undecided"
-    theirs = hits(untrained, target, ranking)
-    text += f", untrained {theirs}/{TOP}"
+    if theirs is None:
+        return 0, text + ": undecided"
     return (0, text + ": the untrained network beats chance too, undecided") if theirs >= need else (1, text)
 
 
@@ -144,7 +144,8 @@ def claim_hard_pairs(result: dict) -> Claim:
     if any(k not in nets for k in JUDGED):
         return spec.not_run(f"needs {', '.join(map(name, JUDGED))}", profile)
     seeds, need_cells = min(len(nets[k]) for k in JUDGED), spec.t["partly_cells"]
-    twins = {k: {u["seed"]: u for u in untrained_runs(result, k)} for k in JUDGED}
+    # untrained twins measured before their rankings were stored count as not measured
+    twins = {k: {u["seed"]: u for u in untrained_runs(result, k) if "separation" in u["pairs"]} for k in JUDGED}
     per_seed, parts = [], []
     for i in range(seeds):
         cells = []
