@@ -147,7 +147,6 @@ DERIVED = {
     "p4_dynamical_stability.ipynb": {
         "0.979", "0.976", "0.724", "0.700",  # P4.1's bars: Table 1's F1 minus F1_MARGIN (paper.py)
         "0.5",  # P4.1's levelling-off bar, in points
-        "0.20", "0.036", "0.0065",  # chance_tail(3 or 4, 15) and chance_tail(3, 5): P4.3's chance levels
         "0.99", "85%", "95%", "99%",  # 0.99¹⁶ ≈ 85%: why P4.5 counts hops; its bars (paper.py)
         "3×", "10×",  # P4.4's window, and the width of a window that passes at chance
     },

@@ -1,5 +1,6 @@
 """P4's ledger logic: every row on hand-built results made to hold, fail, hold partly and be inconclusive;
 the gates; the chance levels of P4.3; the Lipschitz check behind Theorem 1; the untrained control."""
+import json
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from resnet_lab.artifacts import REPO_ROOT
 from resnet_lab.data import data_roots
 from resnet_lab.experiments import p4
 from resnet_lab.experiments.p4 import controls, measure, paper, readings
@@ -16,6 +18,7 @@ from resnet_lab.stats import bootstrap as stats_bootstrap
 from resnet_lab.stats import difference, sign
 
 FIXTURES = p4.synthetic_results()
+PAPER_F1 = {k: v[2] for k, v in paper.PAPER_TABLE1.items()}
 CASES = [(fixture, claim, want) for fixture, (_, expected) in FIXTURES.items() for claim, want in expected.items()]
 
 
@@ -101,15 +104,92 @@ def test_expansive_estimate_is_log10_over_seeds():
 
 
 def test_p43_chance_levels():
-    """Top 5 of 45 pairs: ≥ 3 of the paper's 5 has p = 0.0065, ≥ 4 of the 15 animal pairs p = 0.036,
-    and the old '≥ 3 of 5 animal pairs' p = 0.198 (it does not beat chance)."""
-    assert (paper.MNIST_K, paper.CIFAR_K) == (3, 4)
+    """Top 5 of 45 pairs: one seed has ≥ 3 of the paper's 5 with p = 0.0065 and ≥ 4 of the 15 animal pairs with
+    p = 0.036; pooled over 3 seeds (15 draws) the network needs ≥ 5 of the paper's (p = 0.014) or ≥ 9 animal pairs
+    (p = 0.024): the convolution of three hypergeometrics, checked by enumeration."""
     assert paper.chance_tail(3, 5) == pytest.approx(0.00650, abs=1e-4)
     assert paper.chance_tail(4, 15) == pytest.approx(0.03601, abs=1e-4)
     assert paper.chance_tail(3, 15) == pytest.approx(0.19797, abs=1e-4)
-    # the same tail by enumeration
-    draws = np.random.default_rng(0).permuted(np.tile(np.arange(45), (40000, 1)), axis=1)[:, :5]
+    assert (paper.needed_hits(5, 3), paper.needed_hits(15, 3)) == (5, 9)
+    assert paper.chance_tail(0, 5, 3) == 1.0
+    # the same tails by enumeration: random top-5 draws of 45 pairs, 15 of them marked, three seeds summed
+    draws = np.random.default_rng(0).permuted(np.tile(np.arange(45), (120000, 1)), axis=1)[:, :5]
     assert ((draws < 15).sum(1) >= 4).mean() == pytest.approx(0.036, abs=0.004)
+    pooled = (draws < 15).sum(1).reshape(-1, 3).sum(1)
+    for k in (5, 7, 9):
+        assert (pooled >= k).mean() == pytest.approx(paper.chance_tail(k, 15, 3), abs=0.01)
+    pooled5 = (draws < 5).sum(1).reshape(-1, 3).sum(1)
+    assert (pooled5 >= 4).mean() == pytest.approx(paper.chance_tail(4, 5, 3), abs=0.005)
+
+
+def test_exceeds_p_is_the_one_sided_exact_permutation_p():
+    """All three trained counts above all three untrained: 1 split of 20 reaches the trained sum (p = 1/20); ties
+    count against the claim; 4 against 4 seeds reach 1/70."""
+    assert readings.exceeds_p([5, 5, 5], [0, 0, 0]) == pytest.approx(1 / 20)
+    assert readings.exceeds_p([2, 1, 1], [0, 0, 0]) == pytest.approx(1 / 20)
+    assert readings.exceeds_p([5, 5, 0], [0, 0, 0]) == pytest.approx(4 / 20)   # {5, 5} and any of four zeros
+    assert readings.exceeds_p([3, 3, 3], [3, 3, 3]) == 1.0
+    assert readings.exceeds_p([5] * 4, [0] * 4) == pytest.approx(1 / 70)
+    # by brute force over every relabelling of a random case
+    rng = np.random.default_rng(3)
+    ours, theirs = rng.integers(0, 6, 4), rng.integers(0, 6, 3)
+    pooled = np.concatenate([ours, theirs])
+    sums = [pooled[list(c)].sum() for c in __import__("itertools").combinations(range(7), 4)]
+    assert readings.exceeds_p(ours, theirs) == pytest.approx(np.mean(np.array(sums) >= ours.sum()))
+
+
+# --- P4.3 under a true null: training leaves the hits' distribution as it was ---------------------------------
+def null_ranking(rng, target: set, bias: float) -> np.ndarray:
+    """Return a symmetric (10, 10) class-pair distance: unmarked pairs uniform on (0, 1), the ``target`` pairs
+    uniform on (0, ``bias``) (bias 1: chance; below 1: the named pairs hard before any training)."""
+    m = np.full((10, 10), 9.0)
+    for a in range(10):
+        for b in range(a + 1, 10):
+            m[a, b] = m[b, a] = rng.random() * (bias if (a, b) in target else 1.0)
+    return m
+
+
+def null_result(rng, seeds: int, bias: float, template: dict) -> dict:
+    """Return ``template`` with the judged networks' and their twins' rankings drawn from one distribution."""
+    for group in ("runs", "untrained"):
+        for run in template[group]:
+            key = (run["dataset"], run["depth"])
+            if key in paper.JUDGED:
+                m = null_ranking(rng, paper.JUDGED[key], bias)
+                run["pairs"] = {"separation": m, "mean": m, "per_block": m[..., None]}
+    return template
+
+
+@pytest.mark.parametrize("seeds, bias", [(3, 1.0), (3, 0.3)])
+def test_p43_false_holds_or_partly_at_most_nominal_under_the_null(seeds, bias):
+    """Trained and untrained hits drawn from one distribution (at chance, or with the named pairs already hard):
+    P4.3 holds or partly holds at most 5% of the time (plus Monte Carlo error). The per-seed rule counted Figs. 2
+    and 3 (identical here) as two cells each and took partly from ≥ 2 cells in any seed: about 12% at chance."""
+    rng, template = np.random.default_rng(seeds), controls.synthetic_result({}, seeds=seeds)
+    reps, positive = 400, 0
+    for _ in range(reps):
+        verdict = p4.verdicts.claim_hard_pairs(null_result(rng, seeds, bias, template)).verdict
+        positive += verdict in ("holds", "partly")
+    assert positive / reps <= 0.05 + 2.5 * math.sqrt(0.05 * 0.95 / reps), positive / reps
+
+
+def null_hits(rng, marked: int, bias: float, shape: tuple) -> np.ndarray:
+    """Return hits among our 5 closest of 45 pairs, ``marked`` of them uniform on (0, ``bias``), the rest on (0, 1)."""
+    u = rng.random((*shape, 45))
+    u[..., :marked] *= bias
+    return (np.argpartition(u, 5, axis=-1)[..., :5] < marked).sum(-1)
+
+
+def test_p43_rule_at_most_nominal_where_partly_is_reachable():
+    """Five seeds (one network alone can reach p ≤ 0.025): the rule on simulated hits of trained = untrained
+    distribution, at chance and with the named pairs hard before training, says holds or partly ≤ 5% of the time."""
+    rng, reps, t = np.random.default_rng(7), 3000, p4.CLAIMS["P4.3"].t
+    for bias in (1.0, 0.5, 0.2):
+        counts = {key: null_hits(rng, len(target), bias, (reps, 10)) for key, target in paper.JUDGED.items()}
+        positive = sum(p4.verdicts._hard_pairs_rule(
+            {key: readings.HardPairs(tuple(c[i, :5]), tuple(c[i, 5:]), len(paper.JUDGED[key]))
+             for key, c in counts.items()}, t["alpha"], t["half"]) in ("holds", "partly") for i in range(reps))
+        assert positive / reps <= 0.05 + 2.5 * math.sqrt(0.05 * 0.95 / reps), (bias, positive / reps)
 
 
 def test_hardest_pairs_follow_each_ranking():
@@ -137,27 +217,55 @@ def test_p43_fig3_ranks_by_def1_min_max_as_its_caption_says():
 
 def test_p43_hard_pairs_the_untrained_network_already_has_decide_nothing():
     """The same networks at initialisation ranking the paper's pairs (MNIST) and the animals (CIFAR-10) hardest
-    leave every cell undecided: inconclusive, where the trained networks alone held."""
+    leave both networks undecided: inconclusive, where the trained networks alone held."""
     result, expected = FIXTURES["untrained networks as close, as faithful, the same hard pairs"]
     row = next(c for c in p4.claims(result) if c.id == "P4.3")
     assert row.verdict == expected["P4.3"] == "inconclusive"
-    assert "untrained 5/5: the untrained network beats chance too, undecided" in row.value
+    assert "untrained 5, 5, 5 (15 of 15" in row.value and "above untrained: p = 1" in row.value
+    assert "not beyond its untrained twin (p = 1)" in row.reason
     holds = controls.synthetic_result({})
-    assert verdicts(holds)["P4.3"] == "holds" and "untrained 0/5" in p4.claims(holds)[3].value
-    holds["untrained"] = []                     # no control measured: a cell cannot beat chance on its own
     row = p4.claims(holds)[3]
-    assert row.verdict == "inconclusive" and "untrained not measured: undecided" in row.value
+    assert row.verdict == "holds" and "untrained 0, 0, 0" in row.value and "above untrained: p = 0.05" in row.value
+    holds["untrained"] = []                     # no control measured: a network cannot beat chance on its own
+    row = p4.claims(holds)[3]
+    assert row.verdict == "inconclusive" and "untrained not measured" in row.value
+    assert "its untrained twin not measured" in row.reason
 
 
-def test_p43_fails_only_when_undecided_cells_could_not_have_lifted_it():
-    """Per seed: 2 cells of 4 beating chance is partly; fewer fails only if the undecided cells could not reach 2."""
-    # MNIST beats chance (its twin does not); CIFAR-10 does not beat chance: 2 of 4 → partly
-    assert verdicts(controls.synthetic_result({"cifar10": {"hard": "other"}}))["P4.3"] == "partly"
-    # MNIST undecided (its twin ranks the same pairs), CIFAR-10 below chance: 0 + 2 undecided ≥ 2 → inconclusive
+def test_p43_counts_each_network_once_pooled_over_seeds():
+    """Holds needs both networks at p ≤ 0.05, partly one at p ≤ 0.025 (Hochberg): with 3 seeds one network alone
+    (p = 1/20 against its twin) is inconclusive, with 4 (p = 1/70) partly; no network beyond chance fails."""
+    assert verdicts(controls.synthetic_result({"cifar10": {"hard": "other"}}))["P4.3"] == "inconclusive"
+    assert verdicts(controls.synthetic_result({"cifar10": {"hard": "other"}}, seeds=4))["P4.3"] == "partly"
+    # MNIST undecided (its twin ranks the same pairs), CIFAR-10 below chance: inconclusive
     both = controls.synthetic_result({"mnist": {"untrained_hard": "paper"}, "cifar10": {"hard": "other"}})
     assert verdicts(both)["P4.3"] == "inconclusive"
-    # nothing beats chance: fails
-    assert verdicts(controls.synthetic_result({"all": {"hard": "other"}}))["P4.3"] == "fails"
+    row = next(c for c in p4.claims(controls.synthetic_result({"all": {"hard": "other"}})) if c.id == "P4.3")
+    assert row.verdict == "fails" and "none of the named pairs among its 5 closest in any seed" in row.reason
+    assert row.band["MNIST R50 Fig. 3"]["hits"] == 0 and row.band["MNIST R50 Fig. 3"]["of"] == 15
+
+
+def test_p43_not_beyond_chance_names_the_pairs_found_and_the_other_readings_verdicts():
+    """A network not beyond chance whose closest pairs include a named one in every seed says so (no
+    contradiction); the verdict under Fig. 2's ranking and under the min–min is computed, not copied."""
+    result = controls.synthetic_result({"all": {"hard": "other"}})
+    for run in result["runs"]:
+        if (run["dataset"], run["depth"]) == ("mnist", 50):
+            sep = np.array(run["pairs"]["separation"])
+            sep[2, 7] = sep[7, 2] = 1e-9                              # 2–7 the closest pair under Def. 1 only
+            run["pairs"]["separation"] = sep
+    row = next(c for c in p4.claims(result) if c.id == "P4.3")
+    assert row.verdict == "fails"
+    assert "MNIST R50 not beyond chance (p = 0.22), which is no contradiction: among its 5 closest, 2–7 in 3 of 3 " \
+        "seeds" in row.reason
+    assert "the rule gives fails under it, the same as under Def. 1" in row.value
+    held = controls.synthetic_result({})
+    for run in held["runs"]:
+        if (run["dataset"], run["depth"]) in paper.JUDGED:            # Fig. 2's ranking: other pairs hardest
+            run["pairs"]["mean"] = controls.hard_pair_tables(controls.OTHER_PAIRS, 1e-6)[1]
+    row = next(c for c in p4.claims(held) if c.id == "P4.3")
+    assert row.verdict == "holds" and "the rule gives fails under it, where Def. 1 gives holds" in row.value
+    assert "the rule gives holds under it, the same as under Def. 1" in row.value   # the min–min
 
 
 def test_p41_band_is_the_seeds_f1_and_the_criterion_uses_it():
@@ -177,6 +285,47 @@ def test_p41_band_is_the_seeds_f1_and_the_criterion_uses_it():
     below = controls.synthetic_result({"mnist": {"f1": 0.9, "f1_spread": 0.001}})
     assert verdicts(below)["P4.1"] == "fails"
     assert verdicts(controls.synthetic_result({}, seeds=1))["P4.1"] == "inconclusive"   # one seed: no band
+
+
+def test_p41_value_gives_each_f1s_distance_from_the_paper_with_its_band():
+    """The 4-point margin leaves room: the value says how far each F1 sits from the paper's, with the seeds' band,
+    and which CIFAR-10 copy was read; the criterion no longer says the paper scored our test set."""
+    result = controls.synthetic_result({("cifar10", 18): {"f1": PAPER_F1[("cifar10", 18)] - 0.017, "f1_spread": 0.001}})
+    result["provenance"]["data_source"] = "offline:cifar10-jpeg(sha256 x, lossy JPEG re-encoding):/data"
+    row = p4.claims(result)[0]
+    assert row.verdict == "holds"
+    band = row.band["CIFAR-10 R18 F1 − paper"]
+    assert band["value"] == pytest.approx(-0.017) and band["se"] == pytest.approx(0.001 / math.sqrt(3))
+    assert "CIFAR-10 R18: F1 0.7474 (paper 0.7644, bar 0.724;" in row.value
+    assert "F1 − paper -0.0170 ± 0.0025 (95% t2, n=3, seeds, F1): below the paper's beyond its band" in row.value
+    assert "MNIST R18: F1 0.9891 (paper 0.9891" in row.value and "the paper's within its band" in row.value
+    assert "lossy JPEG re-encoding" in row.value
+    assert "the seeds and the paper score one fixed test set" not in row.criterion
+    assert "JPEG re-encoding" in row.criterion and "on MNIST the same bytes" in row.criterion
+    assert "lossy JPEG" not in p4.claims(controls.synthetic_result({}))[0].value   # no offline copy named: not said
+
+
+def test_p45_reports_orbits_kept_throughout_and_resnet18_beside_resnet50():
+    """Beside the judged per-hop rate: the share of orbits that keep their class at every hop, and MNIST ResNet-18's
+    rate against ResNet-50's over seeds (Welch), worded from its band."""
+    same = next(c for c in p4.claims(controls.synthetic_result({"all": {"se": 0.01}})) if c.id == "P4.5")
+    assert "orbits in class at every hop per seed" in same.value
+    assert "MNIST R18's per-hop rate minus R50's +0.00%" in same.value
+    assert "the same as ResNet-50's within the band" in same.value
+    lower = controls.synthetic_result({("mnist", 18): {"rate": 0.9}})
+    row = next(c for c in p4.claims(lower) if c.id == "P4.5")
+    assert "below ResNet-50's beyond the band" in row.value and row.band["MNIST R18 − R50 rate"]["value"] < 0
+    stay = [r["orbit_stay_fraction"] for r in readings.networks(lower)[("mnist", 50)]]
+    assert f"orbits in class at every hop per seed {stay[0]:.1%}" in row.value
+
+
+def test_p45_notebook_describes_the_accuracy_squared_bar():
+    """The notebook's P4.5 section words the bar as the criterion does (accuracy², not the network's accuracy)."""
+    cells = json.loads((REPO_ROOT / "notebooks" / "p4_dynamical_stability.ipynb").read_text())["cells"]
+    text = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+                and "".join(c["source"]).startswith("## Tables 4–5"))
+    assert paper.ACCURACY_SQUARED in " ".join(text.split())
+    assert "about as often as the network names it" not in text and paper.ACCURACY_SQUARED in p4.CLAIMS["P4.5"].criterion
 
 
 def test_p45_bar_is_the_networks_own_accuracy_not_99_percent():
@@ -282,6 +431,10 @@ def test_control_holds_nothing():
         ignored = verdicts(result)
     assert not {"holds", "partly"} & set(ignored.values()), ignored
     assert ignored["P4.1"] == "fails"
+    with gates_ignored():                 # P4.3 and P4.5 refused by their own criteria, not by a stale result
+        rows = {c.id: c for c in p4.claims(result)}
+    assert rows["P4.5"].reason != p4.verdicts.STALE and "untrained rate" in rows["P4.5"].value
+    assert "above untrained: p = " in rows["P4.3"].value and rows["P4.3"].band["MNIST R50 Fig. 3"]["p"] > 0.05
     assert set(verdicts(result).values()) == {"inconclusive"}
 
 
@@ -316,8 +469,8 @@ def test_rows_judge_every_seed_not_the_first():
     bad = controls.synthetic_run(("mnist", 50), 2, hard="other", close=20, stays=False, rate=0.5)
     result["runs"] = [bad if (r["dataset"], r["depth"], r["seed"]) == ("mnist", 50, 2) else r for r in result["runs"]]
     rows = {c.id: c for c in p4.claims(result)}
-    for claim in ("P4.3", "P4.5"):
-        assert rows[claim].verdict != "holds" and "per seed" in rows[claim].reason, claim
+    assert rows["P4.5"].verdict != "holds" and "per seed" in rows["P4.5"].reason
+    assert rows["P4.3"].verdict != "holds" and "MNIST R50 5, 5, 0 of 5 per seed, 10 of 15 pooled" in rows["P4.3"].value
     assert rows["P4.4"].verdict != "holds" and rows["P4.4"].band["2–1 log10(ours/paper)"]["n"] == 3
     assert rows["P4.5"].band["rate over seeds"]["n"] == 3 and rows["P4.5"].band["rate over seeds"]["method"] == "seeds"
     assert rows["P4.5"].band["seed 2: rate − untrained rate"]["method"].startswith(readings.CLUSTERS)

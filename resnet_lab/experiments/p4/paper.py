@@ -5,6 +5,10 @@ text of each claim is generated from the thresholds the verdicts read (``ledger.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from math import comb
+
+import numpy as np
 from scipy.stats import hypergeom
 
 from ...ledger import ClaimSpec, Gate, declare
@@ -36,31 +40,47 @@ DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 F1_MARGIN = {"mnist": 0.01, "cifar10": 0.04}
 PAIRS = 45       # class pairs of a 10-class problem
 TOP = 5          # our closest pairs compared with the paper's named ones
-ALPHA = 0.05     # a top-5 overlap beats chance when its hypergeometric tail probability is at most this
+ALPHA = 1 - LEVEL  # a test rejects at this level (P4.3: a network's pooled hits against chance and its twin)
 
 
-def chance_tail(hits: int, marked: int, top: int = TOP, pairs: int = PAIRS) -> float:
-    """Return P(at least ``hits`` of ``top`` random class pairs are among ``marked`` named ones) (hypergeometric)."""
-    return float(hypergeom.sf(hits - 1, pairs, marked, top))
+@lru_cache(maxsize=None)
+def _hits_null(marked: int, seeds: int, top: int, pairs: int) -> np.ndarray:
+    """Return the distribution of the hits summed over ``seeds`` independent random top-``top`` draws (a convolution
+    of hypergeometrics)."""
+    one, total = hypergeom.pmf(np.arange(top + 1), pairs, marked, top), np.ones(1)
+    for _ in range(seeds):
+        total = np.convolve(total, one)
+    return total
 
 
-def needed_hits(marked: int, alpha: float = ALPHA) -> int:
-    """Return the fewest hits among our top pairs whose chance probability is at most ``alpha``."""
-    return next(k for k in range(TOP + 1) if chance_tail(k, marked) <= alpha)
+def chance_tail(hits: int, marked: int, seeds: int = 1, top: int = TOP, pairs: int = PAIRS) -> float:
+    """Return P(at least ``hits`` of ``seeds`` × ``top`` random class pairs, ``top`` per seed, are among ``marked``
+    named ones): the chance level of a network's hits pooled over its seeds."""
+    return 1.0 if hits <= 0 else float(min(1.0, _hits_null(marked, seeds, top, pairs)[hits:].sum()))
 
 
-MNIST_K, CIFAR_K = needed_hits(len(PAPER_HARD_MNIST_PAIRS)), needed_hits(15)
+def needed_hits(marked: int, seeds: int = 1, alpha: float = ALPHA) -> int:
+    """Return the fewest hits, pooled over ``seeds``, whose chance probability is at most ``alpha``."""
+    return next(k for k in range(seeds * TOP + 1) if chance_tail(k, marked, seeds) <= alpha)
+
+
 # P4.2: the paper's orderings of the g-expansive constant, each as (stratum, higher, lower) networks: the depth
 # ordering within each dataset, the dataset ordering at each depth.
 DEPTH_ORDERING = tuple((d, (d, 18), (d, 50)) for d in ("mnist", "cifar10"))
 DATASET_ORDERING = tuple((n, ("cifar10", n), ("mnist", n)) for n in (18, 50))
-# The networks the paper names hard pairs for: MNIST ResNet-50 (Fig. 3's caption) and CIFAR-10 ResNet-18
-# ("ResNets-18 tends to struggle with distinguishing between animals"; for ResNet-50 it names automobile–truck).
-JUDGED = {("mnist", 50): (PAPER_HARD_MNIST_PAIRS, MNIST_K), ("cifar10", 18): (ANIMAL_PAIRS, CIFAR_K)}
+# The networks the paper names hard pairs for, with the pairs it names: MNIST ResNet-50 (Fig. 3's caption) and
+# CIFAR-10 ResNet-18 ("ResNets-18 tends to struggle with distinguishing between animals"; for ResNet-50 it names
+# automobile–truck).
+JUDGED = {("mnist", 50): PAPER_HARD_MNIST_PAIRS, ("cifar10", 18): ANIMAL_PAIRS}
+SEEDS = 3        # the seeds of the small profile: the criterion's worked levels are for them
 
 TRAINED_WHY = ("P4.1's bar: MNIST F1 ≥ paper's − 1 point (0.979 / 0.976), CIFAR-10 F1 ≥ paper's − 4 points "
                "(0.724 / 0.700); measured as F1 minus the bar, per network the row uses")
 TRAINED = Gate("F1 minus its bar", 0.0, why=TRAINED_WHY, fmt="+.3f")
+
+# P4.5's bar, in the criterion and in the notebook's words (tests/test_p4_claims.py checks the notebook quotes it)
+ACCURACY_SQUARED = ("a hop joins two images the network puts in one class and keeps the true class when both are "
+                    "named right: about accuracy² for an orbit that follows the network's classes")
 
 ORDERING_RULE = (
     "counted over seed pairs: {pairs} (ranks only, so constants spanning decades need no averaging), the count "
@@ -78,9 +98,13 @@ CLAIMS = declare(
         "§3, Table 1",
         "each network's F1, the mean over seeds, against its bar, the paper's − {mnist_margin:.2f} (MNIST) or "
         "− {cifar_margin:.2f} (CIFAR-10), with the " + f"{LEVEL:.0%}" + " band of that mean (Student's t over the "
-        "seeds' F1: the seeds and the paper score one fixed test set, so the training is the noise). holds: every "
-        "network above its bar beyond the band; partly: both MNIST networks only; fails: a network below its bar "
-        "beyond the band; else inconclusive (an F1 inside its band around the bar, or one seed: no band)",
+        "seeds' F1: every seed scores one fixed test set, so the band covers the training, not the choice of test "
+        "images). The paper scored the same 10,000 test images: on MNIST the same bytes; on CIFAR-10 our offline "
+        "copy is a slightly lossy JPEG re-encoding of them (the value names the copy read), a shift no band here "
+        "covers. holds: every network above its bar beyond the band; partly: both MNIST networks only; fails: a "
+        "network below its bar beyond the band; else inconclusive (an F1 inside its band around the bar, or one "
+        "seed: no band). Reported beside it: each F1's distance from the paper's, with the same band (the margin "
+        "is what is judged)",
         {"mnist_margin": F1_MARGIN["mnist"], "cifar_margin": F1_MARGIN["cifar10"]},
         Gate("last-epoch gain in test accuracy", 0.005, at_least=False, fmt=".2%",
              why="a network still improving has not reached its F1: CPU profiles train 3–25 epochs, the paper 100")),
@@ -100,21 +124,29 @@ CLAIMS = declare(
         ORDERING_RULE.format(pairs="every CIFAR-10 seed against every MNIST seed of the same depth", strata="2 depths"),
         {"min_seeds": 3}, TRAINED),
     ClaimSpec(
-        "P4.3", "Figs. 2–3: the hard class pairs are MNIST 4–6 and 2 with 1, 5, 6, 7 (ResNet-50), and the animals "
-                "on CIFAR-10 (ResNet-18).", "§2.2, §4, Figs. 2–3, Def. 1",
+        "P4.3", "Fig. 3: the hard class pairs are MNIST 4–6 and 2 with 1, 5, 6, 7 (ResNet-50), and the animals on "
+                "CIFAR-10 (ResNet-18).", "§2.2, §4, Figs. 2–3, Def. 1",
         "rank the 45 class pairs as Fig. 3's caption does (“Comparison of *g*-expansive constants for each class”: "
-        "Def. 1's min over the two classes' image pairs of the max over blocks) and by Fig. 2's closest mean over "
-        "blocks; among our {top} closest, MNIST ResNet-50 needs ≥ {mnist_k} of the paper's 5 (chance "
-        "p = {mnist_p:.3f}), CIFAR-10 ResNet-18 ≥ {cifar_k} of the 15 animal–animal pairs (chance p = {cifar_p:.3f}; "
-        "≥ 3 of 5 has p = {cifar_3:.2f}); the networks the paper names. A (network, ranking) cell beats chance only "
-        "where the same network at its initialisation (same seed, width and sample) does not: hard pairs the "
-        "untrained network already ranks so do not tell training from none (undecided). Per seed: holds: all 4 "
-        "cells beat chance; partly: ≥ {partly_cells}; fails: fewer than {partly_cells} would even with every "
-        "undecided cell; else inconclusive. Every seed judged: the row holds only if every seed holds, is partly if "
-        "some seed holds or partly holds, else fails if some seed fails, else inconclusive. The min–min ranking "
-        "(closest pair at one block) is reported, not judged",
-        {"top": TOP, "mnist_k": MNIST_K, "mnist_p": chance_tail(MNIST_K, 5), "cifar_k": CIFAR_K,
-         "cifar_p": chance_tail(CIFAR_K, 15), "cifar_3": chance_tail(3, 15), "partly_cells": 2}, TRAINED),
+        "Def. 1's min over the two classes' image pairs of the max over blocks) and count, per seed, how many of our "
+        "{top} closest the paper names, for the networks it names them for: MNIST ResNet-50 against its 5 pairs, "
+        "CIFAR-10 ResNet-18 against the 15 animal–animal pairs. Each network counts once, its hits pooled over its "
+        "seeds: p_chance is the chance of as many pooled hits in as many random draws (with {seeds} seeds MNIST "
+        "needs ≥ {mnist_k} of 15, p = {mnist_p:.3f}, CIFAR-10 ≥ {cifar_k} of 15, p = {cifar_p:.3f}); p_twin the "
+        "exact one-sided permutation p of its pooled hits above those of the same network at its initialisation "
+        "(same seeds, width and sample; every split of the seeds' counts into two arms): hard pairs the untrained "
+        "network ranks as often do not tell training from none. A network's p is the larger of the two. The 2 "
+        "networks are tested together at {alpha:.0%} (Hochberg's step-up: under no effect a holds or partly comes "
+        "out at most {alpha:.0%} of the time): holds: both p ≤ {alpha:.2f}; partly: one p ≤ {half:.3f} (with "
+        "{seeds} seeds p_twin is {best:.2f} at best, so partly needs ≥ {partly_seeds} seeds); fails: neither "
+        "network's pooled hits beyond chance (p_chance > {alpha:.2f} for both: the paper's pairs not found among "
+        "ours beyond chance, a failure to replicate, not evidence that they are easy); else inconclusive (beyond chance, not beyond the untrained twin or not "
+        "compared with it). §4's text words Fig. 3 as pairs “that had the closest distance at a specific residual "
+        "block” (the min–min: the closest pair at one block): that reading and Fig. 2's closest mean over blocks "
+        "are reported with the verdict this rule gives under each, not judged",
+        {"top": TOP, "seeds": SEEDS, "mnist_k": needed_hits(5, SEEDS), "mnist_p": chance_tail(needed_hits(5, SEEDS), 5, SEEDS),
+         "cifar_k": needed_hits(15, SEEDS), "cifar_p": chance_tail(needed_hits(15, SEEDS), 15, SEEDS),
+         "alpha": ALPHA, "half": ALPHA / len(JUDGED), "best": 1 / comb(2 * SEEDS, SEEDS),
+         "partly_seeds": next(s for s in range(1, 10) if 1 / comb(2 * s, s) <= ALPHA / len(JUDGED))}, TRAINED),
     ClaimSpec(
         "P4.4", "Table 3 (MNIST, ResNet-50): at some block an image of digit 2 comes within ~4e-5–9e-5 of an image of "
                 "1, of 5, of 6 and of 7 (the paper's four digit-2 pairs: “More details are provided for the "
@@ -134,15 +166,16 @@ CLAIMS = declare(
                 "tracing along the same classes”, Table 5); ResNet-18's traced orbits can cross classes (a 4 traced "
                 "to a 9, a ship to an airplane; Table 4).", "Sec. 3 (pseudo-orbits), Sec. 4 (Tables 4–5)",
         "MNIST ResNet-50, per seed, over the orbits traced from every sample image: the per-hop same-class rate against "
-        "(a) the square of the network's own accuracy on the same images (a hop joins two images the network puts in "
-        "one class and keeps the true class when both are named right: about accuracy² for an orbit that follows the "
-        "network's classes) and (b) the same network at its initialisation (same seed, width and sample), paired by "
+        "(a) the square of the network's own accuracy on the same images (" + ACCURACY_SQUARED + ") and (b) the same network at its initialisation (same seed, width and sample), paired by "
         "start image. Each with a " + f"{LEVEL:.0%}" + " cluster bootstrap band: start images resampled in clusters of "
         "orbits that end on one image (orbits that meet coincide from there on, so their hops are one draw); the "
         "difference with the untrained network adds the two networks' errors (their clusters differ). holds: the rate is above the untrained network's "
         "beyond the band, not below accuracy² beyond it, and the orbit that fixes Sh_g (the paper's displayed "
         "case) stays in its class; partly: above the untrained network's only; fails: below it beyond the band; else "
-        "inconclusive. Every seed judged, combined as in P4.3 (holds only if every seed holds). ResNet-18's "
-        "class-crossing orbits are reported, not judged: any network that errs has one",
+        "inconclusive. Every seed judged: holds only if every seed holds, partly if some seed holds or partly holds, "
+        "else fails if some seed fails, else inconclusive. ResNet-18's "
+        "class-crossing orbits are reported, not judged: any network that errs has one; so are the share of orbits "
+        "that keep their class at every hop, and MNIST ResNet-18's per-hop rate against ResNet-50's (the difference "
+        "of their means over seeds, Welch's t)",
         {}, TRAINED),
 )

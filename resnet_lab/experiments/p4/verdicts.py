@@ -2,9 +2,10 @@
 
 P4.1 (Table 1's F1 near the paper's) is the quality gate of the others: a network below it makes those rows
 inconclusive (``paper.TRAINED``). Every seed is judged: P4.2's two orderings (depth, datasets) count seed pairs
-(an exact stratified test), P4.4 takes log10 ratios over seeds, P4.3 and P4.5 judge each seed and combine the
-seeds' verdicts with ``ledger.combine`` (holds only if every seed holds). P4.3–P4.5 compare with the same networks
-at initialisation. Imports only ``paper``, ``readings`` and the shared ledger and stats.
+(an exact stratified test), P4.4 takes log10 ratios over seeds, P4.3 pools each network's hits over its seeds (one
+test per network, the two networks tested together) and P4.5 judges each seed and combines the seeds' verdicts with
+``ledger.combine`` (holds only if every seed holds). P4.3–P4.5 compare with the same networks at initialisation.
+Imports only ``paper``, ``readings`` and the shared ledger and stats.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import over_seeds, sign
 from .paper import (ANIMAL_PAIRS, CLAIMS, DATASET_NAMES, DATASET_ORDERING, DEPTH_ORDERING, JUDGED, NETWORKS,
                     PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
-from .readings import (JUDGED_RANKINGS, READINGS, below, blocks_of_max, expansive_estimate, f1_above_bar, f1_bar,
-                       hits, hops_versus_accuracy, hops_versus_untrained, last_gain, mean_f1, name, networks,
-                       orbit_stays, ordering_test, pair_distance, pair_ratio, per_seed_constant, trained_margins,
+from .readings import (BESIDE_R50, JUDGED_RANKING, READINGS, HardPairs, below, blocks_of_max, expansive_estimate,
+                       f1_above_bar, f1_bar, f1_from_paper, hard_pairs_test, hits, hops_versus_accuracy,
+                       hops_versus_untrained, last_gain, mean_f1, name, networks, orbit_stays, ordering_test,
+                       pair_distance, pair_ratio, per_seed_constant, rate_between, named_counts, trained_margins,
                        untrained_runs, with_arrays)
 
 STALE = ("the result predates the orbits' ends and the untrained networks: recompute it "
@@ -33,6 +35,10 @@ def _seeds_rule(verdicts: list[str]) -> str:
 def _needs_all(nets: dict) -> str:
     """Return the not-run reason of a row that compares all four networks."""
     return f"needs all 4 networks; ran {', '.join(map(name, nets))}"
+
+
+_FROM_PAPER = {1: "above the paper's beyond its band", -1: "below the paper's beyond its band",
+               0: "the paper's within its band", None: "one seed: no band"}
 
 
 def claim_table1(result: dict) -> Claim:
@@ -52,10 +58,15 @@ def claim_table1(result: dict) -> Claim:
         verdict, reason = "inconclusive", "undecided: " + ", ".join(
             f"{name(k)} {'one seed, no band' if s is None else 'F1 inside its band around the bar'}"
             for k, s in signs.items() if s != 1)
+    apart = {k: f1_from_paper(nets[k], k) for k in NETWORKS}
     value = "; ".join(f"{name(k)}: F1 {mean_f1(nets[k]):.4f} (paper {PAPER_TABLE1[k][2]:.4f}, bar {f1_bar(k):.3f}; "
-                      f"F1 − bar {margin[k].format('+.4f')})" for k in NETWORKS)
+                      f"F1 − bar {margin[k].format('+.4f')}; F1 − paper {apart[k].format('+.4f')}: "
+                      f"{_FROM_PAPER[sign(apart[k])]})" for k in NETWORKS)
+    source = result.get("provenance", {}).get("data_source", "")
+    if "cifar10-jpeg" in source:  # the offline copy: the paper's test images, re-encoded
+        value += "; CIFAR-10's test images read from a lossy JPEG re-encoding of the paper's (provenance)"
     gains = {name(k): max((g for g in map(last_gain, nets[k]) if g is not None), default=None) for k in NETWORKS}
-    band = {f"{name(k)} F1 − bar": margin[k] for k in NETWORKS}
+    band = {f"{name(k)} F1 − bar": margin[k] for k in NETWORKS} | {f"{name(k)} F1 − paper": apart[k] for k in NETWORKS}
     return spec.row(value, verdict, reason, gate_measured=gains, band=band, profile=profile)
 
 
@@ -123,56 +134,93 @@ def _table2_text(result: dict) -> str:
     return ("not judged, per seed: " + "; ".join(parts) + "; our T_g ≥ Sh_g/Lip(g) uses Lip(g) = ½‖W‖₂ (the "
             "softmax), so it is twice Sh_g/‖W‖₂ by construction")
 
-def _hard_pairs_cell(run: dict, untrained: dict | None, target: set, need: int, ranking: str) -> tuple[int, str]:
-    """Return one (seed, network, ranking) cell of P4.3: +1 beats chance where the untrained twin does not, 0
-    undecided (both beat it, or no twin), −1 does not beat chance; and its text."""
-    ours = hits(run, target, ranking)
-    text = f"{ours}/{TOP} (chance of ≥ {ours}: p = {chance_tail(ours, len(target)):.3f})"
-    theirs = None if untrained is None else hits(untrained, target, ranking)
-    text += ", untrained not measured" if theirs is None else f", untrained {theirs}/{TOP}"
-    if ours < need:
-        return -1, text
-    if theirs is None:
-        return 0, text + ": undecided"
-    return (0, text + ": the untrained network beats chance too, undecided") if theirs >= need else (1, text)
+READINGS_REPORTED = {"Fig. 2": "Fig. 2's closest mean over blocks", "min–min": "the min–min (§4's wording of Fig. 3)"}
+
+
+def _hard_pairs_rule(tests: dict, alpha: float, half: float) -> str:
+    """Return P4.3's verdict from each network's test: Hochberg's step-up over the networks (holds when every p ≤
+    ``alpha``, partly when the smallest ≤ ``half``), fails when no network's hits are beyond chance."""
+    ps = sorted(t.p for t in tests.values())
+    if ps[-1] <= alpha:
+        return "holds"
+    if ps[0] <= half:
+        return "partly"
+    return "fails" if all(t.chance > alpha for t in tests.values()) else "inconclusive"
+
+
+def _hits_text(key: tuple[str, int], test: HardPairs) -> str:
+    """Return a network's hits per seed and pooled, its chance p, and its untrained twin's."""
+    seeds, top = len(test.hits), TOP * len(test.hits)
+    text = (f"{name(key)} {', '.join(map(str, test.hits))} of {TOP} per seed, {sum(test.hits)} of {top} pooled "
+            f"(chance p = {test.chance:.2g})")
+    if test.twin is None:
+        return text + ", untrained not measured"
+    return text + (f", untrained {', '.join(map(str, test.twin))} ({sum(test.twin)} of {top}, chance p = "
+                   f"{chance_tail(sum(test.twin), test.marked, seeds):.2g}); above untrained: p = {test.twin_p:.2g}")
+
+
+def _named_text(runs: list[dict], counts: dict) -> str:
+    """Return named pairs with the number of seeds that rank them among the closest: "2–7 in 2, 4–6 in 1 of 3 seeds"."""
+    classes = runs[0]["classes"]
+    return ", ".join(f"{classes[a]}–{classes[b]} in {n}" for (a, b), n in counts.items()) + f" of {len(runs)} seeds"
+
+
+def _status(key: tuple[str, int], test: HardPairs, runs: list[dict], target: set, alpha: float) -> str:
+    """Return what a network's test found, in words: beyond chance and its twin, or not, and where the named pairs
+    stand when not (not beyond chance is no contradiction while they appear among the closest)."""
+    if test.chance > alpha:
+        text = f"{name(key)} not beyond chance (p = {test.chance:.2g})"
+        counts = named_counts(runs, target, JUDGED_RANKING)
+        if not counts:
+            return text + f", none of the named pairs among its {TOP} closest in any seed"
+        text += f", which is no contradiction: among its {TOP} closest, {_named_text(runs, counts)}"
+        for ranking, label in READINGS_REPORTED.items():
+            every = {p: n for p, n in named_counts(runs, target, ranking).items() if n == len(runs)}
+            if every:
+                text += f" ({_named_text(runs, every)} under {label})"
+        return text
+    if test.twin is None:
+        return f"{name(key)} beyond chance (p = {test.chance:.2g}), its untrained twin not measured"
+    if test.twin_p > alpha:
+        return (f"{name(key)} beyond chance (p = {test.chance:.2g}), not beyond its untrained twin "
+                f"(p = {test.twin_p:.2g})")
+    return f"{name(key)} beyond chance and its untrained twin (p = {test.p:.2g})"
 
 
 def claim_hard_pairs(result: dict) -> Claim:
-    """P4.3: our closest class pairs overlap the paper's (MNIST) or the animals (CIFAR-10) beyond chance, where the
-    same networks at initialisation do not."""
+    """P4.3: each named network's closest class pairs, pooled over its seeds, are the paper's (MNIST) or the animals
+    (CIFAR-10) beyond chance and beyond the same network at initialisation; the networks tested together."""
     spec, nets, profile = CLAIMS["P4.3"], networks(result), profile_of(result)
     if any(k not in nets for k in JUDGED):
         return spec.not_run(f"needs {', '.join(map(name, JUDGED))}", profile)
-    seeds, need_cells = min(len(nets[k]) for k in JUDGED), spec.t["partly_cells"]
-    # untrained twins measured before their rankings were stored count as not measured
-    twins = {k: {u["seed"]: u for u in untrained_runs(result, k) if "separation" in u["pairs"]} for k in JUDGED}
-    per_seed, parts = [], []
-    for i in range(seeds):
-        cells = []
-        for k, (target, need) in JUDGED.items():
-            run = nets[k][i]
-            for ranking in JUDGED_RANKINGS:
-                cell, text = _hard_pairs_cell(run, twins[k].get(run.get("seed", i)), target, need, ranking)
-                cells.append(cell)
-                parts.append(f"seed {run.get('seed', i)} {name(k)} {ranking}: {text}")
-        plus, undecided = cells.count(1), cells.count(0)
-        if plus >= need_cells:
-            per_seed.append(judge(plus == len(cells), partly=True))
-        else:  # fails only if the undecided cells could not have lifted the seed to partly
-            per_seed.append("fails" if plus + undecided < need_cells else "inconclusive")
-    for k, (target, _) in JUDGED.items():
-        parts.append(f"not judged: {name(k)} min–min ranking per seed: "
-                     + ", ".join(f"{hits(r, target, 'min–min')}/{TOP}" for r in nets[k]))
+    alpha, half = spec.t["alpha"], spec.t["half"]
+
+    def tests(ranking: str) -> dict:
+        return {k: hard_pairs_test(nets[k], untrained_runs(result, k), target, ranking) for k, target in JUDGED.items()}
+
+    judged = tests(JUDGED_RANKING)
+    verdict = _hard_pairs_rule(judged, alpha, half)
+    parts = [f"{JUDGED_RANKING} (Def. 1 per class pair): " + "; ".join(_hits_text(k, t) for k, t in judged.items())]
+    for ranking, label in READINGS_REPORTED.items():
+        other = tests(ranking)
+        again = _hard_pairs_rule(other, alpha, half)
+        parts.append(f"not judged, under {label}: " + "; ".join(_hits_text(k, t) for k, t in other.items())
+                     + f"; the rule gives {again} under it, "
+                     + ("the same as under Def. 1" if again == verdict else f"where Def. 1 gives {verdict}"))
     for k, target in ((("mnist", 18), PAPER_HARD_MNIST_PAIRS), (("cifar10", 50), ANIMAL_PAIRS)):
         if k in nets:
             parts.append(f"not judged: {name(k)} Fig. 3 per seed: "
-                         + ", ".join(f"{hits(r, target, 'Fig. 3')}/{TOP}" for r in nets[k]))
-    verdict = combine(per_seed)
-    reason = _seeds_rule(per_seed) if seeds > 1 else ""
-    if verdict == "inconclusive" and not reason:
-        reason = "too few cells decided: the untrained network beats chance too, or was not measured"
-    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, JUDGED),
-                    band={"seeds": seeds}, profile=profile)
+                         + ", ".join(f"{hits(r, target, JUDGED_RANKING)}/{TOP}" for r in nets[k]))
+    statuses = "; ".join(_status(k, t, nets[k], JUDGED[k], alpha) for k, t in judged.items())
+    reason = {"holds": "", "partly": f"one network at p ≤ {half:.3g}: {statuses}",
+              "fails": f"neither network's hits beyond chance: {statuses}",
+              "inconclusive": f"holds needs both networks at p ≤ {alpha:.2g}, partly one at p ≤ {half:.3g}: "
+                              f"{statuses}"}[verdict]
+    band = {f"{name(k)} {JUDGED_RANKING}": {"hits": sum(t.hits), "of": TOP * len(t.hits), "chance p": t.chance,
+                                           "untrained hits": None if t.twin is None else sum(t.twin),
+                                           "p above untrained": t.twin_p, "p": t.p} for k, t in judged.items()}
+    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, JUDGED), band=band,
+                    profile=profile)
 
 
 def claim_close_pairs(result: dict) -> Claim:
@@ -233,6 +281,13 @@ def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
     return ("fails" if above == -1 else "inconclusive"), text, bands
 
 
+def _stay_text(runs: list[dict]) -> str:
+    """Return the share of orbits that keep their class at every hop, per seed (reported, not judged)."""
+    if any("orbit_stay_fraction" not in r for r in runs):
+        return ""
+    return (", orbits in class at every hop per seed " + ", ".join(f"{r['orbit_stay_fraction']:.1%}" for r in runs))
+
+
 def claim_orbits(result: dict) -> Claim:
     """P4.5: MNIST ResNet-50's orbits keep their class as often as its accuracy allows, beyond an untrained
     network's, and its Sh_g orbit stays in class; every seed judged."""
@@ -250,12 +305,16 @@ def claim_orbits(result: dict) -> Claim:
         parts.append(text)
         band.update(bands)
     band["rate over seeds"] = rates = over_seeds([r["hop_same_class"] for r in nets[key]])
-    parts.append(f"per-hop rate over seeds {rates.format('.2%')}")
+    parts.append(f"per-hop rate over seeds {rates.format('.2%')}" + _stay_text(nets[key]))
     for k in (("mnist", 18), ("cifar10", 18)):
         if k in nets:
             parts.append(f"not judged: {name(k)} per-hop rate per seed "
-                         + ", ".join(f"{r['hop_same_class']:.1%}" for r in nets[k]) + ", class-crossing orbit found in "
-                         f"{sum('class_crossing' in r['orbits'] for r in nets[k])} of {len(nets[k])} seeds")
+                         + ", ".join(f"{r['hop_same_class']:.1%}" for r in nets[k]) + _stay_text(nets[k])
+                         + f", class-crossing orbit found in {sum('class_crossing' in r['orbits'] for r in nets[k])} "
+                         f"of {len(nets[k])} seeds")
+    if ("mnist", 18) in nets:  # the statement's ResNet-18 half beside its ResNet-50 half, on MNIST
+        band["MNIST R18 − R50 rate"] = gap = rate_between(nets[("mnist", 18)], nets[key])
+        parts.append(f"not judged: MNIST R18's per-hop rate minus R50's {gap.format('+.2%')}: {BESIDE_R50[sign(gap)]}")
     verdict = combine(per_seed)
     reason = _seeds_rule(per_seed) if len(per_seed) > 1 else ""
     if verdict == "inconclusive" and not reason:
