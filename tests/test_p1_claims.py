@@ -179,6 +179,52 @@ def test_lemma1_uses_zero_padded_kappa_where_computed():
     assert _verdicts(result)["P1.1"].verdict == "fails"
 
 
+def _bounded(result: dict, kappa_r: float, bound: float) -> dict:
+    """Every trained unit matrix-free: κ_R certified, κ_B only bounded below by ``bound`` (a nearly singular branch)."""
+    result = copy.deepcopy(result)
+    for r in result["units"]["resnet18"]["trained"]:  # the fixture's two nets share these rows
+        r.update(zero_kappa_R=kappa_r, zero_kappa_B=float("nan"), zero_kappa_B_lower=bound, zero_matrix_free=True)
+    return result
+
+
+def test_conditioning_decides_on_a_bounded_kappa_b_only_when_the_bound_settles_it():
+    """A κ_B the matrix-free solver only bounds below counts as a value where the bound decides: κ_R under it and
+    1/bound under the singular bar make the unit near-automatic, as a certified κ_B would."""
+    row = _verdicts(_bounded(FIXTURES["hold"][0], 10.0, 1e6))["P1.1"]
+    assert row.verdict == "inconclusive" and "every unit's plain branch is nearly singular" in row.reason
+    assert "8 matrix-free" in row.value and "κ_B only bounded below in 8" in row.value
+
+
+def test_conditioning_with_an_unsettled_bound_is_inconclusive_not_held():
+    """κ_R above the bound: κ_B might lie below κ_R (the unit refutes the claim) or above it; with the bound above
+    the singular bar the branch might be well conditioned too. Read as a value, the bound said fails: undecided."""
+    row = _verdicts(_bounded(FIXTURES["hold"][0], 100.0, 50.0))["P1.1"]
+    assert row.verdict == "inconclusive", (row.value, row.reason)
+    assert "turns on the units whose κ_B is only bounded (holds if they go for the claim, fails if against)" in row.reason
+    assert "8 units undecided" in row.reason
+
+
+def test_other_tasks_judge_the_accuracy_cost_of_a_class():
+    """P1.6 (b): the three-class task 12 points under the pair fails 'little effect', though (a) holds; with one seed
+    per task it is undecided and the row says why."""
+    row = _verdicts(FIXTURES["class_added"][0])["P1.6"]
+    assert row.verdict == "partly" and "(a) holds; (b) fails" in row.reason
+    assert _verdicts(FIXTURES["hold"][0])["P1.6"].verdict == "holds"
+    single = copy.deepcopy(FIXTURES["class_added"][0])
+    single["runs"] = {t: r for t, r in single["runs"].items() if not t.startswith(config.OTHER) or "seed" not in t}
+    row = _verdicts(single)["P1.6"]
+    assert row.verdict == "partly" and "(b) undecided" in row.reason and "one seed per task" in row.reason
+
+
+def test_depth_and_other_tasks_say_what_they_leave_unjudged():
+    """The referee: P1.5's and P1.6's statements claim no more than their criteria judge; what the paper's
+    sentences add ('stability') is named as not judged, with the reason."""
+    for claim in ("P1.5", "P1.6"):
+        spec = p1.CLAIMS[claim]
+        assert "stability" not in spec.statement.replace("'stability and accuracy'", "")
+        assert "Not judged" in spec.criterion and "'stability" in spec.criterion.split("Not judged")[1]
+
+
 def _diverged(result: dict) -> dict:
     """ResNet-34 diverged after epoch 1: later epochs carry no MPA, and no post-training measurement exists."""
     result = copy.deepcopy(result)
@@ -260,6 +306,14 @@ def test_gpu_profiles_take_a_zero_padded_kappa_at_full_width(profile):
     cfg = p1.PROFILES[profile]
     dims = _unit_inputs("resnet18", cfg)
     assert min(dims.values()) <= cfg.dense_max_dim, (profile, sorted(dims.values()))
+
+
+@pytest.mark.parametrize("profile", ["small", "standard", "paper"])
+def test_every_non_transition_unit_gets_a_zero_padded_kappa(profile):
+    """Dense up to dense_max_dim, matrix-free above it: no unit P1.1 judges is left to the circular κ."""
+    cfg = p1.PROFILES[profile]
+    dims = _unit_inputs("resnet18", cfg)
+    assert max(dims.values()) <= max(cfg.dense_max_dim, cfg.matrix_free_max_dim), (profile, sorted(dims.values()))
 
 
 @pytest.mark.parametrize("profile", ["standard", "paper"])

@@ -138,7 +138,7 @@ def unit_condition(unit: nn.Module, size: int) -> dict[str, float | bool]:
     Keys: ``M1, m1, M2, m2, …`` per conv, ``paper_*`` (formula) and ``exact_*`` (operator singular
     values) for ``norm_R`` (‖S+B‖), ``smin_R``, ``kappa_R`` and ``kappa_B`` (branch alone: the plain twin).
     The ``exact_*`` values use circular padding (the FFT diagonalises it): an approximation of the
-    zero-padded operator the networks apply, which ``zero_padded_condition`` computes densely.
+    zero-padded operator the networks apply, which ``zero_padded.zero_padded_condition`` computes.
     Raises ``NotImplementedError`` for units whose linear part is not ``α_S·S + α_F·B`` (pre-activation units).
     """
     if not hasattr(unit, "skip_scale"):
@@ -152,52 +152,6 @@ def unit_condition(unit: nn.Module, size: int) -> dict[str, float | bool]:
     norm, smin, k_res = kappa(ops["residual"])
     row.update(exact_norm_R=norm, exact_smin_R=smin, exact_kappa_R=k_res, exact_kappa_B=kappa(ops["branch"])[2])
     return row
-
-
-def linear_twin(unit: nn.Module) -> nn.Module:
-    """Return a float64 eval-mode copy of ``unit`` whose ReLUs are identities (zero padding kept, as in the net)."""
-    twin = copy.deepcopy(unit).to(torch.float64).eval()
-    for parent in twin.modules():
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.ReLU):
-                setattr(parent, name, nn.Identity())
-    return twin
-
-
-def dense_unit_operators(unit: nn.Module, channels: int, size: int) -> dict[str, torch.Tensor]:
-    """Return the dense float64 matrices of a unit's linear part with the zero padding the network uses.
-
-    ``residual``: ``α_S·S + α_F·B``, ``branch``: ``B`` (the plain twin), each ``(c_out·m², c_in·n²)``,
-    built by applying the linear twin (ReLUs as identity, BN in eval mode, biases removed by subtracting
-    the image of 0) to the ``c_in·n²`` basis images. Small units only: the matrix is dense.
-    """
-    twin = linear_twin(unit)
-    device = next(twin.parameters()).device
-    basis = torch.eye(channels * size * size, dtype=torch.float64, device=device).reshape(-1, channels, size, size)
-    zero = torch.zeros_like(basis[:1])
-    with torch.no_grad():
-        branch = (twin.branch(basis) - twin.branch(zero)).flatten(1).T
-        skip = (twin.shortcut(basis) - twin.shortcut(zero)).flatten(1).T
-    return {"branch": branch, "residual": twin.skip_scale * skip + twin.branch_scale * branch}
-
-
-def zero_padded_condition(unit: nn.Module, channels: int, size: int, max_dim: int = 2048) -> dict[str, float]:
-    """Return ``zero_norm_R, zero_smin_R, zero_kappa_R, zero_kappa_B`` of the true (zero-padded) operator.
-
-    Exact singular values of ``dense_unit_operators``; NaN for all four when the input dimension
-    ``channels·size²`` exceeds ``max_dim`` (a dense SVD costs ~7 s at 2,048 on one CPU thread, ~100 s at 4,096).
-    """
-    if channels * size * size > max_dim:
-        return dict.fromkeys(("zero_norm_R", "zero_smin_R", "zero_kappa_R", "zero_kappa_B"), math.nan)
-    ops = dense_unit_operators(unit, channels, size)
-    norm, smin, k_res = _dense_kappa(ops["residual"])
-    return {"zero_norm_R": norm, "zero_smin_R": smin, "zero_kappa_R": k_res, "zero_kappa_B": _dense_kappa(ops["branch"])[2]}
-
-
-def _dense_kappa(matrix: torch.Tensor) -> tuple[float, float, float]:
-    sv = torch.linalg.svdvals(matrix)
-    top, bottom = sv.max().item(), sv.min().item()
-    return top, bottom, (top / bottom if bottom > 1e-12 * top else math.inf)
 
 
 def preactivation(unit: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -25,7 +25,8 @@ __all__ = ["CHAPTER", "CLAIMS", "DEEP", "EXPERIMENT", "FIG2", "OTHER", "PROFILES
 
 CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claims=claims, control=control_result,
                   fixtures=synthetic_results, grid_fields=("deep_models",),
-                  dry_run=DryRunCaps(caps={"dense_max_dim": 256, "mpa_per_class": 4, "probe_images": 8,
+                  dry_run=DryRunCaps(caps={"dense_max_dim": 256, "matrix_free_max_dim": 8192, "mpa_per_class": 4,
+                                           "probe_images": 8,
                                            # base channels: at 64, P1's per-unit κ (batched SVDs over every
                                            # frequency) alone takes minutes per network on a CPU
                                            "width": 8}),

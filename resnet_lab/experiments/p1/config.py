@@ -38,6 +38,7 @@ class P1Config:
     worst_case_images: int = 32                       # of those, images for Lemma 2's worst-case directions
     lanczos_steps: int = 60                           # Jacobian products per image for the extreme directions
     dense_max_dim: int = 2048                         # largest unit input (c·n²) whose zero-padded κ is a dense SVD
+    matrix_free_max_dim: int = 0                      # above it and up to this, the zero-padded κ is matrix-free
     n_boot: int = 100                                 # bootstrap resamples of the test images for the MPA gap
     eps: float = 1e-2                                 # ‖Δx‖/‖x‖ of the input perturbations
     # The paper gives "50 epochs at batch 64, i.e. 3,200 iterations" (inconsistent: 50 epochs of Dogs vs Cats at
@@ -79,15 +80,20 @@ _PAIR_EPOCHS = 160
 # Goyal et al. 2017, "Accurate, large minibatch SGD": the same lr per image), so an epoch is twice small's steps.
 _GPU_TRAIN = replace(_SMALL_TRAIN, batch_size=64, lr=0.05)
 PROFILES = {
-    # CPU seconds: width 4, 2 steps of 16 images, ResNet-50/101 left out.
-    "smoke": P1Config(width=4, pair=cifar(("cat", "dog"), 32, 16), other_pair=cifar(("deer", "horse"), 32, 16),
+    # CPU seconds: width 4, 2 steps of 16 images, ResNet-50/101 left out; stage 1's zero-padded κ matrix-free (4,096
+    # inputs), so that the notebook and the control run that path.
+    "smoke": P1Config(width=4, matrix_free_max_dim=4096, pair=cifar(("cat", "dog"), 32, 16), other_pair=cifar(("deer", "horse"), 32, 16),
                       triple=cifar(("airplane", "frog", "truck"), 32, 16), deep_models=("resnet34",),
                       mpa_per_class=16, probe_images=16, worst_case_images=8, lanczos_steps=20, n_boot=50,
                       train=TrainConfig(epochs=1, batch_size=16, lr=0.05, schedule="constant", max_steps_per_epoch=2)),
     # Converged networks on a 2-core CPU: width 16 (the paper's 64 ÷ 4), every training and test image of each
     # CIFAR-10 task, 30 epochs at batch 128, one-cycle to lr 0.1 (Nesterov, label smoothing 0.1; the paper's
     # "50 epochs" would not fit). ResNet-50/101 are left to a GPU profile.
-    "small": P1Config(width=16, pair=cifar(("cat", "dog"), None, None), other_pair=cifar(("deer", "horse"), None, None),
+    # Zero-padded κ (P1.1 reads it before the circular one): dense for stage 4 (2,048 inputs), matrix-free for stages
+    # 1–3 (up to 16,384). Measured on this 2-core VM at one thread (benchmarks/zero_padded_kappa.py, small's trained
+    # ResNet-18): 25 / 14 / 8 CPU-s per stage-1 / 2 / 3 unit, ~5 CPU-min for the 16 such units of the Fig. 2 nets
+    # and the initial weights.
+    "small": P1Config(width=16, matrix_free_max_dim=16384, pair=cifar(("cat", "dog"), None, None), other_pair=cifar(("deer", "horse"), None, None),
                       triple=cifar(("airplane", "frog", "truck"), None, None), deep_models=("resnet34",),
                       mpa_per_class=200, probe_images=128,
                       train=_SMALL_TRAIN, pair_train=replace(_SMALL_TRAIN, epochs=_PAIR_EPOCHS)),
@@ -96,15 +102,18 @@ PROFILES = {
     # with twice the steps, on a net 4× wider: ResNet-34 on all three tasks in 30 epochs, ResNet-18 ± BN in 160.
     # ResNet-50/101 have no CPU run: their gate rests on BN nets of this recipe not learning worse when deeper,
     # unchecked until this profile runs (P1.5 and P1.7 then name an unmet gate).
-    # dense_max_dim: the zero-padded κ needs a dense SVD over a unit's c·n² inputs; at width 64 the smallest
+    # dense_max_dim: a dense SVD of the zero-padded operator over a unit's c·n² inputs; at width 64 the smallest
     # non-transition unit (stage 4, 512 channels on 4×4) has 8,192. Its float64 SVD (two per unit: I + B and B) costs
-    # 8× one of 4,096 (n³; seconds on a GPU, untimed); stage 3's 16,384 would cost 8× more again and 2 GiB per
-    # matrix, so stages 1–3 keep the circular κ.
-    "standard": P1Config(dense_max_dim=8192, train=replace(_GPU_TRAIN, epochs=30),
+    # 8× one of 4,096 (n³; seconds on a GPU, untimed). Stages 1–3 (65,536 / 32,768 / 16,384 inputs) are matrix-free
+    # (matrix_free_max_dim): its cost is one LU of the border ring's capacitance (15,360 / 14,336 / 12,288 wide) per
+    # operator. Measured on this 2-core VM at one thread under load, random units of these shapes
+    # (benchmarks/zero_padded_kappa.py): 1,056 / 577 / 386 s wall per unit with ~0.56 of a core, i.e. ~10 / 5 / 3.5
+    # CPU-min; ~2 CPU-hours for the 16 units of the Fig. 2 nets and the initial weights; on a GPU, untimed.
+    "standard": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, train=replace(_GPU_TRAIN, epochs=30),
                          pair_train=replace(_GPU_TRAIN, epochs=_PAIR_EPOCHS)),
     # The paper's protocol, 50 epochs at batch 64, except the BN pair: the paper's 50 epochs are fewer passes than
     # the 80 that left ResNet-18 without BN under the gate at small, so the pair takes small's 160 (same optimizer).
-    "paper": P1Config(dense_max_dim=8192, pair_train=replace(P1Config().train, epochs=_PAIR_EPOCHS)),
+    "paper": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, pair_train=replace(P1Config().train, epochs=_PAIR_EPOCHS)),
 }
 
 # The negative control's config (``controls.control_result``): smoke-sized nets, untrained or made to break the lemmas.

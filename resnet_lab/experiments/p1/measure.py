@@ -2,9 +2,9 @@
 
 Up to eight training runs (``config.planned_runs``), each recording the MPA at every stage input and at the end
 per epoch. After training, from the final weights: every unit's κ by the paper's formula, for the circular-padded
-operator (FFT) and, where the unit is small enough, for the true zero-padded operator (dense); Lemma 2 gains along
-random and worst-case directions (the unit Jacobian's extreme singular vectors); Lemma 3 gains of every BN layer in
-eval and train mode; and the class MPAs with a bootstrap over test images. The three Fig. 2 nets start from the
+operator (FFT) and, where the unit is small enough, for the true zero-padded operator (dense, or matrix-free with a
+certificate); Lemma 2 gains along random and worst-case directions (the unit Jacobian's extreme singular vectors);
+Lemma 3 gains of every BN layer in eval and train mode; and the class MPAs with a bootstrap over test images. The three Fig. 2 nets start from the
 same conv weights: their initial units are measured once. Nothing here reads the claims.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ...cache import cached
 from ...data import DataSpec, load_dataset
 from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
 from ...metrics.batchnorm import bn_inputs, bn_layers, train_mode_bn
-from ...metrics.conditioning import (preactivation, relative_perturbation_gain, unit_condition, worst_case_gains,
-                                     zero_padded_condition)
+from ...metrics.conditioning import preactivation, relative_perturbation_gain, unit_condition, worst_case_gains
+from ...metrics.zero_padded import zero_padded_condition
 from ...models import build_model, residual_units
 from ...profiles import select
 from ...train import default_device, train_cached
@@ -56,7 +56,7 @@ def unit_rows(model: nn.Module, x: torch.Tensor, cfg: P1Config, seed: int = 0) -
         size, channels = inputs[name].shape[-1], inputs[name].shape[1]
         row = {"unit": name, **unit_condition(unit, size)}
         if not unit.is_transition:
-            row.update(zero_padded_condition(unit, channels, size, cfg.dense_max_dim))
+            row.update(zero_padded_condition(unit, channels, size, cfg.dense_max_dim, cfg.matrix_free_max_dim))
         fn = preactivation(unit)
         which = "kappa_R" if unit.use_skip else "kappa_B"
         kappas = {"paper": row[f"paper_{which}"], "exact": _true_kappa(row, which)}
@@ -71,7 +71,7 @@ def unit_rows(model: nn.Module, x: torch.Tensor, cfg: P1Config, seed: int = 0) -
 
 
 def _true_kappa(row: dict, which: str) -> float:
-    """Return the zero-padded κ where it was computed, else the circular-padded one."""
+    """Return the zero-padded κ where it was computed and certified, else the circular-padded one."""
     zero = row.get(f"zero_{which}", math.nan)
     return zero if zero == zero else row[f"exact_{which}"]
 

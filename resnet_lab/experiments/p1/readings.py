@@ -18,8 +18,8 @@ from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
 
 __all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "between_nets", "curve_changes",
            "curve_estimate", "curve_steps", "feature_dim", "final_accuracy", "gap_difference", "gap_estimate",
-           "lemma2_share", "lemma2_units", "plain_branch_smin", "schedule", "seed_tags", "trained_epochs",
-           "trained_units", "true_kappas", "unit_frame", "wilson"]
+           "lemma1_outcomes", "lemma2_share", "lemma2_units", "plain_branch_smin", "schedule", "seed_tags",
+           "trained_epochs", "trained_units", "true_kappas", "unit_frame", "wilson"]
 
 LEVELS = ("stage1", "stage2", "stage3", "stage4", "end")  # Fig. 5's five layers, in the order features pass them
 
@@ -182,9 +182,10 @@ def unit_frame(result: dict):
                           for state, rows in states.items() for row in rows])
     for col in [c for c in frame.columns if c.startswith(("paper_", "exact_", "zero_", "wc_", "lemma2_"))]:
         frame[col] = frame[col].astype(float)  # one float column: a missing entry (None) becomes NaN
-    for col in ("zero_kappa_R", "zero_kappa_B", "zero_norm_R", "zero_smin_R"):
-        if col not in frame:
-            frame[col] = math.nan
+    for col in ("zero_kappa_R", "zero_kappa_B", "zero_norm_R", "zero_smin_R", "zero_kappa_R_lower",
+                "zero_kappa_B_lower", "zero_matrix_free"):
+        if col not in frame:  # results computed before the matrix-free solver: dense or nothing
+            frame[col] = 0.0 if col == "zero_matrix_free" else math.nan
     frame["kappa_R_ratio"] = frame["exact_kappa_R"] / frame["paper_kappa_R"]
     frame["zero_vs_circular"] = frame["zero_kappa_R"] / frame["exact_kappa_R"]
     frame["norm_ratio"] = frame["exact_norm_R"] / frame["paper_norm_R"]
@@ -193,16 +194,40 @@ def unit_frame(result: dict):
 
 
 def true_kappas(units) -> tuple:
-    """Return (κ_R, κ_B, zero-padded?) per unit row: the zero-padded κ where it was computed, else the circular."""
+    """Return (κ_R, κ_B, zero-padded?, κ_B bounded?) per unit row: the zero-padded κ where it was computed, else the
+    circular. Where the matrix-free solver certified κ_R but not κ_B (a nearly singular branch), κ_B is its certified
+    lower bound ``zero_kappa_B_lower`` and ``bounded`` is True: κ_B is at least that."""
     zero = units["zero_kappa_R"].notna()
-    return (units["zero_kappa_R"].where(zero, units["exact_kappa_R"]),
-            units["zero_kappa_B"].where(zero, units["exact_kappa_B"]), zero)
+    bounded = zero & units["zero_kappa_B"].isna() & units["zero_kappa_B_lower"].notna()
+    k_b = units["zero_kappa_B"].where(~bounded, units["zero_kappa_B_lower"])
+    return (units["zero_kappa_R"].where(zero, units["exact_kappa_R"]), k_b.where(zero, units["exact_kappa_B"]), zero,
+            bounded)
 
 
 def plain_branch_smin(units):
-    """Return per unit row σ_min(B)/σ_max(B) = 1/κ_B of the plain branch B (true κ, as ``true_kappas``): ≈ 0 when
-    the branch is nearly singular, and then κ_R < κ_B holds for almost any I + B."""
+    """Return per unit row σ_min(B)/σ_max(B) = 1/κ_B of the plain branch B (true κ, as ``true_kappas``; an upper
+    bound where κ_B is bounded): ≈ 0 when the branch is nearly singular, and then κ_R < κ_B holds for almost any
+    I + B."""
     return 1.0 / true_kappas(units)[1]
+
+
+def lemma1_outcomes(units, singular: float):
+    """Return per unit row P1.1's outcome in the ``best`` and ``worst`` case for the claim: ``for`` (κ_R < κ_B, plain
+    branch not nearly singular: σ_min(B)/σ_max(B) ≥ ``singular``), ``against`` (κ_R ≥ κ_B) or ``excluded`` (κ_R < κ_B
+    with a nearly singular branch, near-automatic). The cases differ only where κ_B is bounded (``true_kappas``): a
+    bound proves κ_R < κ_B when κ_R is below it and proves the branch nearly singular when 1/bound < ``singular``;
+    otherwise either is possible."""
+    import pandas as pd
+
+    k_r, k_b, _, bounded = true_kappas(units)
+    better, near = k_r < k_b, plain_branch_smin(units) < singular
+    rows = []
+    for b, s, open_ in zip(better, near, bounded):
+        either = lambda proven: {True, False} if open_ and not proven else {proven}  # noqa: E731
+        possible = {("excluded" if s_ else "for") if b_ else "against" for b_ in either(b) for s_ in either(s)}
+        rows.append({"best": next(o for o in ("for", "excluded", "against") if o in possible),
+                     "worst": next(o for o in ("against", "excluded", "for") if o in possible)})
+    return pd.DataFrame(rows, index=units.index)
 
 
 def trained_units(result: dict):

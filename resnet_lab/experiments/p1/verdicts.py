@@ -13,11 +13,12 @@ import statistics
 import numpy as np
 
 from ...ledger import Claim, combine, judge, profile_of, tally
-from ...stats import Estimate, cluster_bootstrap, exact, sign
+from ...stats import Estimate, cluster_bootstrap, difference, exact, over_seeds, sign
 from .paper import CLAIMS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, curve_estimate,
-                       curve_steps, feature_dim, final_accuracy, gap_estimate, lemma2_share, lemma2_units,
-                       plain_branch_smin, schedule, seed_tags, trained_epochs, trained_units, true_kappas, unit_frame)
+                       curve_steps, feature_dim, final_accuracy, gap_estimate, lemma1_outcomes, lemma2_share,
+                       lemma2_units, plain_branch_smin, schedule, seed_tags, trained_epochs, trained_units,
+                       true_kappas, unit_frame)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
 
@@ -36,14 +37,16 @@ def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_e
 
 
 def _claim_conditioning(result: dict, profile: str) -> Claim:
-    """P1.1, Lemma 1: share of trained units with κ_R < κ_B (zero-padded κ where computed)."""
+    """P1.1, Lemma 1: share of trained units with κ_R < κ_B (zero-padded κ where computed), judged on the units whose
+    plain branch is not nearly singular; a κ_B the solver only bounds is decided both ways (``lemma1_outcomes``)."""
     spec = CLAIMS["P1.1"]
     units = unit_frame(result)
     square = units[~units["is_transition"]]
     trained = trained_units(result)
     if trained.empty:
         return spec.not_run("no trained ResNet-18 units measured", profile)
-    k_r, k_b, zero = true_kappas(trained)
+    k_r, k_b, zero, bounded = true_kappas(trained)
+    free = zero & (trained["zero_matrix_free"] == 1)
     better = float((k_r < k_b).mean())
     circ = float((trained["exact_kappa_R"] < trained["exact_kappa_B"]).mean())
     formula = float((trained["paper_kappa_R"] < trained["paper_kappa_B"]).mean())
@@ -52,26 +55,43 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     ratio = trained.loc[zero, "zero_vs_circular"]
     smin_b = plain_branch_smin(trained)
     singular = smin_b < spec.t["singular"]
-    # a nearly singular plain branch makes κ_R < κ_B near-automatic: such a unit can only count against the claim
-    counted = ~singular | ~(k_r < k_b)
-    value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded "
-             f"dense, rest circular); circular: {circ:.0%}; formula: {formula:.0%}"
+    outcomes = lemma1_outcomes(trained, spec.t["singular"])
+    value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded: "
+             f"{int((zero & ~free).sum())} dense, {int(free.sum())} matrix-free"
+             + ("; rest circular)" if (~zero).any() else ")")
+             + (f", κ_B only bounded below in {int(bounded.sum())}" if bounded.any() else "")
+             + f"; circular: {circ:.0%}; formula: {formula:.0%}"
              + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
              + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else "")
-             + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}, under "
+             + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}"
+             + (" (upper bounds where κ_B is bounded)" if bounded.any() else "") + f", under "
                f"{spec.t['singular']:g} in {int(singular.sum())}/{len(trained)} units; units counted: "
-               f"{int(counted.sum())}/{len(trained)}")
+               f"{int((outcomes['worst'] != 'excluded').sum())}/{len(trained)}")
     reason = "ReLU taken as identity, BN folded (eval)"
-    if not counted.any():
+    verdicts = {}
+    for case in ("best", "worst"):
+        counted = outcomes[case] != "excluded"
+        share = float((outcomes[case] == "for")[counted].mean()) if counted.any() else math.nan
+        verdicts[case] = (judge(share >= spec.t["hold"], share >= spec.t["partly"]) if counted.any() else
+                          "inconclusive", share)
+    open_ = outcomes["best"] != outcomes["worst"]
+    if open_.any():
+        reason += (f"; {int(open_.sum())} units undecided, κ_B only bounded below: " + ", ".join(
+            f"{r.run} {r.unit}" for r in trained[open_].itertuples()))
+    if verdicts["best"][0] != verdicts["worst"][0]:
+        return spec.row(value, "inconclusive", "the verdict turns on the units whose κ_B is only bounded "
+                        f"({verdicts['best'][0]} if they go for the claim, {verdicts['worst'][0]} if against); "
+                        + reason, profile=profile, gate_measured=accuracies(result, BN_PAIR))
+    verdict, share = verdicts["worst"]
+    if verdict == "inconclusive":
         return spec.row(value, "inconclusive", f"every unit's plain branch is nearly singular ({int(singular.sum())}/"
                         f"{len(trained)} under {spec.t['singular']:g}): κ_B is then huge whatever the unit learned, and "
                         "κ_R < κ_B needs only I + B to be less singular, so the comparison tests nothing; " + reason,
                         profile=profile, gate_measured=accuracies(result, BN_PAIR))
-    share = float((k_r < k_b)[counted].mean())
-    if (singular & ~counted).any():
-        reason += (f"; {int((singular & ~counted).sum())}/{len(trained)} units left out: their plain branch is nearly "
-                   "singular, where κ_R < κ_B is near-automatic")
-    verdict = judge(share >= spec.t["hold"], share >= spec.t["partly"])
+    left_out = int((outcomes["worst"] == "excluded").sum())
+    if left_out:
+        reason += (f"; {left_out}/{len(trained)} units left out: their plain branch is nearly singular, where κ_R < κ_B "
+                   "is near-automatic")
     return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR),
                     band=exact(share))
 
@@ -233,7 +253,8 @@ def _claim_depth(result: dict, profile: str) -> Claim:
 
 
 def _claim_other_tasks(result: dict, profile: str) -> Claim:
-    """P1.6, Fig. 4: per other task, end gap beyond the band and every inter MPA > every intra."""
+    """P1.6, Fig. 4: (a) per other task, end gap beyond the band and every inter MPA > every intra; (b) the three-class
+    task's accuracy within ±little of the other pair's, Welch's t over seeds; ``combine``d."""
     spec = CLAIMS["P1.6"]
     tags = [s for t in OTHER for s in seed_tags(result, t) if s in result.get("angles", {})]
     if not tags:
@@ -242,12 +263,24 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
     angles = {t: result["angles"][t]["end"]["angles"] for t in tags}
     separated = {t: min(v for k, v in angles[t].items() if k.startswith("inter/"))
                  > max(v for k, v in angles[t].items() if k.startswith("intra/")) for t in tags}
-    verdict, why = _per_net(gaps, separated, spec.t["min_effect"])
-    gate = accuracies(result, tags)
+    half_a, why = _per_net(gaps, separated, spec.t["min_effect"])
+    accs = [[final_accuracy(result["runs"][s]) for s in seed_tags(result, t)] for t in OTHER]
+    d = difference(over_seeds(accs[1]), over_seeds(accs[0])) if all(accs) else None  # three-class − pair
+    if d is None or sign(d) is None:
+        half_b = "inconclusive"
+        why_b = "(b) undecided: " + ("a task not run" if d is None else f"{d.value:+.1%} with one seed per task (seeds "
+                                     f"{len(accs[1])}/{len(accs[0])}): the seed-to-seed spread of accuracy is unknown")
+    else:
+        half_b = "holds" if abs(d.value) + d.band() <= spec.t["little"] else (
+            "fails" if abs(d.value) - d.band() > spec.t["little"] else "inconclusive")
+        why_b = f"(b) {half_b}: {d.value:+.1%} ± {d.band():.1%} against ±{spec.t['little']:.0%}"
     value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, "
                       f"every inter > every intra: {separated[t]}" for t in tags)
-    return spec.row(value, verdict, (why + "; " if why else "") + "CIFAR-10 deer/horse and airplane/frog/truck stand in "
-                    "for Animals-10 and ImageNet", profile=profile, gate_measured=gate, band=gaps)
+    reason = "; ".join([f"(a) {half_a}" + (f", {why}" if why else ""), why_b, "CIFAR-10 deer/horse and "
+                        "airplane/frog/truck stand in for Animals-10 and ImageNet"])
+    return spec.row(value, combine([half_a, half_b]), reason, profile=profile, gate_measured=accuracies(result, tags),
+                    band={**gaps, **({"(b) accuracy, three-class − pair": d} if d is not None and sign(d) is not None
+                                     else {})})
 
 
 def _pm(e: Estimate) -> str:
