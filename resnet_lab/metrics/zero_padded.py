@@ -33,17 +33,14 @@ def dense_unit_operators(unit: nn.Module, channels: int, size: int) -> dict[str,
     """Return the dense float64 matrices of a unit's linear part with the zero padding the network uses.
 
     ``residual``: ``α_S·S + α_F·B``, ``branch``: ``B`` (the plain twin), each ``(c_out·m², c_in·n²)``,
-    built by applying the linear twin (ReLUs as identity, BN in eval mode, biases removed by subtracting
-    the image of 0) to the ``c_in·n²`` basis images. Small units only: the matrix is dense.
+    built by applying the maps of ``_linear_parts`` (the linear twin with its image of 0 subtracted) to the
+    ``c_in·n²`` basis images. Small units only: the matrix is dense.
     """
-    twin = linear_twin(unit)
-    device = next(twin.parameters()).device
+    parts = _linear_parts(unit, channels, size)
+    device = next(unit.parameters()).device
     basis = torch.eye(channels * size * size, dtype=torch.float64, device=device).reshape(-1, channels, size, size)
-    zero = torch.zeros_like(basis[:1])
     with torch.no_grad():
-        branch = (twin.branch(basis) - twin.branch(zero)).flatten(1).T
-        skip = (twin.shortcut(basis) - twin.shortcut(zero)).flatten(1).T
-    return {"branch": branch, "residual": twin.skip_scale * skip + twin.branch_scale * branch}
+        return {key: part(basis).flatten(1).T for key, part in parts.items()}
 
 
 def _linear_parts(unit: nn.Module, channels: int, size: int, circular: bool = False) -> dict[str, Callable]:
