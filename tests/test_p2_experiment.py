@@ -71,8 +71,10 @@ def test_bn_probes_come_from_the_zoo(monkeypatch):
     monkeypatch.setattr(stability, "train_cached", no_training)
     names = ("resnet20-cifar10", "resnet20-nobn-cifar10")
     data = _images()
-    growth = bn_feature_growth(P2Config(bn_probe_model="resnet20", bn_probe_zoo=names), "small", data, [0, 1, 2],
-                               False, "cpu", False)
+    cfg = P2Config(bn_probe_model="resnet20", bn_probe_zoo=names)
+    probes = {(use_bn, 0): stability.trained_probe(cfg, "small", use_bn, 0, False, "cpu", False)
+              for use_bn in (True, False)}
+    growth = bn_feature_growth(cfg, data, [0, 1, 2], "cpu", probes)
     assert list(loaded) == list(names)
     x = to_input(pixels(data, "cpu")[[0, 1, 2]], data)
     for key, name, acc in (("bn", names[0], 0.81), ("no_bn", names[1], 0.82)):
@@ -86,10 +88,10 @@ def test_bn_probes_come_from_the_zoo(monkeypatch):
 def test_bn_probe_zoo_must_match_the_probe_model():
     swapped = P2Config(bn_probe_model="resnet20", bn_probe_zoo=("resnet20-nobn-cifar10", "resnet20-cifar10"))
     with pytest.raises(ValueError, match="use_bn=True"):
-        bn_feature_growth(swapped, "small", _images(), [0], False, "cpu", False)
+        stability.trained_probe(swapped, "small", True, 0, False, "cpu", False)
     with pytest.raises(ValueError, match="resnet56"):
-        bn_feature_growth(P2Config(bn_probe_zoo=swapped.bn_probe_zoo[::-1]), "small", _images(), [0], False, "cpu",
-                          False)
+        stability.trained_probe(P2Config(bn_probe_zoo=swapped.bn_probe_zoo[::-1]), "small", True, 0, False, "cpu",
+                                False)
 
 
 def test_zoo_probes_have_one_seed():

@@ -10,7 +10,7 @@ from ...cache import cached
 from ...models import build_model
 from ...models.resnet_ds import symmetric_filters_with_size
 from ...train import default_device
-from .config import CONTROL, EXPERIMENT
+from .config import CONTROL, EXPERIMENT, PILOT_GATES
 from .measure import measure_nets, model_name, model_options, net_row, table52_cached
 from .robustness import moments, pixels, predict, to_input
 from .stability import bn_feature_growth, norm_profile
@@ -44,7 +44,7 @@ def control_result(device=None) -> dict:
                              == test.labels).float().mean())
                 record = {"diverged": False, "wall_time_s": 0.0, "history": [{"epoch": 1, "test_acc": acc}]}
                 nets.append(net_row(variant, n, 0, model, record, cfg))
-        growth = lambda idx: bn_feature_growth(cfg, "control", test, idx, False, device, False)
+        growth = lambda idx: bn_feature_growth(cfg, test, idx, device, {})   # no probe is trained
         return measure_nets(cfg, nets, test, device, growth)
 
     result = cached(EXPERIMENT, "control", compute, config=cfg)
@@ -185,6 +185,7 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     rising = _synthetic(*base, {1: flat, 2: [3 * q for q in flat], 3: [6 * q for q in flat]}, 0.3, (3.0, 12.0))
     no_drop = _synthetic(base[0], {**base[1], ("d", 3): 0.0}, {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0),
                          seeds=(0,))   # one seed; D n=3 loses nothing to noise (seed 0: it gains 0.5 points)
+    held_back = _pilots_missed(holds)
     tested = ("P2.2", "P2.3", "P2.4", "P2.5", "P2.6", "P2.6-BN")
     gated = tuple(c for c in tested if c != "P2.5")   # P2.5 checks Lemma A.1: no gate, no partly
     return {
@@ -201,4 +202,22 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "10× per 4.5 units": (slow, {"P2.6": "partly"}),
         "BN shrinks": (bn_shrinks, {"P2.6-BN": "partly", "P2.6": "holds"}),
         "one seed, a net without drop": (no_drop, {"P2.3": "fails"}),
+        # P2.5 judges the pilot (the bound holds for any weights); the probes' rows need the held-back nets
+        "pilots under their gates": (held_back, {"P2.5": "holds", "P2.6": "inconclusive", "P2.6-BN": "inconclusive",
+                                                 "P2.2": "holds"}),
     }
+
+
+def _pilots_missed(result: dict) -> dict:
+    """Return ``result`` as a piloted profile leaves it when both pilots miss their gates: of the BN-free ResNet-S
+    only the pilot (smallest n, seed 0) at 50%, of the probes only the BN-free seed 0 at 50% (``measure.run``)."""
+    sp = [m for m in result["models"] if m["variant"] == "sp"]
+    pilot = {**min(sp, key=lambda m: (m["n"], m["seed"])), "test_acc": 0.5}
+    probe = {**result["bn_growth"]["no_bn"]["trained"][0], "test_acc": 0.5}
+    pilots = {g: {"key": key, "name": name, "test_acc": 0.5, "diverged": False, "gate": PILOT_GATES[g], "met": False}
+              for g, key, name in (("sp", ["sp", pilot["n"], 0], f"sp n={pilot['n']} seed 0"),
+                                   ("probes", ["probe", False, 0], "no-BN resnet56 probe seed 0"))}
+    growth = {"no_bn": {**result["bn_growth"]["no_bn"], "trained": [probe]},
+              "bn": {**result["bn_growth"]["bn"], "trained": []}}
+    return {**result, "models": [m for m in result["models"] if m["variant"] != "sp"] + [pilot],
+            "bn_growth": growth, "pilots": pilots}

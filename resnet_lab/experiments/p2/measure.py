@@ -1,9 +1,11 @@
 """P2's measurement: train (or reload) every ResNet-D/S of a profile, measure them, return the result.
 
-``run`` trains each (variant, n, seed) net through ``train_cached`` and hands them to :func:`measure_nets`, which
-calls the two measurement files: ``robustness.py`` (noise, Table 5.4, Figs. 5.3/5.4) and ``stability.py``
-(Thms. 4.1/4.2 on the weights, §3.1's feature-norm growth). It imports only these compute files, ``config``
-and the shared layer: never the paper, readings, verdicts or tables, so editing a claim cannot stale a result.
+``run`` trains each (variant, n, seed) net and §3.1 probe through ``train_cached``, the pilots of a profile's
+piloted groups first (a group whose pilot misses its gate is not trained further), and hands them to
+:func:`measure_nets`, which calls the two measurement files: ``robustness.py`` (noise, Table 5.4, Figs. 5.3/5.4)
+and ``stability.py`` (Thms. 4.1/4.2 on the weights, §3.1's feature-norm growth). It imports only these compute
+files, ``config`` and the shared layer: never the paper, readings, verdicts or tables, so editing a claim cannot
+stale a result.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from ...models.resnet_ds import nonneg_projection_hook, spectral_clip_hook, tabl
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
-from .config import EXPERIMENT, PAPER_DEPTH, PAPER_PARAMS, PROFILES, P2Config
+from .config import EXPERIMENT, PAPER_DEPTH, PAPER_PARAMS, PILOT_GATES, PROFILES, P2Config
 from .robustness import calibrate_noise, figure_data, noise_correct, pixels, spread_indices
-from .stability import bn_feature_growth, probe_items, stability_checks, trained_probe
+from .stability import bn_feature_growth, probe_call, stability_checks, trained_probe
 
 
 def model_name(variant: str) -> str:
@@ -95,20 +97,71 @@ def measure_nets(cfg: P2Config, nets: list[dict], test: ImageData, device, bn_gr
             "test_images": len(test), "data_source": test.source, "device": str(device)}
 
 
+def final_accuracy(record: dict, last: int = 1) -> float:
+    """Return the mean test accuracy of a training record's last ``last`` epochs (NaN if none was measured)."""
+    history = [h for h in record["history"] if h.get("epoch", 1) > 0 and "test_acc" in h][-last:]
+    return float(np.mean([h["test_acc"] for h in history])) if history else math.nan
+
+
 def net_row(variant: str, n: int, seed: int, model, record: dict, cfg: P2Config) -> dict:
     """Return one net's row: its identity, depth, parameters and the test accuracy of its last epochs (Table 5.3)."""
-    history = [h for h in record["history"] if h["epoch"] > 0 and "test_acc" in h]
-    last = history[-cfg.average_last_epochs:]
     return {"variant": variant, "n": n, "seed": seed, "depth": table52_depth(model), "model": model,
             "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "diverged": record["diverged"], "wall_time_s": record["wall_time_s"],
-            "test_acc": float(np.mean([h["test_acc"] for h in last])) if last else math.nan,
+            "test_acc": final_accuracy(record, cfg.average_last_epochs),
             "history": [{"epoch": h["epoch"], "test_acc": h.get("test_acc")} for h in record["history"]]}
 
 
-def planned_nets(cfg: P2Config) -> list[tuple[str, int, int]]:
-    """Return every ``(variant, n, seed)`` the profile trains, in training order."""
-    return [(variant, n, seed) for variant in cfg.variants for n in cfg.depths for seed in cfg.seeds]
+# ---------------------------------------------------------------- what trains, in which order, and its pilots
+# A key names one net: ``(variant, n, seed)`` for a ResNet-D/S, ``("probe", use_bn, seed)`` for a §3.1 probe; it is
+# its work item's ``args`` too.
+
+def planned(cfg: P2Config) -> list[tuple]:
+    """Return the key of every net the profile reads, in the order of its result: the ResNet-D/S, then the probes."""
+    nets = [(variant, n, seed) for variant in cfg.variants for n in cfg.depths for seed in cfg.seeds]
+    trains_probes = cfg.bn_probe_zoo is not None or cfg.bn_probe_train is not None
+    return nets + [("probe", use_bn, seed) for use_bn in (True, False) for seed in cfg.bn_probe_seeds if trains_probes]
+
+
+def pilot_keys(cfg: P2Config) -> dict[str, tuple]:
+    """Return ``{group: its pilot's key}`` of the groups ``cfg.pilots`` names that the profile trains: the BN-free
+    ResNet-S grid's net of the smallest n and first seed; the BN-free §3.1 probe of the first seed (the arm without
+    evidence), where the chapter trains its probes itself (the zoo's have their own records)."""
+    first = {"sp": ("sp", min(cfg.depths), cfg.seeds[0]), "probes": ("probe", False, cfg.bn_probe_seeds[0])}
+    keys = planned(cfg) if cfg.bn_probe_zoo is None else [k for k in planned(cfg) if k[0] != "probe"]
+    return {group: first[group] for group in cfg.pilots if first[group] in keys}
+
+
+def group_of(cfg: P2Config, key: tuple) -> str | None:
+    """Return the piloted group of a net (None: the net waits for no pilot)."""
+    group = "probes" if key[0] == "probe" else key[0]
+    return group if group in pilot_keys(cfg) else None
+
+
+def training_order(cfg: P2Config) -> list[tuple]:
+    """Return every key the profile trains, its pilots first: each group waits for its pilot's gate."""
+    pilots = list(pilot_keys(cfg).values())
+    return pilots + [k for k in planned(cfg) if k not in pilots]
+
+
+def net_name(cfg: P2Config, key: tuple) -> str:
+    """Return a net's name for messages and the result: "sp n=3 seed 0", "no-BN resnet56 probe seed 0"."""
+    if key[0] == "probe":
+        return f"{'BN' if key[1] else 'no-BN'} {cfg.bn_probe_model} probe seed {key[2]}"
+    return f"{key[0]} n={key[1]} seed {key[2]}"
+
+
+def pilot_outcome(cfg: P2Config, group: str, record: dict) -> dict:
+    """Return what a group's pilot reached against its gate, from its training record: the accuracy its rows read
+    (a net's last epochs, Table 5.3; a probe's last epoch), and whether it met the gate (not diverged, ≥ the gate)."""
+    key, gate = pilot_keys(cfg)[group], PILOT_GATES[group]
+    acc = final_accuracy(record, 1 if group == "probes" else cfg.average_last_epochs)
+    return {"key": list(key), "name": net_name(cfg, key), "test_acc": acc, "diverged": record["diverged"],
+            "gate": gate, "met": bool(not record["diverged"] and acc >= gate)}
+
+
+class PilotError(RuntimeError):
+    """A net of a piloted group was asked for before its pilot met its gate."""
 
 
 def _net_call(cfg: P2Config, variant: str, n: int, seed: int) -> tuple:
@@ -125,34 +178,66 @@ def train_net(cfg: P2Config, profile: str, variant: str, n: int, seed: int, forc
                         step_hooks=step_hooks(cfg, variant), progress=progress)
 
 
+def train_key(cfg: P2Config, profile: str, key: tuple, force: bool = False, device=None, progress: bool = True):
+    """Return ``(model, record)`` of a ResNet-D/S, ``(model, record, weight decay)`` of a probe: trained or reloaded."""
+    if key[0] == "probe":
+        return trained_probe(cfg, profile, key[1], key[2], force, device, progress)
+    return train_net(cfg, profile, *key, force=force, device=device, progress=progress)
+
+
+def _item(cfg: P2Config, profile: str, key: tuple):
+    call = probe_call(cfg, *key[1:]) if key[0] == "probe" else _net_call(cfg, *key)
+    return network_item(EXPERIMENT, profile, EXPERIMENT, *call, args=key)
+
+
 def items(profile: str) -> list:
-    """Return the networks of ``profile`` as work items: every ResNet-D/S and the §3.1 probes it trains itself."""
+    """Return the networks of ``profile`` as work items, pilots first: every ResNet-D/S and the §3.1 probes it trains
+    itself (the zoo's are the zoo's items)."""
     cfg = select(PROFILES, profile)
-    nets = [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(cfg, *key), args=key) for key in planned_nets(cfg)]
-    return nets + probe_items(cfg, profile)
+    return [_item(cfg, profile, key) for key in training_order(cfg) if key[0] != "probe" or cfg.bn_probe_zoo is None]
 
 
 def compute_item(item, device=None, progress: bool = True) -> None:
-    """Train one item of :func:`items` by the call ``run`` makes."""
-    cfg = select(PROFILES, item.profile)
-    if item.args[0] == "probe":
-        trained_probe(cfg, item.profile, *item.args[1:], False, device, progress)
-    else:
-        train_net(cfg, item.profile, *item.args, device=device, progress=progress)
+    """Train one item of :func:`items` by the call ``run`` makes; a net of a piloted group only once its pilot is
+    trained and met its gate (else ``PilotError``, naming the pilot, and what it reached)."""
+    cfg, key = select(PROFILES, item.profile), tuple(item.args)
+    group = group_of(cfg, key)
+    pilot = pilot_keys(cfg).get(group)
+    if pilot is not None and key != pilot:
+        first = _item(cfg, item.profile, pilot)
+        if not first.done():
+            raise PilotError(f"{item.name} waits for its pilot, the {net_name(cfg, pilot)} ({first.name}): train "
+                             "that item first; the rest of its group trains only if it meets its gate")
+        outcome = pilot_outcome(cfg, group, train_key(cfg, item.profile, pilot, device=device, progress=False)[1])
+        if not outcome["met"]:
+            reached = "diverged" if outcome["diverged"] else f"reached {outcome['test_acc']:.1%} test accuracy"
+            raise PilotError(f"{item.name} is not trained: its pilot, the {outcome['name']} ({first.name}), "
+                             f"{reached}, under its {outcome['gate']:.0%} gate")
+    train_key(cfg, item.profile, key, device=device, progress=progress)
 
 
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True) -> dict:
-    """Train (or reload) every ResNet-D/S of ``profile`` and return all P2 measurements (cached)."""
+    """Train (or reload) every net of ``profile``, pilots first, and return all P2 measurements (cached).
+
+    A piloted group whose pilot misses its gate is not trained further: ``pilots`` records each pilot's outcome,
+    and the rows reading that group say why it is missing.
+    """
     cfg = select(PROFILES, profile)
     device = default_device(device)
 
     def compute() -> dict:
         test = cfg.data.load("test")
-        nets = []
-        for variant, n, seed in planned_nets(cfg):
-            model, record = train_net(cfg, profile, variant, n, seed, force, device, progress)
-            nets.append(net_row(variant, n, seed, model, record, cfg))
-        growth = lambda idx: bn_feature_growth(cfg, profile, test, idx, force, device, progress)
-        return measure_nets(cfg, nets, test, device, growth)
+        runs, pilots = {}, {}
+        for key in training_order(cfg):
+            group = group_of(cfg, key)
+            if group in pilots and not pilots[group]["met"]:
+                continue   # held back by its pilot
+            runs[key] = train_key(cfg, profile, key, force, device, progress)
+            if group is not None and group not in pilots:
+                pilots[group] = pilot_outcome(cfg, group, runs[key][1])
+        nets = [net_row(*key, *runs[key], cfg) for key in planned(cfg) if key in runs and key[0] != "probe"]
+        probes = {key[1:]: runs[key] for key in planned(cfg) if key in runs and key[0] == "probe"}
+        growth = lambda idx: bn_feature_growth(cfg, test, idx, device, probes)
+        return {**measure_nets(cfg, nets, test, device, growth), "pilots": pilots}
 
     return cached(EXPERIMENT, profile, compute, force)

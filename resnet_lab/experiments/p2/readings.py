@@ -25,6 +25,21 @@ def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:
     return dict(sorted(by_n.items()))
 
 
+GROUP_REST = {"sp": "no other BN-free ResNet-S was trained", "probes": "no other §3.1 probe was trained"}
+
+
+def held_back(result: dict, group: str) -> str:
+    """Return why a piloted group (``"sp"``, ``"probes"``) has no nets beyond its pilot: the pilot's measured accuracy
+    against its gate, from the result's ``pilots`` record ("" where the pilot met it or the profile has none)."""
+    p = (result.get("pilots") or {}).get(group)
+    if p is None or p["met"]:
+        return ""
+    acc = p["test_acc"]
+    reached = ("diverged" if p["diverged"] else "measured no test accuracy" if acc != acc
+               else f"reached {acc:.1%} test accuracy")
+    return f"the pilot {p['name']} {reached}, under its {p['gate']:.0%} gate, so {GROUP_REST[group]}"
+
+
 def _bits(s: str) -> np.ndarray:
     return np.frombuffer(s.encode(), dtype=np.uint8) - ord("0")
 

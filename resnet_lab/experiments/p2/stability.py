@@ -16,7 +16,6 @@ from ...models import build_model
 from ...models.resnet_ds import spectral_clip_hook
 from ...noise import corrupt
 from ...train import train_cached
-from ...work import network_item
 from .config import EXPERIMENT, P2Config
 from .robustness import pixels, to_input
 
@@ -95,31 +94,24 @@ def trained_probe(cfg: P2Config, profile: str, use_bn: bool, seed: int, force: b
         return (*zoo.load(name, device=device, progress=progress), e.train.weight_decay)
     if cfg.bn_probe_train is None:
         return None
-    model, record = train_cached(EXPERIMENT, profile, *_probe_call(cfg, use_bn, seed), force=force, device=device,
+    model, record = train_cached(EXPERIMENT, profile, *probe_call(cfg, use_bn, seed), force=force, device=device,
                                  progress=progress)
     return model, record, cfg.bn_probe_train.weight_decay
 
 
-def _probe_call(cfg: P2Config, use_bn: bool, seed: int) -> tuple:
+def probe_call(cfg: P2Config, use_bn: bool, seed: int) -> tuple:
     """Return ``(model name, options, data, train config, tag)`` of a probe this chapter trains itself."""
     return (cfg.bn_probe_model, {"use_bn": use_bn}, cfg.data, replace(cfg.bn_probe_train, seed=seed),
             f"{cfg.bn_probe_model}-{'bn' if use_bn else 'no_bn'}-seed{seed}")
 
 
-def probe_items(cfg: P2Config, profile: str) -> list:
-    """Return the §3.1 probes this chapter trains itself (none when the zoo's are used) as work items."""
-    if cfg.bn_probe_zoo is not None or cfg.bn_probe_train is None:
-        return []
-    return [network_item(EXPERIMENT, profile, EXPERIMENT, *_probe_call(cfg, use_bn, seed), args=("probe", use_bn, seed))
-            for use_bn in (True, False) for seed in cfg.bn_probe_seeds]
-
-
-def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: list[int], force: bool, device,
-                      progress: bool) -> dict:
+def bn_feature_growth(cfg: P2Config, data: ImageData, probe_idx: list[int], device, probes: dict) -> dict:
     """Return feature-norm profiles of a standard ResNet with and without BN, at init and trained (§3.1).
 
-    ``trained`` lists one record per probe seed; a probe that diverged is recorded as such (``diverged``, no
-    profile), never replaced by its initialisation. ``weight_decay`` is its recipe's: §3.1 ties growth to it.
+    ``probes``: ``{(use_bn, seed): trained_probe(…)}`` of the trained probes to read (``measure.run`` trains them;
+    a probe its pilot held back is not among them). ``trained`` lists one record per probe seed; a probe that
+    diverged is recorded as such (``diverged``, no profile), never replaced by its initialisation. ``weight_decay``
+    is its recipe's: §3.1 ties growth to it.
     """
     x = to_input(pixels(data, device)[probe_idx], data)
     out = {}
@@ -129,10 +121,9 @@ def bn_feature_growth(cfg: P2Config, profile: str, data: ImageData, probe_idx: l
         model = build_model(cfg.bn_probe_model, use_bn=use_bn).to(device)
         out[key] = {"init": norm_profile(calibrate_bn(model, x), x), "trained": []}
         for seed in cfg.bn_probe_seeds:
-            trained = trained_probe(cfg, profile, use_bn, seed, force, device, progress)
-            if trained is None:
+            if (use_bn, seed) not in probes:
                 continue
-            model, record, weight_decay = trained
+            model, record, weight_decay = probes[use_bn, seed]
             row = {"seed": seed, "diverged": record["diverged"], "weight_decay": weight_decay}
             if not record["diverged"]:
                 row.update(norm_profile(model, x), test_acc=record["history"][-1]["test_acc"])

@@ -6,7 +6,7 @@ import numpy as np
 from ...stats import accuracy_estimate
 from .config import CHANCE, NOISE_KINDS
 from .paper import ACC_GATE, CLAIMS, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS, SP_GATE
-from .readings import (alive_nets, bound_excess, drop_estimate, growth_rate, init_rate, p_true_drop,
+from .readings import (alive_nets, bound_excess, drop_estimate, growth_rate, held_back, init_rate, p_true_drop,
                        sensitivity_estimates)
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
@@ -195,7 +195,8 @@ def _profile(result: dict) -> str:
 
 
 def findings_nets(result: dict) -> str:
-    """The card's note: which nets trained at this profile, their accuracy against their gate and the paper's."""
+    """The card's note: which nets trained at this profile, their accuracy against their gate and the paper's, and
+    which piloted group was held back by a pilot under its gate."""
     acc = accuracy_summary(result)
     parts = []
     for _, a in acc.iterrows():
@@ -203,7 +204,9 @@ def findings_nets(result: dict) -> str:
         paper = f"; the paper's: {a['paper']:.1f}%" if _known(a["paper"]) else ""
         parts.append(f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% "
                      f"({'over' if gate.met_by(a['mean'] / 100) else 'under'} its {gate.required:.0%} gate{paper})")
-    return f"At `{_profile(result)}` the nets reach: " + ", ".join(parts) + "." if parts else "No net trained."
+    held = [held_back(result, g) for g in ("sp", "probes")]
+    held = "".join(f" {h[0].upper()}{h[1:]}." for h in held if h)
+    return (f"At `{_profile(result)}` the nets reach: " + ", ".join(parts) + "." if parts else "No net trained.") + held
 
 
 def findings_table52(result: dict, rows) -> str:

@@ -9,8 +9,8 @@ import numpy as np
 from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, difference, exact, over_seeds, sign
 from .paper import CLAIMS
-from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, init_rate, net_drop,
-                       p_true_drop, per_element_growth, scaled, sensitivity_estimates, table52_frame)
+from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, held_back, init_rate,
+                       net_drop, p_true_drop, per_element_growth, scaled, sensitivity_estimates, table52_frame)
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -171,6 +171,8 @@ def claim_theorem42(result: dict) -> Claim:
     value = (f"max h‖A‖₂² = {worst:.4f}; max over probe pairs of ‖F(x)−F(y)‖/(C(n)‖x−y‖) = {over_c:.3g}, of a "
              f"residual stack's ratio {over_stack:.3g}; context, not judged: residual stacks' s(n) "
              + ", ".join(f"n={n} {e.format('.3g')}" for n, e in ests.items()))
+    held = held_back(result, "sp")   # the bound holds for any weights: the pilot alone is judged, the rest is context
+    value += f"; {held}" if held else ""
     band = {f"s_res(n={n})": e for n, e in ests.items()}
     row = lambda verdict, reason="": spec.row(value, verdict, reason, band=band, profile=profile)  # noqa: E731
     tol = spec.t["tol"]
@@ -253,6 +255,9 @@ def claim_growth_rate(result: dict) -> Claim:
         if regularised:
             why["trained"] = f"{regularised} (the criterion alone gives {readings['trained']})"
             readings["trained"] = "inconclusive"
+    held = held_back(result, "probes")
+    if held:
+        why["trained"] = "; ".join(w for w in (why.get("trained"), held) if w)
     for k, v in readings.items():
         if v == "inconclusive" and k not in why:
             why[k] = f"the rate lies within the band of 10× per {fast:g} units"
@@ -269,7 +274,7 @@ def claim_growth_rate(result: dict) -> Claim:
 def claim_bn_comparison(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.6-BN"], profile_of(result)
     growth = result["bn_growth"]
-    why = _not_trained(growth)
+    why = held_back(result, "probes") or _not_trained(growth)
     if why:
         return spec.row(_rates_text(result, {}), "inconclusive", why, profile=profile)
     nets = {k: _trained(growth, k)[0] for k in ("no_bn", "bn")}
