@@ -74,8 +74,8 @@ class ItemJob(submitit.helpers.Checkpointable):
     def __call__(self, item: WorkItem) -> str:
         try:
             self.compute(item, device=None, progress=False)
-        except Busy as err:  # another process holds the network: it finishes it, the analysis waits for it
-            return f"busy: {err}"
+        except Busy as err:  # another process holds the network (it finishes it, the analysis waits for it), or
+            return f"busy: {err}"  # the network waits for a pilot (P2): a later `run all` submits it again
         return "done"
 
 

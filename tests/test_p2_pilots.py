@@ -141,3 +141,15 @@ def test_rows_and_card_name_the_pilot_that_held_its_group_back():
     assert rows["P2.5"].verdict == "holds" and readings.held_back(result, "sp") in rows["P2.5"].value
     card = tables.findings_nets(result)
     assert "no other BN-free ResNet-S was trained" in card and "no other §3.1 probe was trained" in card
+
+
+def test_dispatch_holds_a_waiting_net_and_never_lists_a_group_whose_pilot_missed(fake):
+    from resnet_lab.dispatch import ItemJob
+    items = {i.args: i for i in measure.items("smoke")}
+    # a job of the same array as its pilot ends at once, without training: a later `run all` submits it again
+    assert ItemJob(measure.compute_item)(items["sp", 2, 1]).startswith("busy: ") and fake["trained"] == []
+    fake["acc"][SP_PILOT] = 0.5
+    measure.compute_item(items["sp", 1, 0], device="cpu", progress=False)
+    listed = [i.args for i in measure.items("smoke")]
+    assert [k for k in listed if k[0] == "sp"] == [("sp", 1, 0)]   # the pilot alone: the rest is never submitted
+    assert sum(k[0] == "d" for k in listed) == 4 and sum(k[0] == "probe" for k in listed) == 4

@@ -35,7 +35,9 @@ CHAPTER = Chapter("p2", "p2_forward_stability", PROFILES, run, ledger="P2", clai
                   grid_fields=("depths", "seeds", "variants"),
                   dry_run=DryRunCaps(caps={"noise_test_per_class": 4, "bn_probe_images": 8, "stability_images": 8,
                                            "average_last_epochs": 1},  # one epoch is all there is
-                                     shorten={"seeds": 2, "bn_probe_seeds": 2}),
+                                     # no pilots: capped nets cannot reach a gate, and the dry run checks the
+                                     # whole grid's code path (tests/test_p2_pilots.py checks the pilots')
+                                     shorten={"seeds": 2, "bn_probe_seeds": 2, "pilots": 0}),
                   compute_files=("config.py", "measure.py", "robustness.py", "stability.py"),
                   items=items, compute_item=compute_item,
                   title="Forward stability of ResNet and its variants", cite="p2_forward")
