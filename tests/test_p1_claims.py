@@ -1,7 +1,11 @@
 """P1 ledger logic: every row against hand-built results (hold / partly / fail / inconclusive / gate unmet),
 the divergence path of the readers, and the negative control (untrained and anti-identity nets) holds nothing."""
 import copy
+import math
+import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from resnet_lab.experiments import p1
@@ -78,28 +82,92 @@ def test_fig2_names_base18s_shorter_schedule_when_a_holds():
     assert row.verdict == "partly" and "a longer one might let it learn" in row.reason
 
 
+def _end_intra(result: dict, tag: str, intra: float, gap: float = 8.0) -> None:
+    """Set the seeds of net ``tag`` to end with intra-class MPA ``intra`` (0.1° apart, mean ``intra``), gap ``gap``."""
+    for k, seed_tag in enumerate(p1.seed_tags(result, tag)):
+        result["angles"][seed_tag]["end"] = {**controls._synthetic_angles(gap, 0.3, seed=80 + k,
+                                                                          intra=intra + 0.1 * (k - 1)),
+                                             "dim": 8192}
+
+
 def test_depth_compares_only_equal_schedules():
-    """ResNet-18 trained on the BN pair's longer schedule has the largest gap; ResNet-34, on the deep nets' own,
-    is under ResNet-50's: the equal-schedule comparison fails where the mixed one held."""
+    """ResNet-18 trained on the BN pair's longer schedule clusters best; ResNet-34, on the deep nets' own, clusters
+    worse than ResNet-50/101: the pairs at one schedule fail, ResNet-18's are not compared, and the row names both."""
     result = copy.deepcopy(FIXTURES["hold"][0])
     result["config"]["pair_train"] = {"epochs": 160, "lr": 0.05, "seed": 0}
-    for tag in p1.seed_tags(result, "resnet34"):
-        result["angles"][tag]["end"] = {**controls._synthetic_angles(1.0, 0.3, seed=11), "dim": 8192}
+    for tag in p1.seed_tags(result, "resnet18"):
+        result["runs"][tag]["history"][-1]["epoch"] = 160
+    _end_intra(result, "resnet34", 45.0)
+    _end_intra(result, "resnet18", 20.0)
     row = _verdicts(result)["P1.5"]
     assert row.verdict == "fails", row.reason
-    assert "resnet34 − resnet50" in row.reason and "resnet18 left out: trained on another schedule" in row.reason
+    assert "intra(resnet50) − intra(resnet34) = -8.5" in row.reason and "against the paper" in row.reason
+    assert "intra(resnet50) − intra(resnet18) not compared: unequal schedules (resnet50 20 epochs, resnet18 160)" in row.value
+    assert "pairs at one schedule: resnet34/resnet50, resnet34/resnet101" in row.value
 
 
 def test_depth_without_an_equal_schedule_pair_is_inconclusive_and_names_why():
     row = _verdicts(FIXTURES["schedules"][0])["P1.5"]
     assert row.verdict == "inconclusive"
-    assert "no ResNet-18/34 trained on resnet50's schedule (20 epochs)" in row.reason
-    assert "resnet34 has no end gap" in row.reason and "160 epochs against 20" in row.reason
+    assert "intra(resnet50) − intra(resnet18) not compared: unequal schedules (resnet50 20 epochs, resnet18 160)" in row.reason
+    assert "intra(resnet50) − intra(resnet34) not compared: no end angles for resnet34" in row.reason
+    assert "pairs at one schedule: none" in row.value
 
 
 def test_depth_names_the_feature_dimensions():
     row = _verdicts(FIXTURES["hold"][0])["P1.5"]
     assert "feature spaces of different dimension (resnet18 8,192, resnet34 8,192, resnet50 32,768" in row.reason
+
+
+def test_depth_judges_the_intra_class_angle_not_the_gap():
+    """§4.1: the smaller the intra-class MPA, the better the clustering. Shallow nets with the larger end gap but the
+    larger intra-class angle cluster worse: the row fails (it held when it read the gap), the gap printed as context."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    for tag in ("resnet18", "resnet34"):
+        _end_intra(result, tag, 45.0, gap=12.0)
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "fails", row.reason
+    assert "intra(resnet50) − intra(resnet34) = -8.50" in row.reason  # 40 − 0.7 × 5 (the fixture's ResNet-50) − 45
+    assert "resnet34: acc 0.92 after 20 epochs, end intra 44.90°, gap (context) 12.00°" in row.value  # seed 0
+    spec = p1.CLAIMS["P1.5"]
+    assert "smaller end intra-class MPA" in spec.statement
+    assert "'The smaller the intra-class median principal angle, the better effect the clustering'" in spec.statement
+
+
+def test_depth_needs_each_shallow_net_the_paper_names():
+    """'ResNet18 and ResNet34 have better …': ResNet-34 clusters better than both deep nets, ResNet-18 worse. The
+    best shallow net against the deep ones held; each against each does not."""
+    row = _verdicts(FIXTURES["one_shallow"][0])["P1.5"]
+    assert row.verdict == "partly", row.reason
+    assert "intra(resnet50) − intra(resnet18) = -3.50" in row.reason and "intra(resnet50) − intra(resnet34)" not in row.reason
+    assert "intra(resnet50) − intra(resnet34) = 2.10" in row.value and "as the paper says" in row.value
+
+
+def test_depth_with_one_deep_net_run_is_judged_on_it():
+    """ResNet-101 left out of the profile: judged on ResNet-50, the missing net named (the reason generated from the
+    config); neither run: not run, with that reason."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    result["config"]["deep_models"] = ["resnet34", "resnet50"]
+    for tag in p1.seed_tags(result, "resnet101"):
+        result["runs"].pop(tag), result["angles"].pop(tag)
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "holds", row.reason
+    assert "resnet101 not in this profile's deep_models: judged on the nets run" in row.reason
+    assert "resnet101" not in row.value
+    result["config"]["deep_models"] = ["resnet34"]
+    for tag in p1.seed_tags(result, "resnet50"):
+        result["runs"].pop(tag), result["angles"].pop(tag)
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "not run" and row.reason == "resnet50, resnet101 not in this profile's deep_models"
+    assert "GPU" not in _verdicts(result)["P1.7"].reason
+
+
+def test_depth_with_one_seed_per_net_is_inconclusive_and_says_so():
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    result["runs"] = {t: r for t, r in result["runs"].items() if "-seed" not in t}
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "inconclusive" and row.reason.startswith("one seed per net"), row.reason
+    assert "(seed 0, images only)" in next(iter(row.band))
 
 
 def test_conditioning_says_when_kappa_r_below_kappa_b_is_near_automatic():
@@ -116,11 +184,52 @@ def test_conditioning_says_when_kappa_r_below_kappa_b_is_near_automatic():
 
 
 def test_conditioning_with_every_plain_branch_singular_is_inconclusive():
-    """κ_R < κ_B in every unit, but each plain branch is nearly singular: the comparison tests nothing, so the row
-    is inconclusive and says why (it read holds when it counted those units)."""
-    row = _verdicts(FIXTURES["singular"][0])["P1.1"]
+    """κ_R < κ_B in every unit, but each plain branch is nearly singular: the inequality is met yet barely a test,
+    so the row is inconclusive and says so, with the counts and the smallest margin κ_B/κ_R (it read holds when it
+    counted those units)."""
+    result = FIXTURES["singular"][0]
+    row = _verdicts(result)["P1.1"]
     assert row.verdict == "inconclusive", row.reason
-    assert "every unit's plain branch is nearly singular (8/8 under 0.001)" in row.reason
+    rows = result["units"]["resnet18"]["trained"]
+    margin = min(r["zero_kappa_B"] / r["zero_kappa_R"] for r in rows)
+    assert row.reason.startswith("κ_R < κ_B holds in 8/8 trained units, but every plain branch is nearly singular "
+                                 f"(σ_min(B)/σ_max(B) ≤ {1 / 1e6:.2g} trained; the bar 0.001)")
+    assert f"the smallest margin is κ_B/κ_R ≥ {margin:.2g}" in row.reason and "barely discriminates" in row.reason
+    assert "tests nothing" not in row.reason + p1.CLAIMS["P1.1"].criterion_text()
+
+
+def _with_init(result: dict) -> dict:
+    """Add the initial units (counted once, under resnet18): a nearly singular plain branch by the zero-padded κ,
+    while the circular κ says κ_R > κ_B."""
+    result = copy.deepcopy(result)
+    init = copy.deepcopy(result["units"]["resnet18"]["trained"])
+    for r in init:
+        r.update(zero_kappa_R=20.0, zero_kappa_B=1e7, exact_kappa_R=60.0, exact_kappa_B=50.0)
+    result["units"]["resnet18"]["init"] = init
+    return result
+
+
+def test_conditioning_reads_the_initial_units_by_the_true_kappa():
+    """The initial units are counted with the zero-padded κ, as the trained ones ('by the true κ'); the row says
+    the branches were nearly singular already at initialisation, and gives the ranges."""
+    result = _with_init(FIXTURES["singular"][0])
+    row = _verdicts(result)["P1.1"]
+    assert "initial units (counted once, zero-padded κ): κ_R < κ_B in 4/4, σ_min(B)/σ_max(B) = 1e-07–1e-07" in row.value
+    assert "holds in 8/8 trained and 4/4 initial units" in row.reason
+    assert "nearly singular already at initialisation" in row.reason and "≤ 1e-07 initial" in row.reason
+
+
+def test_conditioning_prints_inverse_kappa_r_and_flags_the_formula_identity():
+    """1/κ_R's range and its count under the bar, from the true κ_R; the formula's share carries its caveat."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    rows = result["units"]["resnet18"]["trained"]
+    for i, r in enumerate(rows):
+        r["zero_kappa_R"] = [2.0, 5e3, 10.0, 4e4][i]
+    row = _verdicts(result)["P1.1"]
+    inverse = [1 / r["zero_kappa_R"] for r in rows]
+    assert (f"1/κ_R = {min(inverse):.2g}–{max(inverse):.2g}, under 0.001 in "
+            f"{2 * sum(v < 1e-3 for v in inverse)}/8 trained units") in row.value
+    assert "formula: 100% (an identity of the paper's formulas: (a+1)/(b+1) < a/b whenever a > b)" in row.value
 
 
 def test_conditioning_counts_a_singular_unit_against_the_claim():
@@ -132,9 +241,18 @@ def test_conditioning_counts_a_singular_unit_against_the_claim():
 
 
 def test_conditioning_cites_section_3_2_for_kappa_b():
-    """κ_B and κ_R − κ_B < 0 are in §3.2's first paragraph; Remark 1 (§3.1) defines κ_R."""
+    """κ_B and κ_R − κ_B < 0 are in §3.2's first paragraph, the sentence quoted in its second; Remark 1 (§3.1)
+    defines κ_R. Checked against the paper's text where it is present."""
     spec = p1.CLAIMS["P1.1"]
-    assert spec.reference.startswith("§3.2, first paragraph") and "§3.1 (κ_R)" in spec.reference
+    assert spec.reference.startswith("§3.2, first two paragraphs") and "§3.1 (κ_R)" in spec.reference
+    papers = Path(os.environ.get("RESNET_LAB_PAPERS", Path(__file__).parents[2] / "shared" / "papers"))
+    path = papers / "p1_discrete_dynamical_system.txt"
+    if not path.is_file():
+        pytest.skip("the paper's text is not available")
+    section = path.read_text().split("3.2 STABILITY ANALYSIS OF THE RESNET BLOCK", 1)[1]
+    first, second = [" ".join(p.split()) for p in section.split("\n\n") if p.strip()][:2]
+    assert "kappa_{l,B}" in first and "< 0" in first
+    assert spec.statement.split("'")[1] in second
 
 
 def test_lemma2_pooled_share_is_context_with_a_cluster_band():
@@ -191,7 +309,7 @@ def test_conditioning_decides_on_a_bounded_kappa_b_only_when_the_bound_settles_i
     """A κ_B the matrix-free solver only bounds below counts as a value where the bound decides: κ_R under it and
     1/bound under the singular bar make the unit near-automatic, as a certified κ_B would."""
     row = _verdicts(_bounded(FIXTURES["hold"][0], 10.0, 1e6))["P1.1"]
-    assert row.verdict == "inconclusive" and "every unit's plain branch is nearly singular" in row.reason
+    assert row.verdict == "inconclusive" and "every plain branch is nearly singular" in row.reason
     assert "8 matrix-free" in row.value and "κ_B only bounded below in 8" in row.value
 
 
@@ -206,14 +324,75 @@ def test_conditioning_with_an_unsettled_bound_is_inconclusive_not_held():
 
 def test_other_tasks_judge_the_accuracy_cost_of_a_class():
     """P1.6 (b): the three-class task 12 points under the pair fails 'little effect', though (a) holds; with one seed
-    per task it is undecided and the row says why."""
+    per task it is undecided and the row says why, leading with it."""
     row = _verdicts(FIXTURES["class_added"][0])["P1.6"]
     assert row.verdict == "partly" and "(a) holds; (b) fails" in row.reason
+    assert "points against ±5 points" in row.reason and "±5%" not in row.reason
     assert _verdicts(FIXTURES["hold"][0])["P1.6"].verdict == "holds"
     single = copy.deepcopy(FIXTURES["class_added"][0])
     single["runs"] = {t: r for t, r in single["runs"].items() if not t.startswith(config.OTHER) or "seed" not in t}
     row = _verdicts(single)["P1.6"]
-    assert row.verdict == "partly" and "(b) undecided" in row.reason and "one seed per task" in row.reason
+    assert row.verdict == "partly" and row.reason.startswith("(b) undecided") and "one seed per task" in row.reason
+
+
+def _accuracy_band(result: dict, a: str, b: str) -> tuple[float, float, float]:
+    """Return (value, se, half-width of the 95% band) of accuracy(a) − accuracy(b) in points, computed here: per task
+    the mean over seeds with variance s²/k + p(1 − p)/n_test (n_test: every CIFAR-10 test image of its classes),
+    Welch–Satterthwaite df, Student's t."""
+    from scipy import stats as sp
+
+    parts = []
+    for tag in (a, b):
+        accs = np.array([p1.final_accuracy(result["runs"][t]) for t in p1.seed_tags(result, tag)])
+        n = 1000 * len(result["runs"][tag]["classes"])
+        seeds, binomial = accs.var(ddof=1) / len(accs), accs.mean() * (1 - accs.mean()) / n
+        parts.append((accs.mean(), seeds, binomial, len(accs)))
+    var = sum(s + v for _, s, v, _ in parts)
+    df = var ** 2 / sum(s ** 2 / (k - 1) for _, s, _, k in parts)
+    se = 100 * math.sqrt(var)
+    return 100 * (parts[0][0] - parts[1][0]), se, sp.t.ppf(0.975, df) * se
+
+
+@pytest.mark.parametrize("fixture", ["hold", "class_added", "class_borderline"])
+def test_other_tasks_band_adds_the_test_sets_binomial_variance(fixture):
+    """The seeds share one test set per task: its binomial error stays in a mean over seeds. The hold fixture's
+    seeds spread, so its band is not ±0."""
+    result = FIXTURES[fixture][0]
+    band = _verdicts(result)["P1.6"].band["(b) accuracy, three-class − pair (points)"]
+    value, se, half = _accuracy_band(result, *reversed(config.OTHER))
+    assert (band["value"], band["se"], band["k"] * band["se"]) == pytest.approx((value, se, half), rel=1e-9)
+    assert band["se"] > 0
+
+
+def test_other_tasks_band_straddling_the_bar_is_undecided():
+    """The three-class task 5 points under the pair with a band of ±1.7 points: neither within ±5 nor beyond."""
+    row = _verdicts(FIXTURES["class_borderline"][0])["P1.6"]
+    value, _, half = _accuracy_band(FIXTURES["class_borderline"][0], *reversed(config.OTHER))
+    assert abs(value) - half < 5 < abs(value) + half
+    assert row.verdict == "partly" and f"(b) inconclusive: {value:+.1f} ± {half:.1f} points against ±5 points" in row.reason
+
+
+def test_other_tasks_name_the_class_confound_and_the_stand_ins():
+    """(b) mixes the added class with a change of classes: the row gives the three-class task against Fig. 3(a)'s
+    pair, says which moves the accuracy more, that the nested contrast is not run, and which data stand in, all
+    generated from the runs (another dataset and other classes change the text)."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    accs = {"resnet34": 0.85, config.OTHER[0]: 0.99, config.OTHER[1]: 0.97}
+    for tag, acc in accs.items():
+        for t in p1.seed_tags(result, tag):
+            result["runs"][t]["history"][-1]["test_acc"] = acc
+    result["config"]["triple"].update(name="imagefolder:/data/imagenet", classes=["goldfish", "tench", "kite"])
+    for t in p1.seed_tags(result, config.OTHER[1]):
+        result["runs"][t]["classes"] = ["goldfish", "tench", "kite"]
+    row = _verdicts(result)["P1.6"]
+    assert "context: goldfish/tench/kite − ResNet-34 on cat/dog (Fig. 3(a)'s pair): +12.0 points" in row.value
+    assert "which classes are compared dominates the difference: deer/horse − cat/dog +14.0 points" in row.reason
+    assert "sub-pairs (goldfish/tench, goldfish/kite, tench/kite): it needs three new trainings" in row.reason
+    assert "test accuracy stands in for the paper's accuracy (Fig. 4 plots MPAs only)" in row.reason
+    assert ("data: deer/horse of cifar10 for the paper's two Animals-10 classes; goldfish/tench/kite of "
+            "imagefolder:/data/imagenet for the paper's three ImageNet-2012 classes") in row.reason
+    assert "does not dominate" in _verdicts(FIXTURES["class_added"][0])["P1.6"].reason
+    assert "±5 points" in p1.CLAIMS["P1.6"].criterion_text() and "±5%" not in p1.CLAIMS["P1.6"].criterion_text()
 
 
 def test_depth_and_other_tasks_say_what_they_leave_unjudged():

@@ -89,6 +89,44 @@ def test_notebook_types_no_schedule_or_measured_fact():
     """The schedules come from the configs (``profile_frame``); the gaps' band is the 95% band, not 2 s.e."""
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     text = "\n".join("".join(c["source"]) for c in cells)
-    for typed in ("trains 20 epochs", "30 and 80 epochs", "about 90%", "* 2", "2 s.e.", "the stages the classes separate"):
+    for typed in ("trains 20 epochs", "30 and 80 epochs", "about 90%", "* 2", "2 s.e.", "the stages the classes separate",
+                  "after about epoch 10 on both tasks", "standard profile (GPU)", "judges the clustering, the end gap"):
         assert typed not in text, typed
     assert "p1.profile_frame()" in text and "p1.gap_table(" in text
+
+
+def test_n_test_counts_every_test_image_of_a_runs_classes():
+    """CIFAR-10 holds 1,000 test images a class; a per-class cap takes that many; an ImageFolder's whole test split
+    has no size in the config (None)."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    assert [readings.n_test(result, t) for t in ("resnet34", *p1.OTHER)] == [2000, 2000, 3000]
+    result["config"]["triple"]["test_per_class"] = 16
+    assert readings.n_test(result, p1.OTHER[1]) == 48
+    result["config"]["pair"]["name"] = "imagefolder:/data/dogs_vs_cats"
+    assert readings.n_test(result, "resnet34") is None
+
+
+def test_task_accuracy_adds_the_test_sets_binomial_variance_to_the_seeds():
+    """Mean over seeds; variance s²/k + p(1 − p)/n_test; Welch–Satterthwaite df (the binomial part's infinite);
+    one seed: error unknown."""
+    result = FIXTURES["hold"][0]
+    tag = p1.OTHER[1]
+    accs = np.array([p1.final_accuracy(result["runs"][t]) for t in p1.seed_tags(result, tag)])
+    seeds, binomial = accs.var(ddof=1) / 3, accs.mean() * (1 - accs.mean()) / 3000
+    est = readings.task_accuracy(result, tag)
+    assert (est.value, est.se, est.df) == pytest.approx(
+        (accs.mean(), np.sqrt(seeds + binomial), (seeds + binomial) ** 2 / (seeds ** 2 / 2)), rel=1e-12)
+    single = copy.deepcopy(result)
+    single["runs"] = {t: r for t, r in single["runs"].items() if "-seed" not in t}
+    assert np.isnan(readings.task_accuracy(single, tag).se)
+    assert readings.task_accuracy(single, "resnet152") is None
+
+
+def test_missing_runs_says_why_from_the_config():
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    assert readings.missing_runs(result, p1.DEEP) == ""
+    for tag in ("resnet50", "resnet101"):
+        result["runs"].pop(tag)
+    result["config"]["deep_models"] = ["resnet34", "resnet50"]
+    assert readings.missing_runs(result, p1.DEEP) == ("resnet101 not in this profile's deep_models; resnet50 planned "
+                                                      "but not run")

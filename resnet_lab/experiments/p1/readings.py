@@ -1,4 +1,5 @@
-"""Read a P1 result into the numbers the verdicts and the tables share: accuracies, gaps with bootstrap bands, units.
+"""Read a P1 result into the numbers the verdicts and the tables share: accuracies (over seeds and test images), gaps
+with bootstrap bands, units; and the per-item rules a verdict combines (a unit's Lemma 1 outcome, a net's Fig. 5 halves).
 
 A gap is the inter − intra MPA (degrees) at one level of one run; its band comes from the bootstrap draws over
 test images that ``measure.angle_levels`` stored, paired when two gaps were read on the same images.
@@ -7,19 +8,22 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 
 from ...metrics.angles import mean_angles
-from ...stats import K_SE, Estimate, cluster_bootstrap, difference, over_seeds
+from ...stats import K_SE, Estimate, cluster_bootstrap, difference, over_seeds, sign
+from ...units import images_tested
 # the run tags, passed on to the verdicts (which never read config), and the rule of which recipe trains a run
 from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "between_nets", "curve_changes",
-           "curve_estimate", "curve_steps", "feature_dim", "final_accuracy", "gap_difference", "gap_estimate",
-           "lemma1_outcomes", "lemma2_share", "lemma2_units", "plain_branch_smin", "schedule", "seed_tags",
-           "trained_epochs", "trained_units", "true_kappas", "unit_frame", "wilson"]
+__all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_schedule", "between_nets",
+           "curve_changes", "curve_estimate", "curve_steps", "feature_dim", "fig5_halves", "final_accuracy",
+           "gap_difference", "gap_estimate", "lemma1_outcomes", "lemma2_share", "lemma2_units", "missing_runs", "n_test",
+           "plain_branch_smin", "pm", "run_data", "schedule", "seed_tags", "task_accuracy", "task_contrast",
+           "task_label", "trained_epochs", "trained_units", "true_kappas", "unit_frame", "wilson"]
 
 LEVELS = ("stage1", "stage2", "stage3", "stage4", "end")  # Fig. 5's five layers, in the order features pass them
 
@@ -59,6 +63,59 @@ def feature_dim(result: dict, tag: str, level: str = "end") -> int | None:
     """Return the dimension of the features run ``tag``'s MPAs were taken on at ``level`` (None if not stored)."""
     a = result.get("angles", {}).get(tag, {}).get(level)
     return None if a is None or a.get("dim") is None else int(a["dim"])
+
+
+def missing_runs(result: dict, tags) -> str:
+    """Return which of ``tags`` the result holds no run of, and why ("not in this profile's deep_models" where the
+    result's config leaves them out, else "planned but not run"); "" when every one ran."""
+    planned = result.get("config", {}).get("deep_models", ())
+    missing = [t for t in tags if t not in result["runs"]]
+    return "; ".join(f"{', '.join(ts)} {why}" for why, ts in (
+        ("not in this profile's deep_models", [t for t in missing if t not in planned]),
+        ("planned but not run", [t for t in missing if t in planned])) if ts)
+
+
+def run_data(result: dict, tag: str) -> dict | None:
+    """Return the data spec (as the result's config stores it: name, classes, per-class caps) run ``tag`` trained
+    and was tested on: the config's task with the classes the run recorded; None if no task has them."""
+    classes = list(result["runs"][tag]["classes"])
+    return next((d for d in result.get("config", {}).values() if isinstance(d, dict) and "test_per_class" in d
+                 and list(d.get("classes") or ()) == classes), None)
+
+
+def n_test(result: dict, tag: str) -> int | None:
+    """Return how many test images run ``tag``'s accuracy was measured on (``units.images_tested`` of its data
+    spec); None if unknown (no spec, or an ImageFolder's whole test split, whose size the config does not hold)."""
+    data = run_data(result, tag)
+    try:
+        return images_tested(data) if data else None
+    except KeyError:
+        return None
+
+
+def task_accuracy(result: dict, tag: str) -> Estimate | None:
+    """Return net ``tag``'s test accuracy, the mean over its seeds, with the variance of that mean: the seeds'
+    s²/k plus the test set's binomial p(1 − p)/n_test. Every seed is tested on the same images, so averaging
+    seeds leaves the test set's sampling error in. df by Welch–Satterthwaite (the binomial part's is infinite);
+    the error is unknown (NaN) with one seed (no seed spread) or an unknown test-set size. None if not run."""
+    accs = [final_accuracy(result["runs"][s]) for s in seed_tags(result, tag)]
+    if not accs:
+        return None
+    seeds, n = over_seeds(accs), n_test(result, tag)
+    binomial = math.sqrt(seeds.value * (1 - seeds.value) / n) if n else math.nan
+    # a sum of independent variances: ``difference`` with a zero-mean binomial side adds them, Welch's df
+    total = difference(seeds, Estimate(0.0, binomial, n or 0, "binomial"))
+    return replace(total, n=len(accs), method=f"seeds + binomial over {n or '?'} test images")
+
+
+def task_contrast(result: dict, a: str, b: str) -> Estimate | None:
+    """Return ``task_accuracy``(a) − ``task_accuracy``(b) in percentage points (Welch's df), None if either net is
+    not run."""
+    ea, eb = task_accuracy(result, a), task_accuracy(result, b)
+    if ea is None or eb is None:
+        return None
+    d = difference(ea, eb)
+    return replace(d, value=100 * d.value, se=100 * d.se)
 
 
 def accuracies(result: dict, tags) -> dict[str, float]:
@@ -123,6 +180,44 @@ def curve_steps(result: dict, tag: str) -> dict[tuple[str, str], dict[str, Estim
     return None if not steps or any(c is None for c in steps.values()) else steps
 
 
+def pm(e: Estimate) -> str:
+    """Return ``+value ± half-width°`` of an angle estimate's band."""
+    return f"{e.value:+.2f} ± {e.band():.2f}°"
+
+
+def fig5_halves(changes: dict, steps: dict, min_effect: float) -> list[tuple[int | None, list[str], list[str]]]:
+    """Return Fig. 5's halves for one net, each (sign, clauses against, clauses as the paper says): sign +1 when
+    every clause is decided as the paper says, −1 when one is decided against, 0 inside the band, None with no band.
+
+    (a) intra falls from stage 1 to the end, by more than inter moves, and rises at no step; (b) inter rises from
+    stage 1 to the end and falls at no step. A step inside its band neither refutes nor supports the trend."""
+    def sg(e: Estimate) -> int | None:
+        return sign(e, min_effect=min_effect)
+
+    def step_clause(curve: str, against: int, verb: str) -> list[tuple[int | None, str]]:
+        # +1 here only means "not refuted": a step is not required to move beyond its band
+        return [(None if (x := sg(c[curve])) is None else -1 if x == against else 1,
+                 f"{verb} at {a} → {b} ({pm(c[curve])})", True) for (a, b), c in steps.items()]
+
+    fell = sg(changes["intra"])
+    clauses = (
+        [(None if fell is None else -fell, f"{'falls' if changes['intra'].value < 0 else 'rises'} from stage 1 to the "
+          f"end ({pm(changes['intra'])})", False),
+         (sg(changes["intra_steeper"]), f"falls by {'more' if changes['intra_steeper'].value > 0 else 'less'} than "
+          f"inter moves (−Δintra − |Δinter| {pm(changes['intra_steeper'])})", False),
+         *step_clause("intra", 1, "rises")],
+        [(sg(changes["inter"]), f"{'rises' if changes['inter'].value > 0 else 'falls'} from stage 1 to the end "
+          f"({pm(changes['inter'])})", False), *step_clause("inter", -1, "falls")])
+    halves = []
+    for half in clauses:
+        signs = [x for x, _, _ in half]
+        against = [d for x, d, _ in half if x == -1]
+        as_paper = [d for x, d, step in half if x == 1 and not step]
+        sign_ = -1 if against else None if None in signs else 1 if all(x == 1 for x in signs) else 0
+        halves.append((sign_, against, as_paper))
+    return halves
+
+
 def between_nets(result: dict, a: str, b: str, level: str = "end",
                  curve: str = "gap") -> tuple[Estimate | None, Estimate | None]:
     """Return (decided, images) for ``curve``(a) − ``curve``(b) (``curve_estimate``), two networks at ``level``.
@@ -137,6 +232,24 @@ def between_nets(result: dict, a: str, b: str, level: str = "end",
     if images is None or not all(arms):
         return None, images
     return difference(over_seeds(arms[0]), over_seeds(arms[1])), images
+
+
+def at_one_schedule(result: dict, a: str, b: str, curve: str = "intra") -> tuple[Estimate | None, Estimate | None, str]:
+    """Return ``between_nets(result, a, b, "end", curve)`` and "" when both nets have end angles and were trained on
+    one schedule (``schedule``); else ``(None, None, why they are not compared)``."""
+    absent = [t for t in (a, b) if curve_estimate(result, t, "end", curve) is None]
+    if absent:
+        return None, None, f"no end angles for {', '.join(absent)} (not run or diverged)"
+    if schedule(result, a) != schedule(result, b):
+        return None, None, (f"unequal schedules ({a} {trained_epochs(result, a)} epochs, {b} "
+                            f"{trained_epochs(result, b)})")
+    return (*between_nets(result, a, b, curve=curve), "")
+
+
+def task_label(result: dict, tag: str) -> str:
+    """Return run ``tag``'s task in words, its classes and dataset: ``deer/horse of cifar10``."""
+    name = (run_data(result, tag) or {}).get("name", result["runs"][tag].get("data_source", "?"))
+    return "/".join(result["runs"][tag]["classes"]) + f" of {name}"
 
 
 def lemma2_share(trained) -> Estimate:

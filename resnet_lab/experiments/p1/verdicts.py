@@ -13,14 +13,15 @@ import statistics
 import numpy as np
 
 from ...ledger import Claim, combine, judge, profile_of, tally
-from ...stats import Estimate, cluster_bootstrap, difference, exact, over_seeds, sign
-from .paper import CLAIMS
-from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, between_nets, curve_changes, curve_estimate,
-                       curve_steps, feature_dim, final_accuracy, gap_estimate, lemma1_outcomes, lemma2_share,
-                       lemma2_units, plain_branch_smin, schedule, seed_tags, trained_epochs, trained_units,
-                       true_kappas, unit_frame)
+from ...stats import Estimate, cluster_bootstrap, exact, sign
+from .paper import CLAIMS, FIG4_TASKS
+from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
+                       curve_estimate, curve_steps, feature_dim, fig5_halves, final_accuracy, gap_estimate,
+                       lemma1_outcomes, lemma2_share, lemma2_units, missing_runs, plain_branch_smin, pm, seed_tags,
+                       task_contrast, task_label, trained_epochs, trained_units, true_kappas, unit_frame)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
+DEEP_PAIRS = (("resnet18", "resnet34"), ("resnet50", "resnet101"))  # Fig. 3's sentence: each of these against those
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
@@ -41,32 +42,38 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     plain branch is not nearly singular; a κ_B the solver only bounds is decided both ways (``lemma1_outcomes``)."""
     spec = CLAIMS["P1.1"]
     units = unit_frame(result)
-    square = units[~units["is_transition"]]
     trained = trained_units(result)
     if trained.empty:
         return spec.not_run("no trained ResNet-18 units measured", profile)
     k_r, k_b, zero, bounded = true_kappas(trained)
     free = zero & (trained["zero_matrix_free"] == 1)
-    better = float((k_r < k_b).mean())
     circ = float((trained["exact_kappa_R"] < trained["exact_kappa_B"]).mean())
     formula = float((trained["paper_kappa_R"] < trained["paper_kappa_B"]).mean())
-    init = square[square["state"] == "init"]
-    init_share = float((init["exact_kappa_R"] < init["exact_kappa_B"]).mean()) if len(init) else math.nan
-    ratio = trained.loc[zero, "zero_vs_circular"]
-    smin_b = plain_branch_smin(trained)
-    singular = smin_b < spec.t["singular"]
-    outcomes = lemma1_outcomes(trained, spec.t["singular"])
-    value = (f"κ_R < κ_B in {better:.0%} of {len(trained)} trained units by the true κ ({int(zero.sum())} zero-padded: "
+    init = units[~units["is_transition"] & (units["state"] == "init")]
+    i_r, i_b, i_zero, i_bounded = true_kappas(init)  # the initial weights by the same true κ as the trained units
+    kind = "zero-padded" if i_zero.all() else "circular" if not i_zero.any() else f"zero-padded in {int(i_zero.sum())}"
+    smin_b, smin_init = plain_branch_smin(trained), plain_branch_smin(init)
+    bar = spec.t["singular"]
+    margin = k_b / k_r  # a lower bound where κ_B is: the smallest margin is at least its minimum
+    low = trained.loc[margin.idxmin()]
+    outcomes = lemma1_outcomes(trained, bar)
+    n, above = len(trained), " (upper bounds where κ_B is bounded)" if bounded.any() else ""
+    value = (f"κ_R < κ_B in {int((k_r < k_b).sum())}/{n} trained units by the true κ ({int(zero.sum())} zero-padded: "
              f"{int((zero & ~free).sum())} dense, {int(free.sum())} matrix-free"
              + ("; rest circular)" if (~zero).any() else ")")
              + (f", κ_B only bounded below in {int(bounded.sum())}" if bounded.any() else "")
-             + f"; circular: {circ:.0%}; formula: {formula:.0%}"
-             + (f"; zero-padded κ_R = {ratio.min():.2g}–{ratio.max():.2g}× circular" if len(ratio) else "")
-             + (f"; init units (counted once): {init_share:.0%} of {len(init)}" if len(init) else "")
-             + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}"
-             + (" (upper bounds where κ_B is bounded)" if bounded.any() else "") + f", under "
-               f"{spec.t['singular']:g} in {int(singular.sum())}/{len(trained)} units; units counted: "
-               f"{int((outcomes['worst'] != 'excluded').sum())}/{len(trained)}")
+             + f"; circular: {circ:.0%}; formula: {formula:.0%} (an identity of the paper's formulas: (a+1)/(b+1) < "
+               "a/b whenever a > b)"
+             + (f"; zero-padded κ_R = {r.min():.2g}–{r.max():.2g}× circular"
+                if len(r := trained.loc[zero, "zero_vs_circular"]) else "")
+             + f"; plain branch σ_min(B)/σ_max(B) = {smin_b.min():.2g}–{smin_b.max():.2g}{above}, under {bar:g} in "
+               f"{int((smin_b < bar).sum())}/{n} units"
+             + (f"; initial units (counted once, {kind} κ): κ_R < κ_B in {int((i_r < i_b).sum())}/{len(init)}, "
+                f"σ_min(B)/σ_max(B) = {smin_init.min():.2g}–{smin_init.max():.2g}"
+                + (" (upper bounds where κ_B is bounded)" if i_bounded.any() else "") if len(init) else "")
+             + f"; 1/κ_R = {(1 / k_r).min():.2g}–{(1 / k_r).max():.2g}, under {bar:g} in "
+               f"{int((1 / k_r < bar).sum())}/{n} trained units; smallest margin κ_B/κ_R ≥ {margin.min():.2g} ({low.run} {low.unit}); units counted: "
+               f"{int((outcomes['worst'] != 'excluded').sum())}/{n}")
     reason = "ReLU taken as identity, BN folded (eval)"
     verdicts = {}
     for case in ("best", "worst"):
@@ -78,22 +85,27 @@ def _claim_conditioning(result: dict, profile: str) -> Claim:
     if open_.any():
         reason += (f"; {int(open_.sum())} units undecided, κ_B only bounded below: " + ", ".join(
             f"{r.run} {r.unit}" for r in trained[open_].itertuples()))
+    gate = accuracies(result, BN_PAIR)
     if verdicts["best"][0] != verdicts["worst"][0]:
         return spec.row(value, "inconclusive", "the verdict turns on the units whose κ_B is only bounded "
                         f"({verdicts['best'][0]} if they go for the claim, {verdicts['worst'][0]} if against); "
-                        + reason, profile=profile, gate_measured=accuracies(result, BN_PAIR))
+                        + reason, profile=profile, gate_measured=gate)
     verdict, share = verdicts["worst"]
-    if verdict == "inconclusive":
-        return spec.row(value, "inconclusive", f"every unit's plain branch is nearly singular ({int(singular.sum())}/"
-                        f"{len(trained)} under {spec.t['singular']:g}): κ_B is then huge whatever the unit learned, and "
-                        "κ_R < κ_B needs only I + B to be less singular, so the comparison tests nothing; " + reason,
-                        profile=profile, gate_measured=accuracies(result, BN_PAIR))
+    if verdict == "inconclusive":  # every unit κ_R < κ_B with a nearly singular branch: met, but barely a test
+        at_init = ("" if not len(init) else " already at initialisation" if (smin_init < bar).all() else
+                   f" (at initialisation in {int((smin_init < bar).sum())}/{len(init)})")
+        return spec.row(value, "inconclusive", f"κ_R < κ_B holds in {int((k_r < k_b).sum())}/{n} trained"
+                        + (f" and {int((i_r < i_b).sum())}/{len(init)} initial" if len(init) else "") + " units, but "
+                        f"every plain branch is nearly singular{at_init} (σ_min(B)/σ_max(B) ≤ {smin_b.max():.2g} "
+                        "trained" + (f", ≤ {smin_init.max():.2g} initial" if len(init) else "") + f"; the bar {bar:g}): "
+                        "a unit fails only if I + B is about as singular as B; the smallest margin is κ_B/κ_R ≥ "
+                        f"{margin.min():.2g} ({low.run} {low.unit}), so the test barely discriminates; " + reason,
+                        profile=profile, gate_measured=gate)
     left_out = int((outcomes["worst"] == "excluded").sum())
     if left_out:
-        reason += (f"; {left_out}/{len(trained)} units left out: their plain branch is nearly singular, where κ_R < κ_B "
+        reason += (f"; {left_out}/{n} units left out: their plain branch is nearly singular, where κ_R < κ_B "
                    "is near-automatic")
-    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR),
-                    band=exact(share))
+    return spec.row(value, verdict, reason, profile=profile, gate_measured=gate, band=exact(share))
 
 
 def _claim_lemma2(result: dict, profile: str) -> Claim:
@@ -210,51 +222,54 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
 
 
 def _claim_depth(result: dict, profile: str) -> Claim:
-    """P1.5, Fig. 3: the best end gap of ResNet-18/34 against the best of ResNet-50/101, at equal schedules."""
+    """P1.5, Fig. 3: each of ResNet-18 and ResNet-34 against each deep net run, on the end intra-class MPA (§4.1's
+    clustering effect: smaller is better), pairs at one schedule only; ``tally``ed over the pairs."""
     spec = CLAIMS["P1.5"]
-    missing = [t for t in DEEP if t not in result["runs"]]
-    if missing:
-        return spec.not_run(f"{', '.join(missing)} need the standard profile (GPU)", profile)
-    gaps = {t: g for t in ("resnet18", *DEEP) if t in result["runs"] and (g := gap_estimate(result, t)) is not None}
-    dims = {t: feature_dim(result, t) for t in gaps}
-    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
-                      f"gap {gaps[t].format('.2f')}" + ("" if dims[t] is None else f", features {dims[t]:,}-dim")
-                      for t in gaps)
-    deep = [t for t in ("resnet50", "resnet101") if t in gaps]
+    shallow, deeper = DEEP_PAIRS
+    deep = [t for t in deeper if t in result["runs"]]
     if not deep:
-        return spec.row(value or "—", "inconclusive", "no end gap for resnet50, resnet101 (diverged?)",
-                        profile=profile, gate_measured=accuracies(result, ("resnet18", *DEEP)))
-    deep = max(deep, key=lambda t: gaps[t].value)
-    recipe = schedule(result, deep)
-    equal = [t for t in ("resnet18", "resnet34") if t in gaps and schedule(result, t) == recipe]
-    notes = [f"{t} left out: trained on another schedule ({trained_epochs(result, t)} epochs against "
-             f"{trained_epochs(result, deep)} for {deep})" for t in ("resnet18", "resnet34")
-             if t in gaps and t not in equal]
+        return spec.not_run(missing_runs(result, deeper), profile)
+    nets = [t for t in (*shallow, *deep) if t in result["runs"]]
+    intra = {t: curve_estimate(result, t, "end", "intra") for t in nets}
+    dims = {t: feature_dim(result, t) for t in nets}
+    word = {1: "as the paper says", -1: "against the paper", 0: "inside the band"}
+    pairs, signs, band, compared, single = {}, {}, {}, [], False
+    for a, b in ((a, b) for a in shallow for b in deep):
+        d, images, not_compared = at_one_schedule(result, b, a)  # intra(deep) − intra(shallow): > 0 as the paper says
+        name, signs[a, b] = f"intra({b}) − intra({a})", sign(d, min_effect=spec.t["min_effect"])
+        if not_compared:
+            pairs[a, b] = f"{name} not compared: {not_compared}"
+            continue
+        compared.append((a, b))
+        if signs[a, b] is None:  # one seed in an arm: the image band alone, shown, decides nothing
+            single, band[f"{name} (seed 0, images only)"] = True, images
+            pairs[a, b] = f"{name} = {images.format('.2f')}° undecided: one seed per net (images only)"
+        else:
+            band[name] = d
+            pairs[a, b] = f"{name} = {d.format('.2f')}° {word[signs[a, b]]}"
+    value = "; ".join([*(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
+                         + ("no end angles" if intra[t] is None else f"end intra {intra[t].value:.2f}°")
+                         + ("" if (g := gap_estimate(result, t)) is None else f", gap (context) {g.value:.2f}°")
+                         + ("" if dims[t] is None else f", features {dims[t]:,}-dim") for t in nets), *pairs.values(),
+                       "pairs at one schedule: " + (", ".join(f"{a}/{b}" for a, b in compared) or "none")])
+    verdict = tally(signs.values())
+    why = ([text for p, text in pairs.items() if signs[p] != 1]
+           or ["each of ResNet-18/34 clusters better than each deep net run"])
+    if verdict == "inconclusive" and single:
+        why.insert(0, "one seed per net: the seed-to-seed spread of the angles is unknown")
+    if missing := missing_runs(result, shallow + deeper):
+        why.append(f"{missing}: judged on the nets run")
     if len({d for d in dims.values() if d is not None}) > 1:
-        notes.append("gaps taken in feature spaces of different dimension (" + ", ".join(
+        why.append("angles taken in feature spaces of different dimension (" + ", ".join(
             f"{t} {d:,}" for t, d in dims.items() if d is not None) + ")")
-    gate = accuracies(result, (*equal, "resnet50", "resnet101"))  # the nets compared, at one schedule
-    if not equal:
-        absent = [t for t in ("resnet18", "resnet34") if t not in gaps]
-        why = (f"no ResNet-18/34 trained on {deep}'s schedule ({trained_epochs(result, deep)} epochs)"
-               + (f": {', '.join(absent)} has no end gap (not run or diverged)" if absent else "")
-               + "; it needs ResNet-34, or ResNet-18 trained on that schedule")
-        return spec.row(value, "inconclusive", "; ".join([why, *notes]), profile=profile, gate_measured=gate)
-    shallow = max(equal, key=lambda t: gaps[t].value)
-    d, images = between_nets(result, shallow, deep)
-    s = sign(d, min_effect=spec.t["min_effect"])
-    if s in (0, None):
-        why = (f"{shallow} − {deep} = {images.value:+.2f}°: two networks, one seed in an arm (seed spread unknown)"
-               if s is None else f"{shallow} − {deep} = {d.value:+.2f}° inside the band")
-        return spec.row(value, "inconclusive", "; ".join([why, *notes]), profile=profile, gate_measured=gate,
-                        band=d if s == 0 else images)
-    return spec.row(value, judge(s > 0), "; ".join([f"{shallow} − {deep} = {d.value:+.2f}°", *notes]),
-                    profile=profile, gate_measured=gate, band=d)
+    gate = accuracies(result, [t for t in nets if any(t in p for p in compared)] or deep)  # the nets compared
+    return spec.row(value, verdict, "; ".join(why), profile=profile, gate_measured=gate, band=band or None)
 
 
 def _claim_other_tasks(result: dict, profile: str) -> Claim:
     """P1.6, Fig. 4: (a) per other task, end gap beyond the band and every inter MPA > every intra; (b) the three-class
-    task's accuracy within ±little of the other pair's, Welch's t over seeds; ``combine``d."""
+    task's test accuracy within ±little points of the other pair's (Welch's t over seeds, each task's test-set
+    binomial variance added); ``combine``d. The three-class task against Fig. 3(a)'s pair is context."""
     spec = CLAIMS["P1.6"]
     tags = [s for t in OTHER for s in seed_tags(result, t) if s in result.get("angles", {})]
     if not tags:
@@ -264,60 +279,44 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
     separated = {t: min(v for k, v in angles[t].items() if k.startswith("inter/"))
                  > max(v for k, v in angles[t].items() if k.startswith("intra/")) for t in tags}
     half_a, why = _per_net(gaps, separated, spec.t["min_effect"])
-    accs = [[final_accuracy(result["runs"][s]) for s in seed_tags(result, t)] for t in OTHER]
-    d = difference(over_seeds(accs[1]), over_seeds(accs[0])) if all(accs) else None  # three-class − pair
+    pair, triple = OTHER
+    d, little = task_contrast(result, triple, pair), spec.t["little"]  # three-class − the other pair, points
+    seeds = [len(seed_tags(result, t)) for t in OTHER]
     if d is None or sign(d) is None:
         half_b = "inconclusive"
-        why_b = "(b) undecided: " + ("a task not run" if d is None else f"{d.value:+.1%} with one seed per task (seeds "
-                                     f"{len(accs[1])}/{len(accs[0])}): the seed-to-seed spread of accuracy is unknown")
+        why_b = "(b) undecided: " + ("a task not run" if d is None else f"{d.value:+.1f} points with one seed per task "
+                                     f"(seeds {seeds[1]}/{seeds[0]}): no seed spread" if min(seeds) < 2 else
+                                     f"{d.value:+.1f} points, the size of a test set unknown")
     else:
-        half_b = "holds" if abs(d.value) + d.band() <= spec.t["little"] else (
-            "fails" if abs(d.value) - d.band() > spec.t["little"] else "inconclusive")
-        why_b = f"(b) {half_b}: {d.value:+.1%} ± {d.band():.1%} against ±{spec.t['little']:.0%}"
-    value = "; ".join(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, "
-                      f"every inter > every intra: {separated[t]}" for t in tags)
-    reason = "; ".join([f"(a) {half_a}" + (f", {why}" if why else ""), why_b, "CIFAR-10 deer/horse and "
-                        "airplane/frog/truck stand in for Animals-10 and ImageNet"])
-    return spec.row(value, combine([half_a, half_b]), reason, profile=profile, gate_measured=accuracies(result, tags),
-                    band={**gaps, **({"(b) accuracy, three-class − pair": d} if d is not None and sign(d) is not None
-                                     else {})})
-
-
-def _pm(e: Estimate) -> str:
-    return f"{e.value:+.2f} ± {e.band():.2f}°"
-
-
-def _fig5_halves(changes: dict, steps: dict, min_effect: float) -> list[tuple[int | None, list[str], list[str]]]:
-    """Return Fig. 5's halves for one net, each (sign, clauses against, clauses as the paper says): sign +1 when
-    every clause is decided as the paper says, −1 when one is decided against, 0 inside the band, None with no band.
-
-    (a) intra falls from stage 1 to the end, by more than inter moves, and rises at no step; (b) inter rises from
-    stage 1 to the end and falls at no step. A step inside its band neither refutes nor supports the trend."""
-    def sg(e: Estimate) -> int | None:
-        return sign(e, min_effect=min_effect)
-
-    def step_clause(curve: str, against: int, verb: str) -> list[tuple[int | None, str]]:
-        # +1 here only means "not refuted": a step is not required to move beyond its band
-        return [(None if (x := sg(c[curve])) is None else -1 if x == against else 1,
-                 f"{verb} at {a} → {b} ({_pm(c[curve])})", True) for (a, b), c in steps.items()]
-
-    fell = sg(changes["intra"])
-    clauses = (
-        [(None if fell is None else -fell, f"{'falls' if changes['intra'].value < 0 else 'rises'} from stage 1 to the "
-          f"end ({_pm(changes['intra'])})", False),
-         (sg(changes["intra_steeper"]), f"falls by {'more' if changes['intra_steeper'].value > 0 else 'less'} than "
-          f"inter moves (−Δintra − |Δinter| {_pm(changes['intra_steeper'])})", False),
-         *step_clause("intra", 1, "rises")],
-        [(sg(changes["inter"]), f"{'rises' if changes['inter'].value > 0 else 'falls'} from stage 1 to the end "
-          f"({_pm(changes['inter'])})", False), *step_clause("inter", -1, "falls")])
-    halves = []
-    for half in clauses:
-        signs = [x for x, _, _ in half]
-        against = [d for x, d, _ in half if x == -1]
-        as_paper = [d for x, d, step in half if x == 1 and not step]
-        sign_ = -1 if against else None if None in signs else 1 if all(x == 1 for x in signs) else 0
-        halves.append((sign_, against, as_paper))
-    return halves
+        half_b = "holds" if abs(d.value) + d.band() <= little else (
+            "fails" if abs(d.value) - d.band() > little else "inconclusive")
+        why_b = f"(b) {half_b}: {d.value:+.1f} ± {d.band():.1f} points against ±{little:g} points"
+    label = {t: "/".join(result["runs"][t]["classes"]) for t in (*OTHER, "resnet34") if t in result["runs"]}
+    fig3, pairs = task_contrast(result, triple, "resnet34"), task_contrast(result, pair, "resnet34")
+    value = "; ".join([*(f"{t}: acc {final_accuracy(result['runs'][t]):.2f}, gap {gaps[t].format('.2f')}, every inter "
+                         f"> every intra: {separated[t]}" for t in tags),
+                       *(f"{name}: {e.value:+.1f} points" for name, e in (
+                           (f"(b) {label.get(triple)} − {label.get(pair)}", d),
+                           (f"context: {label.get(triple)} − ResNet-34 on {label.get('resnet34')} (Fig. 3(a)'s pair)",
+                            fig3)) if e is not None)])
+    reason = [f"(a) {half_a}" + (f", {why}" if why else "")]
+    reason.insert(0 if half_b == "inconclusive" and half_a == "holds" else 1, why_b)  # a partly row's open half leads
+    if d is not None and fig3 is not None:  # does the change of pair move the accuracy more than the added class?
+        dominates = round(abs(pairs.value), 1) > round(abs(d.value), 1)
+        reason.append(f"which classes are compared {'dominates' if dominates else 'does not dominate'} the difference: "
+                      f"{label[pair]} − {label['resnet34']} {pairs.value:+.1f} points, the three-class task − "
+                      f"{label[pair]} {d.value:+.1f}, − {label['resnet34']} {fig3.value:+.1f}")
+    if triple in result["runs"]:
+        three = result["runs"][triple]["classes"]
+        reason.append("not run: the nested contrast, the three-class net against ResNet-34 on its own sub-pairs ("
+                      + ", ".join(f"{a}/{b}" for i, a in enumerate(three) for b in three[i + 1:])
+                      + "): it needs three new trainings")
+    reason.append("test accuracy stands in for the paper's accuracy (Fig. 4 plots MPAs only); data: " + "; ".join(
+        f"{task_label(result, t)} for the paper's {task}" for t, task in zip(OTHER, FIG4_TASKS) if t in label))
+    return spec.row(value, combine([half_a, half_b]), "; ".join(reason), profile=profile,
+                    gate_measured=accuracies(result, tags),
+                    band={**gaps, **({"(b) accuracy, three-class − pair (points)": d}
+                                     if d is not None and sign(d) is not None else {})})
 
 
 def _claim_stages(result: dict, profile: str) -> Claim:
@@ -331,7 +330,7 @@ def _claim_stages(result: dict, profile: str) -> Claim:
     if any(c is None for c in (*changes.values(), *steps.values())):
         return spec.not_run("the result stores no per-curve bootstrap draws (intra_draws, inter_draws): re-measure "
                             "it with the current code", profile)
-    halves = {t: _fig5_halves(changes[t], steps[t], spec.t["min_effect"]) for t in tags}
+    halves = {t: fig5_halves(changes[t], steps[t], spec.t["min_effect"]) for t in tags}
     per_net = {}
     for t, ((a, *_), (b, *_)) in halves.items():
         if a == 1 and b == 1:
@@ -354,11 +353,10 @@ def _claim_stages(result: dict, profile: str) -> Claim:
                   for c in ("intra", "inter")} for t in tags}
     value = "; ".join(f"{t}: intra " + " → ".join(f"{v:.2f}" for v in curves[t]["intra"]) + "°, inter "
                       + " → ".join(f"{v:.2f}" for v in curves[t]["inter"]) + "° (stage-1…4 inputs, end); stage 1 → "
-                      f"end Δintra {_pm(c['intra'])}, Δinter {_pm(c['inter'])}, −Δintra − |Δinter| "
-                      f"{_pm(c['intra_steeper'])}" for t, c in changes.items())
-    missing = [t for t in DEEP if t not in result["runs"]]
-    if missing:
-        reason += f"; {', '.join(missing)} need the standard profile (GPU): judged on the nets run"
+                      f"end Δintra {pm(c['intra'])}, Δinter {pm(c['inter'])}, −Δintra − |Δinter| "
+                      f"{pm(c['intra_steeper'])}" for t, c in changes.items())
+    if any(t not in result["runs"] for t in DEEP):
+        reason += f"; {missing_runs(result, DEEP)}: judged on the nets run"
     band = {**{f"{t} {k} (stage 1 → end)": e for t, c in changes.items() for k, e in c.items()},
             **{f"{t} {k} ({a} → {b})": e for t, st in steps.items() for (a, b), c in st.items()
                for k, e in c.items() if k != "intra_steeper"}}
