@@ -29,7 +29,7 @@ class P4Config:
     small_sample_per_class: int = 100     # a nested smaller sample: how the constants move with N
     max_elements: int = dyn.MAX_ELEMENTS  # distances held at once per chunk
     seeds: tuple[int, ...] = (0,)         # training seeds per network (orderings between networks need ≥ 3)
-    # networks also analysed at their initialisation (each seed, same width and sample): P4.4–P4.5's control, so
+    # networks also analysed at their initialisation (each seed, same width and sample): P4.3–P4.5's control, so
     # that a closeness or a tracing rate is compared with what the architecture gives before any training
     untrained: tuple[tuple[str, int], ...] = (("mnist", 50), ("cifar10", 18), ("cifar10", 50))
     # per-dataset changes to the protocol: {dataset: {"train": TrainConfig, "train_per_class": int | None}}
