@@ -395,6 +395,54 @@ def test_other_tasks_name_the_class_confound_and_the_stand_ins():
     assert "±5 points" in p1.CLAIMS["P1.6"].criterion_text() and "±5%" not in p1.CLAIMS["P1.6"].criterion_text()
 
 
+def _accuracy(result: dict, tag: str, acc: float) -> dict:
+    """Return a copy of ``result`` where every seed of net ``tag`` ends at test accuracy ``acc``."""
+    result = copy.deepcopy(result)
+    for seed_tag in p1.seed_tags(result, tag):
+        result["runs"][seed_tag]["history"][-1]["test_acc"] = acc
+    return result
+
+
+def test_depth_compares_a_deep_net_under_the_bar_on_the_same_schedule():
+    """§4.2: more layers need not bring better accuracy, so a deep net under our 85% bar is the case the claim
+    expects, not an untrained net: it is compared (named, its accuracy in the value), and judged both ways."""
+    row = _verdicts(_accuracy(FIXTURES["hold"][0], "resnet50", 0.8))["P1.5"]
+    assert row.verdict == "holds", row.reason
+    assert ("resnet50 under our 85% bar: the paper expects no gain from depth, so it is compared, not gated"
+            in row.reason)
+    assert "resnet50: acc 0.80 after 20 epochs" in row.value
+    assert row.gate["met"] and set(row.gate["measured"]) == {s for t in ("resnet18", "resnet34")
+                                                             for s in p1.seed_tags(FIXTURES["hold"][0], t)}
+    failing = _accuracy(_accuracy(FIXTURES["fail"][0], "resnet50", 0.8), "resnet101", 0.8)
+    assert _verdicts(failing)["P1.5"].verdict == "fails"  # no bar on the deep nets shields the claim either
+    one_seed = _accuracy(FIXTURES["hold"][0], "resnet50", 0.8)
+    one_seed["runs"] = {t: r for t, r in one_seed["runs"].items() if "-seed" not in t}
+    row = _verdicts(one_seed)["P1.5"]
+    assert row.verdict == "inconclusive" and row.reason.startswith("one seed per net"), row.reason
+    assert "gate unmet" not in row.reason and "resnet50 under our 85% bar" in row.reason
+
+
+def test_depth_leaves_the_pairs_of_a_deep_net_that_did_not_finish_undecided():
+    """Ungated, a deep net must at least have run the schedule out: a diverged seed, or one stopped short, leaves
+    that net's pairs undecided and named; ResNet-101's pairs still hold (partly)."""
+    row = _verdicts(FIXTURES["deep_diverged"][0])["P1.5"]
+    assert row.verdict == "partly", row.reason
+    assert "intra(resnet50) − intra(resnet18) not compared: resnet50-seed1 diverged at epoch 3 of 20" in row.reason
+    assert "pairs at one schedule: resnet18/resnet101, resnet34/resnet101" in row.value
+    short = copy.deepcopy(FIXTURES["hold"][0])
+    short["runs"]["resnet101-seed2"]["history"][-1]["epoch"] = 12
+    row = _verdicts(short)["P1.5"]
+    assert row.verdict == "partly" and "resnet101-seed2 stopped at epoch 12 of 20" in row.reason, row.reason
+
+
+def test_depth_gates_the_shallow_nets():
+    row = _verdicts(_accuracy(FIXTURES["hold"][0], "resnet34", 0.8))["P1.5"]
+    assert row.verdict == "inconclusive" and row.reason.startswith("gate unmet: resnet34 test accuracy 80.0% < gate "
+                                                                   "85.0%"), row.reason
+    assert "the criterion alone gives holds" in row.reason
+    assert "The gate holds ResNet-18 and ResNet-34 only" in p1.CLAIMS["P1.5"].criterion_text()
+
+
 def test_depth_and_other_tasks_say_what_they_leave_unjudged():
     """The referee: P1.5's and P1.6's statements claim no more than their criteria judge; what the paper's
     sentences add ('stability') is named as not judged, with the reason."""

@@ -176,7 +176,9 @@ def _variant(kind: str) -> dict:
     2 to 3 and inter falls from stage 3 to 4; ``intra``: BN's gap larger, while the intra-class angle without BN is
     smaller (the paper's sentence is about the intra-class angle); ``class_borderline``: the three-class task 5 points
     under the pair, its band straddling P1.6 (b)'s bar; ``one_shallow``: ResNet-34 clusters better than ResNet-50/101,
-    ResNet-18 worse (the paper names both)."""
+    ResNet-18 worse (the paper names both); ``deep_under_bar``: ResNet-50 under the accuracy gate, on the shallow
+    nets' schedule (P1.5 gates only ResNet-18/34); ``deep_diverged``: a seed of ResNet-50 diverged (its pairs
+    undecided); ``shallow_under_bar``: ResNet-34 under the gate (P1.5 inconclusive)."""
     result = _synthetic("hold")
     rows = result["units"]["resnet18"]["trained"]  # the fixture's two nets share these rows
     if kind == "singular":
@@ -196,6 +198,13 @@ def _variant(kind: str) -> dict:
         for k, tag in enumerate(t for t in result["angles"] if t.split("-seed")[0] == "resnet18"):
             result["angles"][tag]["end"] = {**_synthetic_angles(8.0, 0.3, seed=70 + k, intra=40.0 + 0.1 * (k - 1)),
                                             "dim": 8192}
+    elif kind in ("deep_under_bar", "shallow_under_bar"):
+        net = "resnet50" if kind == "deep_under_bar" else "resnet34"
+        for tag in (t for t in result["runs"] if t.split("-seed")[0] == net):
+            result["runs"][tag]["history"][-1]["test_acc"] = 0.8
+    elif kind == "deep_diverged":
+        result["runs"]["resnet50-seed1"].update(diverged=True, history=[{"epoch": 3, "test_acc": 0.5}])
+        result["angles"].pop("resnet50-seed1")  # a diverged net is not measured
     elif kind == "steps":
         for tag in result["angles"]:
             if tag.split("-seed")[0] in DEEP:
@@ -229,6 +238,9 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "class_added": (_variant("class_added"), {"P1.6": "partly"}),
         "class_borderline": (_variant("class_borderline"), {"P1.6": "partly"}),  # (b) undecided, (a) holds
         "one_shallow": (_variant("one_shallow"), {"P1.5": "partly"}),
+        "deep_under_bar": (_variant("deep_under_bar"), {"P1.5": "holds"}),  # compared, not gated
+        "deep_diverged": (_variant("deep_diverged"), {"P1.5": "partly"}),  # ResNet-101's pairs hold, ResNet-50's open
+        "shallow_under_bar": (_variant("shallow_under_bar"), {"P1.5": "inconclusive"}),  # gate unmet
         "steps": (_variant("steps"), {"P1.7": "fails"}),
         "intra": (_variant("intra"), {"P1.4": "partly"}),
     }

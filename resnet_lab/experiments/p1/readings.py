@@ -23,7 +23,7 @@ __all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_s
            "curve_changes", "curve_estimate", "curve_steps", "feature_dim", "fig5_halves", "final_accuracy",
            "gap_difference", "gap_estimate", "lemma1_outcomes", "lemma2_share", "lemma2_units", "missing_runs", "n_test",
            "plain_branch_smin", "pm", "run_data", "schedule", "seed_tags", "task_accuracy", "task_contrast",
-           "task_label", "trained_epochs", "trained_units", "true_kappas", "unit_frame", "wilson"]
+           "task_label", "trained_epochs", "trained_units", "true_kappas", "unfinished", "unit_frame", "wilson"]
 
 LEVELS = ("stage1", "stage2", "stage3", "stage4", "end")  # Fig. 5's five layers, in the order features pass them
 
@@ -57,6 +57,18 @@ def schedule(result: dict, tag: str) -> dict:
     if recipe is None:
         return {"epochs": trained_epochs(result, tag)}
     return {k: v for k, v in recipe.items() if k != "seed"}
+
+
+def unfinished(result: dict, tag: str) -> str:
+    """Return, in words, the seeds of net ``tag`` that diverged or stopped before their schedule's last epoch
+    (``schedule``); "" when every seed ran its schedule to the end."""
+    stopped = []
+    for s in seed_tags(result, tag):
+        done, planned = trained_epochs(result, s), schedule(result, s)["epochs"]
+        if result["runs"][s].get("diverged") or done != planned:
+            stopped.append(f"{s} {'diverged' if result['runs'][s].get('diverged') else 'stopped'} at epoch {done} "
+                           f"of {planned}")
+    return ", ".join(stopped)
 
 
 def feature_dim(result: dict, tag: str, level: str = "end") -> int | None:
