@@ -588,3 +588,22 @@ def test_fig5_statement_is_the_papers_sentence():
 
 def test_gate_gives_no_unsourced_accuracy():
     assert "90%" not in p1.TRAINED.why
+
+
+def test_fig5_judges_each_net_over_the_gate_and_names_one_under_it():
+    """Fig. 5 is read per net: ResNet-50 under the bar is named, not judged, and does not hold back the nets over it
+    (it made the whole row inconclusive before); only when every net is under the bar is the gate unmet."""
+    result = copy.deepcopy(FIXTURES["steps"][0])
+    deep = [t for t in p1.DEEP if t in result.get("angles", {})]
+    assert "resnet50" in deep and len(deep) > 1
+    for t in p1.seed_tags(result, "resnet50"):
+        result["runs"][t]["history"][-1]["test_acc"] = 0.80
+    row = _verdicts(result)["P1.7"]
+    assert row.verdict == "fails", row.reason
+    assert "not judged, under our bar: resnet50 (80.0% < 85%)" in row.reason
+    assert not any(t.startswith("resnet50") for t in row.gate["measured"]) and row.gate["met"]
+    tags = [s for t in deep for s in p1.seed_tags(result, t)]
+    for t in tags:
+        result["runs"][t]["history"][-1]["test_acc"] = 0.80
+    row = _verdicts(result)["P1.7"]
+    assert row.verdict == "inconclusive" and not row.gate["met"] and set(row.gate["measured"]) == set(tags)

@@ -108,8 +108,10 @@ CLAIMS = declare(
               "and rises at no step; half (b) 'the inter-class median principal angle increases slowly': inter rises "
               "from stage 1 to the end and falls at no step; a half is against the paper when one of its clauses is "
               "decided against (the row names which), as the paper says when all are; holds: both halves in every net "
-              "and seed run; partly: one half; fails: neither half, one decided against; inconclusive: inside the "
-              "band. The closing clause on classification is read by the accuracy gate and P1.6, not here",
+              "and seed judged; partly: one half; fails: neither half, one decided against; inconclusive: inside the "
+              "band. Each net is judged only if it meets the gate (a net under it is shown and named; the gate is "
+              "unmet when none meets it). The closing clause on classification is read by the accuracy gate and "
+              "P1.6, not here",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.8", "Lemma 1, eq. (1): ‖(W₁W₂ + I)ᵀx‖ ≥ (m₁m₂ + 1)‖x‖ for every x, i.e. σ_min(W₁W₂ + I) ≥ "
               "m₁m₂ + 1 (m: the smallest singular values of the two layers)", "Lemma 1, eq. (1), §3.1",

@@ -197,6 +197,16 @@ def pm(e: Estimate) -> str:
     return f"{e.value:+.2f} ± {e.band():.2f}°"
 
 
+def fig5_verdict(halves) -> str:
+    """Return one net's Fig. 5 verdict from its two halves' signs: holds if both as the paper says, partly if one."""
+    (a, *_), (b, *_) = halves
+    if a == 1 and b == 1:
+        return "holds"
+    if 1 in (a, b):
+        return "partly"
+    return "fails" if -1 in (a, b) else "inconclusive"
+
+
 def fig5_halves(changes: dict, steps: dict, min_effect: float) -> list[tuple[int | None, list[str], list[str]]]:
     """Return Fig. 5's halves for one net, each (sign, clauses against, clauses as the paper says): sign +1 when
     every clause is decided as the paper says, −1 when one is decided against, 0 inside the band, None with no band.

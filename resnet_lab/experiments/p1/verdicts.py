@@ -16,7 +16,7 @@ from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, cluster_bootstrap, exact, sign
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
-                       curve_estimate, curve_steps, feature_dim, fig5_halves, final_accuracy, gap_estimate,
+                       curve_estimate, curve_steps, feature_dim, fig5_halves, fig5_verdict, final_accuracy, gap_estimate,
                        lemma1_outcomes, lemma2_share, lemma2_units, missing_runs, plain_branch_smin, pm, seed_tags,
                        task_contrast, task_label, trained_epochs, trained_units, true_kappas, unfinished, unit_frame)
 
@@ -338,15 +338,11 @@ def _claim_stages(result: dict, profile: str) -> Claim:
         return spec.not_run("the result stores no per-curve bootstrap draws (intra_draws, inter_draws): re-measure "
                             "it with the current code", profile)
     halves = {t: fig5_halves(changes[t], steps[t], spec.t["min_effect"]) for t in tags}
-    per_net = {}
-    for t, ((a, *_), (b, *_)) in halves.items():
-        if a == 1 and b == 1:
-            per_net[t] = "holds"
-        elif 1 in (a, b):
-            per_net[t] = "partly"
-        else:
-            per_net[t] = "fails" if -1 in (a, b) else "inconclusive"
-    verdict = combine(per_net.values())
+    # Fig. 5 is read per net: a net under the gate is shown and named, not judged, and holds no other net's verdict
+    # back; the row's gate is unmet only when no net meets it
+    acc = accuracies(result, tags)
+    judged = [t for t in tags if spec.gate.met_by(acc[t])] or tags
+    verdict = combine(fig5_verdict(halves[t]) for t in judged)
     word = {1: "as the paper says", -1: "against the paper", 0: "inside the band", None: "undecidable"}
 
     def why(name: str, half) -> str:
@@ -364,10 +360,12 @@ def _claim_stages(result: dict, profile: str) -> Claim:
                       f"{pm(c['intra_steeper'])}" for t, c in changes.items())
     if any(t not in result["runs"] for t in DEEP):
         reason += f"; {missing_runs(result, DEEP)}: judged on the nets run"
+    if under := [t for t in tags if t not in judged]:
+        reason += "; not judged, under our bar: " + ", ".join(f"{t} ({acc[t]:.1%} < {spec.gate.required:.0%})" for t in under)
     band = {**{f"{t} {k} (stage 1 → end)": e for t, c in changes.items() for k, e in c.items()},
             **{f"{t} {k} ({a} → {b})": e for t, st in steps.items() for (a, b), c in st.items()
                for k, e in c.items() if k != "intra_steeper"}}
-    return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, tags), band=band)
+    return spec.row(value, verdict, reason, profile=profile, gate_measured={t: acc[t] for t in judged}, band=band)
 
 
 def _claim_lemma1_bound(result: dict, profile: str) -> Claim:
