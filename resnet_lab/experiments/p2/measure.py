@@ -170,10 +170,11 @@ class PilotError(Busy):
     """
 
 
-def pilot_missed(cfg: P2Config, profile: str, group: str) -> bool:
-    """Return whether a group's pilot is trained and missed its gate, from its training record alone."""
+def trained_pilot(cfg: P2Config, profile: str, group: str) -> dict | None:
+    """Return a group's pilot outcome (``pilot_outcome``) read from its training record alone, without loading its
+    weights; None while the pilot is not trained."""
     first = _item(cfg, profile, pilot_keys(cfg)[group])
-    return first.done() and not pilot_outcome(cfg, group, load_json(artifact_root() / f"{first.name}.json"))["met"]
+    return pilot_outcome(cfg, group, load_json(artifact_root() / f"{first.name}.json")) if first.done() else None
 
 
 def _net_call(cfg: P2Config, variant: str, n: int, seed: int) -> tuple:
@@ -206,7 +207,8 @@ def items(profile: str) -> list:
     """Return the networks of ``profile`` as work items, pilots first: every ResNet-D/S and the §3.1 probes it trains
     itself (the zoo's are the zoo's items); of a group whose pilot missed its gate, only the pilot."""
     cfg = select(PROFILES, profile)
-    missed = {group for group in pilot_keys(cfg) if pilot_missed(cfg, profile, group)}
+    outcomes = {group: trained_pilot(cfg, profile, group) for group in pilot_keys(cfg)}
+    missed = {group for group, outcome in outcomes.items() if outcome is not None and not outcome["met"]}
     return [_item(cfg, profile, key) for key in training_order(cfg)
             if (key[0] != "probe" or cfg.bn_probe_zoo is None)
             and (group_of(cfg, key) not in missed or key == pilot_keys(cfg)[group_of(cfg, key)])]
@@ -219,11 +221,10 @@ def compute_item(item, device=None, progress: bool = True) -> None:
     group = group_of(cfg, key)
     pilot = pilot_keys(cfg).get(group)
     if pilot is not None and key != pilot:
-        first = _item(cfg, item.profile, pilot)
-        if not first.done():
+        first, outcome = _item(cfg, item.profile, pilot), trained_pilot(cfg, item.profile, group)
+        if outcome is None:
             raise PilotError(f"{item.name} waits for its pilot, the {net_name(cfg, pilot)} ({first.name}): train "
                              "that item first; the rest of its group trains only if it meets its gate")
-        outcome = pilot_outcome(cfg, group, train_key(cfg, item.profile, pilot, device=device, progress=False)[1])
         if not outcome["met"]:
             reached = "diverged" if outcome["diverged"] else f"reached {outcome['test_acc']:.1%} test accuracy"
             raise PilotError(f"{item.name} is not trained: its pilot, the {outcome['name']} ({first.name}), "
