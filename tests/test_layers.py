@@ -55,14 +55,44 @@ def test_imports_never_go_up(relative):
                 "may be read)")
 
 
+def verdict_modules(verdicts) -> set:
+    """Return ``verdicts.py`` and the files of its own chapter it imports, transitively, other than the paper and
+    the readings: the modules that judge rows (P1's ``lemmas.py``)."""
+    found, todo = {verdicts}, [verdicts]
+    while todo:
+        for target in imported_files(todo.pop()):
+            if target.parent == verdicts.parent and target.name not in ("paper.py", "readings.py") and target not in found:
+                found.add(target)
+                todo.append(target)
+    return found
+
+
 def test_verdicts_read_only_the_paper_and_the_readings():
-    """Claim edits can never make a result stale: the verdicts import nothing that computes."""
+    """Claim edits can never make a result stale: the verdicts, and the sibling modules they split into, import
+    nothing that computes."""
     allowed = {"ledger.py", "stats.py"}
-    for path in sorted(PACKAGE.glob("experiments/*/verdicts.py")):
-        for target in imported_files(path):
-            name = target.relative_to(PACKAGE).as_posix()
-            assert name in allowed or target.parent == path.parent and target.name in ("paper.py", "readings.py"), (
-                f"{path.relative_to(PACKAGE)} imports {name}")
+    for verdicts in sorted(PACKAGE.glob("experiments/*/verdicts.py")):
+        judging = verdict_modules(verdicts)
+        for path in sorted(judging):
+            assert path.name not in ("config.py", "measure.py", "tables.py", "controls.py", "__init__.py"), (
+                f"{verdicts.relative_to(PACKAGE)} imports {path.name}")
+            for target in imported_files(path):
+                name = target.relative_to(PACKAGE).as_posix()
+                assert name in allowed or target.parent == path.parent and (
+                    target.name in ("paper.py", "readings.py") or target in judging), (
+                    f"{path.relative_to(PACKAGE)} imports {name}")
+
+
+def test_the_verdict_rule_catches_a_computing_import(tmp_path, monkeypatch):
+    """The rule above fails a verdict module that reads a compute file (its negative control)."""
+    import resnet_lab.sources as sources
+    chapter = tmp_path / "resnet_lab" / "experiments" / "px"
+    chapter.mkdir(parents=True)
+    (chapter / "verdicts.py").write_text("from .lemmas import row\n")
+    (chapter / "lemmas.py").write_text("from .measure import run\n")
+    (chapter / "measure.py").write_text("")
+    monkeypatch.setattr(sources, "PACKAGE", tmp_path / "resnet_lab")
+    assert {p.name for p in verdict_modules(chapter / "verdicts.py")} == {"verdicts.py", "lemmas.py", "measure.py"}
 
 
 MAX_LINES = 400  # issue 38: a module a newcomer reads in one sitting; past it, split by job

@@ -18,7 +18,7 @@ from .readings import (BN_PAIR, FIG2, accuracies, lemma1_outcomes, lemma2_share,
                        trained_units, true_kappas, unit_frame)
 
 
-def conditioning(result: dict, profile: str) -> Claim:
+def conditioning_row(result: dict, profile: str) -> Claim:
     """P1.1, Lemma 1: share of trained units with κ_R < κ_B (zero-padded κ where computed), judged on the units whose
     plain branch is not nearly singular; a κ_B the solver only bounds is decided both ways (``lemma1_outcomes``)."""
     spec = CLAIMS["P1.1"]
@@ -89,7 +89,7 @@ def conditioning(result: dict, profile: str) -> Claim:
     return spec.row(value, verdict, reason, profile=profile, gate_measured=gate, band=exact(share))
 
 
-def lemma2(result: dict, profile: str) -> Claim:
+def lemma2_row(result: dict, profile: str) -> Claim:
     """P1.2, Lemma 2: share of (unit, image) worst-case gains outside [1/κ_R, κ_R], paper's κ_R."""
     spec = CLAIMS["P1.2"]
     trained = trained_units(result)
@@ -130,7 +130,7 @@ def lemma2(result: dict, profile: str) -> Claim:
     return spec.row(value, verdict, reason, profile=profile, gate_measured=accuracies(result, BN_PAIR), band=band)
 
 
-def bn(result: dict, profile: str) -> Claim:
+def bn_row(result: dict, profile: str) -> Claim:
     """P1.3, Lemma 3: share of (BN layer, image) gains ≤ 1, in eval and in train mode."""
     spec = CLAIMS["P1.3"]
     bn = result.get("bn_layers", [])
@@ -149,7 +149,7 @@ def bn(result: dict, profile: str) -> Claim:
                     band=band)
 
 
-def lemma1_bound(result: dict, profile: str) -> Claim:
+def lemma1_bound_row(result: dict, profile: str) -> Claim:
     """P1.8, Lemma 1 eq. (1): the exact σ_min of each unit's linear part against the bound m₁m₂ + 1."""
     spec = CLAIMS["P1.8"]
     units = unit_frame(result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...ledger import Claim, combine, judge, profile_of, tally
 from ...stats import Estimate, sign
-from . import lemmas
+from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
                        curve_estimate, curve_steps, feature_dim, fig5_halves, fig5_verdict, final_accuracy, gap_estimate,
@@ -237,5 +237,5 @@ def _claim_stages(result: dict, profile: str) -> Claim:
 def claims(result: dict) -> list[Claim]:
     """Return the P1 ledger rows, every verdict computed from ``result``; the profile comes from its provenance."""
     profile = profile_of(result)
-    return [f(result, profile) for f in (lemmas.conditioning, lemmas.lemma2, lemmas.bn, _claim_fig2, _claim_depth,
-                                         _claim_other_tasks, _claim_stages, lemmas.lemma1_bound)]
+    return [f(result, profile) for f in (conditioning_row, lemma2_row, bn_row, _claim_fig2, _claim_depth,
+                                         _claim_other_tasks, _claim_stages, lemma1_bound_row)]
