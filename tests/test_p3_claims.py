@@ -111,6 +111,26 @@ def test_gate_is_the_profiles() -> None:
     assert "states no accuracy" in row.gate["why"] and "93.4" not in row.gate["why"]
 
 
+def test_notebook_shows_the_profiles_gate() -> None:
+    """The notebook's network table showed ResNet-20's bar (85%) at every profile, standard's 93% included."""
+    cells = json.loads((REPO_ROOT / "notebooks" / "p3_linearization.ipynb").read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "p3.GATE" not in code and "p3.gate_for(profile).required" in code
+    assert p3.gate_for("standard").required == 0.93
+
+
+def test_findings_name_one_top_k_stage_in_the_singular() -> None:
+    """The sentence on top-k-only stages compared 1-based stage numbers with the 0-based last stage: with stages 1–2
+    top-k only (ResNet-20 at ``small``) it was never written, and with stage 1 alone (ResNet-56) it read 'Stages 1
+    get'."""
+    r = _holds()
+    r["fig1"]["unit_0"]["dense"] = False
+    text = p3.findings_spectra(r, p3.claims(r))
+    assert "Stage 1 gets only its top singular values" in text and "Stages 1 get" not in text
+    r["fig1"]["unit_1"]["dense"] = False
+    assert "Stages 1, 2 get only their top singular values" in p3.findings_spectra(r, p3.claims(r))
+
+
 def test_p33_partly_with_one_trend_and_inconclusive_with_few_units() -> None:
     r = _holds()
     for u in r["fig2"]:

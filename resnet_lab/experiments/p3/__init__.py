@@ -18,13 +18,13 @@ from .. import Chapter, DryRunCaps
 from .config import EXPERIMENT, PROFILES
 from .controls import control_result, synthetic_results
 from .measure import compute_item, items, run
-from .paper import CLAIMS, GATE
+from .paper import CLAIMS, GATE, gate_for
 from .tables import (findings_activity, findings_alignment, findings_fig5, findings_jacobian_test, findings_propagation,
                      findings_spectra, spectra)
 from .verdicts import claims
 
-__all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "GATE", "PROFILES", "claims", "control_result", "run", "spectra",
-           "synthetic_results"]
+__all__ = ["CHAPTER", "CLAIMS", "EXPERIMENT", "GATE", "PROFILES", "claims", "control_result", "gate_for", "run",
+           "spectra", "synthetic_results"]
 
 CHAPTER = Chapter("p3", "p3_linearization", PROFILES, run, ledger="P3", claims=claims, control=control_result,
                   fixtures=synthetic_results, networks=lambda cfg: (cfg.zoo,) if cfg.zoo else (),

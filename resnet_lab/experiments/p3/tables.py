@@ -80,10 +80,11 @@ def findings_spectra(result: dict, rows: list[Claim]) -> str:
     if big:
         text += (f" The stage Jacobians' largest singular value is {', '.join(big)} their interior unit's "
                  f"(stages 1–{len(big)}; the criterion asks ≥ {t['stage_big']:.0f}×).")
-    sparse = [s + 1 for s in range(len(result["layout"])) if s not in dense]
+    sparse = [s for s in range(len(result["layout"])) if s not in dense]  # 0-based, as ``last``
     if sparse and last not in sparse:
-        text += (f" Stages {', '.join(map(str, sparse))} get only their top singular values at this profile, so "
-                 f"their plateau is not measured.")
+        which = (f"Stage {sparse[0] + 1} gets", "its") if len(sparse) == 1 else (
+            f"Stages {', '.join(str(s + 1) for s in sparse)} get", "their")
+        text += f" {which[0]} only {which[1]} top singular values at this profile, so {which[1]} plateau is not measured."
     return text + f" So {_verdict(rows, 'P3.2')}."
 
 
