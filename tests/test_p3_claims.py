@@ -100,23 +100,23 @@ def test_p32_rank_check_exempts_the_last_stage() -> None:
 
 
 def test_gate_is_the_profiles() -> None:
-    """small keeps the ResNet-20 bar (85%); standard and paper get He et al.'s ResNet-56 (93%), in the row's text."""
+    """small keeps the ResNet-20 bar (85%); standard and paper get He et al.'s ResNet-56/110 less a point (92%), in the row's text."""
     r = _holds()
     r["test_accuracy"] = 0.9
     r["provenance"] = {"profile": "small"}
     assert _verdicts(r)["P3.2"] == "holds"
     r["provenance"] = {"profile": "standard"}
     row = next(c for c in p3.claims(r) if c.id == "P3.2")
-    assert row.verdict == "inconclusive" and row.gate["required"] == 0.93 and "93.0%" in row.criterion
+    assert row.verdict == "inconclusive" and row.gate["required"] == 0.92 and "92.0%" in row.criterion
     assert "states no accuracy" in row.gate["why"] and "93.4" not in row.gate["why"]
 
 
 def test_notebook_shows_the_profiles_gate() -> None:
-    """The notebook's network table showed ResNet-20's bar (85%) at every profile, standard's 93% included."""
+    """The notebook's network table showed ResNet-20's bar (85%) at every profile, standard's included."""
     cells = json.loads((REPO_ROOT / "notebooks" / "p3_linearization.ipynb").read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert "p3.GATE" not in code and "p3.gate_for(profile).required" in code
-    assert p3.gate_for("standard").required == 0.93
+    assert p3.gate_for("standard").required == 0.92
 
 
 def test_findings_name_one_top_k_stage_in_the_singular() -> None:

@@ -20,7 +20,8 @@ MIN_EFFECT = 1.0  # degrees: a gap difference smaller than this is too small to 
 
 CLAIMS = declare(
     ClaimSpec("P1.1", "§3.2: a residual unit is better conditioned than its plain twin, κ_R − κ_B < 0 ('the ResNet "
-              "network has a smaller condition numbers than the normal network'), κ_R from Remark 1",
+              "network has a smaller condition numbers than the normal network'), judged on the true κ of the unit's linear "
+              "part (Remark 1's formula is printed beside)",
               "§3.2, first two paragraphs (κ_B, κ_R − κ_B < 0); Remark 1, eq. (2), §3.1 (κ_R)",
               "κ_R < κ_B of the true (zero-padded) linear part (dense SVD, or matrix-free with each σ certified by "
               "its residual; circular-padded κ where neither ran) in the trained non-transition units of ResNet-18 ± "

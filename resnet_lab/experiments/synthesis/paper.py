@@ -26,8 +26,8 @@ MEASURES = {
 
 _WITHIN = ("ρ_w, the Spearman ρ between each unit's {a} and {b}, each a mean over the same images, taken within each "
            "network over its units that are not transitions (networks with at least 3 such units) and averaged with "
-           "weights n_k − 1; tested against its null from {{perms}} draws that permute the units within each network "
-           "(units of a network exchangeable, whatever the networks' levels); holds: P(null ≥ ρ_w) < {{alpha:.0%}} "
+           "weights n_k − 1; tested against its null from {{perms}} draws that permute the units within each (network, stage) "
+           "(units of one stage of a network exchangeable, whatever the networks' and the stages' levels); holds: P(null ≥ ρ_w) < {{alpha:.0%}} "
            "and ρ_w ≥ {{rho_min}}; partly: P(null ≥ ρ_w) < {{alpha:.0%}} only; fails: P(null ≤ ρ_w) < {{alpha:.0%}}; "
            "inconclusive: neither, or fewer than {{min_units}} units. Each unit's values are means over the result's stored test images (the row says how many). Reported beside, not judged: the ρ pooled across "
            "networks (band from a bootstrap over networks, then units, then images), which levels differing between "
@@ -56,8 +56,9 @@ CLAIMS = declare(
               "part (P1) have a wider spread of their actual Jacobian's nonzero singular values (P3)",
               "P1 Lemma 1, eq. 2; P3 §2",
               _WITHIN.format(a="log10 κ_R (P1's exact κ_R of the linear part at the unit's own input resolution: BN "
-                               "folded, ReLUs as identity; circular padding, where issue 43 asked for the zero padding the networks use: a "
-                               "deviation, the zero-padded κ_R is not stored)",
+                               "folded, ReLUs as identity; circular padding, where issue 43 asked for the zero "
+                               "padding the networks use: a deviation: the zero-padded κ_R needs a matrix-free solve "
+                               "per unit, which P1 runs for its own ResNet-18 pair only)",
                              b="log10 σ_90%/σ_10% of its Jacobian's nonzero singular values (Lanczos quadrature)"),
               {"rho_min": 0.3, "min_units": 10, "perms": 2000, "alpha": 0.05}, gate=NET_GATE),
     ClaimSpec("S.4", "The measures rank the networks alike: ordered by each paper's network-level measure, the "

@@ -55,7 +55,7 @@ def _within(test: dict | None, subject: str, obj: str) -> str:
         return f"Whether {subject} follows {obj} within a network cannot be read (too few units, or a measure constant)"
     verb = "rises" if test["rho"] > 0 else "falls"
     return (f"Within each network, {subject} {verb} with {obj} (ρ_w = {test['rho']:.2f} over {test['units']} units of "
-            f"{len(test['networks'])} networks; permuting the units within each network gives a ρ_w as far out on its "
+            f"{len(test['networks'])} networks; permuting the units within each stage of each network gives a ρ_w as far out on its "
             f"side with probability {min(test['p_up'], test['p_down']):.2g})")
 
 
