@@ -88,14 +88,14 @@ PROFILES = {
                       train=TrainConfig(epochs=1, batch_size=16, lr=0.05, schedule="constant", max_steps_per_epoch=2)),
     # Converged networks on a 2-core CPU: width 16 (the paper's 64 ÷ 4), every training and test image of each
     # CIFAR-10 task, 30 epochs at batch 128, one-cycle to lr 0.1 (Nesterov, label smoothing 0.1; the paper's
-    # "50 epochs" would not fit). ResNet-50 (Fig. 3, Fig. 5) trains the same recipe, the paper's equal schedule; ResNet-101
-    # joins deep_models when its CPU unit lands (README's table of units), each a one-thread unit of hours.
+    # "50 epochs" would not fit). ResNet-50 and ResNet-101 (Fig. 3, Fig. 5) train the same recipe, the paper's equal
+    # schedule, each a one-thread unit of hours (README's table of units).
     # Zero-padded κ (P1.1 reads it before the circular one): dense for stage 4 (2,048 inputs), matrix-free for stages
     # 1–3 (up to 16,384). Measured on this 2-core VM at one thread (benchmarks/zero_padded_kappa.py, small's trained
     # ResNet-18): 25 / 14 / 8 CPU-s per stage-1 / 2 / 3 unit, ~5 CPU-min for the 16 such units of the Fig. 2 nets
     # and the initial weights.
     "small": P1Config(width=16, matrix_free_max_dim=16384, pair=cifar(("cat", "dog"), None, None), other_pair=cifar(("deer", "horse"), None, None),
-                      triple=cifar(("airplane", "frog", "truck"), None, None), deep_models=("resnet34", "resnet50"),
+                      triple=cifar(("airplane", "frog", "truck"), None, None), deep_models=DEEP,
                       mpa_per_class=200, probe_images=128,
                       train=_SMALL_TRAIN, pair_train=replace(_SMALL_TRAIN, epochs=_PAIR_EPOCHS)),
     # One GPU: width 64, every image of each task. Gate evidence (each gated net must reach 85%): every recipe is one
