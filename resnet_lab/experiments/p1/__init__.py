@@ -29,6 +29,9 @@ CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claim
                                            "probe_images": 8,
                                            # base channels: at 64, P1's per-unit κ (batched SVDs over every
                                            # frequency) alone takes minutes per network on a CPU
-                                           "width": 8}),
+                                           "width": 8},
+                                     # no pilot: capped nets cannot reach a gate, and the dry run checks every
+                                     # deep net's code path (tests/test_p1_pilots.py checks the pilot's)
+                                     shorten={"deep_pilot": 0}),
                   compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item,
                   title="Understanding ResNet from a discrete dynamical system perspective", cite="p1_dynamical")

@@ -15,7 +15,7 @@ from ...models import build_model, residual_units
 from ...train import default_device
 from .config import BN_PAIR, CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, P1Config, planned_runs
 from .measure import accuracy, load_test_images, measure
-from .paper import CLAIMS
+from .paper import CLAIMS, TRAINED
 
 
 def _anti_identity(model: nn.Module, low: float = 0.5, high: float = 0.98) -> nn.Module:
@@ -178,7 +178,9 @@ def _variant(kind: str) -> dict:
     under the pair, its band straddling P1.6 (b)'s bar; ``one_shallow``: ResNet-34 clusters better than ResNet-50/101,
     ResNet-18 worse (the paper names both); ``deep_under_bar``: ResNet-50 under the accuracy gate, on the shallow
     nets' schedule (P1.5's gate unmet); ``deep_diverged``: a seed of ResNet-50 diverged (its pairs
-    undecided); ``shallow_under_bar``: ResNet-34 under the gate (P1.5 inconclusive)."""
+    undecided); ``shallow_under_bar``: ResNet-34 under the gate (P1.5 inconclusive); ``pilot_missed``: ResNet-50, the
+    deep nets' pilot, under the gate, so ResNet-101 was not trained (its pairs undecided, named with the pilot's
+    accuracy)."""
     result = _synthetic("hold")
     rows = result["units"]["resnet18"]["trained"]  # the fixture's two nets share these rows
     if kind == "singular":
@@ -202,6 +204,14 @@ def _variant(kind: str) -> dict:
         net = "resnet50" if kind == "deep_under_bar" else "resnet34"
         for tag in (t for t in result["runs"] if t.split("-seed")[0] == net):
             result["runs"][tag]["history"][-1]["test_acc"] = 0.8
+    elif kind == "pilot_missed":
+        for tag in [t for t in result["runs"] if t.split("-seed")[0] in ("resnet50", "resnet101")]:
+            if tag.startswith("resnet50"):
+                result["runs"][tag]["history"][-1]["test_acc"] = 0.8
+            else:   # held back: neither trained nor measured
+                result["runs"].pop(tag), result["angles"].pop(tag)
+        result["pilots"] = {"resnet50": {"name": "resnet50", "test_acc": 0.8, "diverged": False,
+                                         "gate": TRAINED.required, "met": False, "holds_back": ["resnet101"]}}
     elif kind == "deep_diverged":
         result["runs"]["resnet50-seed1"].update(diverged=True, history=[{"epoch": 3, "test_acc": 0.5}])
         result["angles"].pop("resnet50-seed1")  # a diverged net is not measured
@@ -241,6 +251,7 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "deep_under_bar": (_variant("deep_under_bar"), {"P1.5": "inconclusive"}),  # both nets of a pair are gated
         "deep_diverged": (_variant("deep_diverged"), {"P1.5": "partly"}),  # ResNet-101's pairs hold, ResNet-50's open
         "shallow_under_bar": (_variant("shallow_under_bar"), {"P1.5": "inconclusive"}),  # gate unmet
+        "pilot_missed": (_variant("pilot_missed"), {"P1.5": "inconclusive", "P1.7": "holds"}),  # ResNet-101 named
         "steps": (_variant("steps"), {"P1.7": "fails"}),
         "intra": (_variant("intra"), {"P1.4": "partly"}),
     }

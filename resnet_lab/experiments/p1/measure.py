@@ -1,7 +1,8 @@
 """Train (or reload) P1's networks and measure them: unit κ (Lemma 1), perturbation gains (Lemmas 2–3), MPAs.
 
 Up to eight training runs (``config.planned_runs``), each recording the MPA at every stage input and at the end
-per epoch. After training, from the final weights: every unit's κ by the paper's formula, for the circular-padded
+per epoch; a piloted group's pilot first (``cfg.deep_pilot``: the rest trains only once the pilot met its gate).
+After training, from the final weights: every unit's κ by the paper's formula, for the circular-padded
 operator (FFT) and, where the unit is small enough, for the true zero-padded operator (dense, or matrix-free with a
 certificate); Lemma 2 gains along random and worst-case directions (the unit Jacobian's extreme singular vectors);
 Lemma 3 gains of every BN layer in eval and train mode; and the class MPAs with a bootstrap over test images. The three Fig. 2 nets start from the
@@ -16,8 +17,10 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
+from ...artifacts import artifact_root, load_json
 from ...cache import cached
 from ...data import DataSpec, load_dataset
+from ...locks import Busy
 from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
 from ...metrics.batchnorm import bn_inputs, bn_layers, train_mode_bn
 from ...metrics.conditioning import preactivation, relative_perturbation_gain, unit_condition, worst_case_gains
@@ -26,7 +29,7 @@ from ...models import build_model, residual_units
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
-from .config import DEEP, EXPERIMENT, FIG2, PROFILES, P1Config, planned_runs, train_config
+from .config import DEEP, EXPERIMENT, FIG2, PILOT_GATE, PROFILES, P1Config, planned_runs, train_config
 
 
 def load_test_images(data: DataSpec, per_class: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,22 +166,84 @@ def train_run(cfg: P1Config, profile: str, tag: str, images: dict, force: bool =
                         device=device, callbacks=[mpa_callback(x, y)], progress=progress)
 
 
+# ------------------------------------------------------------------------- the pilot of the deep nets
+def pilot(cfg: P1Config) -> str | None:
+    """Return the run that pilots ``cfg.deep_pilot`` (its first net), None where the profile trains no such group."""
+    return cfg.deep_pilot[0] if cfg.deep_pilot and cfg.deep_pilot[0] in planned_runs(cfg) else None
+
+
+def held_by_pilot(cfg: P1Config, tag: str) -> bool:
+    """Return whether run ``tag`` trains only once the pilot met its gate (the rest of ``cfg.deep_pilot``)."""
+    return pilot(cfg) is not None and tag in cfg.deep_pilot[1:]
+
+
+def training_order(cfg: P1Config) -> list[str]:
+    """Return every run the profile trains, the pilot first: the rest of its group waits for its gate."""
+    first = [pilot(cfg)] if pilot(cfg) else []
+    return first + [tag for tag in planned_runs(cfg) if tag not in first]
+
+
+def pilot_outcome(cfg: P1Config, record: dict) -> dict:
+    """Return what the pilot reached against its gate, from its training record: the last epoch's test accuracy (the
+    one the rows gate on), and whether it met the gate (not diverged, ≥ the gate); ``holds_back``: the rest."""
+    accs = [h["test_acc"] for h in record["history"] if h.get("test_acc") is not None]
+    acc = float(accs[-1]) if accs else math.nan
+    return {"name": pilot(cfg), "test_acc": acc, "diverged": record["diverged"], "gate": PILOT_GATE,
+            "met": bool(not record["diverged"] and acc >= PILOT_GATE),
+            "holds_back": [t for t in planned_runs(cfg) if held_by_pilot(cfg, t)]}
+
+
+class PilotError(Busy):
+    """A run of a piloted group was asked for before its pilot met its gate.
+
+    A ``Busy`` to the dispatcher: its job ends at once, without training, and is submitted again by a later
+    ``run all`` (a run whose pilot missed is not listed by :func:`items` then, so it is never submitted again).
+    """
+
+
+def _item(cfg: P1Config, profile: str, tag: str):
+    name_, options, data = planned_runs(cfg)[tag]
+    return network_item(EXPERIMENT, profile, EXPERIMENT, name_, options, data, train_config(cfg, tag), tag, (tag,))
+
+
+def trained_pilot(cfg: P1Config, profile: str) -> dict | None:
+    """Return the pilot's outcome (``pilot_outcome``) read from its training record alone, without loading its
+    weights; None while the pilot is not trained (or the profile has none)."""
+    if pilot(cfg) is None or not (first := _item(cfg, profile, pilot(cfg))).done():
+        return None
+    return pilot_outcome(cfg, load_json(artifact_root() / f"{first.name}.json"))
+
+
 def items(profile: str) -> list:
-    """Return every run of ``profile`` as a work item."""
+    """Return every run of ``profile`` as a work item, the pilot first; of a group whose pilot missed, the pilot only."""
     cfg = select(PROFILES, profile)
-    return [network_item(EXPERIMENT, profile, EXPERIMENT, name_, options, data, train_config(cfg, tag), tag, (tag,))
-            for tag, (name_, options, data) in planned_runs(cfg).items()]
+    outcome = trained_pilot(cfg, profile)
+    missed = outcome is not None and not outcome["met"]
+    return [_item(cfg, profile, tag) for tag in training_order(cfg) if not (missed and held_by_pilot(cfg, tag))]
 
 
 def compute_item(item, device=None, progress: bool = True) -> None:
-    """Train one run of :func:`items` by the call ``run`` makes (its MPA callback included)."""
-    train_run(select(PROFILES, item.profile), item.profile, item.args[0], {}, device=default_device(device),
-              progress=progress)
+    """Train one run of :func:`items` by the call ``run`` makes (its MPA callback included); a run of the piloted
+    group only once its pilot is trained and met its gate (else ``PilotError``, naming the pilot and what it reached)."""
+    cfg, tag = select(PROFILES, item.profile), item.args[0]
+    if held_by_pilot(cfg, tag):
+        first, outcome = _item(cfg, item.profile, pilot(cfg)), trained_pilot(cfg, item.profile)
+        if outcome is None:
+            raise PilotError(f"{item.name} waits for its pilot, {pilot(cfg)} ({first.name}): train that item first; "
+                             "the rest of its group trains only if it meets its gate")
+        if not outcome["met"]:
+            reached = "diverged" if outcome["diverged"] else f"reached {outcome['test_acc']:.1%} test accuracy"
+            raise PilotError(f"{item.name} is not trained: its pilot, {outcome['name']} ({first.name}), {reached}, "
+                             f"under its {outcome['gate']:.0%} gate")
+    train_run(cfg, item.profile, tag, {}, device=default_device(device), progress=progress)
 
 
 def run(profile: str = "smoke", force: bool = False, device=None, progress: bool = True,
         config: P1Config | None = None, remeasure: bool = False) -> dict:
-    """Train (or reload) every run of ``profile`` and measure it; cached as ``p1/<profile>``.
+    """Train (or reload) every run of ``profile``, the pilot first, and measure it; cached as ``p1/<profile>``.
+
+    A piloted group whose pilot misses its gate is not trained further: ``pilots`` records the pilot's outcome
+    (``pilot_outcome``), and the rows reading a net held back say why it is missing.
 
     ``remeasure`` recomputes the measurements from the stored weights without retraining; ``force``
     retrains too. ``config`` replaces the profile's (e.g. ``replace(PROFILES["standard"], pair=DataSpec(
@@ -189,20 +254,27 @@ def run(profile: str = "smoke", force: bool = False, device=None, progress: bool
     device = default_device(device)
 
     def compute() -> dict:
-        runs, models, images = {}, {}, {}
-        for tag, (name_, options, data) in planned_runs(cfg).items():
+        runs, models, images, pilots = {}, {}, {}, {}
+        for tag in training_order(cfg):
+            if held_by_pilot(cfg, tag) and not pilots[pilot(cfg)]["met"]:
+                continue   # held back by its pilot: absent from runs, named by the rows through ``pilots``
+            name_, options, data = planned_runs(cfg)[tag]
             model, record = train_run(cfg, profile, tag, images, force, device, progress)
+            if tag == pilot(cfg):
+                pilots[tag] = pilot_outcome(cfg, record)
             runs[tag] = {"model": name_, "options": options, "classes": list(data.classes),
                          "parameters": sum(p.numel() for p in model.parameters()), "history": record["history"],
                          "diverged": record["diverged"], "train_wall_time_s": record["wall_time_s"],
                          "device": record["provenance"]["device"], "data_source": record["provenance"]["data_source"]}
             if not record["diverged"]:  # a diverged net has no finite operator to condition
                 models[tag] = model.float()
+        runs = {tag: runs[tag] for tag in planned_runs(cfg) if tag in runs}   # the result in planned order
+        models = {tag: models[tag] for tag in runs if tag in models}
         probe, _ = load_test_images(cfg.pair, -(-cfg.probe_images // len(cfg.pair.classes)), device)
         name_, options, _ = planned_runs(cfg)["resnet18"]
         torch.manual_seed(cfg.train.seed)  # the same initial weights train_cached started from
         initial = build_model(name_, **options).to(device).eval()
         return {"config": asdict(cfg), "runs": runs, **measure(cfg, runs, models, initial, images, probe),
-                "data_source": runs["resnet18"]["data_source"]}
+                "data_source": runs["resnet18"]["data_source"], "pilots": pilots}
 
     return cached(EXPERIMENT, profile, compute, force or remeasure, name=name)

@@ -72,9 +72,10 @@ CLAIMS = declare(
               "before its schedule's end leaves its pairs undecided (named). "
               "Holds: every pair as the paper says; partly: some pair; fails: none, one decided against; "
               "inconclusive otherwise; not run: neither ResNet-50 nor ResNet-101 measured (one of them missing: judged "
-              "on the other, named). The end gap (inter − intra) is printed as context. The angles are taken in "
-              "feature spaces of different dimension (the row names them): an angle need not mean the same "
-              "clustering in both. Not judged: the same sentence's 'classification stability', which the paper reads "
+              "on the other, named; one not trained because its pilot missed the gate, named with the pilot's "
+              "accuracy, leaves each of its pairs undecided). The end gap (inter − intra) is printed as context. The "
+              "angles are taken in feature spaces of different dimension (the row names them): an angle need not "
+              "mean the same clustering in both. Not judged: the same sentence's 'classification stability', which the paper reads "
               "off how steadily Fig. 3's curves run over the epochs and gives no measure; nor the sentence before it, "
               "that with more layers the 'stability and accuracy' are not necessarily better, which only deeper nets "
               "always doing better could refute (the accuracies are printed as context)",
@@ -108,7 +109,8 @@ CLAIMS = declare(
               "decided against (the row names which), as the paper says when all are; holds: both halves in every net "
               "and seed judged; partly: one half; fails: neither half, one decided against; inconclusive: inside the "
               "band. Each net is judged only if it meets the gate (a net under it is shown and named; the gate is "
-              "unmet when none meets it). The closing clause on classification is read by the accuracy gate and "
+              "unmet when none meets it; a net not trained because its pilot missed the gate is named with the pilot's "
+              "accuracy). The closing clause on classification is read by the accuracy gate and "
               "P1.6, not here",
               {"min_effect": MIN_EFFECT}, gate=TRAINED),
     ClaimSpec("P1.8", "Lemma 1, eq. (1): ‖(W₁W₂ + I)ᵀx‖ ≥ (m₁m₂ + 1)‖x‖ for every x, i.e. σ_min(W₁W₂ + I) ≥ "

@@ -21,7 +21,7 @@ from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
 
 __all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_schedule", "between_nets",
            "curve_changes", "curve_estimate", "curve_steps", "feature_dim", "fig5_halves", "final_accuracy",
-           "gap_difference", "gap_estimate", "lemma1_outcomes", "lemma2_share", "lemma2_units", "missing_runs", "n_test",
+           "gap_difference", "gap_estimate", "held_back", "lemma1_outcomes", "lemma2_share", "lemma2_units", "missing_runs", "n_test",
            "plain_branch_smin", "pm", "run_data", "schedule", "seed_tags", "task_accuracy", "task_contrast",
            "task_label", "trained_epochs", "trained_units", "true_kappas", "unfinished", "unit_frame", "wilson"]
 
@@ -77,14 +77,29 @@ def feature_dim(result: dict, tag: str, level: str = "end") -> int | None:
     return None if a is None or a.get("dim") is None else int(a["dim"])
 
 
+def held_back(result: dict, tag: str) -> str:
+    """Return why net ``tag`` was not trained because its pilot missed its gate ("not trained: its pilot resnet50
+    reached 80.0% test accuracy, under its 85% gate"), from the result's ``pilots`` record; "" if no pilot held it."""
+    p = next((p for p in (result.get("pilots") or {}).values() if tag in p["holds_back"] and not p["met"]), None)
+    if p is None:
+        return ""
+    acc = p["test_acc"]
+    reached = ("diverged" if p["diverged"] else "measured no test accuracy" if acc != acc
+               else f"reached {acc:.1%} test accuracy")
+    return f"not trained: its pilot {p['name']} {reached}, under its {p['gate']:.0%} gate"
+
+
 def missing_runs(result: dict, tags) -> str:
-    """Return which of ``tags`` the result holds no run of, and why ("not in this profile's deep_models" where the
-    result's config leaves them out, else "planned but not run"); "" when every one ran."""
+    """Return which of ``tags`` the result holds no run of, and why ("not trained: its pilot …" where a pilot that
+    missed its gate held it back, ``held_back``; "not in this profile's deep_models" where the result's config leaves
+    them out, else "planned but not run"); "" when every one ran."""
     planned = result.get("config", {}).get("deep_models", ())
     missing = [t for t in tags if t not in result["runs"]]
-    return "; ".join(f"{', '.join(ts)} {why}" for why, ts in (
+    held = [f"{t} {held_back(result, t)}" for t in missing if held_back(result, t)]
+    missing = [t for t in missing if not held_back(result, t)]
+    return "; ".join(held + [f"{', '.join(ts)} {why}" for why, ts in (
         ("not in this profile's deep_models", [t for t in missing if t not in planned]),
-        ("planned but not run", [t for t in missing if t in planned])) if ts)
+        ("planned but not run", [t for t in missing if t in planned])) if ts])
 
 
 def run_data(result: dict, tag: str) -> dict | None:

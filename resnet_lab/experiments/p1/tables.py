@@ -6,8 +6,8 @@ import statistics
 from ...stats import K_SE, Estimate
 from .config import BN_PAIR, DEEP, PROFILES, train_config
 from .paper import CLAIMS, TRAINED
-from .readings import (FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, lemma2_units, plain_branch_smin,
-                       trained_units)
+from .readings import (FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, held_back, lemma2_units,
+                       plain_branch_smin, trained_units)
 
 
 def mpa_frame(result: dict, level: str = "end"):
@@ -234,10 +234,12 @@ def findings_other_tasks(result: dict, rows) -> str:
 
 
 def findings_stages(result: dict, rows) -> str:
-    """P1.7's findings: the intra- and inter-class MPA at each stage input and at the end, per deep net run."""
+    """P1.7's findings: the intra- and inter-class MPA at each stage input and at the end, per deep net run, and
+    the deep nets their pilot held back."""
+    held = "".join(f" {t} was {held_back(result, t)}." for t in DEEP if t not in result["runs"] and held_back(result, t))
     return (f"**What we found** (`{_profile(result)}`). Intra- and inter-class MPA at the four stage inputs and "
             "the end, and their changes: "
-            f"{_row(rows, 'P1.7').value}. So {_verdict(rows, 'P1.7')}.")
+            f"{_row(rows, 'P1.7').value}.{held} So {_verdict(rows, 'P1.7')}.")
 
 
 def findings_conditioning(result: dict, rows) -> str:

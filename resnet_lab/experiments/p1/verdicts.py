@@ -14,7 +14,7 @@ from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
                        curve_estimate, curve_steps, feature_dim, fig5_halves, fig5_verdict, final_accuracy, gap_estimate,
-                       missing_runs, pm, seed_tags, task_contrast, task_label, trained_epochs, unfinished)
+                       held_back, missing_runs, pm, seed_tags, task_contrast, task_label, trained_epochs, unfinished)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
 DEEP_PAIRS = (("resnet18", "resnet34"), ("resnet50", "resnet101"))  # Fig. 3's sentence: each of these against those
@@ -89,7 +89,8 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
 def _claim_depth(result: dict, profile: str) -> Claim:
     """P1.5, Fig. 3: each of ResNet-18 and ResNet-34 against each deep net run, on the end intra-class MPA (§4.1's
     clustering effect: smaller is better), pairs at one schedule only, a deep net run to its schedule's end
-    (``unfinished``), both nets of a pair gated; ``tally``ed over the pairs."""
+    (``unfinished``), both nets of a pair gated, a deep net its pilot held back (``held_back``) undecided in each of
+    its pairs; ``tally``ed over the pairs."""
     spec = CLAIMS["P1.5"]
     shallow, deeper = DEEP_PAIRS
     deep = [t for t in deeper if t in result["runs"]]
@@ -114,6 +115,9 @@ def _claim_depth(result: dict, profile: str) -> Claim:
         else:
             band[name] = d
             pairs[a, b] = f"{name} = {d.format('.2f')}° {word[signs[a, b]]}"
+    held = [t for t in deeper if t not in result["runs"] and held_back(result, t)]
+    for a, b in ((a, b) for a in shallow for b in held):  # a net its pilot held back leaves its pairs undecided
+        signs[a, b], pairs[a, b] = None, f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
     value = "; ".join([*(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
                          + ("no end angles" if intra[t] is None else f"end intra {intra[t].value:.2f}°")
                          + ("" if (g := gap_estimate(result, t)) is None else f", gap (context) {g.value:.2f}°")
@@ -124,7 +128,7 @@ def _claim_depth(result: dict, profile: str) -> Claim:
            or ["each of ResNet-18/34 clusters better than each deep net run"])
     if verdict == "inconclusive" and single:
         why.insert(0, "one seed per net: the seed-to-seed spread of the angles is unknown")
-    if missing := missing_runs(result, shallow + deeper):
+    if missing := missing_runs(result, [t for t in shallow + deeper if t not in held]):
         why.append(f"{missing}: judged on the nets run")
     if len({d for d in dims.values() if d is not None}) > 1:
         why.append("angles taken in feature spaces of different dimension (" + ", ".join(
