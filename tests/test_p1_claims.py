@@ -600,3 +600,17 @@ def test_fig5_judges_each_net_over_the_gate_and_names_one_under_it():
         result["runs"][t]["history"][-1]["test_acc"] = 0.80
     row = _verdicts(result)["P1.7"]
     assert row.verdict == "inconclusive" and not row.gate["met"] and set(row.gate["measured"]) == set(tags)
+
+
+def test_fig5_names_single_seeds_and_marks_unjudged_nets_in_the_value():
+    """P1.7 says when a judged net has one seed (its bands then cover test images only), and its value marks a net
+    under the bar "not judged" as the reason and band do."""
+    result = copy.deepcopy(FIXTURES["steps"][0])
+    result["runs"]["resnet50-seed1"]["history"][-1]["test_acc"] = 0.80
+    row = _verdicts(result)["P1.7"]
+    assert "resnet50 (not judged): intra" in row.value and "resnet50-seed1 (not judged): intra" in row.value
+    assert "single seed" not in row.reason   # every net of the fixture has two seeds
+    for extra in p1.seed_tags(result, "resnet34")[1:]:
+        del result["runs"][extra]
+    row = _verdicts(result)["P1.7"]
+    assert "single seed (resnet34): the bands are over test images only" in row.reason

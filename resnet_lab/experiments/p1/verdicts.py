@@ -222,7 +222,7 @@ def _claim_stages(result: dict, profile: str) -> Claim:
         ("a, intra decreases more obviously", "b, inter increases slowly"), hs)) for t, hs in halves.items())
     curves = {t: {c: [curve_estimate(result, t, lvl, c).value for lvl in dict.fromkeys(x for st in steps[t] for x in st)]
                   for c in ("intra", "inter")} for t in tags}
-    value = "; ".join(f"{t}: intra " + " → ".join(f"{v:.2f}" for v in curves[t]["intra"]) + "°, inter "
+    value = "; ".join(f"{lab[t]}: intra " + " → ".join(f"{v:.2f}" for v in curves[t]["intra"]) + "°, inter "
                       + " → ".join(f"{v:.2f}" for v in curves[t]["inter"]) + "° (stage-1…4 inputs, end); stage 1 → "
                       f"end Δintra {pm(c['intra'])}, Δinter {pm(c['inter'])}, −Δintra − |Δinter| "
                       f"{pm(c['intra_steeper'])}" for t, c in changes.items())
@@ -232,6 +232,8 @@ def _claim_stages(result: dict, profile: str) -> Claim:
         reason += "; not judged (a seed under our bar): " + ", ".join(
             f"{t} ({', '.join(f'{acc[s]:.1%}' for s in seeds)}; bar {spec.gate.required:.0%})"
             for t, seeds in nets.items() if seeds and seeds[0] in under)
+    if single := [t for t, seeds in nets.items() if len(seeds) == 1 and seeds[0] in judged]:
+        reason += f"; single seed ({', '.join(single)}): the bands are over test images only"
     band = {**{f"{lab[t]} {k} (stage 1 → end)": e for t, c in changes.items() for k, e in c.items()},
             **{f"{lab[t]} {k} ({a} → {b})": e for t, st in steps.items() for (a, b), c in st.items()
                for k, e in c.items() if k != "intra_steeper"}}
