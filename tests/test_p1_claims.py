@@ -614,3 +614,16 @@ def test_fig5_names_single_seeds_and_marks_unjudged_nets_in_the_value():
         del result["runs"][extra]
     row = _verdicts(result)["P1.7"]
     assert "single seed (resnet34): the bands are over test images only" in row.reason
+
+
+def test_lemma1_bound_prints_the_zero_padded_ratio_beside():
+    """P1.8 judges the circular σ_min and prints the zero-padded one (the networks' own padding) beside, unjudged."""
+    result = copy.deepcopy(FIXTURES["hold"][0])
+    before = _verdicts(result)["P1.8"]
+    for run in result["units"].values():
+        for unit in run["trained"]:
+            unit["zero_smin_R"] = 0.5 * unit["paper_smin_R"]
+    row = _verdicts(result)["P1.8"]
+    n = sum(not u["is_transition"] for t in config.BN_PAIR for u in result["units"][t]["trained"])
+    assert f"beside, zero padding (the networks' own): ratio 0.5–0.5, bound met in 0/{n} trained units" in row.value
+    assert row.verdict == before.verdict == "holds"

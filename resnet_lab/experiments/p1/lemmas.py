@@ -165,6 +165,10 @@ def lemma1_bound_row(result: dict, profile: str) -> Claim:
              f"{int(met[trained.index].sum())}/{len(trained)} trained units"
              + "".join(f"; {state} units: {int(met[rows.index].sum())}/{len(rows)}"
                        for state, rows in square.groupby("state") if state != "trained"))
+    if "zero_smin_R" in trained and (zero := trained.dropna(subset=["zero_smin_R"])).size:
+        z = zero["zero_smin_R"] / zero["paper_smin_R"]
+        value += (f"; beside, zero padding (the networks' own): ratio {z.min():.2g}–{z.max():.2g}, bound met in "
+                  f"{int((z >= 1 - spec.t['tol']).sum())}/{len(zero)} trained units")
     verdict = judge(share >= spec.t["hold"], share >= spec.t["partly"])
     return spec.row(value, verdict, "σ_min of a product is not the product of the layers' σ_min unless their singular "
                     "directions align, and W₁W₂ + I can be nearly singular", profile=profile,

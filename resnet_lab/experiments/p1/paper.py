@@ -117,7 +117,8 @@ CLAIMS = declare(
               "m₁m₂ + 1 (m: the smallest singular values of the two layers)", "Lemma 1, eq. (1), §3.1",
               "exact σ_min of each unit's linear part (circular padding, BN folded, ReLU as identity; dense float64 "
               "SVD per frequency) against the bound m₁m₂ + 1 from the same layers' singular values, in every "
-              "trained non-transition unit of ResNet-18 ± BN (initial units reported beside): holds: σ_min ≥ (1 − {tol:g})·(m₁m₂ + 1) "
+              "trained non-transition unit of ResNet-18 ± BN (initial units, and the zero-padded σ_min where P1.1 took it, "
+              "reported beside): holds: σ_min ≥ (1 − {tol:g})·(m₁m₂ + 1) "
               "in ≥ {hold:.0%} of the units; partly: ≥ {partly:.0%}; fails otherwise (an inequality for every "
               "matrix: one unit below it is a counterexample)",
               {"hold": 1.0, "partly": 0.5, "tol": 1e-6}, gate=TRAINED),
