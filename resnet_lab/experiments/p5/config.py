@@ -123,6 +123,12 @@ PROFILES = {
     # ResNet-20/56/110 to 91.3–93.6% (their Table 6) and plain nets of depth ≤ 56 to errors of roughly 10–15% (their
     # Fig. 6, read off the plot); its decaying lr is also
     # Tables 2–3's, so those read the same runs. Cost: about 24 nets × 164 epochs.
+    # Depth 83 (pre-activation bottleneck) lies outside He et al.'s Table 6; the paper trains its ResNet-83 and
+    # ProcResNet-83 (Fig. 3, Table 1) and reports pre-activation ResNet-164 under this schedule (Table 2), which brackets
+    # it with ResNet-110. Plain-83 has no evidence and needs none: P5.3 shows Plain's accuracy without gating it (a deep
+    # plain net that trains badly is what §4.1 reports), and P5.4–P5.5 do not read Plain.
+    # Fig. 2's grid: no pilot at this size; its nets see 10 epochs of 10,000 images, over three times the samples that
+    # took small's probes over the same train-accuracy gate (the probes' records), at a lower lr held constant.
     "standard": P5Config(
         linear=LinearConfig(dim=32, depths=(4, 8, 16, 32, 64, 128, 256), steps=3000),
         grid=GridConfig(channels=(4, 16, 64, 128), data=DataSpec("cifar10", train_per_class=1000),
