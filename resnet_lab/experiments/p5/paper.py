@@ -38,8 +38,8 @@ CLAIMS = declare(
               "depths; fails: a step reversed beyond the 95% band; inconclusive: fewer than {min_depths} depths, or a step "
               "inside the band",
               {"min_depths": 2}, gate=NET_GATE),
-    ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values without SVD; it moves "
-              "Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
+    ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values (before the crop to k×k) "
+              "without SVD; it moves Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
               "holds: Newton–Schulz within {agree:.0e} of SVD and every frequency within {agree:.0e} of the "
               "target before the crop at ProcResNet's conv* sizes, and the grid's mean |log ratio| is smaller "
               "with projection beyond the 95% band (paired bootstrap over (c, d) cells); partly: the maths holds and "
