@@ -283,3 +283,16 @@ def test_all_nan_result_through_the_json_store_reads_as_missing(tmp_path) -> Non
     save_json(tmp_path / "result.json", r)
     verdicts = _verdicts(load_json(tmp_path / "result.json"))
     assert verdicts["P3.4"] == "inconclusive" and verdicts["P3.5"] == "inconclusive"
+
+
+def test_fig5_band_over_a_few_images_is_students_t():
+    """P3.6 compares plateaus over a handful of images: a bootstrap's normal band (df ∞) was too narrow for three;
+    the band is Student's t with n − 1 degrees of freedom, the sample s.d. over √n."""
+    from resnet_lab.experiments.p3 import readings
+    from resnet_lab.stats import quantile
+    diffs = [0.10, 0.20, 0.06]
+    e = readings.image_band(diffs)
+    assert e.df == 2 and e.n == 3
+    assert e.se == pytest.approx(np.std(diffs, ddof=1) / np.sqrt(3))
+    assert e.band() == pytest.approx(quantile(2) * e.se)
+    assert readings.image_band([0.1]) is None

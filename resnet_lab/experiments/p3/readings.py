@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ...metrics.jacobian import decay_order
-from ...stats import Estimate, bootstrap, mean_se
+from ...stats import Estimate, mean_se
 
 
 def gate_accuracy(result: dict, with_companion: bool = False):
@@ -131,6 +131,7 @@ def stage_plateaus(result: dict) -> dict[str, tuple[Estimate, list[float]]]:
     return out
 
 
-def image_bootstrap(diffs: list[float]) -> Estimate | None:
-    """Return the mean of per-image differences with a bootstrap error over images (None with fewer than two)."""
-    return bootstrap(diffs) if len(diffs) >= 2 else None
+def image_band(diffs: list[float]) -> Estimate | None:
+    """Return the mean of per-image differences with Student's t band over images (None with fewer than two): with
+    a handful of images a bootstrap's normal band is too narrow."""
+    return mean_se(diffs, "images") if len(diffs) >= 2 else None

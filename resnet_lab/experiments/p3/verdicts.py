@@ -11,9 +11,9 @@ from dataclasses import replace
 import numpy as np
 
 from ...ledger import Claim, level, profile_of, tally
-from ...stats import Estimate, bootstrap, exact, sign
+from ...stats import bootstrap, exact, sign
 from .paper import claims_for
-from .readings import (eq1_error, gate_accuracy, image_bootstrap, image_fractions, interior_rows, jacobian_slopes,
+from .readings import (eq1_error, gate_accuracy, image_band, image_fractions, interior_rows, jacobian_slopes,
                        log_growth, networks, plateau, stage_plateaus, trend)
 
 
@@ -237,7 +237,7 @@ def _weights_part(f5: dict, t: dict) -> tuple[bool | None, str, dict]:
     if not inner or 0.0 not in ts or 1.0 not in ts:
         return None, text + " — no t = 0, t = 1 and intermediate t to compare", {}
     best = max(inner, key=lambda i: means[i])
-    vs = {f"t = {ts[best]:g} − t = {x:g}": image_bootstrap(list(per_image[best] - per_image[ts.index(x)]))
+    vs = {f"t = {ts[best]:g} − t = {x:g}": image_band(list(per_image[best] - per_image[ts.index(x)]))
           for x in (0.0, 1.0)}
     signs = [sign(e) for e in vs.values()]
     text += (f"; widest intermediate t = {ts[best]:g}: " + ", ".join(f"{k} {e}" if e else f"{k} (one image)"
