@@ -302,8 +302,8 @@ def claim_bn_comparison(result: dict) -> Claim:
 
 def claims(result: dict) -> list[Claim]:
     """Return the P2 ledger rows, each verdict computed from ``result`` (profile from its provenance)."""
-    c100 = CLAIMS["P2.2-C100"].not_run("CIFAR-100 unavailable offline (the same loader works where it is present)",
-                                       profile_of(result))
+    c100 = CLAIMS["P2.2-C100"].not_run("no profile trains the CIFAR-100 grid: the data are absent here and "
+                                       "on the device machines (no outside access)", profile_of(result))
     return [claim_table52(result), claim_depth_accuracy(result), c100, claim_noise(result),
             claim_probabilities(result), claim_bounds(result), claim_theorem42(result), claim_growth_rate(result),
             claim_bn_comparison(result)]

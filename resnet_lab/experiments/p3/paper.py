@@ -83,8 +83,8 @@ CLAIMS = declare(
               "α ≠ 1 the share of σ within ±1%·α of α is ≥ {moved:.0f}× the unscaled spectrum's share in that same "
               "window and ≥ ½ the plateau at α = 1, and the share at 1 drops to ≤ {vanish:.1f}× the plateau at "
               "α = 1; weights part: at the 0 < t < 1 with the largest mean plateau (over images and noise draws) the "
-              "plateau is ≥ {min_plateau:.0%} and exceeds t = 0's and t = 1's beyond the 95% band (bootstrap over images, "
-              "draws averaged within an image); holds: both parts; partly: one; inconclusive: no part decided; "
+              "plateau is ≥ {min_plateau:.0%} and exceeds t = 0's and t = 1's beyond the 95% band (Student's t over images, "
+              "n − 1 df, draws averaged within an image); holds: both parts; partly: one; inconclusive: no part decided; "
               "fails otherwise",
               {"min_plateau": 0.10, "moved": 2.0, "vanish": 0.5}, gate=GATE),
 )

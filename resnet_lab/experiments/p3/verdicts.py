@@ -227,7 +227,7 @@ def _skip_part(f5: dict, t: dict) -> tuple[bool | None, str]:  # shares: means o
 
 def _weights_part(f5: dict, t: dict) -> tuple[bool | None, str, dict]:
     """Return whether interpolating toward noise builds the widest plateau at 0 < t < 1 (None: inside the band),
-    its text and bands: the best intermediate t against t = 0 and t = 1, per image (draws averaged), bootstrap."""
+    its text and bands: the best intermediate t against t = 0 and t = 1, per image (draws averaged), Student's t over images."""
     ts, t_fr = f5["ts"], f5["t_fractions"]
     draws = f5.get("t_plateau_draws") or [[fr["plateau"]] for fr in t_fr]
     per_image = [np.asarray(d, dtype=float).reshape(f5.get("images", 1), -1).mean(1) for d in draws]

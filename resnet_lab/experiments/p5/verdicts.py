@@ -134,14 +134,8 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     value = "; ".join(parts + diverged)
     deep = [d for d in depths if d >= spec.t["min_depth"]
             and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
-    # Plain is shown, not gated (the criterion says why): the gate reads the nets with skips
-    runs = [r for d in depths for a in ("ResNet", "ProcResNet", "ProcResNet (no projection)")
+    runs = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
             for r in by.get((d, a), []) if not r["diverged"]]
-    plain = [r for d in depths for r in by.get((d, "Plain"), [])]
-    if plain:
-        accuracy = {net_name(r): net_accuracy(r) for r in plain}
-        value += "; Plain, not gated: " + ", ".join(f"{n} {a:.1%}" if a is not None else f"{n} unmeasured"
-                                                   for n, a in accuracy.items())
     bands = {f"depth {d} {a} {v}": est[(d, a, v)] for d in depths for a, v in
              (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
               ("ProcResNet", "transition"), ("ProcResNet", "conv*"), ("ProcResNet (no projection)", "conv*"))

@@ -58,7 +58,7 @@ CLAIMS = declare(
               _WITHIN.format(a="log10 κ_R (P1's exact κ_R of the linear part at the unit's own input resolution: BN "
                                "folded, ReLUs as identity; circular padding, where issue 43 asked for the zero "
                                "padding the networks use: a deviation: the zero-padded κ_R needs a matrix-free solve "
-                               "per unit, which P1 runs for its own ResNet-18 pair only)",
+                               "per unit, which P1 runs for its own Fig. 2 nets only)",
                              b="log10 σ_90%/σ_10% of its Jacobian's nonzero singular values (Lanczos quadrature)"),
               {"rho_min": 0.3, "min_units": 10, "perms": 2000, "alpha": 0.05}, gate=NET_GATE),
     ClaimSpec("S.4", "The measures rank the networks alike: ordered by each paper's network-level measure, the "
