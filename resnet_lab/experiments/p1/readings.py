@@ -84,7 +84,7 @@ def held_back(result: dict, tag: str) -> str:
     if p is None:
         return ""
     acc = p["test_acc"]
-    reached = ("diverged" if p["diverged"] else "measured no test accuracy" if acc != acc
+    reached = ("diverged" if p["diverged"] else "measured no test accuracy" if math.isnan(acc)
                else f"reached {acc:.1%} test accuracy")
     return f"not trained: its pilot {p['name']} {reached}, under its {p['gate']:.0%} gate"
 
@@ -94,9 +94,9 @@ def missing_runs(result: dict, tags) -> str:
     missed its gate held it back, ``held_back``; "not in this profile's deep_models" where the result's config leaves
     them out, else "planned but not run"); "" when every one ran."""
     planned = result.get("config", {}).get("deep_models", ())
-    missing = [t for t in tags if t not in result["runs"]]
-    held = [f"{t} {held_back(result, t)}" for t in missing if held_back(result, t)]
-    missing = [t for t in missing if not held_back(result, t)]
+    why = {t: held_back(result, t) for t in tags if t not in result["runs"]}
+    held = [f"{t} {w}" for t, w in why.items() if w]
+    missing = [t for t, w in why.items() if not w]
     return "; ".join(held + [f"{', '.join(ts)} {why}" for why, ts in (
         ("not in this profile's deep_models", [t for t in missing if t not in planned]),
         ("planned but not run", [t for t in missing if t in planned])) if ts])

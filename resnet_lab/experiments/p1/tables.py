@@ -236,7 +236,7 @@ def findings_other_tasks(result: dict, rows) -> str:
 def findings_stages(result: dict, rows) -> str:
     """P1.7's findings: the intra- and inter-class MPA at each stage input and at the end, per deep net run, and
     the deep nets their pilot held back."""
-    held = "".join(f" {t} was {held_back(result, t)}." for t in DEEP if t not in result["runs"] and held_back(result, t))
+    held = "".join(f" {t} was {w}." for t in DEEP if t not in result["runs"] and (w := held_back(result, t)))
     return (f"**What we found** (`{_profile(result)}`). Intra- and inter-class MPA at the four stage inputs and "
             "the end, and their changes: "
             f"{_row(rows, 'P1.7').value}.{held} So {_verdict(rows, 'P1.7')}.")
