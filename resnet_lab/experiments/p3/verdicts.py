@@ -123,7 +123,10 @@ def _claim_fractions(result: dict, spec) -> Claim:
                                           1, t["min_stage"], t["p"])}
     shares = "; ".join(f"unit {u['unit'] + 1}: > 1.01 {u['fractions']['above']:.1%}, plateau "
                        f"{u['fractions']['plateau']:.1%}, zero {u['fractions']['zero']:.1%}" for u in interior)
-    value = (f"{len(interior)} interior units with full spectra ({len(s3)} in the last stage)"
+    # Fig. 2 plots every unit of ResNet-110; a profile with full spectra in some stages only says which it judged.
+    stages = ", ".join(str(s + 1) for s in sorted({u["stage"] for u in interior}))
+    value = (f"{len(interior)} interior units with full spectra (stage{'s' * (',' in stages)} {stages or '—'}; "
+             f"{len(s3)} in the last stage) of {result['config']['model'].replace('resnet', 'ResNet-')}"
              + (f" — {shares}" if shares else "") + "; "
              + "; ".join(f"{k}: ρ = {r:.2f}, p = {p:.2g}" if o is not None else f"{k}: too few units"
                          for k, (o, r, p) in parts.items()))
