@@ -16,7 +16,7 @@ FLOORS = [
     ("maths", ["sources.py", "stats.py", "noise.py", "linalg/"]),
     ("storage", ["artifacts.py", "cache.py", "checkpoints.py", "locks.py"]),
     ("building blocks", ["data.py", "models/", "profiles.py", "fetch.py"]),
-    ("measurement", ["metrics/", "train.py", "ledger.py", "work.py"]),
+    ("measurement", ["metrics/", "train.py", "ledger.py", "work.py", "pilots.py"]),
     ("shared networks and presentation", ["zoo.py", "units.py", "plotting.py", "report.py"]),
     ("the chapter record", ["experiments/__init__.py"]),
     ("chapters", ["experiments/"]),

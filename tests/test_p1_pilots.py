@@ -9,6 +9,7 @@ import torch
 from resnet_lab.artifacts import load_json, save_json
 from resnet_lab.experiments.p1 import claims, config, controls, measure, paper, readings
 from resnet_lab.models import build_model
+from resnet_lab.pilots import PilotError
 from resnet_lab.train import TrainConfig, network_stem
 
 # Smoke-sized nets, every deep net, the other tasks off: the pilot, the net it holds back, and nets it never holds.
@@ -90,13 +91,13 @@ def test_a_diverged_pilot_misses_the_gate(fake):
 def test_compute_item_waits_for_the_pilot_and_refuses_after_a_miss(fake):
     items = {i.args[0]: i for i in measure.items("smoke")}
     assert list(items)[0] == "resnet50"
-    with pytest.raises(measure.PilotError, match="waits for its pilot, resnet50") as err:
+    with pytest.raises(PilotError, match="waits for its pilot, resnet50") as err:
         measure.compute_item(items["resnet101"], device="cpu", progress=False)
     assert items["resnet50"].name in str(err.value) and fake["trained"] == []
     fake["acc"]["resnet50"] = 0.8
     measure.compute_item(items["resnet50"], device="cpu", progress=False)
-    with pytest.raises(measure.PilotError, match=r"its pilot, resnet50 .*reached 80\.0% test accuracy, under its "
-                                                 r"85% gate"):
+    with pytest.raises(PilotError, match=r"its pilot, resnet50 .*reached 80\.0% test accuracy, under its "
+                                         r"85% gate"):
         measure.compute_item(items["resnet101"], device="cpu", progress=False)
     measure.compute_item(items["resnet34"], device="cpu", progress=False)   # no pilot: trains at once
     assert fake["trained"] == ["resnet50", "resnet34"]

@@ -10,6 +10,7 @@ from resnet_lab.artifacts import load_json, save_json
 from resnet_lab.data import DataSpec
 from resnet_lab.experiments.p2 import claims, config, controls, measure, readings, stability, tables
 from resnet_lab.models import build_model
+from resnet_lab.pilots import PilotError
 from resnet_lab.train import TrainConfig, network_stem
 
 # Two depths, two seeds, D and the BN-free ResNet-S, two probe seeds per arm: every group has a pilot and a rest.
@@ -107,12 +108,12 @@ def test_a_diverged_pilot_misses_its_gate(fake):
 
 def test_compute_item_waits_for_the_pilot_and_refuses_after_a_miss(fake):
     items = {i.args: i for i in measure.items("smoke")}
-    with pytest.raises(measure.PilotError, match="waits for its pilot, the sp n=1 seed 0") as err:
+    with pytest.raises(PilotError, match="waits for its pilot, the sp n=1 seed 0") as err:
         measure.compute_item(items["sp", 2, 1], device="cpu", progress=False)
     assert items["sp", 1, 0].name in str(err.value) and fake["trained"] == []
     fake["acc"][SP_PILOT] = 0.5
     measure.compute_item(items["sp", 1, 0], device="cpu", progress=False)
-    with pytest.raises(measure.PilotError, match=r"reached 50\.0% test accuracy, under its 80% gate"):
+    with pytest.raises(PilotError, match=r"reached 50\.0% test accuracy, under its 80% gate"):
         measure.compute_item(items["sp", 2, 1], device="cpu", progress=False)
     measure.compute_item(items["d", 2, 1], device="cpu", progress=False)   # no pilot: trains at once
     measure.compute_item(items["probe", False, 0], device="cpu", progress=False)

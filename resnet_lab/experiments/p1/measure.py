@@ -17,15 +17,14 @@ from dataclasses import asdict
 import torch
 from torch import nn
 
-from ...artifacts import artifact_root, load_json
 from ...cache import cached
 from ...data import DataSpec, load_dataset
-from ...locks import Busy
 from ...metrics.angles import bootstrap_class_angles, collect_features, level_modules, mpa_callback
 from ...metrics.batchnorm import bn_inputs, bn_layers, train_mode_bn
 from ...metrics.conditioning import preactivation, relative_perturbation_gain, unit_condition, worst_case_gains
 from ...metrics.zero_padded import zero_padded_condition
 from ...models import build_model, residual_units
+from ...pilots import gate_outcome, require_met, trained_record
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
@@ -184,21 +183,10 @@ def training_order(cfg: P1Config) -> list[str]:
 
 
 def pilot_outcome(cfg: P1Config, record: dict) -> dict:
-    """Return what the pilot reached against its gate, from its training record: the last epoch's test accuracy (the
-    one the rows gate on), and whether it met the gate (not diverged, ≥ the gate); ``holds_back``: the rest."""
-    accs = [h["test_acc"] for h in record["history"] if h.get("test_acc") is not None]
-    acc = float(accs[-1]) if accs else math.nan
-    return {"name": pilot(cfg), "test_acc": acc, "diverged": record["diverged"], "gate": PILOT_GATE,
-            "met": bool(not record["diverged"] and acc >= PILOT_GATE),
+    """Return what the pilot reached against its gate, from its training record (``gate_outcome``: the last epoch's
+    test accuracy, the one the rows gate on); ``holds_back``: the rest of its group."""
+    return {**gate_outcome(pilot(cfg), record, PILOT_GATE),
             "holds_back": [t for t in planned_runs(cfg) if held_by_pilot(cfg, t)]}
-
-
-class PilotError(Busy):
-    """A run of a piloted group was asked for before its pilot met its gate.
-
-    A ``Busy`` to the dispatcher: its job ends at once, without training, and is submitted again by a later
-    ``run all`` (a run whose pilot missed is not listed by :func:`items` then, so it is never submitted again).
-    """
 
 
 def _item(cfg: P1Config, profile: str, tag: str):
@@ -209,9 +197,8 @@ def _item(cfg: P1Config, profile: str, tag: str):
 def trained_pilot(cfg: P1Config, profile: str) -> dict | None:
     """Return the pilot's outcome (``pilot_outcome``) read from its training record alone, without loading its
     weights; None while the pilot is not trained (or the profile has none)."""
-    if pilot(cfg) is None or not (first := _item(cfg, profile, pilot(cfg))).done():
-        return None
-    return pilot_outcome(cfg, load_json(artifact_root() / f"{first.name}.json"))
+    record = trained_record(_item(cfg, profile, pilot(cfg))) if pilot(cfg) is not None else None
+    return None if record is None else pilot_outcome(cfg, record)
 
 
 def items(profile: str) -> list:
@@ -227,14 +214,8 @@ def compute_item(item, device=None, progress: bool = True) -> None:
     group only once its pilot is trained and met its gate (else ``PilotError``, naming the pilot and what it reached)."""
     cfg, tag = select(PROFILES, item.profile), item.args[0]
     if held_by_pilot(cfg, tag):
-        first, outcome = _item(cfg, item.profile, pilot(cfg)), trained_pilot(cfg, item.profile)
-        if outcome is None:
-            raise PilotError(f"{item.name} waits for its pilot, {pilot(cfg)} ({first.name}): train that item first; "
-                             "the rest of its group trains only if it meets its gate")
-        if not outcome["met"]:
-            reached = "diverged" if outcome["diverged"] else f"reached {outcome['test_acc']:.1%} test accuracy"
-            raise PilotError(f"{item.name} is not trained: its pilot, {outcome['name']} ({first.name}), {reached}, "
-                             f"under its {outcome['gate']:.0%} gate")
+        require_met(item.name, pilot(cfg), _item(cfg, item.profile, pilot(cfg)).name,
+                    trained_pilot(cfg, item.profile))
     train_run(cfg, item.profile, tag, {}, device=default_device(device), progress=progress)
 
 

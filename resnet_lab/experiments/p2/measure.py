@@ -16,12 +16,11 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ...artifacts import artifact_root, load_json
 from ...cache import cached
 from ...data import ImageData
-from ...locks import Busy
 from ...models import build_model
 from ...models.resnet_ds import nonneg_projection_hook, spectral_clip_hook, table52_depth
+from ...pilots import gate_outcome, require_met, trained_record
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
@@ -154,27 +153,18 @@ def net_name(cfg: P2Config, key: tuple) -> str:
 
 
 def pilot_outcome(cfg: P2Config, group: str, record: dict) -> dict:
-    """Return what a group's pilot reached against its gate, from its training record: the accuracy its rows read
-    (a net's last epochs, Table 5.3; a probe's last epoch), and whether it met the gate (not diverged, ≥ the gate)."""
-    key, gate = pilot_keys(cfg)[group], PILOT_GATES[group]
+    """Return what a group's pilot reached against its gate, from its training record (``gate_outcome``), at the
+    accuracy its rows read: a net's last epochs (Table 5.3), a probe's last epoch."""
+    key = pilot_keys(cfg)[group]
     acc = final_accuracy(record, 1 if group == "probes" else cfg.average_last_epochs)
-    return {"key": list(key), "name": net_name(cfg, key), "test_acc": acc, "diverged": record["diverged"],
-            "gate": gate, "met": bool(not record["diverged"] and acc >= gate)}
-
-
-class PilotError(Busy):
-    """A net of a piloted group was asked for before its pilot met its gate.
-
-    A ``Busy`` to the dispatcher: its job ends at once, without training, and is submitted again by a later
-    ``run all`` (a net whose pilot missed is not listed by :func:`items` then, so it is never submitted again).
-    """
+    return {"key": list(key), **gate_outcome(net_name(cfg, key), record, PILOT_GATES[group], acc)}
 
 
 def trained_pilot(cfg: P2Config, profile: str, group: str) -> dict | None:
     """Return a group's pilot outcome (``pilot_outcome``) read from its training record alone, without loading its
     weights; None while the pilot is not trained."""
-    first = _item(cfg, profile, pilot_keys(cfg)[group])
-    return pilot_outcome(cfg, group, load_json(artifact_root() / f"{first.name}.json")) if first.done() else None
+    record = trained_record(_item(cfg, profile, pilot_keys(cfg)[group]))
+    return None if record is None else pilot_outcome(cfg, group, record)
 
 
 def _net_call(cfg: P2Config, variant: str, n: int, seed: int) -> tuple:
@@ -221,14 +211,8 @@ def compute_item(item, device=None, progress: bool = True) -> None:
     group = group_of(cfg, key)
     pilot = pilot_keys(cfg).get(group)
     if pilot is not None and key != pilot:
-        first, outcome = _item(cfg, item.profile, pilot), trained_pilot(cfg, item.profile, group)
-        if outcome is None:
-            raise PilotError(f"{item.name} waits for its pilot, the {net_name(cfg, pilot)} ({first.name}): train "
-                             "that item first; the rest of its group trains only if it meets its gate")
-        if not outcome["met"]:
-            reached = "diverged" if outcome["diverged"] else f"reached {outcome['test_acc']:.1%} test accuracy"
-            raise PilotError(f"{item.name} is not trained: its pilot, the {outcome['name']} ({first.name}), "
-                             f"{reached}, under its {outcome['gate']:.0%} gate")
+        require_met(item.name, f"the {net_name(cfg, pilot)}", _item(cfg, item.profile, pilot).name,
+                    trained_pilot(cfg, item.profile, group))
     train_key(cfg, item.profile, key, device=device, progress=progress)
 
 
