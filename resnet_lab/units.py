@@ -59,7 +59,8 @@ def training_units(root: Path | None = None) -> list[dict]:
         n = images_tested(record["data"])
         acc = last.get("test_acc")
         band = 2 * math.sqrt(acc * (1 - acc) / n) if acc is not None else None
-        rows.append({"unit": _unit_name(path, root), "state": "landed",
+        parent = record["history"][0].get("warm_start")  # a zoo warm restart: its epochs add to its parent's
+        rows.append({"unit": _unit_name(path, root), "state": f"landed (restart of {parent})" if parent else "landed",
                      "epochs": f"{last['epoch']}/{record['config']['epochs']}", "test_acc": acc, "band": band,
                      "train_acc": last.get("train_acc"), "minutes": record["wall_time_s"] / 60,
                      "min_per_epoch": record["wall_time_s"] / 60 / max(last["epoch"], 1),

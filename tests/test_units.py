@@ -39,6 +39,17 @@ def test_rows_from_a_record_and_a_checkpoint(tmp_path):
     assert "| p9/small/net_d6-seed0 | in progress | 2/34 |  |  | 6.0 | 3.0 |  |" in table
 
 
+def test_a_warm_restart_names_its_parent(tmp_path):
+    """A zoo warm restart's epochs and minutes are its own cycle's: the row says whose weights it started from."""
+    record = {"model": "resnet56", "data": {"name": "cifar10", "classes": None, "test_per_class": 50},
+              "config": {"epochs": 4}, "diverged": False, "wall_time_s": 600.0,
+              "history": [{"epoch": 0, "warm_start": "net"}, {"epoch": 4, "test_acc": 0.9, "train_acc": 0.95}],
+              "provenance": {"device": "cpu (x86_64, 2 cores, 1 threads)"}}
+    save_json(tmp_path / "zoo" / "net-restart" / "from-model-0123456789ab-0123456789ab.json", record)
+    (row,) = units.training_units(tmp_path)
+    assert row["unit"] == "zoo/net-restart" and row["state"] == "landed (restart of net)"
+
+
 def test_a_file_without_markers_is_a_clear_error():
     with pytest.raises(ValueError, match="markers"):
         units.with_table("no table here", "| a |")
