@@ -1,5 +1,6 @@
 """P5 ledger logic: every row against fixtures built to hold, fail, partly hold and be inconclusive; the control."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -234,3 +235,56 @@ def test_the_committed_small_units_are_found_where_the_shared_unit_cache_looks(t
     for part in ("linear", "agreement", "overhead"):
         assert json.dumps(_jsonable(parts[part])) == json.dumps(_jsonable(saved[part])), part
     assert json.dumps(_jsonable(parts["grid"]["cells"])) == json.dumps(_jsonable(saved["grid"]["cells"]))
+
+
+def test_extra_depths_train_plain_and_resnet_at_their_seeds_and_procresnet_at_the_first():
+    """Issue 37: a depth-83 band for P5.3's A and P5.1-real needs two seeds of Plain and ResNet; ProcResNet is B's
+    context. The default trains what the first seed did, under the same tags (the same network keys)."""
+    nets = replace(config.PROFILES["small"].nets, seeds=(0, 1, 2), extra_depths=(83,))
+    extra = [k for k in measure.net_plan(nets) if k[0] == 83]
+    assert extra == [(83, "Plain", 0, "fig3"), (83, "ResNet", 0, "fig3"), (83, "ProcResNet", 0, "fig3")]
+    extra = [k for k in measure.net_plan(replace(nets, extra_seeds=(0, 1))) if k[0] == 83]
+    assert extra == [(83, "Plain", 0, "fig3"), (83, "Plain", 1, "fig3"), (83, "ResNet", 0, "fig3"),
+                     (83, "ResNet", 1, "fig3"), (83, "ProcResNet", 0, "fig3")]
+    assert [measure._net_call(nets, *k)[4] for k in extra] == ["preact_plain-d83-s0", "preact_plain-d83-s1",
+                                                               "preact_resnet-d83-s0", "preact_resnet-d83-s1",
+                                                               "procresnet-d83-s0"]
+
+
+def test_adding_nets_or_seeds_renames_no_unit(monkeypatch):
+    """The projection checks and the timings are named by what they are computed from: more nets re-time nothing."""
+    names = []
+    monkeypatch.setattr(measure, "cached_unit", lambda experiment, profile, name, compute, force=False:
+                        names.append(name) or {"rows": []})
+    monkeypatch.setattr(measure, "grid_experiment", lambda *a, **k: {})
+    monkeypatch.setattr(measure, "nets_experiment", lambda *a, **k: {"data_source": None})
+    cfg = config.PROFILES["small"]
+    measure.compute_all(cfg, "small", False, "cpu", False)
+    before = list(names)
+    names.clear()
+    measure.compute_all(replace(cfg, nets=replace(cfg.nets, seeds=(0, 1, 2), extra_depths=(83,), extra_seeds=(0, 1))),
+                        "small", False, "cpu", False)
+    assert names == before and any(n.startswith("overhead-") for n in names)
+    names.clear()
+    measure.compute_all(replace(cfg, overhead=replace(cfg.overhead, repeats=5)), "small", False, "cpu", False)
+    assert [n for n in names if n.startswith("overhead-")] != [n for n in before if n.startswith("overhead-")]
+
+
+def test_tables_1_to_3_judge_the_depths_every_seed_trains_and_show_an_extra_depth_as_context():
+    """Issue 37: one seed at depth 83 has no band; it must not pull P5.4/P5.5 back to inconclusive, nor decide them."""
+    result, _ = FIXTURES["synthetic: depth 20 at three seeds, depth 83 at one"]
+    rows = verdicts(result)
+    for claim in ("P5.4", "P5.5"):
+        assert rows[claim].verdict == "holds"
+        assert "context, not judged (fewer seeds): depth 83" in rows[claim].value
+        assert not any("83" in k for k in rows[claim].band)
+        assert not any("-83" in k for k in rows[claim].gate["measured"])  # context nets are not compared: not gated
+        assert "shown as context" in paper.CLAIMS[claim].criterion_text()
+    alone = {**result, "nets": {"runs": [r for r in result["nets"]["runs"] if r["depth"] == 20]}}
+    assert rows["P5.5"].band == verdicts(alone)["P5.5"].band   # depth 83 changes no number judged
+
+
+def test_fig3_findings_count_the_seeds_of_each_depth():
+    result, _ = FIXTURES["synthetic: depth 83 with Plain and ResNet at two seeds"]
+    text = p5.findings_fig3(result, p5.claims(result))
+    assert "At depth 20 (3 seeds" in text and "At depth 83 (2 seeds" in text

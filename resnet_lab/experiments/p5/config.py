@@ -56,7 +56,10 @@ class NetsConfig:
     """Fig. 3 and Tables 1–3: Plain / ResNet / ProcResNet trained on CIFAR-10 (or a subset)."""
 
     depths: tuple[int, ...] = (20,)               # every architecture, every seed (Fig. 3, Tables 1–3)
-    extra_depths: tuple[int, ...] = ()            # Fig. 3 only: Plain/ResNet/ProcResNet, first seed
+    # Fig. 3 only (P5.3, P5.1-real): Plain and ResNet at ``extra_seeds``, ProcResNet at the first of them (B's
+    # context); Tables 1-3 judge only ``depths``, where every net has every seed.
+    extra_depths: tuple[int, ...] = ()
+    extra_seeds: tuple[int, ...] = (0,)
     width: float = 0.25                           # × the paper's widths (16/32/64 inside units)
     archs: tuple[str, ...] = ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
     seeds: tuple[int, ...] = (0,)

@@ -47,9 +47,11 @@ def _fake_run(depth: int, arch: str, seed: int, err: float, gap: tuple[float, fl
 def _fake_result(delta_power: float = -1.0, fit_error: float = 1e-12, ns_diff: float = 1e-7,
                  grid_gain: float = 0.3, grid_acc: float = 0.5, depths: tuple[int, ...] = (20, 83),
                  acc_err: float = 10.0, nets: dict | None = None, device: str = "NVIDIA H100",
-                 overhead: tuple[float, float] = (0.05, 0.5), depth_power: float = 1.0) -> dict:
-    """Build a small result with the given knobs; ``nets[arch] = (err offset, gap, ratios)``; non-transition ratios
-    scale as ``(20 / depth) ** depth_power``; Theorem 2's bound is ``c/L`` with ``c = 20``."""
+                 overhead: tuple[float, float] = (0.05, 0.5), depth_power: float = 1.0,
+                 extra: dict[int, dict[str, tuple[int, ...]]] | None = None) -> dict:
+    """Build a small result with the given knobs; ``nets[arch] = (err offset, gap, ratios)`` at seeds 0–2 at every
+    ``depths``, and ``extra[depth][arch]``: the seeds of an extra (Fig. 3) depth; non-transition ratios scale as
+    ``(20 / depth) ** depth_power``; Theorem 2's bound is ``c/L`` with ``c = 20``."""
     ls = (4, 8, 16, 32)
     linear = {"rows": [{"L": L, "delta": 2.0 * L ** delta_power, "max_abs_ratio_minus_1": L ** delta_power,
                         "fit_rel_error": fit_error, "theorem2_bound": 20.0 / L} for L in ls],
@@ -64,16 +66,20 @@ def _fake_result(delta_power: float = -1.0, fit_error: float = 1e-12, ns_diff: f
                     "ProcResNet (no projection)": (-0.8, (3.0, 9.0), {"non-transition": 0.1, "transition": 0.3,
                                                                        "conv*": 0.4}),
                     "ProcResNet": (-1.6, (2.0, 8.0), {"non-transition": 0.1, "transition": 0.15, "conv*": 0.05})}
-    runs = [_fake_run(d, a, s, acc_err + off, gap, {v: x * (20 / d) ** depth_power if v == "non-transition" else x
-                                                    for v, x in ratios.items()})
-            for d in depths for a, (off, gap, ratios) in nets.items() for s in (0, 1, 2)]
+    plan = [(d, a, s) for d in depths for a in nets for s in (0, 1, 2)]
+    plan += [(d, a, s) for d, seeds in (extra or {}).items() for a, ss in seeds.items() for s in ss]
+    runs = [_fake_run(d, a, s, acc_err + nets[a][0], nets[a][1], {v: x * (20 / d) ** depth_power
+                                                                   if v == "non-transition" else x
+                                                                   for v, x in nets[a][2].items()})
+            for d, a, s in plan]
     blocks = {"newton_schulz": [overhead[0] + 0.005 * i for i in (-1, 0, 1)],
               "svd": [overhead[1] + 0.005 * i for i in (-1, 0, 1)]}
     ov = {"projection_s": {"newton_schulz": 1e-3, "svd": 5e-3, "newton_schulz_1x1_per_frequency": 0.1,
                            "newton_schulz_f32": 2e-3},
           "overhead": {k: float(np.median(v)) for k, v in blocks.items()}, "block_overhead": blocks,
           "model": "synthetic", "batch_size": 128, "device": device}
-    return {"config": {"skipped": []}, "profile": "synthetic", "linear": linear, "agreement": agreement,
+    return {"config": {"skipped": [], "nets": {"depths": list(depths), "extra_depths": sorted(extra or {})}},
+            "profile": "synthetic", "linear": linear, "agreement": agreement,
             "grid": {"cells": cells}, "nets": {"runs": runs}, "overhead": ov,
             "provenance": {"profile": "synthetic"}}
 
@@ -92,6 +98,7 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                    "ProcResNet (no projection)": (-3.0, (3.0, 9.0), {"non-transition": 0.1, "transition": 0.3,
                                                                       "conv*": 0.3}),
                    "ProcResNet": (-1.6, (3.0, 9.0), {"non-transition": 0.1, "transition": 0.4, "conv*": 0.3})}
+    one_seed = dict.fromkeys(("Plain", "ResNet", "ProcResNet (no projection)", "ProcResNet"), (0,))
     even_nets = {a: (0.0, (5.0, 12.0), {"non-transition": 0.3, "transition": 0.3, "conv*": 0.3})
                  for a in ("Plain", "ResNet", "ProcResNet (no projection)", "ProcResNet")}
     return {
@@ -108,6 +115,17 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
             _fake_result(fit_error=0.1, grid_acc=0.12, depths=(20,), acc_err=50.0, device="cpu (x86_64)"),
             {"P5.1": "inconclusive", "P5.1-real": "inconclusive", "P5.2": "inconclusive", "P5.3": "inconclusive",
              "P5.4": "inconclusive", "P5.5": "inconclusive", "P5.6": "not run"}),
+        # Depth 20 at three seeds decides Tables 1–3 (and Fig. 3's B); depth 83 at one seed is context there.
+        "synthetic: depth 20 at three seeds, depth 83 at one": (
+            _fake_result(depths=(20,), extra={83: one_seed}),
+            {"P5.1-real": "inconclusive", "P5.3": "inconclusive", "P5.4": "holds", "P5.5": "holds"}),
+        "synthetic: built to fail at depth 20, depth 83 at one seed": (
+            _fake_result(depths=(20,), extra={83: one_seed}, nets=reversed_nets, depth_power=-1.0),
+            {"P5.1-real": "inconclusive", "P5.3": "inconclusive", "P5.4": "fails", "P5.5": "fails"}),
+        # The depth-83 plan: Plain and ResNet at two seeds (A and P5.1-real get a band), ProcResNet at one (context).
+        "synthetic: depth 83 with Plain and ResNet at two seeds": (
+            _fake_result(depths=(20,), extra={83: {"Plain": (0, 1), "ResNet": (0, 1), "ProcResNet": (0,)}}),
+            {"P5.1-real": "holds", "P5.3": "holds", "P5.4": "holds", "P5.5": "holds"}),
         "synthetic: trained, depth 20 only": (
             _fake_result(depths=(20,)), {"P5.1": "holds", "P5.1-real": "inconclusive", "P5.3": "inconclusive",
                                          "P5.4": "holds"}),

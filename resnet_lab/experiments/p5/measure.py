@@ -142,7 +142,8 @@ def net_plan(cfg: NetsConfig) -> list[tuple[int, str, int, str]]:
     """Return every ``(depth, arch, seed, purpose)`` to train; purpose ``fig3`` (constant lr) or ``table23``."""
     plan = [(d, a, s, "fig3") for d in cfg.depths for a in cfg.archs
             for s in (cfg.plain_seeds if a == "Plain" else cfg.seeds)]
-    plan += [(d, a, cfg.seeds[0], "fig3") for d in cfg.extra_depths for a in ("Plain", "ResNet", "ProcResNet")]
+    plan += [(d, a, s, "fig3") for d in cfg.extra_depths for a in ("Plain", "ResNet", "ProcResNet")
+             for s in (cfg.extra_seeds[:1] if a == "ProcResNet" else cfg.extra_seeds)]
     if cfg.table_train is not None:
         plan += [(max(cfg.depths), a, s, "table23") for a in ABLATION for s in cfg.seeds]
     return plan
@@ -222,15 +223,19 @@ def nets_experiment(cfg: NetsConfig, profile: str, iters: int, force: bool, devi
 
 
 def compute_all(cfg: P5Config, profile: str, force: bool, device, progress: bool) -> dict:
-    """Compute every part at ``cfg``, each unit cached under ``artifacts/p5/<profile>/``."""
-    key = config_hash(cfg)
+    """Compute every part at ``cfg``, each unit cached under ``artifacts/p5/<profile>/``.
+
+    Each unit's name hashes only what it is computed from, so adding nets or seeds re-times nothing.
+    """
     parts = {"config": asdict(cfg), "profile": profile}
     parts["linear"] = cached_unit(EXPERIMENT, profile, f"linear-{config_hash(cfg.linear)}",
                                   lambda: linear_experiment(cfg.linear), force)
+    key = config_hash({"ns_iters": cfg.ns_iters, "agreement_width": cfg.agreement_width})
     parts["agreement"] = cached_unit(EXPERIMENT, profile, f"agreement-{key}", lambda: {
         "rows": projection_agreement(cfg.ns_iters, cfg.agreement_width)}, force)["rows"]
     parts["grid"] = grid_experiment(cfg.grid, cfg.ns_iters, device, profile, force)
     parts["nets"] = nets_experiment(cfg.nets, profile, cfg.ns_iters, force, device, progress)
+    key = config_hash({"overhead": cfg.overhead, "ns_iters": cfg.ns_iters})
     parts["overhead"] = (cached_unit(EXPERIMENT, profile, f"overhead-{key}", lambda: overhead_experiment(
         cfg.overhead, cfg.ns_iters, device), force) if cfg.overhead.enabled else None)
     parts["data_source"] = parts["nets"]["data_source"]

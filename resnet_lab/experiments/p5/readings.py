@@ -60,6 +60,12 @@ def runs_by_net(result: dict, purpose: str = "fig3") -> dict[tuple[int, str], li
     return by
 
 
+def judged_depths(result: dict) -> tuple[int, ...]:
+    """Return the depths every net trains at every seed (the config's ``nets.depths``): Tables 1–3 and Fig. 3's
+    ProcResNet comparisons are judged there; an extra depth (Fig. 3's, fewer seeds) is context."""
+    return tuple(result["config"]["nets"]["depths"])
+
+
 def ratio_estimates(result: dict, final: bool = False) -> dict[tuple[int, str, str], Estimate]:
     """Return |log ratio| over seeds for every (depth, arch, view) with data (Fig. 3 runs; a diverged run's epochs
     before its divergence count, its final weights do not)."""

@@ -157,7 +157,7 @@ def findings_fig3(result: dict, claims) -> str:
     for depth in sorted({d for d, _ in runs_by_net(result)}):
         g = lambda est, arch, view: est.get((depth, arch, view))  # noqa: E731
         accs = [net_accuracy(r) for r in runs if r["depth"] == depth and net_accuracy(r) is not None]
-        head = (f"At depth {depth} ({_plural(len({r['seed'] for r in runs}), 'seed')}"
+        head = (f"At depth {depth} ({_plural(len({r['seed'] for r in runs if r['depth'] == depth}), 'seed')}"
                 + (f", {_span(accs, '.0%')} test accuracy over the last {LAST_K} epochs" if accs else "") + ")")
         res, plain = g(during, "ResNet", "non-transition"), g(during, "Plain", "non-transition")
         if res and plain:

@@ -11,8 +11,8 @@ import numpy as np
 from ...ledger import Claim, profile_of, tally
 from ...stats import Estimate, compare, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
-from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, net_accuracy, net_error, net_name,
-                       ratio_estimates, run_ratio, runs_by_net, seed_estimate)
+from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, judged_depths, net_accuracy,
+                       net_error, net_name, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
 
 
 def _sign_text(d: Estimate | None) -> str:
@@ -140,9 +140,10 @@ def claim_fig3(result: dict, profile: str) -> Claim:
              (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
               ("ProcResNet", "transition"), ("ProcResNet", "conv*"), ("ProcResNet (no projection)", "conv*"))
              if (d, a, v) in est}
-    b_parts = _b_parts(est, depths)
+    b_depths = [d for d in depths if d in judged_depths(result)]  # other depths: one ProcResNet seed, no band
+    b_parts = _b_parts(est, b_depths)
     b_failed = [f"{k} at depth {d}: {'reversed' if s == -1 else 'inside the band'}"
-                for k, signs in b_parts.items() for d, s in zip(depths, signs) if s != 1]
+                for k, signs in b_parts.items() for d, s in zip(b_depths, signs) if s != 1]
     if not deep:
         return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
                         "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
@@ -171,29 +172,38 @@ def _fig3_text(depth: int, est: dict, end: dict) -> str:
             f"{f('ProcResNet (no projection)', 'conv*', end)}")
 
 
+def _gaps(by: dict, depth: int) -> tuple[list[dict], dict, str]:
+    """Return ResNet's and ProcResNet's runs at ``depth`` that did not diverge, their (mean, max) gaps over seeds
+    by ``(arch, 0 | 1)``, and the text of that depth beside Table 1's."""
+    runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ("ResNet", "ProcResNet")}
+    est = {(a, i): seed_estimate([generalization_gap(r["history"])[i] for r in rs])
+           for a, rs in runs.items() for i in (0, 1)}
+    paper = PAPER_TABLE1.get(depth, {})
+    text = (f"depth {depth}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / {_sign_text(est[('ResNet', 1)])}, "
+            f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
+            f"(paper {paper.get('ResNet')} vs {paper.get('ProcResNet')})")
+    return runs["ResNet"] + runs["ProcResNet"], est, text
+
+
 def claim_gap(result: dict, profile: str) -> Claim:
     spec = CLAIMS["P5.4"]
     by = runs_by_net(result)
-    depths = sorted(d for d, a in by if a == "ResNet" and (d, "ProcResNet") in by)
+    pairs = sorted(d for d, a in by if a == "ResNet" and (d, "ProcResNet") in by)
+    depths = [d for d in pairs if d in judged_depths(result)]
     if not depths:
-        return spec.not_run("no completed ResNet/ProcResNet pair", profile)
+        return spec.not_run("no completed ResNet/ProcResNet pair at a depth every seed trains", profile)
     texts, mean_signs, max_signs, bands, runs = [], [], [], {}, []
     for d in depths:
-        res, proc = ([r for r in by[(d, a)] if not r["diverged"]] for a in ("ResNet", "ProcResNet"))
-        runs += res + proc
-        g = {a: [generalization_gap(r["history"]) for r in rs] for a, rs in (("ResNet", res), ("ProcResNet", proc))}
-        est = {(a, i): seed_estimate([x[i] for x in g[a]]) for a in g for i in (0, 1)}
+        depth_runs, est, text = _gaps(by, d)
+        runs += depth_runs
+        texts.append(text)
         s_mean, d_mean = compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
         s_max, d_max = compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
         mean_signs.append(s_mean)
         max_signs.append(s_max)
         bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
                       f"depth {d} max gap ResNet − ProcResNet": d_max})
-        paper = PAPER_TABLE1.get(d, {})
-        texts.append(f"depth {d}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / "
-                     f"{_sign_text(est[('ResNet', 1)])}, "
-                     f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
-                     f"(paper {paper.get('ResNet')} vs {paper.get('ProcResNet')})")
+    texts += [f"context, not judged (fewer seeds): {_gaps(by, d)[2]}" for d in pairs if d not in depths]
     verdict = _judge_signs(mean_signs, max_signs)
     reason = _sign_reason(verdict, "the mean gap", "the max gap")
     schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
@@ -223,9 +233,10 @@ def claim_error(result: dict, profile: str) -> Claim:
     spec = CLAIMS["P5.5"]
     purpose = "table23" if runs_by_net(result, "table23") else "fig3"
     by = runs_by_net(result, purpose)
-    complete = [d for d in sorted({d for d, _ in by}) if all((d, a) in by for a in ABLATION)]
+    complete = [d for d in sorted({d for d, _ in by}) if all((d, a) in by for a in ABLATION)
+                and d in judged_depths(result)]
     if not complete:
-        return spec.not_run("the ablation runs are missing", profile)
+        return spec.not_run("the ablation runs are missing at the depths every seed trains", profile)
     depth = complete[-1]
     runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ABLATION}
     est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
@@ -251,6 +262,11 @@ def claim_error(result: dict, profile: str) -> Claim:
     value = (f"test error (last {LAST_K} epochs) at depth {depth}, {schedule} lr: ResNet {_sign_text(est['ResNet'])}, "
              f"modified transition {_sign_text(est['ProcResNet (no projection)'])}, + projection "
              f"{_sign_text(est['ProcResNet'])} % (paper, 164 layers, CIFAR-100: 24.33 / 23.06 / 22.61)")
+    for d in sorted({d for d, _ in by} - set(judged_depths(result))):
+        errs = {a: seed_estimate([net_error(r) for r in by[(d, a)] if not r["diverged"]]) for a in ABLATION
+                if (d, a) in by}
+        value += (f"; context, not judged (fewer seeds): depth {d}: "
+                  + ", ".join(f"{a} {_sign_text(e)}" for a, e in errs.items()) + " %")
     reason = "; ".join(x for x in [reason] + notes if x)
     bands = {"ResNet − ProcResNet": d_main, **{f"{a} − {b}": d for (a, b), (_, d) in
                                                zip(zip(ABLATION, ABLATION[1:]), steps)}}
