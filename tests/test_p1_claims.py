@@ -526,12 +526,14 @@ def test_fig2_names_unequal_schedules_of_the_compared_nets():
     assert f"resnet18-nobn {history[-1]['epoch']} epochs" in row.reason
 
 
-def test_only_the_bn_pair_takes_its_own_schedule():
-    """`small` trains ResNet-18 with and without BN longer, on one schedule; every other net, and every profile
-    without one, uses ``train``."""
+def test_only_the_bn_pair_and_the_depth_series_take_their_own_schedules():
+    """`small` trains ResNet-18 with and without BN longer, on one schedule, and Fig. 3's depth series on its own
+    where it has one; every other net, and every profile without them, uses ``train``."""
     small = p1.PROFILES["small"]
     tags = config.planned_runs(small)
-    assert {t for t in tags if config.train_config(small, t) is not small.train} == set(config.BN_PAIR)
+    series = {config.seed_tag(t, k) for t in config.depth_series(small) for k in small.depth_seeds}
+    assert {t for t in tags if config.train_config(small, t) is not small.train} == {
+        *config.BN_PAIR, *(series if small.depth_train is not None else ())}
     assert config.train_config(small, "resnet18") is config.train_config(small, "resnet18-nobn")
     assert config.train_config(small, "resnet18-nobn").epochs > small.train.epochs
     smoke = p1.PROFILES["smoke"]
@@ -541,7 +543,7 @@ def test_only_the_bn_pair_takes_its_own_schedule():
 def test_the_depth_series_takes_its_own_schedule_and_seeds():
     """With ``depth_train`` set, Fig. 3's depth series (a ResNet-18 of its own and the deep nets) trains on it, seed k
     under ``TrainConfig.seed`` k; the BN pair, Base18 and Fig. 4's nets keep their schedules."""
-    small = p1.PROFILES["small"]
+    small = dataclasses.replace(p1.PROFILES["small"], depth_train=None, depth_seeds=(0,), deep_pilot=())  # no series
     cfg = dataclasses.replace(small, depth_train=dataclasses.replace(small.train, epochs=50), depth_seeds=(0, 1))
     runs = config.planned_runs(cfg)
     assert list(runs) == ["base18", "resnet18-nobn", "resnet18", "resnet18-depth", "resnet34", "resnet50", "resnet101",

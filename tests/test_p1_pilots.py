@@ -141,10 +141,10 @@ def test_the_pilot_holds_back_every_seed_of_its_group_and_nothing_else(fake):
 
 
 def test_the_depth_series_keeps_every_other_nets_key():
-    """The lead's `small` override for Fig. 3 (own schedule, two seeds, piloted): Fig. 2's nets and Fig. 4's keep their
-    work items, hence their committed weights; the depth series' nets are new items. With no schedule of its own,
-    seed 0 of each deep net keeps its item too."""
-    small = config.PROFILES["small"]
+    """`small` without a depth series, then with one (own schedule, two seeds, piloted): Fig. 2's nets and Fig. 4's
+    keep their work items, hence their committed weights; the depth series' nets are new items. With no schedule of
+    its own, seed 0 of each deep net keeps its item too."""
+    small = replace(config.PROFILES["small"], depth_train=None, depth_seeds=(0,), deep_pilot=())  # `small` before it
     series = replace(small, depth_train=replace(small.train, epochs=50), depth_seeds=(0, 1),
                      deep_pilot=("resnet50", "resnet101"))
     names = {cfg: {t: measure._item(cfg, "small", t).name for t in config.planned_runs(cfg)}
