@@ -1,6 +1,7 @@
 """P1 ledger logic: every row against hand-built results (hold / partly / fail / inconclusive / gate unmet),
 the divergence path of the readers, and the negative control (untrained and anti-identity nets) holds nothing."""
 import copy
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -160,6 +161,38 @@ def test_depth_with_one_deep_net_run_is_judged_on_it():
     row = _verdicts(result)["P1.5"]
     assert row.verdict == "not run" and row.reason == "resnet50, resnet101 not in this profile's deep_models"
     assert "GPU" not in _verdicts(result)["P1.7"].reason
+
+
+def test_depth_series_judges_its_own_resnet18_over_seeds_never_the_bn_pair():
+    """The BN pair trains 160 epochs, the depth series 50 with a ResNet-18 of its own, two seeds per net: P1.5 judges
+    the series' nets, Welch's t over their two seeds, and never names the pair's ResNet-18 (which clusters worst)."""
+    row = _verdicts(FIXTURES["depth_hold"][0])["P1.5"]
+    assert row.verdict == "holds", row.reason
+    assert ("pairs at one schedule: resnet18-depth/resnet50, resnet18-depth/resnet101, resnet34/resnet50, "
+            "resnet34/resnet101") in row.value
+    assert "intra(resnet50) − intra(resnet18-depth) = 2.10 ± 0.3 (95% t2, n=2, seeds)° as the paper says" in row.value
+    assert "resnet18-depth: acc 0.92 after 50 epochs" in row.value
+    assert "intra(resnet50) − intra(resnet18)" not in row.value + row.reason and "resnet18:" not in row.value
+    assert set(row.gate["measured"]) == {config.seed_tag(t, k) for t in ("resnet18-depth", *p1.DEEP) for k in (0, 1)}
+
+
+def test_depth_series_fails_over_seeds_and_is_undecided_with_one():
+    row = _verdicts(FIXTURES["depth_fail"][0])["P1.5"]
+    assert row.verdict == "fails", row.reason
+    assert "intra(resnet50) − intra(resnet34) = -9.60 ± 0.3 (95% t2, n=2, seeds)° against the paper" in row.reason
+    row = _verdicts(FIXTURES["depth_one_seed"][0])["P1.5"]
+    assert row.verdict == "inconclusive" and row.reason.startswith("one seed per net"), row.reason
+    assert "intra(resnet50) − intra(resnet18-depth)" in next(iter(row.band))
+
+
+def test_depth_series_names_its_resnet18_when_not_yet_trained():
+    result = copy.deepcopy(FIXTURES["depth_hold"][0])
+    for tag in p1.seed_tags(result, "resnet18-depth"):
+        result["runs"].pop(tag), result["angles"].pop(tag)
+    row = _verdicts(result)["P1.5"]
+    assert row.verdict == "partly", row.reason   # ResNet-34's pairs hold
+    assert "resnet18-depth planned but not run: judged on the nets run" in row.reason
+    assert "intra(resnet50) − intra(resnet18-depth) not compared: no end angles for resnet18-depth" in row.reason
 
 
 def test_depth_with_one_seed_per_net_is_inconclusive_and_says_so():
@@ -493,16 +526,38 @@ def test_fig2_names_unequal_schedules_of_the_compared_nets():
     assert f"resnet18-nobn {history[-1]['epoch']} epochs" in row.reason
 
 
-def test_only_the_bn_pair_takes_its_own_schedule():
-    """`small` trains ResNet-18 with and without BN longer, on one schedule; every other net, and every profile
-    without one, uses ``train``."""
+def test_only_the_bn_pair_and_the_depth_series_take_their_own_schedules():
+    """`small` trains ResNet-18 with and without BN longer, on one schedule, and Fig. 3's depth series on its own
+    where it has one; every other net, and every profile without them, uses ``train``."""
     small = p1.PROFILES["small"]
     tags = config.planned_runs(small)
-    assert {t for t in tags if config.train_config(small, t) is not small.train} == set(config.BN_PAIR)
+    series = {config.seed_tag(t, k) for t in config.depth_series(small) for k in small.depth_seeds}
+    assert {t for t in tags if config.train_config(small, t) is not small.train} == {
+        *config.BN_PAIR, *(series if small.depth_train is not None else ())}
     assert config.train_config(small, "resnet18") is config.train_config(small, "resnet18-nobn")
     assert config.train_config(small, "resnet18-nobn").epochs > small.train.epochs
     smoke = p1.PROFILES["smoke"]
     assert all(config.train_config(smoke, t) is smoke.train for t in config.planned_runs(smoke))
+
+
+def test_the_depth_series_takes_its_own_schedule_and_seeds():
+    """With ``depth_train`` set, Fig. 3's depth series (a ResNet-18 of its own and the deep nets) trains on it, seed k
+    under ``TrainConfig.seed`` k; the BN pair, Base18 and Fig. 4's nets keep their schedules."""
+    small = dataclasses.replace(p1.PROFILES["small"], depth_train=None, depth_seeds=(0,), deep_pilot=())  # no series
+    cfg = dataclasses.replace(small, depth_train=dataclasses.replace(small.train, epochs=50), depth_seeds=(0, 1))
+    runs = config.planned_runs(cfg)
+    assert list(runs) == ["base18", "resnet18-nobn", "resnet18", "resnet18-depth", "resnet34", "resnet50", "resnet101",
+                          "resnet18-depth-seed1", "resnet34-seed1", "resnet50-seed1", "resnet101-seed1",
+                          "resnet34-other-pair", "resnet34-triple"]
+    assert runs["resnet18-depth"] == runs["resnet18"] and runs["resnet50-seed1"] == runs["resnet50"]
+    assert config.train_config(cfg, "resnet18-depth") is cfg.depth_train
+    assert config.train_config(cfg, "resnet50-seed1") == dataclasses.replace(cfg.depth_train, seed=1)
+    assert config.train_config(cfg, "resnet18") is small.pair_train and config.train_config(cfg, "base18") is small.train
+    assert config.train_config(cfg, "resnet34-triple") is small.train
+    seeds_only = dataclasses.replace(small, depth_seeds=(0, 1))   # no schedule of its own: Fig. 2's ResNet-18, no repeat
+    assert [t for t in config.planned_runs(seeds_only) if t not in config.planned_runs(small)] == [
+        "resnet34-seed1", "resnet50-seed1", "resnet101-seed1"]
+    assert config.train_config(seeds_only, "resnet50-seed1") == dataclasses.replace(small.train, seed=1)
 
 
 def _unit_inputs(tag: str, cfg) -> dict[str, int]:

@@ -125,6 +125,37 @@ def test_a_profile_without_a_pilot_trains_every_net_in_its_order(fake):
     assert fake["trained"] == ALL and result["pilots"] == {}
 
 
+def test_the_pilot_holds_back_every_seed_of_its_group_and_nothing_else(fake):
+    """A depth series with its own ResNet-18 and two seeds: ResNet-50 seed 0 trains first; under the gate it holds back
+    its own seed 1 and both seeds of ResNet-101, never the series' ResNet-18 or ResNet-34 (they have evidence)."""
+    config.PROFILES["smoke"] = replace(CFG, depth_train=CFG.train, depth_seeds=(0, 1))   # the fixture restores it
+    assert [i.args[0] for i in measure.items("smoke")][0] == "resnet50"
+    fake["acc"]["resnet50"] = 0.8
+    result = measure.run("smoke", device="cpu", progress=False)
+    held = ["resnet101", "resnet50-seed1", "resnet101-seed1"]
+    assert fake["trained"][0] == "resnet50" and not set(held) & set(fake["trained"])
+    assert list(result["runs"]) == [t for t in config.planned_runs(config.PROFILES["smoke"]) if t not in held]
+    assert result["pilots"]["resnet50"]["holds_back"] == held
+    assert [i.args[0] for i in measure.items("smoke")] == [t for t in measure.training_order(config.PROFILES["smoke"])
+                                                          if t not in held]
+
+
+def test_the_depth_series_keeps_every_other_nets_key():
+    """`small` without a depth series, then with one (own schedule, two seeds, piloted): Fig. 2's nets and Fig. 4's
+    keep their work items, hence their committed weights; the depth series' nets are new items. With no schedule of
+    its own, seed 0 of each deep net keeps its item too."""
+    small = replace(config.PROFILES["small"], depth_train=None, depth_seeds=(0,), deep_pilot=())  # `small` before it
+    series = replace(small, depth_train=replace(small.train, epochs=50), depth_seeds=(0, 1),
+                     deep_pilot=("resnet50", "resnet101"))
+    names = {cfg: {t: measure._item(cfg, "small", t).name for t in config.planned_runs(cfg)}
+             for cfg in (small, series, replace(small, depth_seeds=(0, 1)))}
+    today, new, seeds_only = names.values()
+    kept = [*config.FIG2, *config.OTHER]
+    assert {t: new[t] for t in kept} == {t: today[t] for t in kept}
+    assert not set(new.values()) & {today[t] for t in config.DEEP}
+    assert {t: seeds_only[t] for t in today} == today
+
+
 def test_the_rows_name_the_pilot_that_held_resnet101_back():
     result, expected = controls.synthetic_results()["pilot_missed"]
     rows = {r.id: r for r in claims(result)}
@@ -145,6 +176,7 @@ def test_the_dry_run_trains_every_deep_net():
     from resnet_lab.experiments.p1 import CHAPTER
     capped = dryrun.cap(config.PROFILES["standard"], CHAPTER.dry_run)
     assert capped.deep_pilot == () and measure.pilot(capped) is None and capped.deep_models == config.DEEP
+    assert capped.depth_seeds == config.PROFILES["standard"].depth_seeds[:2]
 
 
 def test_the_findings_name_the_net_the_pilot_held_back():

@@ -24,7 +24,7 @@ __all__ = ["CHAPTER", "CLAIMS", "DEEP", "EXPERIMENT", "FIG2", "OTHER", "PROFILES
            "run", "stage_frame", "synthetic_results", "timing", "unit_frame"]
 
 CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claims=claims, control=control_result,
-                  fixtures=synthetic_results, grid_fields=("deep_models",),
+                  fixtures=synthetic_results, grid_fields=("deep_models", "depth_seeds"),
                   dry_run=DryRunCaps(caps={"dense_max_dim": 256, "matrix_free_max_dim": 8192, "mpa_per_class": 4,
                                            "probe_images": 8,
                                            # base channels: at 64, P1's per-unit κ (batched SVDs over every
@@ -32,6 +32,6 @@ CHAPTER = Chapter("p1", "p1_dynamical_system", PROFILES, run, ledger="P1", claim
                                            "width": 8},
                                      # no pilot: capped nets cannot reach a gate, and the dry run checks every
                                      # deep net's code path (tests/test_p1_pilots.py checks the pilot's)
-                                     shorten={"deep_pilot": 0}),
+                                     shorten={"deep_pilot": 0, "depth_seeds": 2}),
                   compute_files=("config.py", "measure.py"), items=items, compute_item=compute_item,
                   title="Understanding ResNet from a discrete dynamical system perspective", cite="p1_dynamical")

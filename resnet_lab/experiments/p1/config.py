@@ -1,11 +1,14 @@
 """P1's config, profiles and the training runs a config asks for: what is trained and measured, and why.
 
 The run tags name the paper's figures: Fig. 2 compares Base18 (ResNet-18 without skips), ResNet-18 without
-BN and ResNet-18; Figs. 3 and 5 take ResNet-34/50/101; Fig. 4 takes ResNet-34 on another pair and on a
-three-class task. The paper's tasks (Dogs vs Cats, Animals-10, ImageNet classes) become CIFAR-10 subsets offline.
+BN and ResNet-18; Figs. 3 and 5 take ResNet-34/50/101, and Fig. 3 a ResNet-18 beside them (the depth series: Fig. 2's
+ResNet-18, or ``resnet18-depth`` where the series has a schedule of its own); Fig. 4 takes ResNet-34 on another pair
+and on a three-class task. A repeat of a net of the depth series under training seed k is ``<tag>-seed<k>``. The
+paper's tasks (Dogs vs Cats, Animals-10, ImageNet classes) become CIFAR-10 subsets offline.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from ...data import DataSpec
@@ -16,6 +19,7 @@ FIG2 = ("base18", "resnet18-nobn", "resnet18")
 DEEP = ("resnet34", "resnet50", "resnet101")
 OTHER = ("resnet34-other-pair", "resnet34-triple")
 BN_PAIR = ("resnet18", "resnet18-nobn")  # the nets Lemmas 1–2 and Fig. 2's BN comparison judge: both gated
+DEPTH18 = "resnet18-depth"  # Fig. 3's ResNet-18 where the depth series has its own schedule (``depth_train``)
 # The test accuracy a pilot (``P1Config.deep_pilot``) must reach before the rest of its group trains: the gate the
 # rows reading those nets apply (paper.TRAINED, which a compute file may not import; a test keeps the two equal).
 PILOT_GATE = 0.85
@@ -35,8 +39,9 @@ class P1Config:
     other_pair: DataSpec = cifar(("deer", "horse"), None, None)   # Fig. 4a (paper: two Animals-10 classes)
     triple: DataSpec = cifar(("airplane", "frog", "truck"), None, None)  # Fig. 4b (paper: 3 ImageNet classes)
     deep_models: tuple[str, ...] = DEEP               # Figs. 3, 5; those left out are "not run"
-    # Deep nets without evidence that the recipe takes them over the gate: the first is a pilot, trained first; the
-    # rest train only once it met PILOT_GATE (measure.py). Empty: every net of deep_models trains.
+    # Deep nets without evidence that the recipe takes them over the gate: the first (at the first of depth_seeds) is a
+    # pilot, trained first; the rest, every seed of each, train only once it met PILOT_GATE (measure.py). Empty: every
+    # net of deep_models trains.
     deep_pilot: tuple[str, ...] = ()
     other_tasks: bool = True                          # Fig. 4
     mpa_per_class: int = 500                          # test images per class the MPA is taken on
@@ -56,20 +61,56 @@ class P1Config:
     # schedule of their own, the same for both so that (b) measures BN, not the schedule (None: ``train``). Base18
     # and the deep nets keep ``train``: P1.4 names Base18's shorter schedule, P1.5 compares only equal schedules.
     pair_train: TrainConfig | None = None
+    # Fig. 3's depth series, the nets P1.5 compares: deep_models, each trained at every seed of depth_seeds (seed 0 is
+    # the recipe's own; seed k > 0 trains with TrainConfig.seed = k, run ``<tag>-seed<k>``), since P1.5 judges a
+    # difference between two networks over their seeds. depth_train: the series' schedule (None: ``train``). Set, the
+    # series also trains a ResNet-18 of its own on it (DEPTH18), so that P1.5 compares every depth on one schedule
+    # whatever the BN pair's; None, P1.5 reads Fig. 2's ResNet-18, and only if it trained on the deep nets' schedule.
+    depth_train: TrainConfig | None = None
+    depth_seeds: tuple[int, ...] = (0,)
+
+
+def base_tag(tag: str) -> str:
+    """Return the net a run repeats: ``tag`` without its ``-seed<k>`` suffix."""
+    return re.sub(r"-seed\d+$", "", tag)
+
+
+def seed_tag(tag: str, seed: int) -> str:
+    """Return the run of net ``tag`` under training seed ``seed``: ``tag`` itself for seed 0, else ``tag-seed<k>``."""
+    return tag if seed == 0 else f"{tag}-seed{seed}"
+
+
+def depth_series(cfg: P1Config) -> tuple[str, ...]:
+    """Return the nets of Fig. 3's depth series that the config trains on its own (every seed of depth_seeds): its
+    ResNet-18 (DEPTH18) where ``cfg.depth_train`` is set, then ``cfg.deep_models``."""
+    return ((DEPTH18,) if cfg.depth_train is not None else ()) + tuple(cfg.deep_models)
+
+
+def recipe(cfg: P1Config, tag: str) -> TrainConfig:
+    """Return the schedule net ``tag`` (any seed) trains on: ``cfg.pair_train`` for the BN pair (ResNet-18 with and
+    without BN) if set, ``cfg.depth_train`` for the depth series (DEPTH18 and the deep nets) if set, else
+    ``cfg.train``. Reads only those three fields, so a result's stored config can stand in for ``cfg``."""
+    base = base_tag(tag)
+    if base in BN_PAIR and cfg.pair_train is not None:
+        return cfg.pair_train
+    if base in (DEPTH18, *DEEP) and cfg.depth_train is not None:
+        return cfg.depth_train
+    return cfg.train
 
 
 def train_config(cfg: P1Config, tag: str) -> TrainConfig:
-    """Return the schedule run ``tag`` trains with: ``cfg.pair_train`` for the BN pair (ResNet-18 with and without
-    BN) if set, else ``cfg.train``."""
-    return cfg.pair_train if tag in BN_PAIR and cfg.pair_train is not None else cfg.train
+    """Return what run ``tag`` trains with: its net's ``recipe``, under seed k for a repeat ``<net>-seed<k>``."""
+    return recipe(cfg, tag) if base_tag(tag) == tag else replace(recipe(cfg, tag), seed=int(tag.rsplit("-seed", 1)[1]))
 
 
 def planned_runs(cfg: P1Config) -> dict[str, tuple[str, dict, DataSpec]]:
-    """Return ``{tag: (model, options, data)}`` of every training run the config asks for."""
+    """Return ``{tag: (model, options, data)}`` of every training run the config asks for; the depth series seed by
+    seed (every net of its first seed, then of the next)."""
     runs = {"base18": ("resnet18", {"use_skip": False}, cfg.pair),
             "resnet18-nobn": ("resnet18", {"use_bn": False}, cfg.pair),
             "resnet18": ("resnet18", {}, cfg.pair)}
-    runs.update({name: (name, {}, cfg.pair) for name in cfg.deep_models})
+    runs.update({seed_tag(tag, k): ("resnet18" if tag == DEPTH18 else tag, {}, cfg.pair)
+                 for k in cfg.depth_seeds for tag in depth_series(cfg)})
     if cfg.other_tasks:
         runs["resnet34-other-pair"] = ("resnet34", {}, cfg.other_pair)
         runs["resnet34-triple"] = ("resnet34", {}, cfg.triple)
@@ -114,6 +155,11 @@ PROFILES = {
     # Hence ResNet-50 trains first as a pilot (deep_pilot) and ResNet-101 only if it meets the gate; a net held back
     # is named, with its pilot's accuracy, by P1.5 and P1.7. The pilot's price: ResNet-50's GPU minutes, about 2.5–12
     # (costs.py's estimate, inside README's cost table); a miss saves ResNet-101's, about 5–23.
+    # Fig. 3's depth series (P1.5) on the deep nets' 30 epochs (depth_train: the recipe of train) with a ResNet-18 of
+    # its own, since the pair's trains 160 epochs and P1.5 compares one schedule only; two seeds per net, since P1.5
+    # takes its band over seeds (every seed of the piloted nets waits for the pilot). Evidence for that ResNet-18:
+    # small's ResNet-18 with BN met the gate on small's 30 epochs (its record in P1's small result of commit 8bb5fc7,
+    # before the pair moved to 160).
     # dense_max_dim: a dense SVD of the zero-padded operator over a unit's c·n² inputs; at width 64 the smallest
     # non-transition unit (stage 4, 512 channels on 4×4) has 8,192. Its float64 SVD (two per unit: I + B and B) costs
     # 8× one of 4,096 (n³; seconds on a GPU, untimed). Stages 1–3 (65,536 / 32,768 / 16,384 inputs) are matrix-free
@@ -122,12 +168,14 @@ PROFILES = {
     # (benchmarks/zero_padded_kappa.py): 1,056 / 577 / 386 s wall per unit with ~0.56 of a core, i.e. ~10 / 5 / 3.5
     # CPU-min; ~2 CPU-hours for the 16 units of the Fig. 2 nets and the initial weights; on a GPU, untimed.
     "standard": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, train=replace(_GPU_TRAIN, epochs=30),
-                         pair_train=replace(_GPU_TRAIN, epochs=_PAIR_EPOCHS), deep_pilot=("resnet50", "resnet101")),
+                         pair_train=replace(_GPU_TRAIN, epochs=_PAIR_EPOCHS), deep_pilot=("resnet50", "resnet101"),
+                         depth_train=replace(_GPU_TRAIN, epochs=30), depth_seeds=(0, 1)),
     # The paper's protocol, 50 epochs at batch 64, except the BN pair: the paper's 50 epochs are fewer passes than
     # the 80 that left ResNet-18 without BN under the gate at small, so the pair takes small's 160 (same optimizer).
-    # ResNet-50/101 are piloted as at standard: no evidence for them on this recipe either.
+    # ResNet-50/101 are piloted as at standard: no evidence for them on this recipe either. Fig. 3's depth series as
+    # at standard, on the paper's 50 epochs (its ResNet-18 too, as in the paper's Fig. 3), two seeds each.
     "paper": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, pair_train=replace(P1Config().train, epochs=_PAIR_EPOCHS),
-                      deep_pilot=("resnet50", "resnet101")),
+                      deep_pilot=("resnet50", "resnet101"), depth_train=P1Config().train, depth_seeds=(0, 1)),
 }
 
 # The negative control's config (``controls.control_result``): smoke-sized nets, untrained or made to break the lemmas.

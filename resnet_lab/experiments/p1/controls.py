@@ -13,7 +13,7 @@ from ...metrics.angles import mpa_callback
 from ...metrics.batchnorm import center_bn
 from ...models import build_model, residual_units
 from ...train import default_device
-from .config import BN_PAIR, CONTROL, DEEP, EXPERIMENT, FIG2, OTHER, P1Config, planned_runs
+from .config import BN_PAIR, CONTROL, DEEP, DEPTH18, EXPERIMENT, FIG2, OTHER, P1Config, base_tag, planned_runs, seed_tag
 from .measure import accuracy, load_test_images, measure
 from .paper import CLAIMS, TRAINED
 
@@ -230,6 +230,40 @@ def _variant(kind: str) -> dict:
     return result
 
 
+def _end_intra(result: dict, net: str, intra: float) -> None:
+    """Set the end intra-class MPA of every seed of ``net`` to ``intra`` + 0.1° per seed (a seed spread), gap 8°."""
+    for k, tag in enumerate(t for t in result["angles"] if base_tag(t) == net):
+        result["angles"][tag]["end"] = {**_synthetic_angles(8.0, 0.3, seed=90 + k, intra=intra + 0.1 * k),
+                                        "dim": 8192}
+
+
+def _depth_series(kind: str) -> dict:
+    """Return ``hold`` as a profile whose depth series has a schedule of its own: the BN pair trains 160 epochs, its
+    ResNet-18 clustering worse than every deep net (compared, it would refute Fig. 3), while the series, a ResNet-18
+    of its own (DEPTH18) and ResNet-34/50/101, trains 50 epochs at two seeds. ``depth_hold``: the series as Fig. 3
+    says; ``depth_fail``: its ResNet-18 and ResNet-34 cluster worse than ResNet-50/101; ``depth_one_seed``: as
+    ``depth_hold`` at seed 0 only (no seed spread)."""
+    result = _synthetic("hold")
+    runs, angles = result["runs"], result["angles"]
+    pair, depth = {"epochs": 160, "lr": 0.05, "seed": 0}, {"epochs": 50, "lr": 0.05, "seed": 0}
+    result["config"].update(pair_train=pair, depth_train=depth)
+    for k in (0, 1):   # the series' ResNet-18: built as the pair's ResNet-18 was (to hold), on the series' schedule
+        runs[seed_tag(DEPTH18, k)] = copy.deepcopy(runs[seed_tag("resnet18", k)])
+        angles[seed_tag(DEPTH18, k)] = copy.deepcopy(angles[seed_tag("resnet18", k)])
+    seeds = [seed_tag("", k) for k in ((0,) if kind == "depth_one_seed" else (0, 1))]   # "" or "-seed<k>"
+    for tag in list(runs):
+        base = base_tag(tag)
+        if base in (DEPTH18, *DEEP) and tag[len(base):] not in seeds:
+            runs.pop(tag), angles.pop(tag)
+        elif base in (DEPTH18, *DEEP, *BN_PAIR):
+            runs[tag]["history"][-1]["epoch"] = (pair if base in BN_PAIR else depth)["epochs"]
+    _end_intra(result, "resnet18", 50.0)
+    if kind == "depth_fail":
+        for net in (DEPTH18, "resnet34"):
+            _end_intra(result, net, 46.0)
+    return result
+
+
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
     """Return ``{name: (result, {claim: expected verdict})}``: hand-built results made to hold, fail, be inconclusive."""
     ids = list(CLAIMS)
@@ -252,6 +286,10 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
         "deep_diverged": (_variant("deep_diverged"), {"P1.5": "partly"}),  # ResNet-101's pairs hold, ResNet-50's open
         "shallow_under_bar": (_variant("shallow_under_bar"), {"P1.5": "inconclusive"}),  # gate unmet
         "pilot_missed": (_variant("pilot_missed"), {"P1.5": "inconclusive", "P1.7": "holds"}),  # ResNet-101 named
+        # Fig. 3's depth series on a schedule of its own, two seeds: judged without the BN pair's longer-trained net
+        "depth_hold": (_depth_series("depth_hold"), {"P1.5": "holds"}),
+        "depth_fail": (_depth_series("depth_fail"), {"P1.5": "fails"}),
+        "depth_one_seed": (_depth_series("depth_one_seed"), {"P1.5": "inconclusive"}),
         "steps": (_variant("steps"), {"P1.7": "fails"}),
         "intra": (_variant("intra"), {"P1.4": "partly"}),
     }

@@ -1,6 +1,7 @@
 """Train (or reload) P1's networks and measure them: unit κ (Lemma 1), perturbation gains (Lemmas 2–3), MPAs.
 
-Up to eight training runs (``config.planned_runs``), each recording the MPA at every stage input and at the end
+The training runs of ``config.planned_runs`` (eight, and more where the depth series has seeds or a ResNet-18 of its
+own), each recording the MPA at every stage input and at the end
 per epoch; a piloted group's pilot first (``cfg.deep_pilot``: the rest trains only once the pilot met its gate).
 After training, from the final weights: every unit's κ by the paper's formula, for the circular-padded
 operator (FFT) and, where the unit is small enough, for the true zero-padded operator (dense, or matrix-free with a
@@ -28,7 +29,8 @@ from ...pilots import gate_outcome, require_met, trained_record
 from ...profiles import select
 from ...train import default_device, train_cached
 from ...work import network_item
-from .config import DEEP, EXPERIMENT, FIG2, PILOT_GATE, PROFILES, P1Config, planned_runs, train_config
+from .config import (DEEP, EXPERIMENT, FIG2, PILOT_GATE, PROFILES, P1Config, base_tag, planned_runs, seed_tag,
+                     train_config)
 
 
 def load_test_images(data: DataSpec, per_class: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +147,8 @@ def measure(cfg: P1Config, runs: dict, models: dict[str, nn.Module], initial: nn
     if mpa:
         out["angles"] = {}
         for tag, model in models.items():
-            levels = ("stage1", "stage2", "stage3", "stage4", "end", "pooled") if tag in DEEP else ("stage1", "end", "pooled")
+            deep = base_tag(tag) in DEEP  # Fig. 5 reads every stage input of each deep net, every seed
+            levels = ("stage1", "stage2", "stage3", "stage4", "end", "pooled") if deep else ("stage1", "end", "pooled")
             x, y = images[tuple(runs[tag]["classes"])]
             out["angles"][tag] = angle_levels(model, x, y, levels, cfg.n_boot)
     return out
@@ -167,13 +170,16 @@ def train_run(cfg: P1Config, profile: str, tag: str, images: dict, force: bool =
 
 # ------------------------------------------------------------------------- the pilot of the deep nets
 def pilot(cfg: P1Config) -> str | None:
-    """Return the run that pilots ``cfg.deep_pilot`` (its first net), None where the profile trains no such group."""
-    return cfg.deep_pilot[0] if cfg.deep_pilot and cfg.deep_pilot[0] in planned_runs(cfg) else None
+    """Return the run that pilots ``cfg.deep_pilot``: its first net at the first of ``cfg.depth_seeds``; None where
+    the profile trains no such group."""
+    first = seed_tag(cfg.deep_pilot[0], cfg.depth_seeds[0]) if cfg.deep_pilot and cfg.depth_seeds else None
+    return first if first in planned_runs(cfg) else None
 
 
 def held_by_pilot(cfg: P1Config, tag: str) -> bool:
-    """Return whether run ``tag`` trains only once the pilot met its gate (the rest of ``cfg.deep_pilot``)."""
-    return pilot(cfg) is not None and tag in cfg.deep_pilot[1:]
+    """Return whether run ``tag`` trains only once the pilot met its gate: every seed of every net of
+    ``cfg.deep_pilot`` but the pilot itself (a seed of a net the recipe has no evidence for has none either)."""
+    return pilot(cfg) not in (None, tag) and base_tag(tag) in cfg.deep_pilot
 
 
 def training_order(cfg: P1Config) -> list[str]:

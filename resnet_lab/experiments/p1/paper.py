@@ -63,7 +63,9 @@ CLAIMS = declare(
               "ResNet-50/101, by a smaller end intra-class MPA ('ResNet18 and ResNet34 have better … clustering "
               "effect'; §4.1: 'The smaller the intra-class median principal angle, the better effect the clustering')",
               "§4.2, Fig. 3; §4.1 (the clustering effect)",
-              "for each of ResNet-18 and ResNet-34 against each of ResNet-50/101 run, trained on the same schedule: "
+              "for each of ResNet-18 and ResNet-34 against each of ResNet-50/101 run, trained on the same schedule "
+              "(ResNet-18: the depth series' own where the profile trains one on the deep nets' schedule, never Fig. 2's "
+              "ResNet-18 trained longer): "
               "intra(deep) − intra(shallow), the end intra-class MPAs, outside its " + BAND + " (Welch's t over each "
               "net's seeds: two networks, so one seed per net leaves the pair undecided) and > {min_effect:g}°; a pair "
               "trained on unequal schedules is not compared and counts as undecided (the row names the schedules). The "

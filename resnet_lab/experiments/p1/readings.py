@@ -7,7 +7,6 @@ test images that ``measure.angle_levels`` stored, paired when two gaps were read
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -17,11 +16,12 @@ from ...metrics.angles import mean_angles
 from ...stats import K_SE, Estimate, cluster_bootstrap, difference, over_seeds, sign
 from ...units import images_tested
 # the run tags, passed on to the verdicts (which never read config), and the rule of which recipe trains a run
-from .config import BN_PAIR, DEEP, FIG2, OTHER, train_config
+from .config import BN_PAIR, DEEP, DEPTH18, FIG2, OTHER, base_tag, recipe
 
-__all__ = ["BN_PAIR", "DEEP", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_schedule", "between_nets",
-           "curve_changes", "curve_estimate", "curve_steps", "feature_dim", "fig5_halves", "final_accuracy",
-           "gap_difference", "gap_estimate", "held_back", "lemma1_outcomes", "lemma2_share", "lemma2_units", "missing_runs", "n_test",
+__all__ = ["BN_PAIR", "DEEP", "DEPTH18", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_schedule", "between_nets",
+           "curve_changes", "curve_estimate", "curve_steps", "depth_resnet18", "feature_dim", "fig5_halves",
+           "final_accuracy", "gap_difference", "gap_estimate", "held_back", "lemma1_outcomes", "lemma2_share",
+           "lemma2_units", "missing_runs", "n_test",
            "plain_branch_smin", "pm", "run_data", "schedule", "seed_tags", "task_accuracy", "task_contrast",
            "task_label", "trained_epochs", "trained_units", "true_kappas", "unfinished", "unit_frame", "wilson"]
 
@@ -49,14 +49,21 @@ def trained_epochs(result: dict, tag: str) -> int | None:
 
 def schedule(result: dict, tag: str) -> dict:
     """Return the training recipe run ``tag`` (any seed) was trained with, its seed left out: the BN pair's
-    ``pair_train`` where the result's config sets one, else ``train`` (``config.train_config``'s rule); a result
-    whose config records neither gives ``{"epochs": trained_epochs}``."""
+    ``pair_train`` or the depth series' ``depth_train`` where the result's config sets one, else ``train``
+    (``config.recipe``'s rule); a result whose config records none gives ``{"epochs": trained_epochs}``."""
     cfg = result.get("config", {})
-    base = re.sub(r"-seed\d+$", "", tag)
-    recipe = train_config(SimpleNamespace(train=cfg.get("train"), pair_train=cfg.get("pair_train")), base)
-    if recipe is None:
+    stored = recipe(SimpleNamespace(train=cfg.get("train"), pair_train=cfg.get("pair_train"),
+                                    depth_train=cfg.get("depth_train")), tag)
+    if stored is None:
         return {"epochs": trained_epochs(result, tag)}
-    return {k: v for k, v in recipe.items() if k != "seed"}
+    return {k: v for k, v in stored.items() if k != "seed"}
+
+
+def depth_resnet18(result: dict) -> str:
+    """Return the ResNet-18 of Fig. 3's depth series: its own run (DEPTH18) where the result's config gives the series
+    a schedule of its own (``depth_train``), else Fig. 2's ResNet-18 (compared only where it trained on that
+    schedule)."""
+    return DEPTH18 if result.get("config", {}).get("depth_train") is not None else "resnet18"
 
 
 def unfinished(result: dict, tag: str) -> str:
@@ -93,7 +100,7 @@ def missing_runs(result: dict, tags) -> str:
     """Return which of ``tags`` the result holds no run of, and why ("not trained: its pilot …" where a pilot that
     missed its gate held it back, ``held_back``; "not in this profile's deep_models" where the result's config leaves
     them out, else "planned but not run"); "" when every one ran."""
-    planned = result.get("config", {}).get("deep_models", ())
+    planned = [*result.get("config", {}).get("deep_models", ()), depth_resnet18(result)]  # and the series' ResNet-18
     why = {t: held_back(result, t) for t in tags if t not in result["runs"]}
     held = [f"{t} {w}" for t, w in why.items() if w]
     missing = [t for t, w in why.items() if not w]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import statistics
 
 from ...stats import K_SE, Estimate
-from .config import BN_PAIR, DEEP, PROFILES, train_config
+from .config import BN_PAIR, DEEP, DEPTH18, PROFILES, recipe
 from .paper import CLAIMS, TRAINED
 from .readings import (FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, held_back, lemma2_units,
                        plain_branch_smin, trained_units)
@@ -69,19 +69,21 @@ def gap_table(result: dict, tags, levels=("stage1", "end", "pooled")):
 
 def profile_frame():
     """Return each profile's training recipe from ``PROFILES``: width, epochs, batch, optimizer steps (on the pair's
-    training images) for the nets on ``train`` and for the BN pair Fig. 2 (b) compares."""
+    training images) for the nets on ``train``, for the BN pair Fig. 2 (b) compares and for Fig. 3's depth series
+    (with its seeds per net), each where it has a recipe of its own."""
     import pandas as pd
 
     rows = []
     for name, cfg in PROFILES.items():
-        pair = train_config(cfg, BN_PAIR[0])
-        for nets, recipe in ((("every net", cfg.train),) if pair is cfg.train else
-                             (("the others", cfg.train), ("ResNet-18 ± BN", pair))):
-            per_epoch = -(-cfg.pair.train_images // recipe.batch_size)
-            per_epoch = min(per_epoch, recipe.max_steps_per_epoch or per_epoch)
-            rows.append({"profile": name, "nets": nets, "width": cfg.width, "epochs": recipe.epochs,
-                         "batch": recipe.batch_size, "lr": recipe.lr, "train images": cfg.pair.train_images,
-                         "steps": per_epoch * recipe.epochs})
+        own = [(nets, r) for nets, r in (("ResNet-18 ± BN", recipe(cfg, BN_PAIR[0])),
+                                         (f"depth series ({len(cfg.depth_seeds)} seeds)", recipe(cfg, DEPTH18)))
+               if r != cfg.train]
+        for nets, r in [("the others" if own else "every net", cfg.train), *own]:
+            per_epoch = -(-cfg.pair.train_images // r.batch_size)
+            per_epoch = min(per_epoch, r.max_steps_per_epoch or per_epoch)
+            rows.append({"profile": name, "nets": nets, "width": cfg.width, "epochs": r.epochs,
+                         "batch": r.batch_size, "lr": r.lr, "train images": cfg.pair.train_images,
+                         "steps": per_epoch * r.epochs})
     return pd.DataFrame(rows).set_index(["profile", "nets"])
 
 

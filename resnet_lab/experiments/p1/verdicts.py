@@ -13,11 +13,12 @@ from ...stats import Estimate, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
-                       curve_estimate, curve_steps, feature_dim, fig5_halves, fig5_verdict, final_accuracy, gap_estimate,
-                       held_back, missing_runs, pm, seed_tags, task_contrast, task_label, trained_epochs, unfinished)
+                       curve_estimate, curve_steps, depth_resnet18, feature_dim, fig5_halves, fig5_verdict,
+                       final_accuracy, gap_estimate, held_back, missing_runs, pm, seed_tags, task_contrast, task_label,
+                       trained_epochs, unfinished)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
-DEEP_PAIRS = (("resnet18", "resnet34"), ("resnet50", "resnet101"))  # Fig. 3's sentence: each of these against those
+DEEPER = ("resnet50", "resnet101")  # Fig. 3's sentence: ResNet-18 and ResNet-34 each against each of these
 
 
 def _per_net(diffs: dict[str, Estimate | None], extra_ok: dict[str, bool], min_effect: float) -> tuple[str, str]:
@@ -87,12 +88,12 @@ def _claim_fig2(result: dict, profile: str) -> Claim:
 
 
 def _claim_depth(result: dict, profile: str) -> Claim:
-    """P1.5, Fig. 3: each of ResNet-18 and ResNet-34 against each deep net run, on the end intra-class MPA (§4.1's
-    clustering effect: smaller is better), pairs at one schedule only, a deep net run to its schedule's end
-    (``unfinished``), both nets of a pair gated, a deep net its pilot held back (``held_back``) undecided in each of
-    its pairs; ``tally``ed over the pairs."""
+    """P1.5, Fig. 3: each of ResNet-18 (the depth series' own, ``depth_resnet18``) and ResNet-34 against each deep net
+    run, on the end intra-class MPA (§4.1's clustering effect: smaller is better), Welch's t over each net's seeds,
+    pairs at one schedule only, a deep net run to its schedule's end (``unfinished``), both nets of a pair gated, a
+    deep net its pilot held back (``held_back``) undecided in each of its pairs; ``tally``ed over the pairs."""
     spec = CLAIMS["P1.5"]
-    shallow, deeper = DEEP_PAIRS
+    shallow, deeper = (depth_resnet18(result), "resnet34"), DEEPER
     deep = [t for t in deeper if t in result["runs"]]
     if not deep:
         return spec.not_run(missing_runs(result, deeper), profile)
@@ -178,7 +179,10 @@ def _claim_other_tasks(result: dict, profile: str) -> Claim:
         dominates = round(abs(pairs.value), 1) > round(abs(d.value), 1)
         reason.append(f"which classes are compared {'dominates' if dominates else 'does not dominate'} the difference: "
                       f"{label[pair]} − {label['resnet34']} {pairs.value:+.1f} points, the three-class task − "
-                      f"{label[pair]} {d.value:+.1f}, − {label['resnet34']} {fig3.value:+.1f}")
+                      f"{label[pair]} {d.value:+.1f}, − {label['resnet34']} {fig3.value:+.1f}"
+                      + ("" if trained_epochs(result, "resnet34") == trained_epochs(result, pair) else
+                         f" (ResNet-34 on {label['resnet34']} trained with the depth series: "
+                         f"{_epochs(result, ('resnet34', pair))})"))
     if triple in result["runs"]:
         three = result["runs"][triple]["classes"]
         reason.append("not run: the nested contrast, the three-class net against ResNet-34 on its own sub-pairs ("
