@@ -43,3 +43,32 @@ def test_sign_of_a_reversal_and_ties():
     assert seed_pair_sign([([1, 2, 3], [4, 5, 6]), ([1e-30, 1e-20, 1e-10], [1e-5, 1e-4, 1e-3])]) == -1
     wins, pairs, p = seed_pair_test([([1, 2, 3], [1, 2, 3]), ([1, 2, 3], [1, 2, 3])])
     assert (wins, pairs, p) == (9, 18, pytest.approx(1.0)) and seed_pair_sign([([1, 2, 3], [1, 2, 3])]) == 0
+
+
+def _brute_force(strata):
+    """Every relabelling of each stratum's pooled values into its two arms, enumerated: the two-sided exact p."""
+    from itertools import combinations, product
+
+    def count(a, b):
+        return sum((x > y) + 0.5 * (x == y) for x in a for y in b)
+
+    splits = []
+    for a, b in strata:
+        pooled = list(a) + list(b)
+        splits.append([count([pooled[i] for i in s], [pooled[i] for i in range(len(pooled)) if i not in s])
+                       for s in combinations(range(len(pooled)), len(a))])
+    pairs = sum(len(a) * len(b) for a, b in strata)
+    observed = sum(count(a, b) for a, b in strata)
+    totals = [sum(c) for c in product(*splits)]
+    return observed, sum(abs(t - pairs / 2) >= abs(observed - pairs / 2) - 1e-9 for t in totals) / len(totals)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_strata_of_five_against_five_match_brute_force(seed):
+    """P4's `small` design (5 seeds per network, 2 strata): the convolution against a full enumeration, ties included."""
+    rng = np.random.default_rng(seed)
+    strata = [(rng.normal(0.7, size=5), rng.normal(size=5)), (np.round(rng.normal(0.7, size=5), 1),
+                                                              np.round(rng.normal(size=5), 1))]
+    wins, pairs, p = seed_pair_test(strata)
+    observed, expected = _brute_force(strata)
+    assert (wins, pairs) == (observed, 50) and p == pytest.approx(expected, rel=1e-9)

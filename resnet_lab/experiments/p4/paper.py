@@ -72,7 +72,7 @@ DATASET_ORDERING = tuple((n, ("cifar10", n), ("mnist", n)) for n in (18, 50))
 # CIFAR-10 ResNet-18 ("ResNets-18 tends to struggle with distinguishing between animals"; for ResNet-50 it names
 # automobile–truck).
 JUDGED = {("mnist", 50): PAPER_HARD_MNIST_PAIRS, ("cifar10", 18): ANIMAL_PAIRS}
-SEEDS = 3        # the seeds of the small profile: the criterion's worked levels are for them
+SEEDS = 5        # the seeds of the small profile (a test keeps the two equal): the criterion's worked levels are for them
 
 TRAINED_WHY = ("P4.1's bar: MNIST F1 ≥ paper's − 1 point (0.979 / 0.976), CIFAR-10 F1 ≥ paper's − 4 points "
                "(0.724 / 0.700); measured as F1 minus the bar, per network the row uses")
@@ -111,7 +111,8 @@ CLAIMS = declare(
     ClaimSpec(
         "P4.2", "Table 2: ResNet-50's g-expansive constant is below ResNet-18's on both datasets, judged pooled "
                 "(“ResNets-50 exhibits a tendency to classify images from different classes with a shorter "
-                "distance”; Def. 1: min over cross-class image pairs of the max over blocks).",
+                "distance”; Def. 1: min over cross-class image pairs of the max over blocks; §4 and Table 3 read "
+                "the constant as the closest approach at one block, the min–min, so both readings are tested).",
         "§2.2, §3, Table 2, Def. 1",
         ORDERING_RULE.format(pairs="every ResNet-18 seed against every ResNet-50 seed of the same dataset",
                              strata="2 datasets"),
@@ -131,19 +132,20 @@ CLAIMS = declare(
         "{top} closest the paper names, for the networks it names them for: MNIST ResNet-50 against its 5 pairs, "
         "CIFAR-10 ResNet-18 against the 15 animal–animal pairs. Each network counts once, its hits pooled over its "
         "seeds: p_chance is the chance of as many pooled hits in as many random draws (with {seeds} seeds MNIST "
-        "needs ≥ {mnist_k} of 15, p = {mnist_p:.3f}, CIFAR-10 ≥ {cifar_k} of 15, p = {cifar_p:.3f}); p_twin the "
+        "needs ≥ {mnist_k} of {draws}, p = {mnist_p:.3f}, CIFAR-10 ≥ {cifar_k} of {draws}, p = {cifar_p:.3f}); p_twin the "
         "exact one-sided permutation p of its pooled hits above those of the same network at its initialisation "
         "(same seeds, width and sample; every split of the seeds' counts into two arms): hard pairs the untrained "
         "network ranks as often do not tell training from none. A network's p is the larger of the two. The 2 "
         "networks are tested together at {alpha:.0%} (Hochberg's step-up: under no effect a holds or partly comes "
         "out at most {alpha:.0%} of the time): holds: both p ≤ {alpha:.2f}; partly: one p ≤ {half:.3f} (with "
-        "{seeds} seeds p_twin is {best:.2f} at best, so partly needs ≥ {partly_seeds} seeds); fails: neither "
+        "{seeds} seeds p_twin is {best:.2g} at best, so partly needs ≥ {partly_seeds} seeds); fails: neither "
         "network's pooled hits beyond chance (p_chance > {alpha:.2f} for both: the paper's pairs not found among "
         "ours beyond chance, a failure to replicate, not evidence that they are easy); else inconclusive (beyond chance, not beyond the untrained twin or not "
         "compared with it). §4's text words Fig. 3 as pairs “that had the closest distance at a specific residual "
         "block” (the min–min: the closest pair at one block): that reading and Fig. 2's closest mean over blocks "
         "are reported with the verdict this rule gives under each, not judged",
-        {"top": TOP, "seeds": SEEDS, "mnist_k": needed_hits(5, SEEDS), "mnist_p": chance_tail(needed_hits(5, SEEDS), 5, SEEDS),
+        {"top": TOP, "seeds": SEEDS, "draws": TOP * SEEDS,
+         "mnist_k": needed_hits(5, SEEDS), "mnist_p": chance_tail(needed_hits(5, SEEDS), 5, SEEDS),
          "cifar_k": needed_hits(15, SEEDS), "cifar_p": chance_tail(needed_hits(15, SEEDS), 15, SEEDS),
          "alpha": ALPHA, "half": ALPHA / len(JUDGED), "best": 1 / comb(2 * SEEDS, SEEDS),
          "partly_seeds": next(s for s in range(1, 10) if 1 / comb(2 * s, s) <= ALPHA / len(JUDGED))}, TRAINED),

@@ -88,8 +88,8 @@ def claim_ordering(result: dict, claim_id: str, ordering, relation: str) -> Clai
     tests = {r: ordering_test(nets, ordering, r) for r in READINGS}
     parts = [_constants_text(nets, k, est[k]) for k in keys]
     for r, (wins, pairs, p, s) in tests.items():
-        per = ", ".join(f"{DATASET_NAMES.get(o[0], f'ResNet-{o[0]}')} {w:g}/{n}"
-                        for o in ordering for w, n, *_ in [ordering_test(nets, [o], r)])
+        per = ", ".join(f"{DATASET_NAMES.get(o[0], f'ResNet-{o[0]}')} {w:g}/{n} (p = {q:.2g})"
+                        for o in ordering for w, n, q, _ in [ordering_test(nets, [o], r)])
         parts.append(f"{READINGS[r]}: {relation} in {wins:g} of {pairs} seed pairs ({per}), exact p = {p:.3g}"
                      + {1: ", the paper's way", -1: ", reversed", 0: ", undecided"}[s])
     seeds = min(len(nets[k]) for k in keys)
@@ -100,7 +100,10 @@ def claim_ordering(result: dict, claim_id: str, ordering, relation: str) -> Clai
         verdict, reason = "fails", ""
     elif mm == 1 or mn == 1:
         verdict = "holds" if mm == 1 and mn != -1 else "partly"
-        reason = "the two readings disagree: the min–min is reversed" if mn == -1 else ""
+        reason = ("the two readings disagree: the min–min is reversed" if mn == -1 else "" if mm == 1 else
+                  "the paper's way under the min–min only ({:g} of {} seed pairs, exact p = {:.2g}); under Def. 1's "
+                  "min–max, the paper's definition, {:g} of {}, exact p = {:.2g}: undecided".format(
+                      *tests["min_min"][:3], *tests["min_max"][:3]))
     else:
         verdict, reason = "inconclusive", "the seed-pair count lies inside its band under both readings"
     band = {f"{READINGS[r]}: seed pairs the paper's way": {"wins": w, "pairs": n, "exact p": p}
@@ -178,6 +181,10 @@ def _status(key: tuple[str, int], test: HardPairs, runs: list[dict], target: set
             every = {p: n for p, n in named_counts(runs, target, ranking).items() if n == len(runs)}
             if every:
                 text += f" ({_named_text(runs, every)} under {label})"
+        if test.twin is not None and sum(test.twin) > sum(test.hits):  # the untrained net ranks them closer
+            twin_chance = chance_tail(sum(test.twin), test.marked, len(test.twin))
+            text += (f"; its untrained twin ranks them among its closest more often ({sum(test.twin)} of "
+                     f"{TOP * len(test.twin)} pooled, chance p = {twin_chance:.2g})")
         return text
     if test.twin is None:
         return f"{name(key)} beyond chance (p = {test.chance:.2g}), its untrained twin not measured"
