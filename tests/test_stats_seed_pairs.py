@@ -65,7 +65,7 @@ def _brute_force(strata):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_two_strata_of_five_against_five_match_brute_force(seed):
-    """P4's `small` design (5 seeds per network, 2 strata): the convolution against a full enumeration, ties included."""
+    """P4's `small` design (5 seeds per network, 2 strata): the convolution against a full enumeration, ties too."""
     rng = np.random.default_rng(seed)
     strata = [(rng.normal(0.7, size=5), rng.normal(size=5)), (np.round(rng.normal(0.7, size=5), 1),
                                                               np.round(rng.normal(size=5), 1))]

@@ -72,7 +72,7 @@ DATASET_ORDERING = tuple((n, ("cifar10", n), ("mnist", n)) for n in (18, 50))
 # CIFAR-10 ResNet-18 ("ResNets-18 tends to struggle with distinguishing between animals"; for ResNet-50 it names
 # automobile–truck).
 JUDGED = {("mnist", 50): PAPER_HARD_MNIST_PAIRS, ("cifar10", 18): ANIMAL_PAIRS}
-SEEDS = 5        # the seeds of the small profile (a test keeps the two equal): the criterion's worked levels are for them
+SEEDS = 5        # the small profile's seeds (a test keeps the two equal): the criterion's worked levels are for them
 
 TRAINED_WHY = ("P4.1's bar: MNIST F1 ≥ paper's − 1 point (0.979 / 0.976), CIFAR-10 F1 ≥ paper's − 4 points "
                "(0.724 / 0.700); measured as F1 minus the bar, per network the row uses")
