@@ -156,6 +156,26 @@ def test_the_depth_series_keeps_every_other_nets_key():
     assert {t: seeds_only[t] for t in today} == today
 
 
+def test_repeats_of_the_bn_pair_and_the_other_tasks_train_their_nets_own_recipe_under_their_seed():
+    """P1.4 (b) and P1.6 (b) compare two nets over seeds: ``pair_seeds`` repeats the BN pair (on its 160 epochs) and
+    ``other_seeds`` Fig. 4's tasks (on ``train``), each repeat its base net's model and data under seed k; every net
+    planned without them keeps its work item, hence its committed weights."""
+    small = config.PROFILES["small"]
+    more = replace(small, pair_seeds=(0, 1, 2), other_seeds=(0, 1))
+    plan, base = config.planned_runs(more), config.planned_runs(small)
+    repeats = {t: plan[t] for t in plan if t not in base}
+    assert sorted(repeats) == sorted([f"{t}-seed{k}" for t in config.BN_PAIR for k in (1, 2)]
+                                     + [f"{t}-seed1" for t in config.OTHER])
+    for tag, run in repeats.items():
+        assert run == base[config.base_tag(tag)] and config.tag_seed(tag) == int(tag[-1])
+        want = config.recipe(small, config.base_tag(tag))
+        assert config.train_config(more, tag) == replace(want, seed=int(tag[-1]))
+    assert config.train_config(more, "resnet18-seed2").epochs == small.pair_train.epochs
+    assert {t: measure._item(more, "small", t).name for t in base} == \
+        {t: measure._item(small, "small", t).name for t in base}
+    assert config.tag_seed("resnet34-other-pair") == 0 and config.tag_seed("resnet101-seed12") == 12
+
+
 def test_the_rows_name_the_pilot_that_held_resnet101_back():
     result, expected = controls.synthetic_results()["pilot_missed"]
     rows = {r.id: r for r in claims(result)}

@@ -68,11 +68,25 @@ class P1Config:
     # whatever the BN pair's; None, P1.5 reads Fig. 2's ResNet-18, and only if it trained on the deep nets' schedule.
     depth_train: TrainConfig | None = None
     depth_seeds: tuple[int, ...] = (0,)
+    # The other comparisons of two networks over their seeds: Fig. 2 (b)'s BN pair (P1.4 (b)) and Fig. 4's two tasks
+    # (P1.6 (b)), each net trained at every seed listed (seed k > 0: run ``<tag>-seed<k>``, as for depth_seeds). One
+    # seed per net leaves those halves undecided, and the rows say so.
+    pair_seeds: tuple[int, ...] = (0,)
+    other_seeds: tuple[int, ...] = (0,)
+
+
+_REPEAT = re.compile(r"-seed(\d+)$")
 
 
 def base_tag(tag: str) -> str:
     """Return the net a run repeats: ``tag`` without its ``-seed<k>`` suffix."""
-    return re.sub(r"-seed\d+$", "", tag)
+    return _REPEAT.sub("", tag)
+
+
+def tag_seed(tag: str) -> int:
+    """Return the training seed of run ``tag``: k for a repeat ``<net>-seed<k>``, else 0 (the recipe's own)."""
+    m = _REPEAT.search(tag)
+    return int(m.group(1)) if m else 0
 
 
 def seed_tag(tag: str, seed: int) -> str:
@@ -100,20 +114,22 @@ def recipe(cfg: P1Config, tag: str) -> TrainConfig:
 
 def train_config(cfg: P1Config, tag: str) -> TrainConfig:
     """Return what run ``tag`` trains with: its net's ``recipe``, under seed k for a repeat ``<net>-seed<k>``."""
-    return recipe(cfg, tag) if base_tag(tag) == tag else replace(recipe(cfg, tag), seed=int(tag.rsplit("-seed", 1)[1]))
+    return recipe(cfg, tag) if base_tag(tag) == tag else replace(recipe(cfg, tag), seed=tag_seed(tag))
 
 
 def planned_runs(cfg: P1Config) -> dict[str, tuple[str, dict, DataSpec]]:
-    """Return ``{tag: (model, options, data)}`` of every training run the config asks for; the depth series seed by
-    seed (every net of its first seed, then of the next)."""
+    """Return ``{tag: (model, options, data)}`` of every training run the config asks for: Fig. 2's three nets and the
+    BN pair's repeats (``pair_seeds``), the depth series seed by seed (every net of its first seed, then of the next),
+    and Fig. 4's two tasks with their repeats (``other_seeds``)."""
     runs = {"base18": ("resnet18", {"use_skip": False}, cfg.pair),
             "resnet18-nobn": ("resnet18", {"use_bn": False}, cfg.pair),
             "resnet18": ("resnet18", {}, cfg.pair)}
+    runs.update({seed_tag(tag, k): runs[tag] for k in cfg.pair_seeds for tag in BN_PAIR})
     runs.update({seed_tag(tag, k): ("resnet18" if tag == DEPTH18 else tag, {}, cfg.pair)
                  for k in cfg.depth_seeds for tag in depth_series(cfg)})
     if cfg.other_tasks:
-        runs["resnet34-other-pair"] = ("resnet34", {}, cfg.other_pair)
-        runs["resnet34-triple"] = ("resnet34", {}, cfg.triple)
+        tasks = {"resnet34-other-pair": ("resnet34", {}, cfg.other_pair), "resnet34-triple": ("resnet34", {}, cfg.triple)}
+        runs.update({seed_tag(tag, k): run for k in sorted({0, *cfg.other_seeds}) for tag, run in tasks.items()})
     return {tag: (name, {**opts, "width": cfg.width, "num_classes": len(data.classes)}, data)
             for tag, (name, opts, data) in runs.items()}
 
@@ -159,7 +175,8 @@ PROFILES = {
     # its own, since the pair's trains 160 epochs and P1.5 compares one schedule only; two seeds per net, since P1.5
     # takes its band over seeds (every seed of the piloted nets waits for the pilot). Evidence for that ResNet-18:
     # small's ResNet-18 with BN met the gate on small's 30 epochs (its record in P1's small result of commit 8bb5fc7,
-    # before the pair moved to 160).
+    # before the pair moved to 160). Two seeds also of the BN pair and of Fig. 4's tasks (pair_seeds, other_seeds):
+    # P1.4 (b) and P1.6 (b) compare two networks, so their bands too are over seeds.
     # dense_max_dim: a dense SVD of the zero-padded operator over a unit's c·n² inputs; at width 64 the smallest
     # non-transition unit (stage 4, 512 channels on 4×4) has 8,192. Its float64 SVD (two per unit: I + B and B) costs
     # 8× one of 4,096 (n³; seconds on a GPU, untimed). Stages 1–3 (65,536 / 32,768 / 16,384 inputs) are matrix-free
@@ -169,13 +186,16 @@ PROFILES = {
     # CPU-min; ~2 CPU-hours for the 16 units of the Fig. 2 nets and the initial weights; on a GPU, untimed.
     "standard": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, train=replace(_GPU_TRAIN, epochs=30),
                          pair_train=replace(_GPU_TRAIN, epochs=_PAIR_EPOCHS), deep_pilot=("resnet50", "resnet101"),
-                         depth_train=replace(_GPU_TRAIN, epochs=30), depth_seeds=(0, 1)),
+                         depth_train=replace(_GPU_TRAIN, epochs=30), depth_seeds=(0, 1), pair_seeds=(0, 1),
+                         other_seeds=(0, 1)),
     # The paper's protocol, 50 epochs at batch 64, except the BN pair: the paper's 50 epochs are fewer passes than
     # the 80 that left ResNet-18 without BN under the gate at small, so the pair takes small's 160 (same optimizer).
     # ResNet-50/101 are piloted as at standard: no evidence for them on this recipe either. Fig. 3's depth series as
-    # at standard, on the paper's 50 epochs (its ResNet-18 too, as in the paper's Fig. 3), two seeds each.
+    # at standard, on the paper's 50 epochs (its ResNet-18 too, as in the paper's Fig. 3), two seeds each, as are the
+    # BN pair and Fig. 4's tasks.
     "paper": P1Config(dense_max_dim=8192, matrix_free_max_dim=65536, pair_train=replace(P1Config().train, epochs=_PAIR_EPOCHS),
-                      deep_pilot=("resnet50", "resnet101"), depth_train=P1Config().train, depth_seeds=(0, 1)),
+                      deep_pilot=("resnet50", "resnet101"), depth_train=P1Config().train, depth_seeds=(0, 1),
+                      pair_seeds=(0, 1), other_seeds=(0, 1)),
 }
 
 # The negative control's config (``controls.control_result``): smoke-sized nets, untrained or made to break the lemmas.
