@@ -261,3 +261,21 @@ def test_paper_table54_is_not_monotone_in_its_structured_column():
     order = tables.paper_table54_order()
     assert any(o.startswith("D structured, high") and "deepest below shallowest" in o for o in order)
     assert not any(o.startswith("D structured, low") for o in order)   # 83.40 → 84.54 → 85.78 → 86.95 rises
+
+
+@pytest.mark.parametrize("rise, verdict", [(0.024, "inconclusive"), (0.10, "holds")])
+def test_two_seeds_per_depth_decide_only_a_step_far_beyond_their_spread(rise, verdict):
+    """small's case (referee, issue 37): two seeds per depth, half a point apart at one depth and a point at the other.
+    Welch's band then has about one degree of freedom, so a 2.4-point rise stays inside it (no power, not no effect)
+    while a 10-point one holds."""
+    result = FIXTURES["holds"][0]
+    lo, hi = sorted({m["n"] for m in result["models"]})[:2]
+    models = []
+    for m in result["models"]:
+        if m["variant"] in ("d", "s") and m["n"] in (lo, hi) and m["seed"] in (0, 1):
+            spread = 0.01 if m["n"] == hi else 0.005
+            models.append({**m, "test_acc": 0.83 + spread * m["seed"] + (rise if m["n"] == hi else 0.0)})
+    row = _verdicts({**result, "models": models})["P2.2"]
+    assert row.verdict == verdict, (row.value, row.reason)
+    if verdict == "inconclusive":
+        assert row.reason == "the depth differences are inside the noise band"
