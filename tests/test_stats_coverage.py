@@ -10,8 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from resnet_lab.stats import (LEVEL, Estimate, cluster_bootstrap, difference, exact, over_seeds, over_seeds_log10,
-                              paired_bootstrap, permutation_sign, sign, two_level_bootstrap, two_level_difference)
+from resnet_lab.stats import (LEVEL, Estimate, cluster_bootstrap, difference, exact, joined, over_seeds,
+                              over_seeds_log10, paired_bootstrap, permutation_sign, quantile, sign, two_level_bootstrap,
+                              two_level_difference)
 
 NOMINAL = 1 - LEVEL
 
@@ -113,15 +114,84 @@ def test_two_level_bootstrap_difference_keeps_its_promise_for_three_against_thre
     for t in range(trials):
         img = rng.normal(size=200)
         a, b = seeds_by_images(rng, 3, 200, img), seeds_by_images(rng, 3, 200, img)
-        calls += sign(two_level_difference(a, b, n_boot=300, seed=t)) != 0
+        calls += sign(two_level_difference(a, b)) != 0
         pooled = np.mean(a, axis=0) - np.mean(b, axis=0)      # averaged over seeds first, band over images only
         old += abs(pooled.mean()) > 2 * pooled.std(ddof=1) / math.sqrt(len(pooled))
     assert calls / trials <= allowed(trials)
     assert old / trials > 0.5
     img = rng.normal(size=200)
-    found = sum(sign(two_level_difference(seeds_by_images(rng, 3, 200, img, 5.0), seeds_by_images(rng, 3, 200, img),
-                                          n_boot=300, seed=t)) == 1 for t in range(200))
+    found = sum(sign(two_level_difference(seeds_by_images(rng, 3, 200, img, 5.0), seeds_by_images(rng, 3, 200, img)))
+                == 1 for _ in range(200))
     assert found / 200 > 0.8
+
+
+def correct_bits(rng, seeds: int, seed_spread: float, shift: float = 0.0, images: int = 500) -> list[list[np.ndarray]]:
+    """Return two arms of ``seeds`` nets each, per net whether it classifies each of the same ``images`` test images
+    correctly (0/1), as P2.3 measures them. Logit of a correct answer: the image's difficulty (shared by every net),
+    the image's ease for one arm (the arms disagree on some images), the net's seed (``seed_spread``: some seeds
+    train better) and ``shift`` (arm a only)."""
+    difficulty = rng.normal(1.0, 2.5, images)
+    arms = []
+    for arm_shift in (shift, 0.0):
+        ease = difficulty + arm_shift + rng.normal(size=images)
+        arms.append([(rng.random(images) < 1 / (1 + np.exp(-(ease + rng.normal(0, seed_spread))))).astype(float)
+                     for _ in range(seeds)])
+    return arms
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+@pytest.mark.parametrize("seed_spread", [0.0, 0.3, 1.0])
+def test_two_level_difference_of_correct_answers_keeps_its_promise(seeds, seed_spread):
+    """P2.3 (b)'s comparison over a seed spread from none (image noise only) to one where seeds dominate."""
+    rng = np.random.default_rng(40 + 10 * seeds + int(10 * seed_spread))
+    trials = 2000
+    calls = sum(sign(two_level_difference(*correct_bits(rng, seeds, seed_spread))) != 0 for _ in range(trials))
+    assert calls / trials <= allowed(trials), f"{seeds} seeds, spread {seed_spread}: {calls / trials:.3f}"
+
+
+def test_two_level_difference_sees_a_difference_the_images_carry():
+    """Seeds that agree (spread 0.1) and deeper nets right more often (+0.5 logit, about +8 points): found with
+    three seeds, most of the time; the former band (the whole draw variance × G/(G − 1) at df G − 1) rarely did."""
+    rng = np.random.default_rng(47)
+    found = sum(sign(two_level_difference(*correct_bits(rng, 3, 0.1, shift=0.5))) == 1 for _ in range(200))
+    assert found / 200 > 0.4
+
+
+def test_welch_satterthwaite_join_would_call_a_null_too_often_with_two_seeds():
+    """Why :func:`joined` keeps each part's quantile: the usual Satterthwaite df, on the same parts, calls a true
+    null difference of two arms of two seeds more often than 5% where seeds and images share the noise."""
+    rng = np.random.default_rng(48)
+    trials, calls = 6000, 0
+    for _ in range(trials):
+        a, b = (np.stack(arm) for arm in correct_bits(rng, 2, 0.5))
+        va, vb = (x.mean(1).var(ddof=1) / 2 for x in (a, b))
+        d = a.mean(0) - b.mean(0)
+        vi = d.var(ddof=1) / d.size
+        df = (va + vb + vi) ** 2 / (va ** 2 + vb ** 2 + vi ** 2 / (d.size - 1))
+        calls += abs(d.mean()) > quantile(df) * math.sqrt(va + vb + vi)
+    assert calls / trials > NOMINAL + 1.5 * math.sqrt(NOMINAL * (1 - NOMINAL) / trials)
+
+
+def test_joined_parts_keep_each_quantile():
+    """Banerjee's join: the half-width is √Σ q(df_i)²·v_i; one part alone keeps its own band."""
+    se, df = joined([(4.0, 1), (9.0, math.inf)])
+    assert se == pytest.approx(math.sqrt(13.0))
+    assert quantile(df) * se == pytest.approx(math.sqrt(quantile(1) ** 2 * 4 + quantile(math.inf) ** 2 * 9))
+    assert joined([(4.0, 3)])[1] == pytest.approx(3) and joined([(0.0, 1), (1.0, math.inf)]) == (1.0, math.inf)
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+@pytest.mark.parametrize("seed_spread", [0.0, 0.3, 1.0])
+def test_two_level_bootstrap_over_shared_images_keeps_its_promise(seeds, seed_spread):
+    """P2.3 (a)'s drop of one (variant, depth) over seeds, each seed on the same images: the truth is the mean over
+    seeds and images (0 here), the images' effect shared by the seeds."""
+    rng = np.random.default_rng(60 + 10 * seeds + int(10 * seed_spread))
+    trials, calls = 800, 0
+    for t in range(trials):
+        image = rng.normal(size=300)
+        groups = [image + rng.normal(0, seed_spread) + rng.normal(size=300) for _ in range(seeds)]
+        calls += sign(two_level_bootstrap(groups, n_boot=300, seed=t, shared_inner=True)) != 0
+    assert calls / trials <= allowed(trials), f"{seeds} seeds, spread {seed_spread}: {calls / trials:.3f}"
 
 
 def test_two_level_bootstrap_of_a_median_keeps_its_promise():

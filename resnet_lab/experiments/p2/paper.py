@@ -62,8 +62,9 @@ CLAIMS = declare(
               + BAND + ", that net's own, paired over the test images (else fails); (b) §5.2's sentence, at every calibrated level of each kind: the deepest net's "
               "accuracy on the corrupted images exceeds the shallowest's beyond the band of their difference in every "
               "(variant, kind, level) → holds; in some → partly; lower in some and higher in none → fails; all inside "
-              "the band, or < {min_depths} depths → inconclusive. (b)'s bands: two-level bootstrap, seeds then the "
-              "shared test images (one seed per net: undecided). The drops are printed at any depth count; the paper's own "
+              "the band, or < {min_depths} depths → inconclusive. (b)'s bands: two levels, the seeds' spread and the "
+              "shared test images' estimated apart, each on its own degrees of freedom, and joined (one seed per net: "
+              "undecided). The drops are printed at any depth count; the paper's own "
               "Table 5.4 is not monotone in depth in every column (see the findings)",
               {"min_depths": 2}, gate=ACC_GATE),
     ClaimSpec("P2.4", "“the probability of predicting the true label correctly tends to decrease as the corruption "

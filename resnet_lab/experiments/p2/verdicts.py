@@ -107,8 +107,12 @@ def claim_noise(result: dict) -> Claim:
                         "compared over seeds, then images (two-level bootstrap), and one seed leaves the seed spread "
                         "unknown", gate_measured=gate, band=band, profile=profile, gate_first=False)
     verdict = tally(deeper)
-    reason = "every depth difference of the corrupted accuracies is inside the two-level band" \
-        if verdict == "inconclusive" else ""
+    beyond = {+1: "higher", -1: "lower"}
+    called = [f"{beyond[s]} at {k.split(' acc(')[0]}" for s, k in zip(deeper, band) if s]
+    reason = ("every depth difference of the corrupted accuracies is inside the two-level band"
+              if verdict == "inconclusive" else
+              f"the deepest net's corrupted accuracy is beyond the band in {len(called)} of {len(deeper)} (variant, "
+              f"kind, level): " + ", ".join(called) + ("; inside it in the rest" if len(called) < len(deeper) else ""))
     return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
                     gate_first=False)
 
