@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
-from .stats import Estimate, sign
+from .stats import Estimate, holm_signs, sign
 
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
 VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
@@ -212,6 +212,25 @@ def tally(signs, partial: bool = True) -> str:
     """Return ``combine`` of per-item signs: +1 (the paper's way beyond the band) holds, −1 (against it beyond
     the band) fails, 0 or ``None`` (inside the band, or undecidable) is inconclusive."""
     return combine(({1: "holds", -1: "fails"}.get(s, "inconclusive") for s in signs), partial)
+
+
+def tally_family(estimates: list[Estimate]) -> str:
+    """Return one verdict from k comparisons of one claim, each signed the paper's way (> 0: as the paper says).
+
+    ``holds`` if every comparison lies beyond its own band the paper's way (each must: no adjustment is needed);
+    ``partly`` if some survive Holm's step-down over the k (``stats.holm_signs``) the paper's way and none lies beyond
+    its own band against it; ``fails`` the mirror image; else ``inconclusive`` (every one inside, beyond only before
+    the adjustment, or beyond on both sides). Without the adjustment one of k comparisons beyond its 95% band is what
+    a true null gives up to k·5% of the time, so "some" would not be evidence.
+    """
+    single, family = [sign(e) for e in estimates], holm_signs(estimates)
+    if single and all(x == 1 for x in single):
+        return "holds"
+    if 1 in family and -1 not in single:
+        return "partly"
+    if -1 in family and 1 not in single:
+        return "fails"
+    return "inconclusive"
 
 
 def level(est: Estimate, hold: float, partly: float) -> str:

@@ -26,6 +26,7 @@ from scipy import optimize as _scipy_optimize
 from scipy import stats as _scipy_stats
 
 LEVEL = 0.95   # two-sided level of every band and every comparison
+_DF_AS_INFINITE = 1e8   # a joined band this close to the normal one is the normal one
 K_SE = float(_scipy_stats.norm.ppf(0.5 + LEVEL / 2))   # the band in s.e. with infinite df (1.96)
 
 
@@ -203,11 +204,39 @@ def sign(d: Estimate | None, level: float = LEVEL, min_effect: float = 0.0) -> i
     """Return +1 or −1 if ``d`` lies outside its two-sided ``level`` band (t at ``d.df``) and differs from zero by
     more than ``min_effect`` (the smallest difference that matters), 0 if not, ``None`` if the error is unknown or
     there is no estimate (the comparison cannot be decided)."""
-    if d is None or math.isnan(d.se) or math.isnan(d.df):
+    if d is None or math.isnan(d.value) or math.isnan(d.se) or math.isnan(d.df):
         return None
     if abs(d.value) <= d.band(level) or abs(d.value) <= min_effect:
         return 0
     return 1 if d.value > 0 else -1
+
+
+def p_value(d: Estimate) -> float:
+    """Return the two-sided p-value of ``d`` against zero: Student's t at ``d.df`` (normal if infinite); NaN where
+    the error is unknown; 0 or 1 where it is exactly zero."""
+    if math.isnan(d.value) or math.isnan(d.se) or math.isnan(d.df):
+        return math.nan
+    if d.se == 0:
+        return 1.0 if d.value == 0 else 0.0
+    t = abs(d.value) / d.se
+    return float(2 * (_scipy_stats.norm.sf(t) if math.isinf(d.df) else _scipy_stats.t.sf(t, d.df)))
+
+
+def holm_signs(estimates: Sequence[Estimate | None], level: float = LEVEL) -> list[int | None]:
+    """Return per estimate its sign after Holm's step-down over the family (family-wise level ``level``): +1 or −1
+    where the difference from zero survives, 0 where not, ``None`` where undecidable (it stays out of the family).
+
+    For a verdict that counts "some of k comparisons beyond the band": at a 95% band each, a true null still
+    gives one of k a call up to k·5% of the time.
+    """
+    ps = [None if e is None else p_value(e) for e in estimates]
+    family = sorted((p, i) for i, p in enumerate(ps) if p is not None and not math.isnan(p))
+    out: list[int | None] = [None if p is None or math.isnan(p) else 0 for p in ps]
+    for rank, (p, i) in enumerate(family):
+        if p > (1 - level) / (len(family) - rank):
+            break
+        out[i] = 1 if estimates[i].value > 0 else -1
+    return out
 
 
 def compare(a: Estimate | None, b: Estimate | None, level: float = LEVEL) -> tuple[int | None, Estimate | None]:
@@ -321,14 +350,18 @@ def joined(parts: Sequence[tuple[float, float]]) -> tuple[float, float]:
     quantile. (Welch–Satterthwaite's df, the other usual join, calls a true null difference 6% of the time when the
     seed part rests on two seeds each: simulated in tests/test_stats_coverage.py.)
     """
-    parts = [(float(v), float(df)) for v, df in parts if v > 0]
+    parts = [(float(v), float(df)) for v, df in parts]
+    bad = [(v, df) for v, df in parts if not (v >= 0 and df > 0)]   # NaN fails both comparisons
+    if bad:
+        raise ValueError(f"joined needs variances ≥ 0 and df > 0, got {bad}")
+    parts = [(v, df) for v, df in parts if v > 0]
     total = sum(v for v, _ in parts)
     if total == 0:
         return 0.0, math.inf
     k = math.sqrt(sum(quantile(df) ** 2 * v for v, df in parts) / total)
-    if k <= K_SE * (1 + 1e-12):
+    if k <= quantile(_DF_AS_INFINITE):
         return math.sqrt(total), math.inf
-    df = _scipy_optimize.brentq(lambda d: quantile(d) - k, 1e-3, 1e9, xtol=1e-10)
+    df = _scipy_optimize.brentq(lambda d: quantile(d) - k, 1e-3, _DF_AS_INFINITE, xtol=1e-10)
     return math.sqrt(total), float(df)
 
 
@@ -346,8 +379,9 @@ def two_level_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable |
 
     The same items in every group (``shared_inner``: every seed measured on the same test images): the two levels
     are resampled apart, the groups with the items fixed (variance × ``G/(G − 1)``, ``df = G − 1``) and the shared
-    items with the groups fixed (``df`` = items − 1), and the parts joined (:func:`joined`). The seed part carries the
-    images' noise that differs between seeds, the image part the noise they share.
+    items with the groups fixed (``df`` = items − 1), and the parts joined (:func:`joined`). Both parts carry the
+    seed × image noise (where seeds disagree on an image): counted twice, conservative (as
+    :func:`two_level_difference`).
     """
     gs = [np.asarray(x, dtype=np.float64) for x in groups]
     if not gs or any(len(x) == 0 for x in gs):
@@ -366,6 +400,8 @@ def two_level_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable |
         return Estimate(value, float(np.std(draws, ddof=1) * math.sqrt(g / (g - 1))), g, method, g - 1)
     v_outer = np.var(_outer_inner_draws(gs, statistic, n_boot, rng, True, inner=False), ddof=1) * g / (g - 1)
     v_inner = np.var(_outer_inner_draws(gs, statistic, n_boot, rng, True, outer=False), ddof=1)
+    if not (math.isfinite(value) and math.isfinite(v_outer) and math.isfinite(v_inner)):
+        return Estimate(value, math.nan, g, f"{method}, shared {inner}; a value is not finite", math.nan)
     se, df = joined([(v_outer, g - 1), (v_inner, len(gs[0]) - 1)])
     return Estimate(value, se, g, f"{method}, shared {inner}", df)
 
@@ -381,18 +417,23 @@ def two_level_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[floa
 
     Two parts, estimated apart and joined (:func:`joined`): the seeds' (each arm's seed means: their variance over
     ``G``, Welch's df of the two arms with ``G − 1`` each) and the shared images' (the per-image difference of the
-    arms' seed-averaged values: its variance over the image count, df = images − 1). The seed means carry the image
-    noise that differs between seeds, the per-image differences the noise the seeds share (a little of it counted
-    in both: conservative). An arm with one seed: NaN (its seed spread is unknown).
+    arms' seed-averaged values: its variance over the image count, df = images − 1). The seed means carry the
+    seed × image part of the noise (where seeds disagree on an image) and so do the per-image differences: it is
+    counted twice, and on the seed part's few degrees of freedom: conservative, often by far (the band's false-call
+    rate under a true null is simulated in tests/test_stats_coverage.py). An arm with one seed: NaN (its seed spread
+    is unknown).
     """
     ga, gb = ([np.asarray(x, dtype=np.float64) for x in arm] for arm in (a, b))
+    if not ga or not gb or len({len(x) for x in ga + gb}) != 1:
+        raise ValueError("two_level_difference needs every seed of both arms measured on the same images, got "
+                         f"{[len(x) for x in ga]} and {[len(x) for x in gb]} images")
     value = float(np.mean(ga) - np.mean(gb))
     method = "two-level (seeds, then images), paired images"
     if min(len(ga), len(gb)) < 2:
         return Estimate(value, math.nan, min(len(ga), len(gb)), f"{method}; one seed: its spread unknown", math.nan)
-    if len({len(x) for x in ga + gb}) != 1:
-        raise ValueError("two_level_difference needs every seed of both arms measured on the same images")
     xa, xb = np.stack(ga), np.stack(gb)
+    if not (np.isfinite(xa).all() and np.isfinite(xb).all()):
+        return Estimate(value, math.nan, min(len(ga), len(gb)), f"{method}; a value is not finite", math.nan)
     arms = [Estimate(0.0, float(x.mean(1).std(ddof=1) / math.sqrt(len(x))), len(x), "seeds", len(x) - 1)
             for x in (xa, xb)]
     per_image = xa.mean(0) - xb.mean(0)

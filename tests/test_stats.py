@@ -4,8 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, over_seeds,
-                              paired_bootstrap, sign)
+from resnet_lab.ledger import tally_family
+from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, holm_signs,
+                              joined, over_seeds, p_value, paired_bootstrap, sign, two_level_bootstrap,
+                              two_level_difference)
 
 
 def test_binomial_and_seed_errors_match_closed_forms():
@@ -139,3 +141,45 @@ def test_estimate_round_trips_through_its_stored_dict():
     back = Estimate.from_dict({**e.to_dict(), "se": "nan"})   # a saved result writes NaN as text
     assert (back.value, back.n, back.method) == (0.5, 1, "single") and math.isnan(back.se)
     assert Estimate.from_dict(binomial(0.9, 100).to_dict()) == binomial(0.9, 100)
+
+
+def at_p(p: float, value_sign: int = 1) -> Estimate:
+    """Return a normal estimate whose two-sided p-value is ``p``."""
+    from scipy import stats as st
+    return Estimate(value_sign * float(st.norm.isf(p / 2)), 1.0, 100, "test")
+
+
+def test_p_value_matches_the_normal_and_t_tails():
+    assert p_value(Estimate(1.959964, 1.0, 100, "x")) == pytest.approx(0.05, abs=1e-6)
+    assert p_value(Estimate(12.706205, 1.0, 2, "x", 1)) == pytest.approx(0.05, abs=1e-6)
+    assert p_value(exact(0.0)) == 1.0 and p_value(exact(0.3)) == 0.0 and math.isnan(p_value(over_seeds([1.0])))
+
+
+def test_holm_steps_down_until_the_first_p_over_its_threshold():
+    """k = 3: thresholds 0.05/3, 0.05/2, 0.05 in order of p."""
+    assert holm_signs([at_p(0.001), at_p(0.02, -1), at_p(0.04)]) == [1, -1, 1]
+    assert holm_signs([at_p(0.01), at_p(0.04), at_p(0.03)]) == [1, 0, 0]
+    assert holm_signs([at_p(0.03), at_p(0.04)]) == [0, 0]          # each beyond its own band, neither after Holm
+    assert holm_signs([at_p(0.001), None, over_seeds([1.0])]) == [1, None, None]   # undecidable: out of the family
+
+
+def test_a_family_verdict_needs_holm_for_partly_and_every_band_for_holds():
+    assert tally_family([at_p(0.001), at_p(0.01), at_p(0.02)]) == "holds"
+    assert tally_family([at_p(0.001), at_p(0.5), at_p(0.9)]) == "partly"
+    assert tally_family([at_p(0.02), at_p(0.5), at_p(0.9)]) == "inconclusive"     # one call of three, not after Holm
+    assert tally_family([at_p(0.001), at_p(0.01, -1), at_p(0.9)]) == "inconclusive"  # beyond both ways
+    assert tally_family([at_p(0.001, -1), at_p(0.5), at_p(0.9)]) == "fails"
+
+
+def test_undefined_values_are_undecided_not_called():
+    assert sign(Estimate(math.nan, 0.0, 2, "x")) is None
+    bits = [np.ones(4), np.array([1.0, math.nan, 0.0, 1.0])]
+    assert sign(two_level_difference(bits, [np.zeros(4), np.zeros(4)])) is None
+    assert sign(two_level_bootstrap(bits, shared_inner=True)) is None
+    with pytest.raises(ValueError):
+        joined([(math.nan, 1)])
+    with pytest.raises(ValueError):
+        joined([(1.0, 0)])
+    with pytest.raises(ValueError, match="same images"):
+        two_level_difference([np.ones(3), np.ones(4)], [np.zeros(3), np.zeros(3)])
+    assert joined([(1.0, 1e10)]) == (1.0, math.inf)

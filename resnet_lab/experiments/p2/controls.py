@@ -164,8 +164,9 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
                               {1: flat, 2: [1.5 * q for q in flat], 3: [1.5 * q for q in flat]}, 0.0, None)
     unmet = _synthetic(_grid((0.86, 0.88, 0.90), (0.86, 0.87, 0.89)), _grid((0.30, 0.25, 0.20), (0.30, 0.25, 0.20)),
                        {n: flat for n in (1, 2, 3)}, 0.3, (3.0, 12.0), sq=2.5)
+    # P2.3 (b): D's deepest net is right more often after corruption at every level, S's as often at the high levels
     partly = _synthetic(_grid((0.86, 0.84, 0.90), (0.86, 0.87, 0.89)),
-                        _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.36)),
+                        _grid((0.30, 0.25, 0.20), (0.30, 0.30, 0.33)),
                         {1: flat, 2: [2.2 * q for q in flat], 3: [2.2 * q for q in flat]}, 0.3, (6.0, 9.0),
                         init_growth=(6.0, 9.0))
     under = _synthetic(_grid((0.50, 0.55, 0.60), (0.50, 0.55, 0.60), (0.5, 0.5, 0.5)),

@@ -61,10 +61,13 @@ CLAIMS = declare(
               "above-chance accuracy that the paper's D-18 loses) every net's accuracy drop from clean lies above its "
               + BAND + ", that net's own, paired over the test images (else fails); (b) §5.2's sentence, at every calibrated level of each kind: the deepest net's "
               "accuracy on the corrupted images exceeds the shallowest's beyond the band of their difference in every "
-              "(variant, kind, level) → holds; in some → partly; lower in some and higher in none → fails; all inside "
-              "the band, or < {min_depths} depths → inconclusive. (b)'s bands: two levels, the seeds' spread and the "
+              "(variant, kind, level) → holds; in some after Holm's adjustment over the (variant, kind, level) "
+              "comparisons (one of several beyond its own 95% band is what chance alone often gives), and lower "
+              "beyond the band in none → partly; the mirror image → fails; otherwise, or < {min_depths} depths → "
+              "inconclusive. (b)'s bands: two levels, the seeds' spread and the "
               "shared test images' estimated apart, each on its own degrees of freedom, and joined (one seed per net: "
-              "undecided). The drops are printed at any depth count; the paper's own "
+              "undecided); the images, the Gaussian noise draw and the structured pattern are the same for every net, so "
+              "the comparison is conditional on them. The drops are printed at any depth count; the paper's own "
               "Table 5.4 is not monotone in depth in every column (see the findings)",
               {"min_depths": 2}, gate=ACC_GATE),
     ClaimSpec("P2.4", "“the probability of predicting the true label correctly tends to decrease as the corruption "

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, combine, judge, profile_of, tally
-from ...stats import Estimate, difference, exact, over_seeds, sign
+from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
+from ...stats import Estimate, difference, exact, holm_signs, over_seeds, sign
 from .paper import CLAIMS
 from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, held_back, init_rate,
                        net_drop, p_true_drop, per_element_growth, scaled, sensitivity_estimates, table52_frame)
@@ -106,13 +106,27 @@ def claim_noise(result: dict) -> Claim:
         return spec.row("; ".join(values), "inconclusive", "one seed per net: the accuracies after corruption are "
                         "compared over seeds, then images (two-level bootstrap), and one seed leaves the seed spread "
                         "unknown", gate_measured=gate, band=band, profile=profile, gate_first=False)
-    verdict = tally(deeper)
-    beyond = {+1: "higher", -1: "lower"}
-    called = [f"{beyond[s]} at {k.split(' acc(')[0]}" for s, k in zip(deeper, band) if s]
-    reason = ("every depth difference of the corrupted accuracies is inside the two-level band"
-              if verdict == "inconclusive" else
-              f"the deepest net's corrupted accuracy is beyond the band in {len(called)} of {len(deeper)} (variant, "
-              f"kind, level): " + ", ".join(called) + ("; inside it in the rest" if len(called) < len(deeper) else ""))
+    verdict = tally_family(list(band.values()))
+    return spec.row("; ".join(values), verdict, _family_reason(band, verdict), gate_measured=gate, band=band,
+                    profile=profile, gate_first=False)
+
+
+def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
+    """Return which of P2.3 (b)'s comparisons lie beyond their band, alone and after Holm's adjustment over all."""
+    way = {1: "higher", -1: "lower"}
+    name = lambda key: key.split(" acc(")[0]  # noqa: E731
+    single = {k: sign(e) for k, e in band.items()}
+    kept = dict(zip(band, holm_signs(list(band.values()))))
+    if not any(single.values()):
+        return "every depth difference of the corrupted accuracies is inside the two-level band"
+    alone = [f"{way[s]} at {name(k)}" + ("" if kept[k] else " (not after Holm's adjustment)")
+             for k, s in single.items() if s]
+    text = (f"the deepest net's corrupted accuracy lies beyond its band in {len(alone)} of {len(band)} (variant, "
+            f"kind, level): " + ", ".join(alone))
+    if verdict == "inconclusive":
+        text += f"; after Holm's adjustment over the {len(band)} " + (
+            "none is" if not any(kept.values()) else "they lie beyond it both ways")
+    return text if verdict != "holds" else ""
     return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
                     gate_first=False)
 
