@@ -64,10 +64,12 @@ CLAIMS = declare(
               "(variant, kind, level) → holds; in some after Holm's adjustment over the (variant, kind, level) "
               "comparisons (one of several beyond its own 95% band is what chance alone often gives), and lower "
               "beyond the band in none → partly; the mirror image → fails; otherwise, or < {min_depths} depths → "
-              "inconclusive. (b)'s bands: two levels, the seeds' spread and the "
-              "shared test images' estimated apart, each on its own degrees of freedom, and joined (one seed per net: "
+              "inconclusive. (b)'s bands: two levels, the spread over seeds and that over the "
+              "shared test images estimated apart, each on its own degrees of freedom, and joined (one seed per net: "
               "undecided); the images, the Gaussian noise draw and the structured pattern are the same for every net, so "
-              "the comparison is conditional on them. The drops are printed at any depth count; the paper's own "
+              "the comparison is conditional on them. §5.2's next sentence, \"Similar conclusion can be drawn from Table "
+              "5.4b, in particular, that a deeper ResNet-S seems to be more robust to corrupted test data\", is read "
+              "as (b) on ResNet-S; the drops' change over depth is printed in the findings, not judged. The drops are printed at any depth count; the paper's own "
               "Table 5.4 is not monotone in depth in every column (see the findings)",
               {"min_depths": 2}, gate=ACC_GATE),
     ClaimSpec("P2.4", "“the probability of predicting the true label correctly tends to decrease as the corruption "

@@ -71,6 +71,12 @@ def correct_gain(shallow: list[dict], deep: list[dict], condition: str) -> Estim
     return two_level_difference(bits(deep), bits(shallow))
 
 
+def drop_change(shallow: list[dict], deep: list[dict], condition: str) -> Estimate:
+    """Return drop(deep) − drop(shallow) under ``condition`` (< 0: the deeper net loses less of its clean accuracy,
+    a reading of "more robust" in §5.2): seeds in each arm, the shared images paired."""
+    return two_level_difference(seed_drops(deep, condition), seed_drops(shallow, condition))
+
+
 def p_true_drop(point: dict, key: str = "drop") -> Estimate | None:
     """Return a figure net's drop of mean p(true class) at one level, paired over images (one net: images only):
     from clean (``key="drop"``) or from the level below (``"step"``)."""

@@ -6,7 +6,7 @@ import numpy as np
 from ...stats import accuracy_estimate
 from .config import CHANCE, NOISE_KINDS
 from .paper import ACC_GATE, CLAIMS, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS, SP_GATE
-from .readings import (alive_nets, bound_excess, drop_estimate, growth_rate, held_back, init_rate, p_true_drop,
+from .readings import (alive_nets, bound_excess, drop_change, drop_estimate, growth_rate, held_back, init_rate, p_true_drop,
                        sensitivity_estimates)
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
@@ -255,11 +255,35 @@ def findings_noise(result: dict, rows) -> str:
         text += (" With one seed per net each drop's band is that net's own, paired over the test images: it says "
                  "whether that net loses accuracy, not how much its recipe would over seeds (which is what comparing "
                  "depths needs).")
+    text += _drop_changes(result, highs)
     order = paper_table54_order()
     return (text + " The paper's Table 5.4 is printed above for comparison; the calibration makes the shallowest D "
             "net's share match the paper's by construction. The paper's sentence that deeper networks tend to have "
             "higher accuracies after corruption is not what every column of its own table shows: "
             + "; ".join(order) + f". So {_verdict(rows, 'P2.3')}.")
+
+
+def _drop_changes(result: dict, highs: dict) -> str:
+    """Return, for the record, how the deepest net's drop differs from the shallowest's at the high levels: §5.2's
+    "a deeper ResNet-S seems to be more robust" read as a smaller drop (the ledger reads it as (b), accuracy after
+    corruption, the conclusion the sentence says is "similar")."""
+    parts = []
+    for v in ("d", "s"):
+        by_n = {n: [m for m in ms if "noise_correct" in m] for n, ms in alive_nets(result, v).items()}
+        by_n = {n: ms for n, ms in by_n.items() if ms}
+        if len(by_n) < 2:
+            continue
+        lo, hi = min(by_n), max(by_n)
+        for k, x in highs.items():
+            e = drop_change(by_n[lo], by_n[hi], f"{k}@{x:g}")
+            band = "± ?" if e.se != e.se else f"± {100 * e.band():.1f}"
+            parts.append(f"{NAMES[v]} {k} {100 * e.value:+.1f} {band}")
+    if not parts:
+        return ""
+    return (" Read as a smaller drop, §5.2's \"a deeper ResNet-S seems to be more robust\" would ask the deepest net's "
+            "drop minus the shallowest's to lie below zero beyond its band; at the high levels, in points: "
+            + "; ".join(parts) + " (printed, not judged: the ledger reads the sentence with the first, as accuracy "
+            "after corruption).")
 
 
 def findings_probs(result: dict, rows) -> str:
