@@ -147,6 +147,17 @@ def test_p33_partly_with_one_trend_and_inconclusive_with_few_units() -> None:
     assert "unit 14: > 1.01" in row.value and "plateau" in row.value  # the measured units, even when too few
 
 
+def test_p33_trends_both_ways_are_not_partly() -> None:
+    """The criterion's partly needs none significant the other way: a last-stage rank that rises while the plateau
+    shrinks (the paper's way) reads inconclusive, naming both."""
+    r = _holds()
+    for u in r["fig2"]:
+        if u["stage"] == 2:
+            u["fractions"]["zero"] = 0.5 - 0.02 * u["unit"]   # the rank rises: zero share falls along stage 3
+    row = next(c for c in p3.claims(r) if c.id == "P3.3")
+    assert row.verdict == "inconclusive" and "both ways" in row.reason and "the other way" in row.reason
+
+
 def test_p33_ignores_transitions() -> None:
     """A transition with an outlying share must not make the trend: only interior units count."""
     r = _holds()

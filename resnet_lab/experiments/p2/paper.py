@@ -51,8 +51,9 @@ CLAIMS = declare(
     ClaimSpec("P2.2", "Test accuracy rises monotonically with depth (CIFAR-10)", "§5.1, Table 5.3",
               "per variant (D, S): no step to the next depth falls beyond its " + BAND + " and the deepest beats the "
               "shallowest beyond it (Welch's t over seeds; one seed per depth leaves the comparison undecided). Holds "
-              "if both variants do; partly if one does or the deepest wins with a dip between; fails if the deepest "
-              "is below the shallowest beyond the band; inconclusive inside the band or with < {min_depths} depths",
+              "if both variants do; partly if one does (whatever the other shows) or the deepest wins with a dip between; "
+              "fails if in a variant the deepest is below the shallowest beyond the band and neither variant holds or "
+              "partly holds; inconclusive inside the band or with < {min_depths} depths",
               {"min_depths": 2}, gate=ACC_GATE),
     ClaimSpec("P2.2-C100", "Test accuracy rises monotonically with depth (CIFAR-100)", "§5.1, Table 5.3", "as P2.2"),
     ClaimSpec("P2.3", "Accuracy falls under noise, and “deeper networks tend to have higher test accuracies after "

@@ -140,6 +140,9 @@ def _claim_fractions(result: dict, spec) -> Claim:
                         band=band)
     verdict = tally(outcomes)
     reason = f"no trend beyond noise (p ≥ {t['p']})" if verdict == "inconclusive" else ""
+    if 1 in outcomes and -1 in outcomes:   # the criterion's partly needs none significant the other way
+        verdict, reason = "inconclusive", "trends beyond noise both ways: " + ", ".join(
+            f"{k} {'as the paper says' if o == 1 else 'the other way'}" for k, (o, _, _) in parts.items() if o)
     return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 
