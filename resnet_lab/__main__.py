@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         from pathlib import Path
 
         from .experiments import ledgers
-        from .ledger import render_markdown
+        from .ledger_page import render_markdown
 
         out = Path(args.out)
         out.write_text(render_markdown(ledgers(), figure=out.parent / "ledger_matrix.png"))

@@ -274,10 +274,11 @@ def ledger_page_problems(page, ledgers: dict[str, list[dict]]) -> list[str]:
 
 
 def test_ledger_page_is_one_line_per_claim_as_rendered(tmp_path, monkeypatch):
-    """The ledger page as ``ledger.render_markdown`` writes it, parsed as MyST's markdown-it parses it."""
+    """The ledger page as ``ledger_page.render_markdown`` writes it, parsed as MyST's markdown-it parses it."""
     from markdown_it import MarkdownIt
 
-    from resnet_lab.ledger import Claim, render_markdown, write_ledger
+    from resnet_lab.ledger import Claim, write_ledger
+    from resnet_lab.ledger_page import render_markdown
 
     rows = [Claim(f"P1.{i}", f"statement {i} with a | bar and κ_R < κ_B", "criterion " * 30, "value; more", v,
                   reason="why" if v in ("inconclusive", "not run") else "", profile="small")

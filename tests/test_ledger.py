@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from resnet_lab.experiments import ledgers
-from resnet_lab.ledger import VERDICTS, Claim, judge, read_ledger, render_markdown, write_ledger
+from resnet_lab.ledger import VERDICTS, Claim, judge, read_ledger, write_ledger
+from resnet_lab.ledger_page import render_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 

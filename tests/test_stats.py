@@ -6,8 +6,8 @@ import pytest
 
 from resnet_lab.ledger import tally_family
 from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, holm_signs,
-                              joined, over_seeds, p_value, paired_bootstrap, sign, two_level_bootstrap,
-                              two_level_difference)
+                              over_seeds, p_value, paired_bootstrap, sign)
+from resnet_lab.two_level import joined, two_level_bootstrap, two_level_difference
 
 
 def test_binomial_and_seed_errors_match_closed_forms():

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from resnet_lab.ledger import tally_family
-from resnet_lab.stats import (LEVEL, Estimate, cluster_bootstrap, difference, exact, joined, over_seeds,
-                              over_seeds_log10, paired_bootstrap, permutation_sign, quantile, sign, two_level_bootstrap,
-                              two_level_difference)
+from resnet_lab.stats import (LEVEL, Estimate, difference, exact, over_seeds, over_seeds_log10, paired_bootstrap,
+                              permutation_sign, quantile, sign)
+from resnet_lab.two_level import cluster_bootstrap, joined, two_level_bootstrap, two_level_difference
 
 NOMINAL = 1 - LEVEL
 

@@ -12,7 +12,8 @@ import statistics
 import numpy as np
 
 from ...ledger import Claim, judge
-from ...stats import cluster_bootstrap, exact
+from ...stats import exact
+from ...two_level import cluster_bootstrap
 from .paper import CLAIMS
 from .readings import (BN_PAIR, FIG2, accuracies, lemma1_outcomes, lemma2_share, lemma2_units, plain_branch_smin,
                        trained_units, true_kappas, unit_frame)

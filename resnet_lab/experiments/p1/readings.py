@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from ...metrics.angles import mean_angles
-from ...stats import K_SE, Estimate, cluster_bootstrap, difference, over_seeds, sign
+from ...stats import K_SE, Estimate, difference, over_seeds, sign
+from ...two_level import cluster_bootstrap
 from ...units import images_tested
 # the run tags, passed on to the verdicts (which never read config), and the rule of which recipe trains a run
 from .config import BN_PAIR, DEEP, DEPTH18, FIG2, OTHER, base_tag, recipe

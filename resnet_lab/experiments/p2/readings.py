@@ -1,9 +1,9 @@
 """P2's readings: a result's numbers with their bands, shared by the verdicts and the tables.
 
 Drops under noise, accuracies after corruption and the sensitivities of Thm. 4.2 are measured on several nets
-(seeds) and many images each: their bands take both levels (``stats.two_level_bootstrap``, seeds then images; where
+(seeds) and many images each: their bands take both levels (``two_level.two_level_bootstrap``, seeds then images; where
 the seeds share their images, as the test images of P2.3 and the probe images of §3.1, the two parts are estimated
-apart and joined: ``stats.joined``), so one seed leaves the seed spread unknown and a comparison between nets undecided; one net's own drop takes the
+apart and joined: ``two_level.joined``), so one seed leaves the seed spread unknown and a comparison between nets undecided; one net's own drop takes the
 band over its images. §3.1's growth rate of one probe
 net resamples its probe images; of several, seeds then images; accuracies over seeds take Student's t.
 """
@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from ...metrics.forward import within_stage_weights
-from ...stats import Estimate, bootstrap, from_moments, mean_se, two_level_bootstrap, two_level_difference
+from ...stats import Estimate, bootstrap, from_moments, mean_se
+from ...two_level import two_level_bootstrap, two_level_difference
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:

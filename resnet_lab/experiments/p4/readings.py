@@ -138,7 +138,7 @@ def cluster_bootstrap(columns: np.ndarray, clusters, statistic, n_boot: int = 10
 
     ``columns``: ``(N, d)`` per start image; ``clusters``: ``(N,)`` labels; ``statistic`` maps totals ``(..., d)``
     to ``(...)``. Each draw takes ``G`` clusters with replacement (``G`` clusters in all) and sums their totals;
-    the draws' variance gets ``G/(G − 1)`` and ``df = G − 1``, as ``stats.two_level_bootstrap`` does. Start images
+    the draws' variance gets ``G/(G − 1)`` and ``df = G − 1``, as ``two_level.two_level_bootstrap`` does. Start images
     whose statistics share a cause (orbits sharing their later hops) are thus never counted as independent draws.
     """
     ids = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()

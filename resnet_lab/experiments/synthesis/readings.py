@@ -111,7 +111,7 @@ def unit_correlation(result: dict, a_key: str, b_key: str, transitions: bool = F
     Units are those that are (``transitions``) or are not transitions and have both measures, pooled over
     networks. Each bootstrap draw resamples networks, then units within each drawn network, then images within
     each drawn unit (the three levels the noise lives at). The band's degrees of freedom are the networks' count
-    less one (the outermost level, as ``stats.cluster_bootstrap``): one network leaves ρ undecided. ``None`` with
+    less one (the outermost level, as ``two_level.cluster_bootstrap``): one network leaves ρ undecided. ``None`` with
     fewer than three such units.
     """
     rows = _select(result, a_key, b_key, transitions)
