@@ -191,10 +191,23 @@ def test_two_level_difference_keeps_its_promise_under_stress(seeds, case):
 
 def test_two_level_difference_sees_a_difference_the_images_carry():
     """Seeds that agree (spread 0.1) and deeper nets right more often (+0.5 logit, about +8 points): found with
-    three seeds, most of the time; the former band (the whole draw variance × G/(G − 1) at df G − 1) rarely did."""
+    three seeds about half the time; the former band (the whole draw variance × G/(G − 1) at df G − 1) rarely did."""
     rng = np.random.default_rng(47)
     found = sum(sign(two_level_difference(*correct_bits(rng, 3, 0.1, shift=0.5))) == 1 for _ in range(200))
-    assert found / 200 > 0.55
+    assert found / 200 > 0.45
+
+
+@pytest.mark.parametrize("seed_spread", [0.15, 0.3])
+def test_a_family_of_eight_two_seed_comparisons_keeps_its_promise(seed_spread):
+    """P2.3 (b) as judged: ``tally_family`` over 8 ``two_level_difference``s of two seeds each, under a true null.
+    Holm's step-down asks for p < 0.05/8 of the smallest, the band's far tail: a seed part that can fall to zero
+    with two seeds (the seed means' variance less its seed × image share) passed the 5% cells above and still called
+    this family 10–15% of the time (referee simulation, session 27)."""
+    rng = np.random.default_rng(90 + int(100 * seed_spread))
+    trials = 600
+    calls = sum(tally_family([two_level_difference(*correct_bits(rng, 2, seed_spread)) for _ in range(8)])
+                != "inconclusive" for _ in range(trials))
+    assert calls / trials <= allowed(trials), f"spread {seed_spread}: {calls / trials:.3f}"
 
 
 def test_welch_satterthwaite_join_would_call_a_null_too_often_with_two_seeds():

@@ -121,14 +121,12 @@ def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
         return "every depth difference of the corrupted accuracies is inside the two-level band"
     alone = [f"{way[s]} at {name(k)}" + ("" if kept[k] else " (not after Holm's adjustment)")
              for k, s in single.items() if s]
-    text = (f"the deepest net's corrupted accuracy lies beyond its band in {len(alone)} of {len(band)} (variant, "
-            f"kind, level): " + ", ".join(alone))
+    text = (f"the deepest minus the shallowest net's corrupted accuracy lies beyond its band in {len(alone)} of "
+            f"{len(band)} (variant, kind, level): " + ", ".join(alone))
     if verdict == "inconclusive":
         text += f"; after Holm's adjustment over the {len(band)} " + (
             "none is" if not any(kept.values()) else "they lie beyond it both ways")
     return text if verdict != "holds" else ""
-    return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
-                    gate_first=False)
 
 
 def _steps_sign(pts: list[dict]) -> int | None:
