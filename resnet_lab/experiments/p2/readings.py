@@ -1,11 +1,11 @@
 """P2's readings: a result's numbers with their bands, shared by the verdicts and the tables.
 
 Drops under noise, accuracies after corruption and the sensitivities of Thm. 4.2 are measured on several nets
-(seeds) and many images each: their bands take both levels (``two_level.two_level_bootstrap``, seeds then images; where
-the seeds share their images, as the test images of P2.3 and the probe images of §3.1, the two parts are estimated
-apart and joined: ``two_level.joined``), so one seed leaves the seed spread unknown and a comparison between nets undecided; one net's own drop takes the
-band over its images. §3.1's growth rate of one probe
-net resamples its probe images; of several, seeds then images; accuracies over seeds take Student's t.
+(seeds) and many images each: their bands take both levels (``two_level.two_level_bootstrap``, seeds then images;
+where the seeds share their images, as the test images of P2.3 and the probe images of §3.1, the two parts are
+estimated apart and joined: ``two_level.joined``), so one seed leaves the seed spread unknown and a comparison
+between nets undecided; one net's own drop takes the band over its images. §3.1's growth rate of one probe net
+resamples its probe images; of several, seeds then images; accuracies over seeds take Student's t.
 """
 from __future__ import annotations
 
