@@ -7,9 +7,9 @@ count). With few seeds this matters: a mean of 3 seeds has ``df = 2`` and ``k = 
 arms of seeds takes Welch's ``df`` (Welch–Satterthwaite). An estimate whose standard error is unknown (one seed)
 cannot make a difference count: the comparison is *undecided*, and the ledger row says *inconclusive*.
 
-Where the noise lives at two levels (seeds, then images), the bands are in ``two_level``. Positive quantities spanning orders of magnitude are compared on log10
-(``over_seeds_log10``). ``permutation_test`` gives an exact p-value for two small arms of seeds, ``seed_pair_test``
-one for their seed pairs pooled over strata (ranks only).
+Where the noise lives at two levels (seeds, then images), the bands are in ``two_level``. Positive quantities
+spanning orders of magnitude are compared on log10 (``over_seeds_log10``). ``permutation_test`` gives an exact
+p-value for two small arms of seeds, ``seed_pair_test`` one for their seed pairs pooled over strata (ranks only).
 """
 from __future__ import annotations
 

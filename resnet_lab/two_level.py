@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import optimize as _scipy_optimize
 
-from .stats import Estimate, quantile, welch_df
+from .stats import Estimate, over_seeds, quantile, welch_df
 
 _DF_AS_INFINITE = 1e8   # a joined band this close to the normal one is the normal one
 
@@ -132,8 +132,7 @@ def two_level_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[floa
     xa, xb = np.stack(ga), np.stack(gb)
     if not (np.isfinite(xa).all() and np.isfinite(xb).all()):
         return Estimate(value, math.nan, min(len(ga), len(gb)), f"{method}; a value is not finite", math.nan)
-    arms = [Estimate(0.0, float(x.mean(1).std(ddof=1)) / math.sqrt(len(x)), len(x), "seeds", len(x) - 1)
-            for x in (xa, xb)]
+    arms = [over_seeds(x.mean(1)) for x in (xa, xb)]
     per_image = xa.mean(0) - xb.mean(0)
     se, df = joined([(arms[0].se ** 2 + arms[1].se ** 2, welch_df(*arms)),
                      (per_image.var(ddof=1) / per_image.size, per_image.size - 1)])

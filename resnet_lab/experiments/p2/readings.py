@@ -46,6 +46,12 @@ def _bits(s: str) -> np.ndarray:
     return np.frombuffer(s.encode(), dtype=np.uint8) - ord("0")
 
 
+def noise_nets(result: dict, variant: str) -> dict[int, list[dict]]:
+    """Return the trained nets of ``variant`` measured under noise, grouped by n (depths without one left out)."""
+    by_n = {n: [m for m in ms if "noise_correct" in m] for n, ms in alive_nets(result, variant).items()}
+    return {n: ms for n, ms in by_n.items() if ms}
+
+
 def seed_drops(rows: list[dict], condition: str) -> list[np.ndarray]:
     """Return per seed of one (variant, n), per image: clean correct − noisy correct (the same images every seed)."""
     return [_bits(m["noise_correct"]["clean"]).astype(float) - _bits(m["noise_correct"][condition]) for m in rows]

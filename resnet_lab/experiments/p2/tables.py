@@ -6,8 +6,8 @@ import numpy as np
 from ...stats import accuracy_estimate
 from .config import CHANCE, NOISE_KINDS
 from .paper import ACC_GATE, CLAIMS, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS, SP_GATE
-from .readings import (alive_nets, bound_excess, drop_change, drop_estimate, growth_rate, held_back, init_rate, p_true_drop,
-                       sensitivity_estimates)
+from .readings import (alive_nets, bound_excess, drop_change, drop_estimate, growth_rate, held_back, init_rate,
+                       noise_nets, p_true_drop, sensitivity_estimates)
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
 
@@ -269,8 +269,7 @@ def _drop_changes(result: dict, highs: dict) -> str:
     corruption, the conclusion the sentence says is "similar")."""
     parts = []
     for v in ("d", "s"):
-        by_n = {n: [m for m in ms if "noise_correct" in m] for n, ms in alive_nets(result, v).items()}
-        by_n = {n: ms for n, ms in by_n.items() if ms}
+        by_n = noise_nets(result, v)
         if len(by_n) < 2:
             continue
         lo, hi = min(by_n), max(by_n)

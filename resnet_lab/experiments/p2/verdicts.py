@@ -10,7 +10,8 @@ from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
 from ...stats import Estimate, difference, exact, holm_signs, over_seeds, sign
 from .paper import CLAIMS
 from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, held_back, init_rate,
-                       net_drop, p_true_drop, per_element_growth, scaled, sensitivity_estimates, table52_frame)
+                       net_drop, noise_nets, p_true_drop, per_element_growth, scaled, sensitivity_estimates,
+                       table52_frame)
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -73,8 +74,7 @@ def claim_noise(result: dict) -> Claim:
         return spec.not_run("no net to calibrate the noise levels on", profile)
     hurt, deeper, values, band = [], [], [], {}
     for v in ("d", "s"):
-        by_n = {n: [m for m in ms if "noise_correct" in m] for n, ms in alive_nets(result, v).items()}
-        by_n = {n: ms for n, ms in by_n.items() if ms}
+        by_n = noise_nets(result, v)
         if not by_n:
             continue
         lo, hi = min(by_n), max(by_n)
