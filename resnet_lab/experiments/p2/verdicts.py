@@ -106,9 +106,16 @@ def claim_noise(result: dict) -> Claim:
         return spec.row("; ".join(values), "inconclusive", "one seed per net: the accuracies after corruption are "
                         "compared over seeds, then images (two-level bootstrap), and one seed leaves the seed spread "
                         "unknown", gate_measured=gate, band=band, profile=profile, gate_first=False)
+    values.append(_gains_text(band))
     verdict = tally_family(list(band.values()))
     return spec.row("; ".join(values), verdict, _family_reason(band, verdict), gate_measured=gate, band=band,
                     profile=profile, gate_first=False)
+
+
+def _gains_text(band: dict[str, Estimate]) -> str:
+    """(b)'s judged differences, deepest minus shallowest net's corrupted accuracy, with their two-level bands."""
+    return "judged (b), deepest − shallowest accuracy under noise: " + ", ".join(
+        f"{key.split(' acc(')[0]} {100 * e.value:+.1f}±{100 * e.band():.1f}" for key, e in band.items()) + " pts"
 
 
 def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
