@@ -214,19 +214,24 @@ def tally(signs, partial: bool = True) -> str:
     return combine(({1: "holds", -1: "fails"}.get(s, "inconclusive") for s in signs), partial)
 
 
-def tally_family(estimates: list[Estimate]) -> str:
+def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, parts: bool = False) -> str:
     """Return one verdict from k comparisons of one claim, each signed the paper's way (> 0: as the paper says).
 
     ``holds`` if every comparison lies beyond its own band the paper's way (each must: no adjustment is needed);
     ``partly`` if some survive Holm's step-down over the k (``stats.holm_signs``) the paper's way and none lies beyond
     its own band against it; ``fails`` the mirror image; else ``inconclusive`` (every one inside, beyond only before
     the adjustment, or beyond on both sides). Without the adjustment one of k comparisons beyond its 95% band is what
-    a true null gives up to k·5% of the time, so "some" would not be evidence.
+    a true null gives up to k·5% of the time, so "some" would not be evidence. A comparison must also exceed
+    ``min_effect`` (the smallest difference that matters) to count either way; ``None`` (not compared, or undecidable)
+    stays out of the family and keeps ``holds`` from every comparison. With ``parts`` the comparisons are separate
+    parts of the claim (each network the paper names), so a part against does not void a part for: ``partly`` if some
+    survive Holm the paper's way, whatever the others show.
     """
-    single, family = [sign(e) for e in estimates], holm_signs(estimates)
+    single = [sign(e, min_effect=min_effect) for e in estimates]
+    family = [s if not s or abs(e.value) > min_effect else 0 for s, e in zip(holm_signs(estimates), estimates)]
     if single and all(x == 1 for x in single):
         return "holds"
-    if 1 in family and -1 not in single:
+    if 1 in family and (parts or -1 not in single):
         return "partly"
     if -1 in family and 1 not in single:
         return "fails"

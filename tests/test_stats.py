@@ -171,6 +171,25 @@ def test_a_family_verdict_needs_holm_for_partly_and_every_band_for_holds():
     assert tally_family([at_p(0.001, -1), at_p(0.5), at_p(0.9)]) == "fails"
 
 
+def test_a_family_of_parts_lets_a_part_for_stand_beside_a_part_against():
+    """P1.5: each shallow net the paper names is its own part; ResNet-34 better than both deep nets, ResNet-18
+    worse than both, is partly (the parts the paper names hold for one net), never inconclusive."""
+    mixed = [at_p(0.001), at_p(0.001), at_p(0.001, -1), at_p(0.001, -1)]
+    assert tally_family(mixed) == "inconclusive" and tally_family(mixed, parts=True) == "partly"
+    assert tally_family([at_p(0.03), at_p(0.001, -1), at_p(0.9)], parts=True) == "inconclusive"  # for: before Holm only
+    assert tally_family([at_p(0.5), at_p(0.001, -1)], parts=True) == "fails"
+
+
+def test_a_family_counts_only_differences_over_the_smallest_that_matters():
+    """``min_effect`` as in ``sign``: a difference beyond its band but under the bar counts neither way; ``None``
+    (a pair not compared) keeps holds away and stays out of Holm's family."""
+    small = Estimate(0.5, 0.01, 100, "x", math.inf)
+    assert tally_family([small, at_p(0.001)]) == "holds"
+    assert tally_family([small, at_p(0.001)], min_effect=1.0) == "partly"     # the small one counts neither way
+    assert tally_family([Estimate(-0.5, 0.01, 100, "x", math.inf)], min_effect=1.0) == "inconclusive"
+    assert tally_family([Estimate(2.0, 0.01, 100, "x", math.inf), None]) == "partly"
+
+
 def test_undefined_values_are_undecided_not_called():
     assert sign(Estimate(math.nan, 0.0, 2, "x")) is None
     bits = [np.ones(4), np.array([1.0, math.nan, 0.0, 1.0])]

@@ -8,7 +8,7 @@ is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 """
 from __future__ import annotations
 
-from ...ledger import Claim, combine, judge, profile_of, tally
+from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
 from ...stats import Estimate, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
@@ -91,7 +91,8 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     """P1.5, Fig. 3: each of ResNet-18 (the depth series' own, ``depth_resnet18``) and ResNet-34 against each deep net
     run, on the end intra-class MPA (§4.1's clustering effect: smaller is better), Welch's t over each net's seeds,
     pairs at one schedule only, a deep net run to its schedule's end (``unfinished``), both nets of a pair gated, a
-    deep net its pilot held back (``held_back``) undecided in each of its pairs; ``tally``ed over the pairs."""
+    deep net its pilot held back (``held_back``) undecided in each of its pairs; ``tally_family`` over the pairs as
+    parts of the claim (Holm's adjustment for "some pair")."""
     spec = CLAIMS["P1.5"]
     shallow, deeper = (depth_resnet18(result), "resnet34"), DEEPER
     deep = [t for t in deeper if t in result["runs"]]
@@ -101,11 +102,11 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     intra = {t: curve_estimate(result, t, "end", "intra") for t in nets}
     dims = {t: feature_dim(result, t) for t in nets}
     word = {1: "as the paper says", -1: "against the paper", 0: "inside the band"}
-    pairs, signs, band, compared, single = {}, {}, {}, [], False
+    pairs, signs, diffs, band, compared, single = {}, {}, {}, {}, [], False
     for a, b in ((a, b) for a in shallow for b in deep):
         stopped = unfinished(result, b)  # the schedules compared must have been run out
         d, images, not_compared = (None, None, stopped) if stopped else at_one_schedule(result, b, a)
-        name, signs[a, b] = f"intra({b}) − intra({a})", sign(d, min_effect=spec.t["min_effect"])  # > 0: the paper's
+        name, signs[a, b], diffs[a, b] = f"intra({b}) − intra({a})", sign(d, min_effect=spec.t["min_effect"]), d
         if not_compared:
             pairs[a, b] = f"{name} not compared: {not_compared}"
             continue
@@ -118,13 +119,14 @@ def _claim_depth(result: dict, profile: str) -> Claim:
             pairs[a, b] = f"{name} = {d.format('.2f')}° {word[signs[a, b]]}"
     held = [t for t in deeper if t not in result["runs"] and held_back(result, t)]
     for a, b in ((a, b) for a in shallow for b in held):  # a net its pilot held back leaves its pairs undecided
-        signs[a, b], pairs[a, b] = None, f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
+        signs[a, b], diffs[a, b] = None, None
+        pairs[a, b] = f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
     value = "; ".join([*(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
                          + ("no end angles" if intra[t] is None else f"end intra {intra[t].value:.2f}°")
                          + ("" if (g := gap_estimate(result, t)) is None else f", gap (context) {g.value:.2f}°")
                          + ("" if dims[t] is None else f", features {dims[t]:,}-dim") for t in nets), *pairs.values(),
                        "pairs at one schedule: " + (", ".join(f"{a}/{b}" for a, b in compared) or "none")])
-    verdict = tally(signs.values())
+    verdict = tally_family(list(diffs.values()), spec.t["min_effect"], parts=True)  # d > 0: the paper's way
     why = ([text for p, text in pairs.items() if signs[p] != 1]
            or ["each of ResNet-18/34 clusters better than each deep net run"])
     if verdict == "inconclusive" and single:
