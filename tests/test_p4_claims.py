@@ -11,7 +11,7 @@ from torch import nn
 from resnet_lab.artifacts import REPO_ROOT
 from resnet_lab.data import data_roots
 from resnet_lab.experiments import p4
-from resnet_lab.experiments.p4 import controls, measure, paper, readings
+from resnet_lab.experiments.p4 import controls, measure, paper, readings, tables
 from resnet_lab.ledger import gates_ignored
 from resnet_lab.metrics import dynamics as dyn
 from resnet_lab.stats import bootstrap as stats_bootstrap
@@ -136,6 +136,10 @@ def test_exceeds_p_is_the_one_sided_exact_permutation_p():
     pooled = np.concatenate([ours, theirs])
     sums = [pooled[list(c)].sum() for c in __import__("itertools").combinations(range(7), 4)]
     assert readings.exceeds_p(ours, theirs) == pytest.approx(np.mean(np.array(sums) >= ours.sum()))
+    # counted, not listed: 20 against 20 seeds (1.4·10¹¹ splits), all above all at 1/C(40, 20)
+    assert readings.exceeds_p([5] * 20, [0] * 20) == pytest.approx(1 / math.comb(40, 20))
+    with pytest.raises(ValueError, match="non-negative integers"):
+        readings.exceeds_p([1.5], [0])
 
 
 # --- P4.3 under a true null: training leaves the hits' distribution as it was ---------------------------------
@@ -568,5 +572,38 @@ def test_p43_worked_levels_are_for_the_small_profiles_seeds():
     """P4.3's criterion works its levels out for ``paper.SEEDS`` seeds: the small profile's (verdicts may not read config)."""
     from resnet_lab.experiments.p4.config import PROFILES
     assert paper.SEEDS == len(PROFILES["small"].seeds)
+    assert [len(seeds) for _, _, seeds in PROFILES["small"].confirm] == [paper.CONFIRM_SEEDS]
     row = {c.id: c for c in p4.claims(FIXTURES["deeper below, CIFAR-10 below MNIST"][0])}["P4.3"]
     assert f"MNIST needs ≥ {paper.needed_hits(5, paper.SEEDS)} of {paper.TOP * paper.SEEDS}," in row.criterion
+
+
+def test_p43_judges_a_confirmation_alone_and_reports_the_first_look():
+    """A first look between α/2 and α (3 seeds above their twins: p = 1/20) asks for a confirmation, which decides
+    P4.3 by itself, the first look reported, not pooled: found pairs confirmed → partly; not found → fails; without
+    it the first look alone is inconclusive."""
+    alone = controls.synthetic_result({"cifar10": {"hard": "other"}})
+    assert next(c for c in p4.claims(alone) if c.id == "P4.3").verdict == "inconclusive"
+    result = controls.synthetic_result({"cifar10": {"hard": "other"}}, confirm={("mnist", 50): {"hard": "other"}})
+    row = next(c for c in p4.claims(result) if c.id == "P4.3")
+    assert row.verdict == "fails"
+    assert "(confirmation, seeds 3–6)" in row.value
+    assert "not judged, the first look that asked for the confirmation: MNIST R50 5, 5, 5 of 5 per seed" in row.value
+    assert row.band["MNIST R50 Fig. 3"]["hits"] == 0
+    text = tables.findings_pairs(result, p4.claims(result))
+    assert "MNIST R50's first look (seeds 0–2) found 15 of 15" in text
+    assert "judged alone on its confirmation (seeds 3–6, declared in the profile's config), it has 0 of its 20" in text
+    found = controls.synthetic_result({"cifar10": {"hard": "other"}}, confirm={("mnist", 50): {"hard": "paper"}})
+    assert next(c for c in p4.claims(found) if c.id == "P4.3").verdict == "partly"
+
+
+def test_p43_confirmation_judges_only_when_triggered_and_complete():
+    """A first look already at p ≤ α/2 (4 seeds: 1/70) is judged as it is, its confirmation reported as not judged;
+    a confirmation short of its declared seeds leaves the row inconclusive, never judged on the seeds so far."""
+    early = controls.synthetic_result({"cifar10": {"hard": "other"}}, seeds=4, confirm={("mnist", 50): {"hard": "other"}})
+    row = next(c for c in p4.claims(early) if c.id == "P4.3")
+    assert row.verdict == "partly" and "MNIST R50's confirmation not judged: its first look's p = 0.014" in row.value
+    short = controls.synthetic_result({"cifar10": {"hard": "other"}}, confirm={("mnist", 50): {"hard": "paper"}},
+                                      declared=20)
+    row = next(c for c in p4.claims(short) if c.id == "P4.3")
+    assert row.verdict == "inconclusive" and "confirmation incomplete: 4 of 20 declared seeds" in row.reason
+    assert "waits for it" in tables.findings_pairs(short, p4.claims(short))

@@ -68,19 +68,22 @@ def test_arrays_go_beside_the_result_and_come_back():
     from resnet_lab.artifacts import artifact_dir, load_json, save_json
     from resnet_lab.experiments.p4 import arrays
 
-    full = fake_result()
+    plain = fake_result()
+    full = plain | {"confirm_runs": [plain["runs"][0] | {"seed": 5}],   # P4.3's confirmation keeps its arrays too
+                    "confirm_untrained": [plain["untrained"][0] | {"seed": 5}]}
     folder = artifact_dir("p4", "small")
+    assert "confirm_runs" not in arrays.save_split(plain, folder)      # a result without one gains no empty group
     small = arrays.save_split(full, folder)
     save_json(folder / "result.json", small)
     stored = load_json(folder / "result.json")
     for path in arrays.MOVED:                      # no moved array is left in the JSON
-        for record in stored["runs"] + stored["untrained"]:
+        for record in (r for group in arrays.GROUPS for r in stored[group]):
             parent = arrays._parent(record, path)
             assert parent is None or path[-1] not in parent, path
     assert "orbit_same_hops" in full["runs"][0] and "per_block" in full["runs"][0]["pairs"]  # input untouched
     back = arrays.with_arrays(stored)
     assert "arrays" not in back and arrays.with_arrays(back) is back
-    for group in ("runs", "untrained"):
+    for group in arrays.GROUPS:
         for path in arrays.MOVED:
             want = arrays._parent(full[group][0], path)
             if want is not None and path[-1] in want:

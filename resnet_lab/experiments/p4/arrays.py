@@ -18,7 +18,7 @@ from ...artifacts import ArtifactError, artifact_dir, load_arrays, recompute_hin
 from .config import EXPERIMENT
 
 FILE = "arrays.npz"
-GROUPS = ("runs", "untrained")  # the result's lists of per-network records
+GROUPS = ("runs", "untrained", "confirm_runs", "confirm_untrained")  # the result's lists of per-network records
 PAIRS = ("separation", "separation_pair", "separation_block", "mean", "mean_pair", "per_block", "per_block_pair")
 MOVED = (*(("pairs", name) for name in PAIRS), ("shadowing_curve", "epsilon"), ("shadowing_curve", "delta"),
          ("orbit_same_hops",), ("correct",), ("orbit_end",))
@@ -43,9 +43,9 @@ def _sha256(path: Path) -> str:
 def save_split(result: dict, folder: Path) -> dict:
     """Move ``MOVED`` arrays out of ``result`` into ``folder/arrays.npz``; return the result naming the file."""
     arrays, out = {}, {**result}
-    for group in GROUPS:
+    for group in (g for g in GROUPS if g in result):
         out[group] = []
-        for i, record in enumerate(result.get(group, [])):
+        for i, record in enumerate(result[group]):
             record = {k: ({**v} if isinstance(v, dict) else v) for k, v in record.items()}  # copies what it edits
             for path in MOVED:
                 parent = _parent(record, path)
@@ -75,9 +75,9 @@ def with_arrays(result: dict) -> dict:
     profile = result.get("provenance", {}).get("profile", "")
     arrays = _load(str(artifact_dir(EXPERIMENT, profile) / result["arrays"]["file"]), result["arrays"]["sha256"])
     out = {k: v for k, v in result.items() if k != "arrays"}
-    for group in GROUPS:
+    for group in (g for g in GROUPS if g in result):
         out[group] = []
-        for i, record in enumerate(result.get(group, [])):
+        for i, record in enumerate(result[group]):
             record = {k: ({**v} if isinstance(v, dict) else v) for k, v in record.items()}
             for path in MOVED:
                 key = _key(group, i, path)

@@ -117,16 +117,25 @@ def untrained_run(key: tuple[str, int], seed: int, untrained_close: float = 100.
             **synthetic_hops(UNITS[key[1]] + 1, untrained_rate, 0.1)}
 
 
-def synthetic_result(per_network: dict, seeds: int = 3) -> dict:
+def synthetic_result(per_network: dict, seeds: int = 3, confirm: dict | None = None, confirm_seeds: int = 4,
+                     declared: int | None = None) -> dict:
     """Return a result of all four networks and the untrained twins of three; ``per_network`` maps "all", a dataset
-    or a network key to options of ``synthetic_run`` and ``untrained_run``."""
-    runs, untrained = [], []
+    or a network key to options of ``synthetic_run`` and ``untrained_run``; ``confirm`` maps a network key to the
+    options of its P4.3 confirmation on ``confirm_seeds`` fresh seeds (numbered after the first look's), of
+    ``declared`` seeds in the result's config (default: as many as run)."""
+    runs, untrained, out = [], [], {}
     for key in NETWORKS:
         options = {**per_network.get("all", {}), **per_network.get(key[0], {}), **per_network.get(key, {})}
         runs += [synthetic_run(key, seed, **options) for seed in range(seeds)]
         if key in CONFIG_UNTRAINED:
             untrained += [untrained_run(key, seed, **options) for seed in range(seeds)]
-    return {"runs": runs, "untrained": untrained, "provenance": {"profile": "synthetic"}}
+    for key, options in (confirm or {}).items():
+        fresh = range(seeds, seeds + confirm_seeds)
+        out.setdefault("confirm_runs", []).extend(synthetic_run(key, seed, **options) for seed in fresh)
+        out.setdefault("confirm_untrained", []).extend(untrained_run(key, seed, **options) for seed in fresh)
+        out.setdefault("config", {"confirm": []})["confirm"].append(
+            [*key, list(range(seeds, seeds + (declared or confirm_seeds)))])
+    return {"runs": runs, "untrained": untrained, **out, "provenance": {"profile": "synthetic"}}
 
 
 def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
@@ -149,6 +158,14 @@ def synthetic_results() -> dict[str, tuple[dict, dict[str, str]]]:
              "P4.5": "partly"}),  # P4.3: one network alone, 3 seeds above their twins reach p = 0.05, not 0.025
         "one network's hard pairs, four seeds": (  # 4 seeds above 4 twins: p = 1/70, partly within Hochberg's 0.025
             synthetic_result({"cifar10": {"hard": "other"}}, seeds=4), {"P4.3": "partly"}),
+        # P4.3 judges a confirmation on fresh seeds alone where the first look came out between α/2 and α (3 seeds:
+        # p = 1/20 at best): it overrules the first look both ways
+        "a confirmation that does not confirm": (
+            synthetic_result({"cifar10": {"hard": "other"}}, confirm={("mnist", 50): {"hard": "other"}}),
+            {"P4.3": "fails"}),
+        "a confirmation that confirms": (
+            synthetic_result({"cifar10": {"hard": "other"}}, confirm={("mnist", 50): {"hard": "paper"}}),
+            {"P4.3": "partly"}),
         "untrained networks as close, as faithful, the same hard pairs": (
             synthetic_result({"all": {"untrained_close": 1.5, "untrained_rate": 0.995, "untrained_hard": "paper"}}),
             {"P4.1": "holds", "P4.3": "inconclusive", "P4.4": "inconclusive", "P4.5": "inconclusive"}),

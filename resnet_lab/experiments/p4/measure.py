@@ -234,6 +234,7 @@ def items(profile: str) -> list:
     """Return every network of ``profile`` as a work item."""
     cfg = select(PROFILES, profile)
     keys = [(dataset, depth, seed) for dataset in cfg.datasets for depth in cfg.depths for seed in cfg.seeds]
+    keys += [(dataset, depth, seed) for dataset, depth, seeds in cfg.confirm for seed in seeds]
     return [network_item(EXPERIMENT, profile, EXPERIMENT, *_net_call(cfg, *key), args=key) for key in keys]
 
 
@@ -244,20 +245,25 @@ def compute_item(item, device=None, progress: bool = True) -> None:
 
 def compute_result(cfg: P4Config, profile: str, force: bool, device, progress: bool) -> dict:
     """Train (or reload) every network of ``cfg`` and analyse it; save the images the figures show."""
-    runs, untrained, samples = [], [], {}
+    groups = {"runs": [], "untrained": [], "confirm_runs": [], "confirm_untrained": []}
+    samples = {}
+    confirm = {(dataset, depth): seeds for dataset, depth, seeds in cfg.confirm}
     for dataset in cfg.datasets:
         per_class, _ = cfg.training(dataset)
         data = PaddedData(dataset, train_per_class=per_class, test_per_class=cfg.test_per_class)
         samples[dataset] = sample = load_sample(dataset, cfg.sample_per_class)
         for depth in cfg.depths:
-            for seed in cfg.seeds:
-                model, record = train_net(cfg, profile, dataset, depth, seed, force, device, progress)
-                runs.append({"dataset": dataset, "depth": depth, "seed": seed,
-                             **evaluate_network(model, record, data, sample, cfg, device)})
-                if (dataset, depth) in cfg.untrained:
-                    untrained.append({"dataset": dataset, "depth": depth, "seed": seed, **analyse_untrained(
-                        untrained_net(cfg, dataset, depth, seed, device), sample, cfg, device)})
-    result = {"config": asdict(cfg), "runs": runs, "untrained": untrained,
+            for look, seeds in (("", cfg.seeds), ("confirm_", confirm.get((dataset, depth), ()))):
+                for seed in seeds:
+                    model, record = train_net(cfg, profile, dataset, depth, seed, force, device, progress)
+                    groups[look + "runs"].append({"dataset": dataset, "depth": depth, "seed": seed,
+                                                  **evaluate_network(model, record, data, sample, cfg, device)})
+                    if (dataset, depth) in cfg.untrained:
+                        groups[look + "untrained"].append({"dataset": dataset, "depth": depth, "seed": seed,
+                                                           **analyse_untrained(untrained_net(cfg, dataset, depth,
+                                                                                             seed, device),
+                                                                               sample, cfg, device)})
+    result = {"config": asdict(cfg), **{k: v for k, v in groups.items() if v or not k.startswith("confirm_")},
               "data_source": "; ".join(s.source for s in samples.values())}
     save_figure_images(result, samples, profile)
     return save_split(result, artifact_dir(EXPERIMENT, profile))

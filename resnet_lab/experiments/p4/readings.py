@@ -1,10 +1,8 @@
 """P4's readings: a result turned into the numbers (with bands) that both the verdicts and the tables use."""
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
@@ -102,10 +100,54 @@ def ordering_test(nets: dict, ordering, reading: str) -> tuple[float, int, float
     return (*seed_pair_test(strata), seed_pair_sign(strata))
 
 
-def untrained_runs(result: dict, key: tuple[str, int]) -> list[dict]:
+def untrained_runs(result: dict, key: tuple[str, int], group: str = "untrained") -> list[dict]:
     """Return the untrained analyses of network ``key`` (P4.3–P4.5's control), seeds in order; [] if none stored."""
-    return sorted((u for u in result.get("untrained", []) if (u["dataset"], u["depth"]) == key),
+    return sorted((u for u in result.get(group, []) if (u["dataset"], u["depth"]) == key),
                   key=lambda u: u["seed"])
+
+
+def confirmation(result: dict, key: tuple[str, int]) -> tuple[list[dict], list[dict]]:
+    """Return network ``key``'s P4.3 confirmation on fresh seeds (``P4Config.confirm``): its runs and their untrained
+    twins, seeds in order; ([], []) where it has none."""
+    runs = sorted((r for r in result.get("confirm_runs", []) if (r["dataset"], r["depth"]) == key),
+                  key=lambda r: r["seed"])
+    return runs, untrained_runs(result, key, "confirm_untrained")
+
+
+@dataclass(frozen=True)
+class Looks:
+    """P4.3's looks per judged network: the first (its design seeds) and the one judged, which is a confirmation on
+    fresh seeds where one was declared, its first look met the trigger and it is complete."""
+
+    first: dict           # network -> (runs, untrained twins)
+    judged: dict          # network -> (runs, untrained twins)
+    confirmed: tuple      # networks judged on their confirmation
+    notes: tuple          # confirmations declared but not judged, and why
+    incomplete: str       # "" or why a declared confirmation cannot judge yet (the row is then inconclusive)
+
+
+def p43_looks(result: dict, nets: dict, judged: dict, alpha: float, half: float, ranking: str) -> Looks:
+    """Return :class:`Looks` for the ``judged`` networks (key -> named pairs): a confirmation replaces the first look
+    only where the first look's p lies in (``half``, ``alpha``] and every declared seed and its twin are measured."""
+    first = {k: (nets[k], untrained_runs(result, k)) for k in judged}
+    declared = {(d, n): len(seeds) for d, n, seeds in result.get("config", {}).get("confirm", ())}
+    looks, confirmed, notes, incomplete = dict(first), [], [], []
+    for k, target in judged.items():
+        fresh, twins = confirmation(result, k)
+        if k not in declared and not fresh:
+            continue
+        p = hard_pairs_test(*first[k], target, ranking).p
+        want = declared.get(k, len(fresh))
+        if not half < p <= alpha:   # the trigger: a first look near the level partly needs
+            notes.append(f"{name(k)}'s confirmation not judged: its first look's p = {p:.2g} is not between "
+                         f"{half:.3g} and {alpha:.2g}")
+        elif len(fresh) < want or len(twins) < len(fresh):
+            incomplete.append(f"{name(k)}'s confirmation incomplete: {len(fresh)} of {want} declared seeds trained, "
+                              f"{len(twins)} untrained twins measured")
+        else:
+            looks[k] = fresh, twins
+            confirmed.append(k)
+    return Looks(first, looks, tuple(confirmed), tuple(notes), "; ".join(incomplete))
 
 
 def pair_distance(run: dict, a: int, b: int) -> float:
@@ -218,25 +260,27 @@ def orbit_stays(orbit: dict) -> bool:
 
 
 
-@lru_cache(maxsize=None)
-def _splits(n: int, k: int) -> np.ndarray:
-    """Return every way of choosing ``k`` of ``n`` items, as a boolean ``(C(n, k), n)`` array."""
-    inside = np.zeros((math.comb(n, k), n), bool)
-    for row, idx in enumerate(itertools.combinations(range(n), k)):
-        inside[row, list(idx)] = True
-    return inside
-
-
 def exceeds_p(ours, theirs) -> float:
     """Return the exact one-sided permutation p of ``sum(ours)`` above ``theirs``: the share of the splits of the
-    pooled values into arms of their sizes whose first arm sums to at least ``sum(ours)``.
+    pooled counts into arms of their sizes whose first arm sums to at least ``sum(ours)``.
 
     Exact under exchangeability (training changes nothing: each seed's count has one distribution, trained or
     not); ties count against the claim. ``stats.permutation_test`` is two-sided, where 3 against 3 seeds can never
-    reach 5%; one-sided, all three above all three has p = 1/20."""
-    pooled = np.concatenate([np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)])
-    sums = _splits(len(pooled), len(ours)) @ pooled
-    return float(np.mean(sums >= float(np.sum(ours)) - 1e-9))
+    reach 5%; one-sided, all three above all three has p = 1/20. The splits are counted, not listed: ``ways[j][t]``
+    subsets of j counts summing to t, one count at a time (20 against 20 seeds are 1.4·10¹¹ splits).
+    """
+    counts = [int(v) for v in (*ours, *theirs)]
+    if any(c < 0 or c != v for c, v in zip(counts, (*ours, *theirs))):
+        raise ValueError(f"exceeds_p counts non-negative integers (hits per seed), got {list(ours)} / {list(theirs)}")
+    k, total = len(ours), sum(counts)
+    ways = [[0] * (total + 1) for _ in range(k + 1)]
+    ways[0][0] = 1
+    for c in counts:
+        for j in range(k, 0, -1):   # descending: each count joins a subset at most once
+            row, below = ways[j], ways[j - 1]
+            for t in range(total, c - 1, -1):
+                row[t] += below[t - c]
+    return sum(ways[k][sum(counts[:k]):]) / math.comb(len(counts), k)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .paper import (ALPHA, ANIMAL_PAIRS, CLAIMS, JUDGED, PAPER_HARD_MNIST_PAIRS,
 from .readings import (JUDGED_RANKING, READINGS, RANKINGS, blocks_of_max, expansive_estimate, f1_above_bar, f1_bar,
                        BESIDE_R50, f1_from_paper, find_run, hard_pairs_test, hardest_pairs, hits, hops_versus_accuracy, last_gain,
                        mean_f1, name, networks, orbit_stays, pair_distance, pair_ratio, per_seed_constant, rate_between,
-                       named_counts, untrained_runs, with_arrays)
+                       named_counts, p43_looks, untrained_runs, with_arrays)
 
 
 def table1_frame(result: dict):
@@ -277,15 +277,28 @@ def findings_pairs(result: dict, rows: list[Claim]) -> str:
     """P4.3's findings: each judged network's hits under Fig. 3's ranking pooled over its seeds, against chance and
     against the same network before training, and its first seed's closest pairs."""
     result = with_arrays(result)
-    nets, parts = networks(result), []
+    nets, parts, spec = networks(result), [], CLAIMS["P4.3"]
+    looks = (p43_looks(result, nets, JUDGED, spec.t["alpha"], spec.t["half"], JUDGED_RANKING)
+             if all(k in nets for k in JUDGED) else None)
+    if looks is not None and looks.incomplete:
+        return f"**What we found.** At `{profile_of(result)}`, {looks.incomplete}: P4.3 waits for it."
     for key, target in JUDGED.items():
         if key not in nets:
             continue
-        runs = nets[key]
-        test = hard_pairs_test(runs, untrained_runs(result, key), target, JUDGED_RANKING)
-        text = (f"{name(key)} has {sum(test.hits)} of its {TOP * len(runs)} closest pairs ({TOP} per seed) among the "
-                f"marked ones, chance p = {test.chance:.2g}, {'beyond' if test.chance <= ALPHA else 'not beyond'} "
-                "chance")
+        runs, twins = looks.judged[key] if looks else (nets[key], untrained_runs(result, key))
+        first = None
+        if looks and key in looks.confirmed:   # judged on its confirmation alone; the first look is told first
+            first = hard_pairs_test(*looks.first[key], target, JUDGED_RANKING)
+        test = hard_pairs_test(runs, twins, target, JUDGED_RANKING)
+        text = "" if first is None else (
+            f"{name(key)}'s first look (seeds {nets[key][0]['seed']}–{nets[key][-1]['seed']}) found "
+            f"{sum(first.hits)} of {TOP * len(first.hits)} (chance p = {first.chance:.2g}"
+            + ("" if first.twin_p is None else f", above before training with p = {first.twin_p:.2g}")
+            + f"); judged alone on its confirmation (seeds {runs[0]['seed']}–{runs[-1]['seed']}, declared in the "
+            "profile's config), ")
+        text += (f"{'it' if first is not None else name(key)} has {sum(test.hits)} of its {TOP * len(runs)} closest "
+                 f"pairs ({TOP} per seed) among the marked ones, chance p = {test.chance:.2g}, "
+                 f"{'beyond' if test.chance <= ALPHA else 'not beyond'} chance")
         if test.twin is not None:
             text += (f"; before training {sum(test.twin)} (chance p = "
                      f"{chance_tail(sum(test.twin), len(target), len(runs)):.2g}), and the trained count lies above "

@@ -21,7 +21,7 @@ from .readings import (BESIDE_R50, JUDGED_RANKING, READINGS, HardPairs, below, b
                        f1_above_bar, f1_bar, f1_from_paper, hard_pairs_test, hits, hops_versus_accuracy,
                        hops_versus_untrained, last_gain, mean_f1, name, networks, orbit_stays, ordering_test,
                        pair_distance, pair_ratio, per_seed_constant, rate_between, named_counts, trained_margins,
-                       untrained_runs, with_arrays)
+                       untrained_runs, with_arrays, p43_looks)
 
 STALE = ("the result predates the orbits' ends and the untrained networks: recompute it "
          "(python -m resnet_lab run p4)")
@@ -202,15 +202,26 @@ def claim_hard_pairs(result: dict) -> Claim:
     if any(k not in nets for k in JUDGED):
         return spec.not_run(f"needs {', '.join(map(name, JUDGED))}", profile)
     alpha, half = spec.t["alpha"], spec.t["half"]
+    looks = p43_looks(result, nets, JUDGED, alpha, half, JUDGED_RANKING)
+    if looks.incomplete:
+        return spec.row(looks.incomplete, "inconclusive", looks.incomplete, profile=profile)
+    first, runs, confirmed = looks.first, looks.judged, looks.confirmed
 
-    def tests(ranking: str) -> dict:
-        return {k: hard_pairs_test(nets[k], untrained_runs(result, k), target, ranking) for k, target in JUDGED.items()}
+    def tests(ranking: str, looks: dict) -> dict:
+        return {k: hard_pairs_test(*looks[k], JUDGED[k], ranking) for k in looks}
 
-    judged = tests(JUDGED_RANKING)
+    judged = tests(JUDGED_RANKING, runs)
     verdict = _hard_pairs_rule(judged, alpha, half)
-    parts = [f"{JUDGED_RANKING} (Def. 1 per class pair): " + "; ".join(_hits_text(k, t) for k, t in judged.items())]
+    parts = [f"{JUDGED_RANKING} (Def. 1 per class pair): " + "; ".join(
+        _hits_text(k, t) + (f" (confirmation, seeds {_seed_span(runs[k][0])})" if k in confirmed else "")
+        for k, t in judged.items())]
+    if confirmed:
+        parts.append("not judged, the first look that asked for the confirmation: " + "; ".join(
+            f"{_hits_text(k, t)} (seeds {_seed_span(first[k][0])})"
+            for k, t in tests(JUDGED_RANKING, {k: first[k] for k in confirmed}).items()))
+    parts += looks.notes
     for ranking, label in READINGS_REPORTED.items():
-        other = tests(ranking)
+        other = tests(ranking, runs)
         again = _hard_pairs_rule(other, alpha, half)
         parts.append(f"not judged, under {label}: " + "; ".join(_hits_text(k, t) for k, t in other.items())
                      + f"; the rule gives {again} under it, "
@@ -219,7 +230,7 @@ def claim_hard_pairs(result: dict) -> Claim:
         if k in nets:
             parts.append(f"not judged: {name(k)} Fig. 3 per seed: "
                          + ", ".join(f"{hits(r, target, JUDGED_RANKING)}/{TOP}" for r in nets[k]))
-    statuses = "; ".join(_status(k, t, nets[k], JUDGED[k], alpha) for k, t in judged.items())
+    statuses = "; ".join(_status(k, t, runs[k][0], JUDGED[k], alpha) for k, t in judged.items())
     reason = {"holds": "", "partly": f"one network at p ≤ {half:.3g}: {statuses}",
               "fails": f"neither network's hits beyond chance: {statuses}",
               "inconclusive": f"holds needs both networks at p ≤ {alpha:.2g}, partly one at p ≤ {half:.3g}: "
@@ -227,8 +238,13 @@ def claim_hard_pairs(result: dict) -> Claim:
     band = {f"{name(k)} {JUDGED_RANKING}": {"hits": sum(t.hits), "of": TOP * len(t.hits), "chance p": t.chance,
                                            "untrained hits": None if t.twin is None else sum(t.twin),
                                            "p above untrained": t.twin_p, "p": t.p} for k, t in judged.items()}
-    return spec.row("; ".join(parts), verdict, reason, gate_measured=trained_margins(nets, JUDGED), band=band,
-                    profile=profile)
+    return spec.row("; ".join(parts), verdict, reason, band=band, profile=profile,
+                    gate_measured=trained_margins({k: looks[0] for k, looks in runs.items()}, JUDGED))
+
+
+def _seed_span(runs: list[dict]) -> str:
+    seeds = [r.get("seed", 0) for r in runs]
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
 
 def claim_close_pairs(result: dict) -> Claim:
