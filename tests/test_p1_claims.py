@@ -682,3 +682,17 @@ def test_lemma1_bound_prints_the_zero_padded_ratio_beside():
     n = sum(not u["is_transition"] for t in config.BN_PAIR for u in result["units"][t]["trained"])
     assert f"beside, zero padding (the networks' own): ratio 0.5–0.5, bound met in 0/{n} trained units" in row.value
     assert row.verdict == before.verdict == "holds"
+
+
+def test_p15_words_each_pair_as_holms_adjustment_reads_it(monkeypatch):
+    """One pair of four beyond its own band (p = 0.02) but not after Holm's adjustment (0.05/4): the row is
+    inconclusive, and the value and the reason say why, never "as the paper says" alone."""
+    import math
+    from resnet_lab.experiments.p1 import verdicts
+    from resnet_lab.stats import Estimate
+    diffs = iter([Estimate(2.326, 1.0, 100, "test", math.inf)] + [Estimate(0.674, 1.0, 100, "test", math.inf)] * 3)
+    monkeypatch.setattr(verdicts, "at_one_schedule", lambda result, b, a, curve="intra": (next(diffs), None, ""))
+    row = _verdicts(FIXTURES["depth_hold"][0])["P1.5"]
+    assert row.verdict == "inconclusive"
+    marginal = "as the paper says beyond its own band only, not after Holm's adjustment over the pairs"
+    assert marginal in row.value and marginal in row.reason

@@ -9,7 +9,7 @@ is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 from __future__ import annotations
 
 from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
-from ...stats import Estimate, sign
+from ...stats import Estimate, holm_signs, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
@@ -115,19 +115,26 @@ def _claim_depth(result: dict, profile: str) -> Claim:
             single, band[f"{name} (seed 0, images only)"] = True, images
             pairs[a, b] = f"{name} = {images.format('.2f')}° undecided: one seed per net (images only)"
         else:
-            band[name] = d
-            pairs[a, b] = f"{name} = {d.format('.2f')}° {word[signs[a, b]]}"
+            band[name], pairs[a, b] = d, None   # worded below, after Holm's adjustment
     held = [t for t in deeper if t not in result["runs"] and held_back(result, t)]
     for a, b in ((a, b) for a in shallow for b in held):  # a net its pilot held back leaves its pairs undecided
         signs[a, b], diffs[a, b] = None, None
         pairs[a, b] = f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
+    # each decided pair worded by Holm's adjustment over the pairs, as the verdict reads it (tally_family)
+    kept = {p: s if not s or abs(diffs[p].value) > spec.t["min_effect"] else 0
+            for p, s in zip(diffs, holm_signs(list(diffs.values())))}
+    for (a, b), s in signs.items():
+        if pairs.get((a, b), "") is None:
+            text = (word[kept[a, b]] if kept[a, b] or not s
+                    else f"{word[s]} beyond its own band only, not after Holm's adjustment over the pairs")
+            pairs[a, b] = f"intra({b}) − intra({a}) = {diffs[a, b].format('.2f')}° {text}"
     value = "; ".join([*(f"{t}: acc {final_accuracy(result['runs'][t]):.2f} after {trained_epochs(result, t)} epochs, "
                          + ("no end angles" if intra[t] is None else f"end intra {intra[t].value:.2f}°")
                          + ("" if (g := gap_estimate(result, t)) is None else f", gap (context) {g.value:.2f}°")
                          + ("" if dims[t] is None else f", features {dims[t]:,}-dim") for t in nets), *pairs.values(),
                        "pairs at one schedule: " + (", ".join(f"{a}/{b}" for a, b in compared) or "none")])
     verdict = tally_family(list(diffs.values()), spec.t["min_effect"], parts=True)  # d > 0: the paper's way
-    why = ([text for p, text in pairs.items() if signs[p] != 1]
+    why = ([text for p, text in pairs.items() if kept.get(p) != 1]
            or ["each of ResNet-18/34 clusters better than each deep net run"])
     if verdict == "inconclusive" and single:
         why.insert(0, "one seed per net: the seed-to-seed spread of the angles is unknown")
