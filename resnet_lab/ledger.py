@@ -214,6 +214,15 @@ def tally(signs, partial: bool = True) -> str:
     return combine(({1: "holds", -1: "fails"}.get(s, "inconclusive") for s in signs), partial)
 
 
+def family_signs(estimates: list[Estimate | None], min_effect: float = 0.0) -> tuple[list, list]:
+    """Return per comparison its sign beyond its own band and its sign after Holm's step-down over the family, each
+    counting only differences over ``min_effect`` (``stats.sign``, ``stats.holm_signs``): what ``tally_family``
+    judges, for rows that word each comparison as the verdict reads it."""
+    single = [sign(e, min_effect=min_effect) for e in estimates]
+    family = [s if not s or abs(e.value) > min_effect else 0 for s, e in zip(holm_signs(estimates), estimates)]
+    return single, family
+
+
 def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, parts: bool = False) -> str:
     """Return one verdict from k comparisons of one claim, each signed the paper's way (> 0: as the paper says).
 
@@ -227,8 +236,7 @@ def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, part
     parts of the claim (each network the paper names), so a part against does not void a part for: ``partly`` if some
     survive Holm the paper's way, whatever the others show.
     """
-    single = [sign(e, min_effect=min_effect) for e in estimates]
-    family = [s if not s or abs(e.value) > min_effect else 0 for s, e in zip(holm_signs(estimates), estimates)]
+    single, family = family_signs(estimates, min_effect)
     if single and all(x == 1 for x in single):
         return "holds"
     if 1 in family and (parts or -1 not in single):

@@ -8,8 +8,8 @@ is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 """
 from __future__ import annotations
 
-from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
-from ...stats import Estimate, holm_signs, sign
+from ...ledger import Claim, combine, family_signs, judge, profile_of, tally, tally_family
+from ...stats import Estimate, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
@@ -121,8 +121,7 @@ def _claim_depth(result: dict, profile: str) -> Claim:
         signs[a, b], diffs[a, b] = None, None
         pairs[a, b] = f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
     # each decided pair worded by Holm's adjustment over the pairs, as the verdict reads it (tally_family)
-    kept = {p: s if not s or abs(diffs[p].value) > spec.t["min_effect"] else 0
-            for p, s in zip(diffs, holm_signs(list(diffs.values())))}
+    kept = dict(zip(diffs, family_signs(list(diffs.values()), spec.t["min_effect"])[1]))
     for (a, b), s in signs.items():
         if pairs.get((a, b), "") is None:
             text = (word[kept[a, b]] if kept[a, b] or not s

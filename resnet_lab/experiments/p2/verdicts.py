@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, combine, judge, profile_of, tally, tally_family
-from ...stats import Estimate, difference, exact, holm_signs, over_seeds, sign
+from ...ledger import Claim, combine, family_signs, judge, profile_of, tally, tally_family
+from ...stats import Estimate, difference, exact, over_seeds, sign
 from .paper import CLAIMS
 from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, held_back, init_rate,
                        net_drop, noise_nets, p_true_drop, per_element_growth, scaled, sensitivity_estimates,
@@ -122,8 +122,7 @@ def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
     """Return which of P2.3 (b)'s comparisons lie beyond their band, alone and after Holm's adjustment over all."""
     way = {1: "higher", -1: "lower"}
     name = lambda key: key.split(" acc(")[0]  # noqa: E731
-    single = {k: sign(e) for k, e in band.items()}
-    kept = dict(zip(band, holm_signs(list(band.values()))))
+    single, kept = (dict(zip(band, signs)) for signs in family_signs(list(band.values())))
     if not any(single.values()):
         return "every depth difference of the corrupted accuracies is inside the two-level band"
     alone = [f"{way[s]} at {name(k)}" + ("" if kept[k] else " (not after Holm's adjustment)")
