@@ -607,3 +607,19 @@ def test_p43_confirmation_judges_only_when_triggered_and_complete():
     row = next(c for c in p4.claims(short) if c.id == "P4.3")
     assert row.verdict == "inconclusive" and "confirmation incomplete: 4 of 20 declared seeds" in row.reason
     assert "waits for it" in tables.findings_pairs(short, p4.claims(short))
+
+
+@pytest.mark.skipif(not have_data(), reason="computes P4 at smoke size: needs MNIST and CIFAR-10")
+def test_a_confirmation_is_measured_stored_and_read_back():
+    """``compute_result`` measures a declared confirmation (untrained, smoke size) with its twins, stores its arrays
+    beside the result and reads them back; P4.3 says why it is not judged (its first look is not near the level)."""
+    from dataclasses import replace as swap
+    from resnet_lab.artifacts import artifact_dir
+    cfg = swap(controls.CONTROL, confirm=(("mnist", 50, (3, 4)),))
+    stored = measure.compute_result(cfg, "control", False, torch.device("cpu"), False)
+    assert [r["seed"] for r in stored["confirm_runs"]] == [3, 4] and len(stored["confirm_untrained"]) == 2
+    assert "orbit_same_hops" not in stored["confirm_runs"][0]              # its arrays went to arrays.npz
+    back = readings.with_arrays({**stored, "provenance": {"profile": "control"}})
+    assert "orbit_same_hops" in back["confirm_runs"][0] and (artifact_dir("p4", "control") / "arrays.npz").exists()
+    row = next(c for c in p4.claims(back) if c.id == "P4.3")   # the result's own config declares it
+    assert "MNIST R50's confirmation not judged: its first look's p = " in row.value
