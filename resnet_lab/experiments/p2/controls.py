@@ -69,6 +69,7 @@ def _branchless_probe(cfg, device) -> dict:
 # ---------------------------------------------------------------- synthetic results (hold / fail / inconclusive)
 
 SYNTHETIC_IMAGES = 400
+SYNTHETIC_TEST_IMAGES = 10_000   # the whole clean test set, on which P2.2's steps are judged
 SYNTHETIC_SEEDS = (0, 1, 2)   # comparisons between nets are over seeds: one seed would leave them undecided
 LEVELS = {"gaussian": [0.02, 0.1], "structured": [0.2, 0.8]}
 # ResNet-20's probed layers: the stem, then three units a stage; each stage's first layer starts it.
@@ -94,7 +95,7 @@ def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[flo
     noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop / (2 if i == 0 else 1))
                                         for k, lvs in LEVELS.items() for i, lv in enumerate(lvs)}}
     return {"variant": variant, "n": n, "seed": seed, "depth": n, "test_acc": acc, "diverged": False,
-            "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
+            "clean_correct": _correct(acc, SYNTHETIC_TEST_IMAGES), "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
             "stability": {"bounds_ok": True, "observed_ratios": [q / 2 for q in sens], "constant": constant,
                           "stack_ratios": [sens, [1.0] * len(sens), [1.0] * len(sens)], "max_sq_norm": sq}}
 

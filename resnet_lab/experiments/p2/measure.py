@@ -85,6 +85,8 @@ def measure_nets(cfg: P2Config, nets: list[dict], test: ImageData, device, bn_gr
         if not r["diverged"]:
             model = r["model"]
             row["noise_correct"] = noise_correct(model, noise_test, pattern, levels, cfg, device)
+            # P2.2's step between depths is judged over seeds and the whole test set's images, paired
+            row["clean_correct"] = noise_correct(model, test, pattern, {k: [] for k in levels}, cfg, device)["clean"]
             row["noise"] = {c: s.count("1") / len(s) for c, s in row["noise_correct"].items()}
             row["stability"] = stability_checks(model, test, probe_idx, cfg, device)
             if r["seed"] == cfg.seeds[0] and r["n"] == cfg.figure_depth.get(r["variant"]):

@@ -53,7 +53,11 @@ CLAIMS = declare(
               {"hold_pct": 0.5, "partly_pct": 1.0}, implementation_check=True),
     ClaimSpec("P2.2", "Test accuracy rises monotonically with depth (CIFAR-10)", "§5.1, Table 5.3",
               "per variant (D, S): no step to the next depth falls beyond its " + BAND + " and the deepest beats the "
-              "shallowest beyond it (Welch's t over seeds; one seed per depth leaves the comparison undecided). Holds "
+              "shallowest beyond it. Each step is the difference of the two depths' accuracies on the whole clean test "
+              "set, its band two levels as P2.3's: the seeds' spread (Welch) and the shared test images' (the per-image "
+              "difference of the seed-averaged depths), each on its own degrees of freedom, joined, so that the claim "
+              "is judged for the nets' accuracy, not for this one test set (one seed per depth leaves the step "
+              "undecided). The row names the depths it judges of Table 5.3's four. Holds "
               "if both variants do; partly if one does (whatever the other shows) or the deepest wins with a dip between; "
               "fails if in a variant the deepest is below the shallowest beyond the band and neither variant holds or "
               "partly holds; inconclusive inside the band or with < {min_depths} depths",

@@ -71,6 +71,14 @@ def drop_estimate(rows: list[dict], condition: str) -> Estimate:
     return two_level_bootstrap(seed_drops(rows, condition), shared_inner=True)
 
 
+def clean_gain(shallow: list[dict], deep: list[dict]) -> Estimate:
+    """Return accuracy(deep) − accuracy(shallow) on the whole clean test set (P2.2's step between depths): seeds
+    resampled in each arm, the shared images paired (``two_level_difference``), so the band counts the test set's
+    sampling as well as the seeds'."""
+    bits = lambda rows: [_bits(m["clean_correct"]).astype(float) for m in rows]  # noqa: E731
+    return two_level_difference(bits(deep), bits(shallow))
+
+
 def correct_gain(shallow: list[dict], deep: list[dict], condition: str) -> Estimate:
     """Return accuracy(deep) − accuracy(shallow) under ``condition`` (> 0: the deeper net is right more often after
     corruption, §5.2's sentence): seeds resampled in each arm, the shared images paired."""

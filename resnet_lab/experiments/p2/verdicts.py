@@ -8,10 +8,10 @@ import numpy as np
 
 from ...ledger import Claim, combine, family_signs, judge, profile_of, tally, tally_family
 from ...stats import Estimate, difference, exact, over_seeds, sign
-from .paper import CLAIMS
-from .readings import (alive_nets, bound_excess, correct_gain, drop_estimate, growth_rate, held_back, init_rate,
-                       net_drop, noise_nets, p_true_drop, per_element_growth, scaled, sensitivity_estimates,
-                       table52_frame)
+from .paper import CLAIMS, PAPER_DEPTH
+from .readings import (alive_nets, bound_excess, clean_gain, correct_gain, drop_estimate, growth_rate, held_back,
+                       init_rate, net_drop, noise_nets, p_true_drop, per_element_growth, scaled,
+                       sensitivity_estimates, table52_frame)
 
 
 def _acc_gate(result: dict, variants=("d", "s")) -> dict[str, float]:
@@ -31,33 +31,57 @@ def claim_table52(result: dict) -> Claim:
                     profile="any (counted, not trained)")
 
 
-def _depth_verdict(ests: dict[int, Estimate], min_depths: int) -> str:
-    if len(ests) < min_depths:
-        return "inconclusive"
-    ns = list(ests)
-    rise = sign(difference(ests[ns[-1]], ests[ns[0]]))
-    dips = [sign(difference(ests[b], ests[a])) == -1 for a, b in zip(ns, ns[1:])]
-    if rise is None:
-        return "inconclusive"
-    return {1: "partly" if any(dips) else "holds", -1: "fails", 0: "inconclusive"}[rise]
+def _depth_verdict(by_n: dict[int, list[dict]], min_depths: int) -> tuple[str, dict[str, Estimate]]:
+    """Return a variant's verdict and its judged steps: the deepest against the shallowest net, and each step to the
+    next depth (a dip), every one ``clean_gain`` over seeds and the whole test set's images."""
+    if len(by_n) < min_depths:
+        return "inconclusive", {}
+    ns = list(by_n)
+    steps = {f"acc(n={b}) − acc(n={a})": clean_gain(by_n[a], by_n[b]) for a, b in zip(ns, ns[1:])}
+    rise = steps.get(f"acc(n={ns[-1]}) − acc(n={ns[0]})") or clean_gain(by_n[ns[0]], by_n[ns[-1]])
+    steps[f"acc(n={ns[-1]}) − acc(n={ns[0]})"] = rise
+    dips = [sign(d) == -1 for d in steps.values()]
+    if sign(rise) is None:
+        return "inconclusive", steps
+    return {1: "partly" if any(dips) else "holds", -1: "fails", 0: "inconclusive"}[sign(rise)], steps
+
+
+def _scope(by_variant: dict[str, dict[int, list[dict]]]) -> str:
+    """Return which depths the row judges beside Table 5.3's four per variant, in words (the rest untested)."""
+    judged = ", ".join(f"{v.upper()} " + "→".join(str(ms[0]["depth"]) for ms in by_n.values())
+                       for v, by_n in by_variant.items() if by_n)
+    untested = {v: [PAPER_DEPTH[v][n] for n in PAPER_DEPTH[v] if n not in by_n] for v, by_n in by_variant.items()}
+    return (f"depths judged {judged}, of Table 5.3's four per variant; untested: "
+            + ", ".join(f"{v.upper()} {'/'.join(map(str, d))}" for v, d in untested.items() if d))
 
 
 def claim_depth_accuracy(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.2"], profile_of(result)
-    verdicts, values, band, few = [], [], {}, False
+    verdicts, values, band, few, depths = [], [], {}, False, {}
     for v in ("d", "s"):
-        ests = {n: over_seeds([m["test_acc"] for m in ms]) for n, ms in alive_nets(result, v).items()}
+        by_n = alive_nets(result, v)
+        ests = {n: over_seeds([m["test_acc"] for m in ms]) for n, ms in by_n.items()}
         few |= len(ests) < spec.t["min_depths"]
-        verdicts.append(_depth_verdict(ests, spec.t["min_depths"]))
+        verdict, steps = _depth_verdict(by_n, spec.t["min_depths"])
+        verdicts.append(verdict)
+        depths[v] = by_n
         values.append(f"{v.upper()}: " + " → ".join(
             f"{100 * e.value:.1f}±{'?' if e.se != e.se else f'{100 * e.band():.1f}'}" for e in ests.values())
-                      + f" % (n = {list(ests)}): {verdicts[-1]}")
+                      + f" % (n = {list(ests)})" + "".join(
+            f"; {k} {100 * d.value:+.2f}±{'?' if d.se != d.se else f'{100 * d.band():.2f}'} pts"
+            for k, d in steps.items()) + f": {verdict}")
         band.update({f"{v.upper()} n={n}": e for n, e in ests.items()})
+        band.update({f"{v.upper()} {k}": d for k, d in steps.items()})
     verdict = combine(verdicts)
-    one_seed = any(e.n < 2 for k, e in band.items())
+    one_seed = any(e.n < 2 for k, e in band.items() if "acc(" not in k)
     reason = ("" if verdict != "inconclusive" else f"fewer than {spec.t['min_depths']} depths per variant" if few
               else "one seed per depth: nets of two depths differ by seed too, and that spread is unmeasured"
               if one_seed else "the depth differences are inside the noise band")
+    short = {"inconclusive": "its step inside the band (or undecided)", "fails": "the deepest below the shallowest",
+             "partly": "a dip between its depths"}
+    if verdict == "partly":
+        reason = "; ".join(f"{v.upper()} {w}: {short[w]}" for v, w in zip(("d", "s"), verdicts) if w != "holds")
+    reason = "; ".join(x for x in (reason, _scope(depths)) if x)
     return spec.row("; ".join(values), verdict, reason, gate_measured=_acc_gate(result), band=band, profile=profile,
                     gate_first=False)
 
