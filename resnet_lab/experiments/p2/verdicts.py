@@ -38,8 +38,10 @@ def _depth_verdict(by_n: dict[int, list[dict]], min_depths: int) -> tuple[str, d
         return "inconclusive", {}
     ns = list(by_n)
     steps = {f"acc(n={b}) − acc(n={a})": clean_gain(by_n[a], by_n[b]) for a, b in zip(ns, ns[1:])}
-    rise = steps.get(f"acc(n={ns[-1]}) − acc(n={ns[0]})") or clean_gain(by_n[ns[0]], by_n[ns[-1]])
-    steps[f"acc(n={ns[-1]}) − acc(n={ns[0]})"] = rise
+    whole = f"acc(n={ns[-1]}) − acc(n={ns[0]})"   # the one step itself where there are two depths
+    if whole not in steps:
+        steps[whole] = clean_gain(by_n[ns[0]], by_n[ns[-1]])
+    rise = steps[whole]
     dips = [sign(d) == -1 for d in steps.values()]
     if sign(rise) is None:
         return "inconclusive", steps
