@@ -113,3 +113,12 @@ def use_book_style(context: str = "notebook", font_scale: float = 1.0) -> dict:
     sns.set_theme(context=context, style="whitegrid", palette=list(ARCH_COLORS.values()),
                   font_scale=font_scale, rc=rc)
     return rc
+
+
+def show_images(axes, images, titles: list[str]) -> None:
+    """Draw uint8 ``(N, 3, H, W)`` image tensors on ``axes`` with ``titles`` (grey when the channels are equal)."""
+    for ax, image, title in zip(axes, images, titles):
+        grey = bool((image == image[:1]).all())
+        ax.imshow(image[0] if grey else image.permute(1, 2, 0), cmap="gray" if grey else None)
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")

@@ -17,9 +17,10 @@ from .controls import control_result, synthetic_results
 from .measure import closest_pairs, compute_item, items, run
 from .paper import CLAIMS, PAPER_TABLE2
 from .readings import networks
+from ...plotting import show_images  # noqa: F401  (the notebook's p4.show_images)
 from .tables import (expansive_frame, figure_images, finding, findings_orbits, findings_pairs, findings_table1,
                      findings_table2, findings_table3, pair_frame, paper_table3_frame, ranking_frame, sensitivity_frame,
-                     show_images, table1_frame, table2_frame)
+                     table1_frame, table2_frame)
 from .verdicts import claims
 
 CHAPTER = Chapter("p4", "p4_dynamical_stability", PROFILES, run, ledger="P4", claims=claims, control=control_result,

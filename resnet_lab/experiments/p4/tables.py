@@ -158,15 +158,6 @@ def paper_table3_frame(result: dict):
     return pd.DataFrame(rows)
 
 
-def show_images(axes, images: torch.Tensor, titles: list[str]) -> None:
-    """Draw uint8 ``(N, 3, H, W)`` images on ``axes`` with ``titles`` (grey when the channels are equal)."""
-    for ax, image, title in zip(axes, images, titles):
-        grey = bool((image == image[:1]).all())
-        ax.imshow(image[0] if grey else image.permute(1, 2, 0), cmap="gray" if grey else None)
-        ax.set_title(title, fontsize=7)
-        ax.axis("off")
-
-
 def figure_images(result: dict, dataset: str, indices) -> torch.Tensor:
     """Return sample images ``indices`` of ``dataset`` (uint8, 3×32×32) from the stored figure images."""
     path = artifact_dir(EXPERIMENT, profile_of(result)) / "figure_images.npz"
