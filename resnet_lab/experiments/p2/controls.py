@@ -95,7 +95,8 @@ def _synthetic_net(variant: str, n: int, acc: float, drop: float, sens: list[flo
     noise = {"clean": _correct(acc), **{f"{k}@{lv:g}": _correct(acc - drop / (2 if i == 0 else 1))
                                         for k, lvs in LEVELS.items() for i, lv in enumerate(lvs)}}
     return {"variant": variant, "n": n, "seed": seed, "depth": n, "test_acc": acc, "diverged": False,
-            "clean_correct": _correct(acc, SYNTHETIC_TEST_IMAGES), "noise_correct": noise, "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
+            "clean_correct": _correct(acc, SYNTHETIC_TEST_IMAGES), "noise_correct": noise,
+            "noise": {c: s.count("1") / len(s) for c, s in noise.items()},
             "stability": {"bounds_ok": True, "observed_ratios": [q / 2 for q in sens], "constant": constant,
                           "stack_ratios": [sens, [1.0] * len(sens), [1.0] * len(sens)], "max_sq_norm": sq}}
 

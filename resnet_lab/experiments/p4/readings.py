@@ -120,6 +120,7 @@ class Looks:
     fresh seeds where one was declared, its first look met the trigger and it is complete."""
 
     first: dict           # network -> (runs, untrained twins)
+    first_tests: dict     # network with a confirmation -> its first look's test under the judged ranking
     judged: dict          # network -> (runs, untrained twins)
     confirmed: tuple      # networks judged on their confirmation
     notes: tuple          # confirmations declared but not judged, and why
@@ -131,13 +132,13 @@ def p43_looks(result: dict, nets: dict, judged: dict, alpha: float, half: float,
     only where the first look's p lies in (``half``, ``alpha``] and every declared seed and its twin are measured."""
     first = {k: (nets[k], untrained_runs(result, k)) for k in judged}
     declared = {(d, n): len(seeds) for d, n, seeds in result.get("config", {}).get("confirm", ())}
-    looks, confirmed, notes, incomplete = dict(first), [], [], []
+    looks, tests, confirmed, notes, incomplete = dict(first), {}, [], [], []
     for k, target in judged.items():
         fresh, twins = confirmation(result, k)
         if k not in declared and not fresh:
             continue
-        p = hard_pairs_test(*first[k], target, ranking).p
-        want = declared.get(k, len(fresh))
+        tests[k] = hard_pairs_test(*first[k], target, ranking)
+        p, want = tests[k].p, declared.get(k, len(fresh))
         if not half < p <= alpha:   # the trigger: a first look near the level partly needs
             notes.append(f"{name(k)}'s confirmation not judged: its first look's p = {p:.2g} is not between "
                          f"{half:.3g} and {alpha:.2g}")
@@ -147,7 +148,7 @@ def p43_looks(result: dict, nets: dict, judged: dict, alpha: float, half: float,
         else:
             looks[k] = fresh, twins
             confirmed.append(k)
-    return Looks(first, looks, tuple(confirmed), tuple(notes), "; ".join(incomplete))
+    return Looks(first, tests, looks, tuple(confirmed), tuple(notes), "; ".join(incomplete))
 
 
 def pair_distance(run: dict, a: int, b: int) -> float:

@@ -277,9 +277,8 @@ def findings_pairs(result: dict, rows: list[Claim]) -> str:
         if key not in nets:
             continue
         runs, twins = looks.judged[key] if looks else (nets[key], untrained_runs(result, key))
-        first = None
-        if looks and key in looks.confirmed:   # judged on its confirmation alone; the first look is told first
-            first = hard_pairs_test(*looks.first[key], target, JUDGED_RANKING)
+        # judged on its confirmation alone, the first look told first
+        first = looks.first_tests[key] if looks and key in looks.confirmed else None
         test = hard_pairs_test(runs, twins, target, JUDGED_RANKING)
         text = "" if first is None else (
             f"{name(key)}'s first look (seeds {nets[key][0]['seed']}–{nets[key][-1]['seed']}) found "

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from ...ledger import Claim, judge, profile_of, tally, tally_family
-from ...stats import over_seeds, sign
+from ...stats import Estimate, over_seeds, sign
 from .paper import (ANIMAL_PAIRS, CLAIMS, DATASET_NAMES, DATASET_ORDERING, DEPTH_ORDERING, JUDGED, NETWORKS,
                     PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
 from .readings import (BESIDE_R50, JUDGED_RANKING, READINGS, HardPairs, below, blocks_of_max, expansive_estimate,
@@ -207,21 +207,20 @@ def claim_hard_pairs(result: dict) -> Claim:
         return spec.row(looks.incomplete, "inconclusive", looks.incomplete, profile=profile)
     first, runs, confirmed = looks.first, looks.judged, looks.confirmed
 
-    def tests(ranking: str, looks: dict) -> dict:
-        return {k: hard_pairs_test(*looks[k], JUDGED[k], ranking) for k in looks}
+    def tests(ranking: str) -> dict:
+        return {k: hard_pairs_test(*arms, JUDGED[k], ranking) for k, arms in runs.items()}
 
-    judged = tests(JUDGED_RANKING, runs)
+    judged = tests(JUDGED_RANKING)
     verdict = _hard_pairs_rule(judged, alpha, half)
     parts = [f"{JUDGED_RANKING} (Def. 1 per class pair): " + "; ".join(
         _hits_text(k, t) + (f" (confirmation, seeds {_seed_span(runs[k][0])})" if k in confirmed else "")
         for k, t in judged.items())]
     if confirmed:
         parts.append("not judged, the first look that asked for the confirmation: " + "; ".join(
-            f"{_hits_text(k, t)} (seeds {_seed_span(first[k][0])})"
-            for k, t in tests(JUDGED_RANKING, {k: first[k] for k in confirmed}).items()))
+            f"{_hits_text(k, looks.first_tests[k])} (seeds {_seed_span(first[k][0])})" for k in confirmed))
     parts += looks.notes
     for ranking, label in READINGS_REPORTED.items():
-        other = tests(ranking, runs)
+        other = tests(ranking)
         again = _hard_pairs_rule(other, alpha, half)
         parts.append(f"not judged, under {label}: " + "; ".join(_hits_text(k, t) for k, t in other.items())
                      + f"; the rule gives {again} under it, "
@@ -239,7 +238,7 @@ def claim_hard_pairs(result: dict) -> Claim:
                                            "untrained hits": None if t.twin is None else sum(t.twin),
                                            "p above untrained": t.twin_p, "p": t.p} for k, t in judged.items()}
     return spec.row("; ".join(parts), verdict, reason, band=band, profile=profile,
-                    gate_measured=trained_margins({k: looks[0] for k, looks in runs.items()}, JUDGED))
+                    gate_measured=trained_margins({k: arms[0] for k, arms in runs.items()}, JUDGED))
 
 
 def _seed_span(runs: list[dict]) -> str:
@@ -283,8 +282,9 @@ def claim_close_pairs(result: dict) -> Claim:
                     profile=profile)
 
 
-def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
-    """Return one seed's P4.5 verdict, its measured text and its bands: the per-hop rate against the untrained
+def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict, Estimate | None]:
+    """Return one seed's P4.5 verdict, its measured text, its bands and its rate minus the untrained rate (None
+    without the twin; what Holm reads over the seeds): the per-hop rate against the untrained
     network's and against the network's accuracy squared (cluster bootstrap: orbits ending on one image), and
     whether the Sh_g orbit stays."""
     seed, stays, acc = run.get("seed", 0), orbit_stays(run["orbits"]["shadowing"]), hops_versus_accuracy(run)
@@ -292,17 +292,17 @@ def _orbit_verdict(run: dict, untrained: dict | None) -> tuple[str, str, dict]:
             f"({run['sample_accuracy']:.2%})²: {acc.format('+.2%')}")
     bands = {f"seed {seed}: rate − accuracy²": acc}
     if untrained is None:
-        return "inconclusive", text + "; untrained network not measured", bands
+        return "inconclusive", text + "; untrained network not measured", bands, None
     trained = hops_versus_untrained(run, untrained)
     bands[f"seed {seed}: rate − untrained rate"] = trained
     text += (f"; untrained rate {untrained['hop_same_class']:.2%}, difference {trained.format('+.2%')}; the Sh_g "
              f"orbit {'stays in' if stays else 'leaves'} its class")
     above, meets = sign(trained), sign(acc)
     if above is None or meets is None:
-        return "inconclusive", text, bands
+        return "inconclusive", text, bands, trained
     if above == 1:
-        return judge(meets >= 0 and stays, partly=True), text, bands
-    return ("fails" if above == -1 else "inconclusive"), text, bands
+        return judge(meets >= 0 and stays, partly=True), text, bands, trained
+    return ("fails" if above == -1 else "inconclusive"), text, bands, trained
 
 
 def _stay_text(runs: list[dict]) -> str:
@@ -324,11 +324,11 @@ def claim_orbits(result: dict) -> Claim:
     untrained = {u["seed"]: u for u in untrained_runs(result, key)}
     per_seed, parts, band, above = [], [], {}, []
     for run in nets[key]:
-        verdict, text, bands = _orbit_verdict(run, untrained.get(run.get("seed", 0)))
+        verdict, text, bands, trained = _orbit_verdict(run, untrained.get(run.get("seed", 0)))
         per_seed.append(verdict)
         parts.append(text)
         band.update(bands)
-        above.append(bands.get(f"seed {run.get('seed', 0)}: rate − untrained rate"))
+        above.append(trained)
     band["rate over seeds"] = rates = over_seeds([r["hop_same_class"] for r in nets[key]])
     parts.append(f"per-hop rate over seeds {rates.format('.2%')}" + _stay_text(nets[key]))
     for k in (("mnist", 18), ("cifar10", 18)):
