@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
-from .stats import Estimate, holm_signs, sign
+from .stats import LEVEL, Estimate, holm_keep, holm_signs, sign
 
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
 VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
@@ -236,7 +237,22 @@ def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, part
     parts of the claim (each network the paper names), so a part against does not void a part for: ``partly`` if some
     survive Holm the paper's way, whatever the others show.
     """
-    single, family = family_signs(estimates, min_effect)
+    return _family_verdict(*family_signs(estimates, min_effect), parts)
+
+
+def tally_tests(tests: list[tuple[int, float] | None], level: float = LEVEL, parts: bool = False) -> str:
+    """Return ``tally_family``'s verdict from k tests given as (direction, two-sided p): direction +1 where the
+    statistic points the paper's way, −1 against; a test counts at p < 1 − ``level`` alone and after Holm's
+    step-down over the k (``stats.holm_keep``). For rows whose comparisons are tests, not estimates (rank
+    correlations); ``None`` (too few items to test) stays out of the family."""
+    ps = [None if t is None else t[1] for t in tests]
+    single = [None if t is None or math.isnan(t[1]) else t[0] if t[1] < 1 - level else 0 for t in tests]
+    family = [k if k is None else t[0] if k else 0 for k, t in zip(holm_keep(ps, level), tests)]
+    return _family_verdict(single, family, parts)
+
+
+def _family_verdict(single: list[int | None], family: list[int | None], parts: bool) -> str:
+    """The rule of ``tally_family`` from each comparison's sign alone and after Holm's adjustment."""
     if single and all(x == 1 for x in single):
         return "holds"
     if 1 in family and (parts or -1 not in single):
@@ -244,6 +260,20 @@ def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, part
     if -1 in family and 1 not in single:
         return "fails"
     return "inconclusive"
+
+
+def tally_every(estimates: list[Estimate | None]) -> str:
+    """Return one verdict for a claim made at every one of k comparisons (each depth, each step), each signed the
+    paper's way.
+
+    ``holds`` if every comparison lies beyond its own band the paper's way (all k must: no adjustment is needed);
+    ``fails`` if one survives Holm's step-down over the k (``stats.holm_signs``) against the paper, since one
+    reversal refutes an "every"; else ``inconclusive``. Without the adjustment a true null fails one of k comparisons
+    up to k·5% of the time. ``None`` (not compared, or undecidable) keeps ``holds`` away and stays out of the family.
+    """
+    if estimates and all(sign(e) == 1 for e in estimates):
+        return "holds"
+    return "fails" if -1 in holm_signs(estimates) else "inconclusive"
 
 
 def level(est: Estimate, hold: float, partly: float) -> str:

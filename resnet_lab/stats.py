@@ -224,13 +224,20 @@ def holm_signs(estimates: Sequence[Estimate | None], level: float = LEVEL) -> li
     For a verdict that counts "some of k comparisons beyond the band": at a 95% band each, a true null still
     gives one of k a call up to k·5% of the time.
     """
-    ps = [None if e is None else p_value(e) for e in estimates]
+    kept = holm_keep([None if e is None else p_value(e) for e in estimates], level)
+    return [k if k is None else (1 if e.value > 0 else -1) if k else 0 for k, e in zip(kept, estimates)]
+
+
+def holm_keep(ps: Sequence[float | None], level: float = LEVEL) -> list[bool | None]:
+    """Return per p-value whether it survives Holm's step-down at family-wise level ``level`` (the smallest p
+    against (1 − level)/k, the next against (1 − level)/(k − 1), … until one does not); ``None`` for a missing or
+    NaN p (it stays out of the family)."""
     family = sorted((p, i) for i, p in enumerate(ps) if p is not None and not math.isnan(p))
-    out: list[int | None] = [None if p is None or math.isnan(p) else 0 for p in ps]
+    out: list[bool | None] = [None if p is None or math.isnan(p) else False for p in ps]
     for rank, (p, i) in enumerate(family):
         if p > (1 - level) / (len(family) - rank):
             break
-        out[i] = 1 if estimates[i].value > 0 else -1
+        out[i] = True
     return out
 
 

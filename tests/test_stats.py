@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from resnet_lab.ledger import tally_family
+from resnet_lab.ledger import tally_every, tally_family, tally_tests
 from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, holm_signs,
                               over_seeds, p_value, paired_bootstrap, sign)
 from resnet_lab.two_level import joined, two_level_bootstrap, two_level_difference
@@ -188,6 +188,29 @@ def test_a_family_counts_only_differences_over_the_smallest_that_matters():
     assert tally_family([small, at_p(0.001)], min_effect=1.0) == "partly"     # the small one counts neither way
     assert tally_family([Estimate(-0.5, 0.01, 100, "x", math.inf)], min_effect=1.0) == "inconclusive"
     assert tally_family([Estimate(2.0, 0.01, 100, "x", math.inf), None]) == "partly"
+
+
+def test_tests_given_as_direction_and_p_follow_the_family_rule():
+    """P3.3: three rank-correlation tests; each as (direction, p) reads as ``tally_family`` reads estimates."""
+    assert tally_tests([(1, 0.001), (1, 0.01), (1, 0.04)]) == "holds"
+    assert tally_tests([(1, 0.01), (1, 0.5), (-1, 0.9)]) == "partly"
+    assert tally_tests([(1, 0.04), (1, 0.5), (-1, 0.9)]) == "inconclusive"          # alone, not after Holm
+    assert tally_tests([(1, 0.001), (-1, 0.04), None]) == "inconclusive"            # beyond both ways
+    assert tally_tests([(-1, 0.01), (1, 0.5), None]) == "fails"
+    assert tally_tests([(1, 0.02), (1, 0.5)], level=0.9) == "partly"                # Holm at 0.1 / 2
+    for fam in ([(1, 0.01), (1, 0.5), (-1, 0.04)], [(1, 0.03), (-1, 0.02)]):        # same rule as tally_family
+        assert tally_tests(fam) == tally_family([at_p(p, d) for d, p in fam])
+
+
+def test_an_every_claim_needs_every_band_to_hold_and_holm_to_fail():
+    """P5's rows made at every depth: one reversal refutes, but only one that survives Holm over the k."""
+    assert tally_every([at_p(0.001), at_p(0.04)]) == "holds"                   # each its own band: no adjustment
+    assert tally_every([at_p(0.001), at_p(0.5)]) == "inconclusive"
+    assert tally_every([at_p(0.04, -1), at_p(0.5)]) == "inconclusive"          # reversed, but not after Holm
+    assert tally_every([at_p(0.04, -1)]) == "fails"                             # one comparison: Holm is the band
+    assert tally_every([at_p(0.001), at_p(0.001, -1)]) == "fails"              # one reversal refutes "every"
+    assert tally_every([at_p(0.001), None]) == "inconclusive" and tally_every([]) == "inconclusive"
+    assert tally_every([exact(math.inf)]) == "holds"                            # P5.3: a diverged Plain net
 
 
 def test_undefined_values_are_undecided_not_called():

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from resnet_lab.ledger import tally_family
+from resnet_lab.ledger import tally_every, tally_family, tally_tests
 from resnet_lab.stats import (LEVEL, Estimate, difference, exact, over_seeds, over_seeds_log10, paired_bootstrap,
                               permutation_sign, quantile, sign)
 from resnet_lab.two_level import cluster_bootstrap, joined, two_level_bootstrap, two_level_difference
@@ -248,6 +248,37 @@ def test_four_parts_call_partly_under_a_true_null_at_most_at_the_nominal_rate():
         partly += tally_family(family, parts=True) in ("holds", "partly")
         some += any(sign(e) == 1 for e in family)
     assert partly / trials <= allowed(trials)
+    assert some / trials > 0.08
+
+
+def test_three_rank_trends_call_partly_under_a_true_null_at_most_at_the_nominal_rate():
+    """P3.3: Spearman trends over 8, 5 and 5 units of independent noise; one of three at p < 0.05 is what a true null
+    gives about one time in seven; after Holm's adjustment (``ledger.tally_tests``) at most 5%."""
+    from scipy.stats import spearmanr
+    rng = np.random.default_rng(52)
+    trials, partly, some = 2000, 0, 0
+    for _ in range(trials):
+        tests = [(lambda r: (1 if r.statistic < 0 else -1, float(r.pvalue)))(spearmanr(np.arange(n), rng.normal(size=n)))
+                 for n in (8, 5, 5)]
+        partly += tally_tests(tests) in ("holds", "partly")
+        some += any(d == 1 and p < 0.05 for d, p in tests)
+    assert partly / trials <= allowed(trials)
+    assert some / trials > 0.04
+
+
+def test_an_every_claim_fails_under_a_true_null_at_most_at_the_nominal_rate():
+    """P5.1-real, P5.3, P5.4: a claim made at every depth (or step) fails on one reversal. Unadjusted, one of k null
+    comparisons reversed beyond its own 95% band is what a true null gives about k·2.5% of the time at k = 4 (one
+    tail); after Holm's adjustment (``ledger.tally_every``) at most 5%; holds needs every band and so stays rare."""
+    rng = np.random.default_rng(51)
+    trials, fails, holds, some = 4000, 0, 0, 0
+    for _ in range(trials):
+        family = [Estimate(float(z), 1.0, 500, "test", math.inf) for z in rng.normal(size=4)]
+        verdict = tally_every(family)
+        fails += verdict == "fails"
+        holds += verdict == "holds"
+        some += any(sign(e) == -1 for e in family)
+    assert fails / trials <= allowed(trials) and holds / trials <= allowed(trials)
     assert some / trials > 0.08
 
 

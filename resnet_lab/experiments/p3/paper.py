@@ -55,16 +55,17 @@ CLAIMS = declare(
               "interior units with full spectra only (transitions excluded; shares are means over images): Spearman "
               "ρ(unit, share > 1.01) < 0 over ≥ {min_units} units; over ≥ {min_stage} interior units of the last stage "
               "ρ(unit, plateau share) < 0 and ρ(unit, zero share) > 0; each significant at p < {p:.2f} (holds: all "
-              "three; partly: one or two and none significant the other way; fails: none, and one significant the "
-              "other way; inconclusive: no trend beyond noise, or too few units)",
+              "three; partly: one or two significant after Holm's step-down over the three, and none significant the "
+              "other way; fails: none significant, and one significant the other way after Holm; inconclusive: no "
+              "trend beyond noise (or beyond it only before the adjustment, or both ways), or too few units)",
               {"min_units": 8, "min_stage": 5, "p": 0.05}, gate=GATE),
     ClaimSpec("P3.4", "Fig. 3: adversarial (FGSM) perturbations jump near the end of stage 3; random ones of the "
               "same norm decay there", "§3.3, Fig. 3",
               "per fooled image, log growth per unit of the propagated perturbation in the last {late:.0%} of the "
               "last stage's units: FGSM's minus FGSM's over the stage's earlier units > 0 (the jump), FGSM's minus "
               "random's > 0, and random's < 0 (random perturbations decay there), each beyond the 95% band (bootstrap over ≥ "
-              "{min_images} images); holds: all three; partly: some, the row naming the others; fails: none and one "
-              "significantly the other way; inconclusive: none decided",
+              "{min_images} images); holds: all three; partly: some after Holm's step-down over the three, the row "
+              "naming the others; fails: none, and one the other way after Holm; inconclusive: none decided",
               {"late": 1 / 3, "min_images": 3}, gate=GATE),
     ClaimSpec("P3.5", "Fig. 4: Eq. (1) predicts each unit's growth of the propagated perturbation; at the last "
               "units the adversarial perturbation aligns with the top right singular vectors (random ones do not)",

@@ -34,17 +34,18 @@ def plateau(panel: dict) -> Estimate:
     return mean_se([fr["plateau"] for fr in panel["fractions"] if fr is not None], "images", skip_missing=True)
 
 
-def trend(x: list, y: list, want: int, minimum: int, p_max: float) -> tuple[int | None, float, float]:
-    """Return (+1 significant in the wanted direction, −1 the other way, 0 neither; None: too few), ρ, p."""
+def trend(x: list, y: list, want: int, minimum: int) -> tuple[tuple[int, float] | None, float]:
+    """Return Spearman's test of a trend of ``y`` over ``x`` as ((+1 in the wanted direction ``want``, −1 the other
+    way; two-sided p), ρ); the test is None with fewer than ``minimum`` points or an undefined ρ."""
     from scipy.stats import spearmanr
 
     if len(x) < minimum:
-        return None, math.nan, math.nan
+        return None, math.nan
     res = spearmanr(x, y)
     rho, p = float(res.statistic), float(res.pvalue)
-    if not (rho == rho) or p >= p_max:
-        return 0, rho, p
-    return (1 if np.sign(rho) == want else -1), rho, p
+    if math.isnan(rho) or math.isnan(p):
+        return None, rho
+    return (1 if np.sign(rho) == want else -1, p), rho
 
 
 def log_growth(per_unit: np.ndarray, last: list[int], late: float) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...ledger import Claim, level, profile_of, tally
+from ...ledger import Claim, level, profile_of, tally_family, tally_tests
 from ...stats import bootstrap, exact, sign
 from .paper import claims_for
 from .readings import (eq1_error, gate_accuracy, image_band, image_fractions, interior_rows, jacobian_slopes,
@@ -116,11 +116,11 @@ def _claim_fractions(result: dict, spec) -> Claim:
     interior = interior_rows(result)
     s3 = [u for u in interior if u["stage"] == last]
     parts = {"σ > 1.01 falls": trend([u["unit"] for u in interior], [u["fractions"]["above"] for u in interior],
-                                      -1, t["min_units"], t["p"]),
+                                      -1, t["min_units"]),
              "stage-3 plateau shrinks": trend([u["unit"] for u in s3], [u["fractions"]["plateau"] for u in s3],
-                                               -1, t["min_stage"], t["p"]),
+                                               -1, t["min_stage"]),
              "stage-3 rank drops": trend([u["unit"] for u in s3], [u["fractions"]["zero"] for u in s3],
-                                          1, t["min_stage"], t["p"])}
+                                          1, t["min_stage"])}
     shares = "; ".join(f"unit {u['unit'] + 1}: > 1.01 {u['fractions']['above']:.1%}, plateau "
                        f"{u['fractions']['plateau']:.1%}, zero {u['fractions']['zero']:.1%}" for u in interior)
     # Fig. 2 plots every unit of ResNet-110; a profile with full spectra in some stages only says which it judged.
@@ -128,21 +128,25 @@ def _claim_fractions(result: dict, spec) -> Claim:
     value = (f"{len(interior)} interior units with full spectra (stage{'s' * (',' in stages)} {stages or '—'}; "
              f"{len(s3)} in the last stage) of {result['config']['model'].replace('resnet', 'ResNet-')}"
              + (f" — {shares}" if shares else "") + "; "
-             + "; ".join(f"{k}: ρ = {r:.2f}, p = {p:.2g}" if o is not None else f"{k}: too few units"
-                         for k, (o, r, p) in parts.items()))
+             + "; ".join(f"{k}: ρ = {r:.2f}, p = {test[1]:.2g}" if test else f"{k}: too few units"
+                         for k, (test, r) in parts.items()))
     band = {"interior units": len(interior), "last-stage interior units": len(s3),
-            **{f"p ({k})": p for k, (o, _, p) in parts.items() if o is not None}}
-    outcomes = [o for o, _, _ in parts.values()]
+            **{f"p ({k})": test[1] for k, (test, _) in parts.items() if test}}
     gate = gate_accuracy(result)
-    if all(o is None for o in outcomes):
+    if all(test is None for test, _ in parts.values()):
         return spec.row(value, "inconclusive", f"too few interior units with full spectra: {len(interior)} < "
                         f"{t['min_units']} and {len(s3)} < {t['min_stage']} in the last stage", gate_measured=gate,
                         band=band)
-    verdict = tally(outcomes)
-    reason = f"no trend beyond noise (p ≥ {t['p']})" if verdict == "inconclusive" else ""
-    if 1 in outcomes and -1 in outcomes:   # the criterion's partly needs none significant the other way
-        verdict, reason = "inconclusive", "trends beyond noise both ways: " + ", ".join(
-            f"{k} {'as the paper says' if o == 1 else 'the other way'}" for k, (o, _, _) in parts.items() if o)
+    # Three tests of one figure: "partly" on one of them needs Holm's adjustment over the three (``tally_tests``).
+    verdict = tally_tests([test for test, _ in parts.values()], level=1 - t["p"])
+    alone = {k: test[0] for k, (test, _) in parts.items() if test and test[1] < t["p"]}
+    reason = ""
+    if set(alone.values()) == {1, -1}:   # the criterion's partly needs none significant the other way
+        reason = "trends beyond noise both ways: " + ", ".join(
+            f"{k} {'as the paper says' if o == 1 else 'the other way'}" for k, o in alone.items())
+    elif verdict == "inconclusive":
+        reason = (f"no trend beyond noise (p ≥ {t['p']})" if not alone else
+                  f"{', '.join(alone)} at p < {t['p']} alone, not after Holm's adjustment over the three")
     return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 
@@ -166,14 +170,16 @@ def _claim_propagation(result: dict, spec) -> Claim:
              f"earlier (log difference {excess}); random ×{math.exp(rnd_late.mean()):.2f} late (log {rnd_est}); "
              f"FGSM − random late log growth {diverge} ({int(fooled.sum())}/{len(fooled)} images fooled)")
     band = {"late − earlier (FGSM)": excess, "FGSM − random (late)": diverge, "random late": rnd_est}
-    verdict = tally(parts.values())
+    # three parts of one figure: "partly" on some of them needs Holm's adjustment over the three (``tally_family``)
+    verdict = tally_family([excess, diverge, replace(rnd_est, value=-rnd_est.value)], parts=True)
     missed = [f"{k}: {'no, the other way' if s == -1 else 'inside the band'}" for k, s in parts.items() if s != 1]
     if "random decays late" in [k for k, s in parts.items() if s == -1]:
         missed[[m.startswith("random") for m in missed].index(True)] = (
             f"random perturbations grow late (×{math.exp(rnd_late.mean()):.2f} per unit, beyond the band) instead "
             f"of decaying")
-    reason = ("none decided: every part inside the 95% band" if verdict == "inconclusive" else
-              "; ".join(missed) if verdict in ("partly", "fails") else "")
+    reason = ("; ".join(missed) if verdict in ("partly", "fails") else "" if verdict == "holds" else
+              "none decided after Holm's adjustment over the three parts" if 1 in parts.values() else
+              "none decided: every part inside the 95% band")
     return spec.row(value, verdict, reason, gate_measured=gate, band=band)
 
 

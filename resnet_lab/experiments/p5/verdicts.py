@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from ...ledger import Claim, profile_of, tally
-from ...stats import Estimate, compare, paired_bootstrap, sign
+from ...ledger import Claim, profile_of, tally_every
+from ...stats import Estimate, compare, exact, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
 from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, judged_depths, net_accuracy,
                        net_error, net_name, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
@@ -59,8 +59,8 @@ def claim_linear_real(result: dict, profile: str) -> Claim:
         return spec.row(value, "inconclusive", f"{len(depths)} depth(s) run, the trend needs "
                         f"{spec.t['min_depths']}", gate_measured=_gate(runs), profile=profile, gate_first=False)
     steps = [compare(ests[a], ests[b]) for a, b in zip(depths, depths[1:])]
-    verdict = tally([s for s, _ in steps], partial=False)
-    reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond the 95% band",
+    verdict = tally_every([d for _, d in steps])
+    reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond the 95% band (Holm over the steps)",
               "inconclusive": "a step between depths inside the band, or undecidable (one seed)"}.get(verdict, "")
     band = {f"depth {a} − depth {b}": d for (a, b), (_, d) in zip(zip(depths, depths[1:]), steps) if d is not None}
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=band, profile=profile)
@@ -106,13 +106,13 @@ def claim_projection(result: dict, profile: str) -> Claim:
                     profile=profile)
 
 
-def _a_sign(by: dict, est: dict, depth: int) -> int | None:
-    """Return part A's sign at ``depth``: Plain − ResNet non-transition; a Plain run that diverged without a finite
-    ratio counts for Plain being far from 1 when ResNet's ratio is measured."""
+def _a_difference(by: dict, est: dict, depth: int) -> Estimate | None:
+    """Return part A's difference at ``depth``: Plain − ResNet non-transition; a Plain run that diverged without a
+    finite ratio is infinitely far from 1 (decided the paper's way) when ResNet's ratio is measured."""
     res = est.get((depth, "ResNet", "non-transition"))
     if res is not None and diverged_without_ratio(by.get((depth, "Plain"), []), "non-transition"):
-        return 1
-    return compare(est.get((depth, "Plain", "non-transition")), res)[0]
+        return exact(math.inf)
+    return compare(est.get((depth, "Plain", "non-transition")), res)[1]
 
 
 def _b_parts(est: dict, depths: list[int]) -> dict[str, list]:
@@ -148,10 +148,9 @@ def claim_fig3(result: dict, profile: str) -> Claim:
         return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
                         "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
                         profile=profile)
-    a_signs = [_a_sign(by, est, d) for d in deep]
-    verdict = _judge_signs(a_signs, [s for signs in b_parts.values() for s in signs])
+    verdict = _judge_signs([_a_difference(by, est, d) for d in deep], [s for signs in b_parts.values() for s in signs])
     reason = {"partly": "B not met: " + "; ".join(b_failed),
-              "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond the 95% band",
+              "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond the 95% band (Holm over the depths)",
               "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
               }.get(verdict, "")
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
@@ -192,19 +191,19 @@ def claim_gap(result: dict, profile: str) -> Claim:
     depths = [d for d in pairs if d in judged_depths(result)]
     if not depths:
         return spec.not_run("no completed ResNet/ProcResNet pair at a depth every seed trains", profile)
-    texts, mean_signs, max_signs, bands, runs = [], [], [], {}, []
+    texts, mean_diffs, max_signs, bands, runs = [], [], [], {}, []
     for d in depths:
         depth_runs, est, text = _gaps(by, d)
         runs += depth_runs
         texts.append(text)
-        s_mean, d_mean = compare(est[("ResNet", 0)], est[("ProcResNet", 0)])
+        d_mean = compare(est[("ResNet", 0)], est[("ProcResNet", 0)])[1]
         s_max, d_max = compare(est[("ResNet", 1)], est[("ProcResNet", 1)])
-        mean_signs.append(s_mean)
+        mean_diffs.append(d_mean)
         max_signs.append(s_max)
         bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
                       f"depth {d} max gap ResNet − ProcResNet": d_max})
     texts += [f"context, not judged (fewer seeds): {_gaps(by, d)[2]}" for d in pairs if d not in depths]
-    verdict = _judge_signs(mean_signs, max_signs)
+    verdict = _judge_signs(mean_diffs, max_signs)
     reason = _sign_reason(verdict, "the mean gap", "the max gap")
     schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
     if schedules:  # an annealed lr closes the gap at its end: not the paper's measurement
@@ -214,17 +213,18 @@ def claim_gap(result: dict, profile: str) -> Claim:
                     band={k: v for k, v in bands.items() if v is not None}, profile=profile)
 
 
-def _judge_signs(primary: list, secondary: list) -> str:
-    """holds: every primary and secondary sign +1; partly: primary only; fails: a primary −1; else inconclusive
-    (``tally`` of the primary signs without partial credit, holds demoted to partly by the secondary)."""
-    verdict = tally(primary, partial=False)
+def _judge_signs(primary: list[Estimate | None], secondary: list) -> str:
+    """holds: every primary difference and every secondary sign +1 (the paper's way beyond the band); partly: the
+    primary only; fails: a primary difference against the paper after Holm over the primary ones (``tally_every``);
+    else inconclusive."""
+    verdict = tally_every(primary)
     return "partly" if verdict == "holds" and not all(s == 1 for s in secondary) else verdict
 
 
 def _sign_reason(verdict: str, p_name: str, s_name: str) -> str:
     """Return the reason of ``_judge_signs``'s verdict for a primary and a secondary comparison."""
     return {"partly": f"{p_name} in the paper's direction beyond the 95% band, {s_name} not",
-            "fails": f"{p_name} reversed beyond the 95% band",
+            "fails": f"{p_name} reversed beyond the 95% band (Holm over the depths judged)",
             "inconclusive": f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
             }.get(verdict, "")
 
@@ -240,10 +240,10 @@ def claim_error(result: dict, profile: str) -> Claim:
     depth = complete[-1]
     runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ABLATION}
     est = {a: seed_estimate([net_error(r) for r in rs]) for a, rs in runs.items()}
-    s_main, d_main = compare(est["ResNet"], est["ProcResNet"])
+    d_main = compare(est["ResNet"], est["ProcResNet"])[1]
     steps = [compare(est[a], est[b]) for a, b in zip(ABLATION, ABLATION[1:])]
     ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond the 95% band
-    verdict = _judge_signs([s_main], ordered)
+    verdict = _judge_signs([d_main], ordered)
     reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
     if any(e is not None and math.isnan(e.se) for e in est.values()):  # one seed: no band, no sign
         order = [(a, b) for a, b in zip(ABLATION, ABLATION[1:]) if est[a] is not None and est[b] is not None]
