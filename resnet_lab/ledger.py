@@ -20,7 +20,9 @@ import contextlib
 import contextvars
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -107,6 +109,7 @@ class Claim:
     gate: dict | None = None
     band: dict | None = None
     implementation_check: bool = False
+    networks: str = ""   # the trained networks the verdict rests on, against the paper's (``mark_networks``)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -140,6 +143,7 @@ class ClaimSpec:
     thresholds: dict = field(default_factory=dict)
     gate: Gate | None = None
     implementation_check: bool = False
+    paper_nets: tuple[str, ...] = ()   # the trained networks the paper states the claim on, in its words (none: maths)
 
     @property
     def t(self) -> dict:
@@ -177,6 +181,46 @@ class ClaimSpec:
     def not_run(self, reason: str, profile: str = "") -> Claim:
         return Claim(self.id, self.statement, self.criterion_text(), "—", "not run", reason, profile,
                      self.reference, None, None, self.implementation_check)
+
+
+OWN, SOME_OWN, STAND_IN = "the paper's own", "some the paper's own", "stand-in"
+# a gate key's seed: "D n=3 s0", "ResNet-20 s1", "ResNet-20 s1 (decaying lr)", P1's "resnet34-seed1"
+_SEED = re.compile(r"(?: s\d+|-seed\d+)(?= \(|$)")
+
+
+def mark_networks(rows: list[Claim], specs: dict[str, ClaimSpec], paper_name: Callable[[str], str | None],
+                  nets: list[str] | None = None) -> list[Claim]:
+    """Return ``rows`` with ``networks`` set: which trained networks each verdict rests on, against the paper's.
+
+    Ours are the networks the row's gate measured (its keys, seeds merged; ``nets`` where the gate is one number);
+    ``paper_name(ours)`` is the chapter's reading of the result's config: the paper's name for that network where it
+    is one of the paper's (its architecture, depth, width and data; the recipe may differ, as each chapter's card
+    says), else None. A row rests on the paper's own networks where every one of ours is one the paper states this
+    claim on (``ClaimSpec.paper_nets``); on some, or on stand-ins. Rows whose claim names no trained network
+    (maths, probes), or that measured none, are left as they are.
+    """
+    out = []
+    for row in rows:
+        spec = specs.get(row.id)
+        measured = (row.gate or {}).get("measured")
+        ours = [_SEED.sub("", k) for k in measured] if isinstance(measured, dict) else list(nets or [])
+        if spec is None or not spec.paper_nets or not ours or row.verdict == "not run":
+            out.append(row)
+            continue
+        seeds = Counter(ours)
+        theirs = {n: paper_name(n) for n in seeds}
+        own = [n for n in seeds if theirs[n] in spec.paper_nets]
+        status = OWN if len(own) == len(seeds) else SOME_OWN if own else STAND_IN + "s" * (len(seeds) > 1)
+        listed = ", ".join(n + (f" ×{k} seeds" if k > 1 else "")
+                           + ("" if theirs[n] == n else f" (= {theirs[n]})" if theirs[n] in spec.paper_nets else
+                              f" (= {theirs[n]}, not this claim's)" if theirs[n] else "") for n, k in seeds.items())
+        out.append(replace(row, networks=f"{status}: {listed}; the paper's: {', '.join(spec.paper_nets)}"))
+    return out
+
+
+def on_paper_networks(row: Claim) -> bool | None:
+    """Return whether a row rests on the paper's own networks (True), not wholly (False), or names none (None)."""
+    return row.networks.startswith(OWN + ":") if row.networks else None
 
 
 def declare(*specs: ClaimSpec) -> dict[str, ClaimSpec]:
@@ -313,7 +357,8 @@ def ledger_frame(claims: list[Claim]):
     rows = []
     for c in claims:
         rows.append({"id": c.id, "verdict": c.verdict, "claim": c.statement, "criterion": c.criterion,
-                     "measured": c.value, "gate": gate_text(c.gate), "reason": c.reason, "profile": c.profile})
+                     "measured": c.value, "gate": gate_text(c.gate), "reason": c.reason, "profile": c.profile,
+                     "networks": c.networks or "—"})
     return pd.DataFrame(rows).set_index("id")
 
 

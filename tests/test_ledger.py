@@ -152,3 +152,46 @@ def test_level_judges_an_estimate_against_two_bars_beyond_its_band():
     assert level(e(0.09), 0.5, 0.2) == "fails"
     assert level(e(0.9, float("nan")), 0.5, 0.2) == "inconclusive"  # se unknown: nothing counts
     assert level(e(0.6, 0.0), 0.5, 0.2) == "holds" and level(e(0.5, 0.0), 0.5, 0.2) == "partly"
+
+
+# --- which networks a verdict rests on: the paper's own or stand-ins ---------------------------------------------
+from dataclasses import replace  # noqa: E402
+
+from resnet_lab.ledger import mark_networks, on_paper_networks  # noqa: E402
+
+NETS = replace(SPEC, paper_nets=("ResNet-D-18", "ResNet-D-36"))
+
+
+def _named(name: str) -> str | None:
+    return {"D n=3": "ResNet-D-18", "D n=6": "ResNet-D-36", "D n=9": "ResNet-D-54"}.get(name)
+
+
+def test_mark_networks_merges_seeds_and_reads_each_against_the_paper():
+    row = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9, "D n=3 s1": 0.9, "D n=6 s0": 0.9})
+    [own] = mark_networks([row], {"P9.1": NETS}, _named)
+    assert own.networks.startswith("the paper's own: D n=3 ×2 seeds (= ResNet-D-18), D n=6 (= ResNet-D-36)")
+    assert own.networks.endswith("the paper's: ResNet-D-18, ResNet-D-36") and on_paper_networks(own)
+    # a network the paper has, but not for this claim; a network the paper has not
+    mixed = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9, "D n=9 s0": 0.9, "probe s0": 0.9})
+    [some] = mark_networks([mixed], {"P9.1": NETS}, _named)
+    assert some.networks.startswith("some the paper's own: D n=3 (= ResNet-D-18), D n=9 (= ResNet-D-54, not this "
+                                    "claim's), probe;") and on_paper_networks(some) is False
+    [one] = mark_networks([NETS.row("v", "holds", gate_measured={"probe s1": 0.9})], {"P9.1": NETS}, _named)
+    assert one.networks.startswith("stand-in: probe;")
+    # one number as the gate: the chapter names the network; a claim on no trained network, or not run: untouched
+    [scalar] = mark_networks([NETS.row("v", "holds", gate_measured=0.9)], {"P9.1": NETS}, _named, nets=["D n=6"])
+    assert scalar.networks.startswith("the paper's own: D n=6")
+    bare = SPEC.row("v", "holds", gate_measured=0.9)
+    assert mark_networks([bare], {"P9.1": SPEC}, _named, nets=["D n=3"]) == [bare] and on_paper_networks(bare) is None
+    skipped = NETS.not_run("needs a GPU")
+    assert mark_networks([skipped], {"P9.1": NETS}, _named, nets=["D n=3"]) == [skipped]
+
+
+def test_the_ledger_page_counts_and_marks_rows_on_the_papers_own_networks(tmp_path):
+    own = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9})
+    stand_in = replace(NETS, id="P9.2").row("gain", "fails", gate_measured={"probe": 0.9})
+    write_ledger("P1", mark_networks([own, stand_in], {"P9.1": NETS, "P9.2": replace(NETS, id="P9.2")}, _named))
+    page = render_markdown(ledgers(), figure=tmp_path / "m.png")
+    assert "Of the 2 decided rows (holds, partly, fails), 2 judge trained networks the paper names; 1 of those" in page
+    assert "- **Networks:** the paper's own: D n=3 (= ResNet-D-18)" in page and "- **Networks:** stand-in: probe" in page
+    assert ledger_frame(read_ledger("P1")).loc["P9.2", "networks"].startswith("stand-in")

@@ -18,6 +18,14 @@ TRAINED = Gate("test accuracy", 0.85, why="the paper gives no ResNet accuracy; o
 FIG4_TASKS = ("two Animals-10 classes", "three ImageNet-2012 classes")  # §4.3's tasks of Fig. 4(a) and 4(b)
 MIN_EFFECT = 1.0  # degrees: a gap difference smaller than this is too small to decide a figure the paper reads by eye
 
+# The networks each figure is drawn from, in the paper's words (``ledger.mark_networks``); the lemmas (P1.1–P1.3,
+# P1.8) are about any residual unit and name none.
+DOGS = "(Dogs vs Cats)"
+FIG2_NETS = tuple(f"{n} {DOGS}" for n in ("Base18", "ResNet-18 without BN", "ResNet-18"))
+FIG3_NETS = tuple(f"ResNet-{d} {DOGS}" for d in (18, 34, 50, 101))  # Fig. 3's three and Fig. 2's ResNet-18
+FIG4_NETS = ("ResNet-34 (two Animals-10 classes)", "ResNet-34 (three ImageNet-2012 classes)")
+FIG5_NETS = FIG3_NETS[1:]
+
 CLAIMS = declare(
     ClaimSpec("P1.1", "§3.2: a residual unit is better conditioned than its plain twin, κ_R − κ_B < 0 ('the ResNet "
               "network has a smaller condition numbers than the normal network'), judged on the true κ of the unit's linear "
@@ -58,7 +66,8 @@ CLAIMS = declare(
               "single seed per net leaves (b) undecided) and > {min_effect:g}° (the gap difference, gap(BN) − gap(no "
               "BN), beside it as context); holds: both; partly: one holds, the other fails or is "
               "undecided; fails: neither holds and one fails (an undecided (b) leaves a refuted (a) refuted)",
-              {"base_max": 0.60, "lead": 0.10, "min_effect": MIN_EFFECT}, gate=TRAINED),
+              {"base_max": 0.60, "lead": 0.10, "min_effect": MIN_EFFECT}, gate=TRAINED,
+              paper_nets=FIG2_NETS),
     ClaimSpec("P1.5", "Fig. 3: for a small task, ResNet-18 and ResNet-34 each cluster better than the deeper "
               "ResNet-50/101, by a smaller end intra-class MPA ('ResNet18 and ResNet34 have better … clustering "
               "effect'; §4.1: 'The smaller the intra-class median principal angle, the better effect the clustering')",
@@ -83,7 +92,7 @@ CLAIMS = declare(
               "off how steadily Fig. 3's curves run over the epochs and gives no measure; nor the sentence before it, "
               "that with more layers the 'stability and accuracy' are not necessarily better, which only deeper nets "
               "always doing better could refute (the accuracies are printed as context)",
-              {"min_effect": MIN_EFFECT}, gate=TRAINED),
+              {"min_effect": MIN_EFFECT}, gate=TRAINED, paper_nets=FIG3_NETS),
     ClaimSpec("P1.6", "Fig. 4: ResNet-34 separates classes on another pair and on a three-class task, and 'the addition "
               "of classification tasks has little effect on its … accuracy'", "§4.3, Fig. 4",
               "two halves: (a) per task and seed, the end gap outside its " + BAND + " (bootstrap over test images) and "
@@ -100,7 +109,8 @@ CLAIMS = declare(
               "sub-pairs) is not run. P1.6 holds: both halves; partly: one holds, the other fails or is undecided. "
               "Not judged: 'stability' in the same sentence, which the paper reads off how steadily Fig. 4's curves "
               "run and gives no measure",
-              {"min_effect": MIN_EFFECT, "little": 5.0}, gate=TRAINED),
+              {"min_effect": MIN_EFFECT, "little": 5.0}, gate=TRAINED,
+              paper_nets=FIG4_NETS),
     ClaimSpec("P1.7", "Fig. 5: 'as the number of layers increases, the intra-class median principal angle decreases "
               "more obviously, and the inter-class median principal angle increases slowly, but this does not affect "
               "the result of classification'", "§4.4, Fig. 5",
@@ -116,7 +126,7 @@ CLAIMS = declare(
               "unmet when none meets it; a net not trained because its pilot missed the gate is named with the pilot's "
               "accuracy). The closing clause on classification is read by the accuracy gate and "
               "P1.6, not here",
-              {"min_effect": MIN_EFFECT}, gate=TRAINED),
+              {"min_effect": MIN_EFFECT}, gate=TRAINED, paper_nets=FIG5_NETS),
     ClaimSpec("P1.8", "Lemma 1, eq. (1): ‖(W₁W₂ + I)ᵀx‖ ≥ (m₁m₂ + 1)‖x‖ for every x, i.e. σ_min(W₁W₂ + I) ≥ "
               "m₁m₂ + 1 (m: the smallest singular values of the two layers)", "Lemma 1, eq. (1), §3.1",
               "exact σ_min of each unit's linear part (circular padding, BN folded, ReLU as identity; dense float64 "

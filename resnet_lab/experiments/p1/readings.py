@@ -22,7 +22,7 @@ from .config import BN_PAIR, DEEP, DEPTH18, FIG2, OTHER, base_tag, recipe
 __all__ = ["BN_PAIR", "DEEP", "DEPTH18", "FIG2", "LEVELS", "OTHER", "accuracies", "at_one_schedule", "between_nets",
            "curve_changes", "curve_estimate", "curve_steps", "depth_resnet18", "feature_dim", "fig5_halves",
            "final_accuracy", "gap_difference", "gap_estimate", "held_back", "lemma1_outcomes", "lemma2_share",
-           "lemma2_units", "missing_runs", "n_test",
+           "lemma2_units", "missing_runs", "n_test", "paper_network",
            "plain_branch_smin", "pm", "run_data", "schedule", "seed_tags", "task_accuracy", "task_contrast",
            "task_label", "trained_epochs", "trained_units", "true_kappas", "unfinished", "unit_frame", "wilson"]
 
@@ -116,6 +116,22 @@ def run_data(result: dict, tag: str) -> dict | None:
     classes = list(result["runs"][tag]["classes"])
     return next((d for d in result.get("config", {}).values() if isinstance(d, dict) and "test_per_class" in d
                  and list(d.get("classes") or ()) == classes), None)
+
+
+_FIGURE_NAMES = {"base18": "Base18", "resnet18-nobn": "ResNet-18 without BN", "resnet18": "ResNet-18",
+                 DEPTH18: "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "resnet101": "ResNet-101"}
+
+
+def paper_network(result: dict, tag: str) -> str | None:
+    """Return the paper's name for our run ``tag`` (seed dropped) where it is the paper's network: the standard
+    width 64 on an image folder, which the loaders read for readers who have the paper's data sets (Dogs vs Cats,
+    Animals-10, ImageNet-2012); None where CIFAR-10's 32×32 classes stand in for them (every offline profile)."""
+    runs = result.get("runs", {})
+    data = run_data(result, tag) if "classes" in runs.get(tag, {}) else None
+    if data is None or not data["name"].startswith("imagefolder:") or result["config"].get("width") != 64:
+        return None
+    other = {OTHER[0]: "ResNet-34 (two Animals-10 classes)", OTHER[1]: "ResNet-34 (three ImageNet-2012 classes)"}
+    return other.get(tag) or f"{_FIGURE_NAMES.get(tag, tag)} (Dogs vs Cats)"
 
 
 def n_test(result: dict, tag: str) -> int | None:

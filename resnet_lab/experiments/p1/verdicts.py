@@ -8,14 +8,14 @@ is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 """
 from __future__ import annotations
 
-from ...ledger import Claim, combine, family_signs, judge, profile_of, tally, tally_family
+from ...ledger import Claim, combine, family_signs, judge, mark_networks, profile_of, tally, tally_family
 from ...stats import Estimate, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
 from .readings import (BN_PAIR, DEEP, FIG2, OTHER, accuracies, at_one_schedule, between_nets, curve_changes,
                        curve_estimate, curve_steps, depth_resnet18, feature_dim, fig5_halves, fig5_verdict,
-                       final_accuracy, gap_estimate, held_back, missing_runs, pm, seed_tags, task_contrast, task_label,
-                       trained_epochs, unfinished)
+                       final_accuracy, gap_estimate, held_back, missing_runs, paper_network, pm, seed_tags,
+                       task_contrast, task_label, trained_epochs, unfinished)
 
 _DECIDED = {1: "holds", -1: "fails"}  # a sign beyond the band as a half's verdict; 0 or None: inconclusive
 DEEPER = ("resnet50", "resnet101")  # Fig. 3's sentence: ResNet-18 and ResNet-34 each against each of these
@@ -255,5 +255,6 @@ def _claim_stages(result: dict, profile: str) -> Claim:
 def claims(result: dict) -> list[Claim]:
     """Return the P1 ledger rows, every verdict computed from ``result``; the profile comes from its provenance."""
     profile = profile_of(result)
-    return [f(result, profile) for f in (conditioning_row, lemma2_row, bn_row, _claim_fig2, _claim_depth,
+    rows = [f(result, profile) for f in (conditioning_row, lemma2_row, bn_row, _claim_fig2, _claim_depth,
                                          _claim_other_tasks, _claim_stages, lemma1_bound_row)]
+    return mark_networks(rows, CLAIMS, lambda tag: paper_network(result, tag))

@@ -15,6 +15,11 @@ from .config import (FIGURE_CLASSES, FIGURE_SIGMAS, PAPER_DEPTH, PAPER_NOISE, PA
 # Table 5.3 (CIFAR-10 test accuracy, %), keyed by variant and n (layers in the first stage).
 PAPER_ACC = {"d": {3: 87.8509, 6: 90.7245, 9: 91.2045, 12: 91.8091},
              "s": {3: 87.7782, 6: 88.1655, 9: 88.1845, 12: 89.0927}}
+# The networks of Table 5.3/5.4 (depth 6n for D, 3n + 2 for S at n = 3, 6, 9, 12) and of Figs. 5.3/5.4, in the
+# paper's words: the rows that rest on them (``ledger.mark_networks``).
+TABLE_NETS = tuple(f"ResNet-{v.upper()}-{depth}" for v in ("d", "s") for depth in PAPER_DEPTH[v].values())
+FIGURE_NETS = ("ResNet-D-36", "ResNet-S-20")
+PROBE_NETS = ("TFLearn's standard ResNet, depth not given (§3.1's footnote)",)
 # Table 5.4's columns: clean, unstructured (two levels), structured (two levels); levels lost from our copy.
 PAPER_NOISE_COLUMNS = ("clean", "unstructured, low", "unstructured, high", "structured, low", "structured, high")
 # The probabilities §5.2 quotes from Fig. 5.4 (ResNet-S-20, Gaussian noise σ = 0.02, 0.05).
@@ -61,7 +66,7 @@ CLAIMS = declare(
               "if both variants do; partly if one does (whatever the other shows) or the deepest wins with a dip between; "
               "fails if in a variant the deepest is below the shallowest beyond the band and neither variant holds or "
               "partly holds; inconclusive inside the band or with < {min_depths} depths",
-              {"min_depths": 2}, gate=ACC_GATE),
+              {"min_depths": 2}, gate=ACC_GATE, paper_nets=TABLE_NETS),
     ClaimSpec("P2.2-C100", "Test accuracy rises monotonically with depth (CIFAR-100)", "§5.1, Table 5.3", "as P2.2"),
     ClaimSpec("P2.3", "Accuracy falls under noise, and “deeper networks tend to have higher test accuracies after "
               "corruption of the test images”", "§5.2, Table 5.4, Eq. (5.1)",
@@ -79,7 +84,7 @@ CLAIMS = declare(
               "5.4b, in particular, that a deeper ResNet-S seems to be more robust to corrupted test data\", is read "
               "as (b) on ResNet-S; the drops' change over depth is printed in the findings, not judged. The drops are printed at any depth count; the paper's own "
               "Table 5.4 is not monotone in depth in every column (see the findings)",
-              {"min_depths": 2}, gate=ACC_GATE),
+              {"min_depths": 2}, gate=ACC_GATE, paper_nets=TABLE_NETS),
     ClaimSpec("P2.4", "“the probability of predicting the true label correctly tends to decrease as the corruption "
               "level increases”", "§5.2, Figs. 5.3/5.4",
               "for each figure net and noise kind, the test-set mean p(true class) decreases at every step from clean "
@@ -87,7 +92,8 @@ CLAIMS = declare(
               "beyond its " + BAND + " (paired over the test images, one figure net) → that pair decreases; a step "
               "up beyond the band → it rises. Holds if every pair decreases, partly if some do; fails if none does "
               "and one rises; otherwise inconclusive (the three probe images are shown, not judged)",
-              {"sigmas": ", ".join(f"{x:g}" for x in FIGURE_SIGMAS)}, gate=ACC_GATE),
+              {"sigmas": ", ".join(f"{x:g}" for x in FIGURE_SIGMAS)}, gate=ACC_GATE,
+              paper_nets=FIGURE_NETS),
     ClaimSpec("P2.5-bounds", "Per-layer stability bounds from the weights (BN folded, exact FFT norms) hold",
               "§4.2, Thms. 4.1/4.2, (A.4)–(A.13)",
               "every per-layer Lipschitz and growth bound holds on every probe pair, and the end-to-end ratio is at "
@@ -123,7 +129,7 @@ CLAIMS = declare(
               "row holds if every reading that decides holds, fails if every one fails, is partly otherwise and "
               "inconclusive if neither decides. Band: bootstrap over the probe images for one net; seeds, then images "
               "for several",
-              {"fast": 4.0, "max_weight_decay": MAX_WEIGHT_DECAY}, gate=PROBE_GATE),
+              {"fast": 4.0, "max_weight_decay": MAX_WEIGHT_DECAY}, gate=PROBE_GATE, paper_nets=PROBE_NETS),
     ClaimSpec("P2.6-BN", "With BN “the norms of the features grow but not as dramatically”", "§3.1",
               "on the trained probes, ≥ {min_nets} per arm, each trained at weight decay ≤ {max_weight_decay:g} (P2.6's "
               "condition; else inconclusive): the within-stage growth rate of P2.6 without BN exceeds the rate with BN "
@@ -132,5 +138,5 @@ CLAIMS = declare(
               "band (“grow”) → holds; exceeds it otherwise → partly; falls below it beyond the band → fails; inside "
               "the band → inconclusive. One net per arm → inconclusive: a band over its images alone leaves out the "
               "spread between nets",
-              {"ratio": 2.0, "min_nets": 2, "max_weight_decay": MAX_WEIGHT_DECAY}, gate=PROBE_GATE),
+              {"ratio": 2.0, "min_nets": 2, "max_weight_decay": MAX_WEIGHT_DECAY}, gate=PROBE_GATE, paper_nets=PROBE_NETS),
 )

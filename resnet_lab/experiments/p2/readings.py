@@ -16,6 +16,17 @@ import numpy as np
 from ...metrics.forward import within_stage_weights
 from ...stats import Estimate, bootstrap, from_moments, mean_se
 from ...two_level import two_level_bootstrap, two_level_difference
+from .config import PAPER_DEPTH
+
+
+def paper_network(result: dict, name: str) -> str | None:
+    """Return the paper's name for our network ``name`` (a gate key, seed dropped: "D n=3") where it is Table 5.2's
+    network on all of CIFAR-10 (its depth, on the paper's data), else None (the §3.1 probes: the paper names none)."""
+    variant, _, n = name.partition(" n=")
+    data = (result.get("config") or {}).get("data") or {}   # a synthetic fixture has none: no network of the paper's
+    full = data.get("name") == "cifar10" and data.get("train_per_class", 0) is None and data.get("classes") is None
+    depth = PAPER_DEPTH.get(variant.lower(), {}).get(int(n)) if n.isdigit() else None
+    return f"ResNet-{variant}-{depth}" if full and depth else None
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:

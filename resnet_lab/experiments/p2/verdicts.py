@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, combine, family_signs, judge, profile_of, tally, tally_family
+from ...ledger import Claim, combine, family_signs, judge, mark_networks, profile_of, tally, tally_family
 from ...stats import Estimate, difference, exact, over_seeds, sign
 from .paper import CLAIMS, PAPER_DEPTH
 from .readings import (alive_nets, bound_excess, clean_gain, correct_gain, drop_estimate, growth_rate, held_back,
-                       init_rate, net_drop, noise_nets, p_true_drop, per_element_growth, scaled,
+                       init_rate, net_drop, noise_nets, p_true_drop, paper_network, per_element_growth, scaled,
                        sensitivity_estimates, table52_frame)
 
 
@@ -352,6 +352,7 @@ def claims(result: dict) -> list[Claim]:
     """Return the P2 ledger rows, each verdict computed from ``result`` (profile from its provenance)."""
     c100 = CLAIMS["P2.2-C100"].not_run("no profile trains the CIFAR-100 grid: the data are absent here and "
                                        "on the device machines (no outside access)", profile_of(result))
-    return [claim_table52(result), claim_depth_accuracy(result), c100, claim_noise(result),
+    rows = [claim_table52(result), claim_depth_accuracy(result), c100, claim_noise(result),
             claim_probabilities(result), claim_bounds(result), claim_theorem42(result), claim_growth_rate(result),
             claim_bn_comparison(result)]
+    return mark_networks(rows, CLAIMS, lambda name: paper_network(result, name))

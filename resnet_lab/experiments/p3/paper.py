@@ -22,6 +22,9 @@ GATE = Gate("test accuracy", 0.85, why="the zoo's bar for a converged CIFAR ResN
 GATE_PAPER_DEPTHS = Gate("test accuracy", 0.92, why="He et al.'s ResNet-56 (93.03%) and ResNet-110 (93.39 ± 0.16% "
                          "over five runs; Table 6) less one point, for the paper's depths: a bar at their mean would "
                          "turn away about half of faithful runs of their recipe; " + _PAPER_NETS)
+# The networks each figure shows, in the paper's words (``ledger.mark_networks``): Fig. 1 both, Figs. 2–4 ResNet-110,
+# Fig. 5 "an arbitrary residual unit" of the two the study uses.
+BOTH, R110 = ("ResNet-56", "ResNet-110"), ("ResNet-110",)
 GATES = {"smoke": GATE, "small": GATE, "standard": GATE_PAPER_DEPTHS, "paper": GATE_PAPER_DEPTHS}
 
 
@@ -49,7 +52,7 @@ CLAIMS = declare(
               "transition plateau < {trans:.1f}× the interior units'; stage σ_max ≥ {stage_big:.0f}× unit σ_max; "
               "stage plateau < {stage_plateau:.0%}",
               {"hold": 0.5, "partly": 0.10, "rank": 0.5, "spread": 0.1, "trans": 0.5, "stage_big": 3.0,
-               "stage_plateau": 0.05}, gate=GATE),
+               "stage_plateau": 0.05}, gate=GATE, paper_nets=BOTH),
     ClaimSpec("P3.3", "Fig. 2 (ResNet-110): the number of σ > 1 “decreases slightly” through the net; in stage 3 the "
               "plateau shrinks and the rank drops", "§3.2, Fig. 2",
               "interior units with full spectra only (transitions excluded; shares are means over images): Spearman "
@@ -58,7 +61,7 @@ CLAIMS = declare(
               "three; partly: one or two significant after Holm's step-down over the three, and none significant the "
               "other way; fails: none significant, and one significant the other way after Holm; inconclusive: no "
               "trend beyond noise (or beyond it only before the adjustment, or both ways), or too few units)",
-              {"min_units": 8, "min_stage": 5, "p": 0.05}, gate=GATE),
+              {"min_units": 8, "min_stage": 5, "p": 0.05}, gate=GATE, paper_nets=R110),
     ClaimSpec("P3.4", "Fig. 3: adversarial (FGSM) perturbations jump near the end of stage 3; random ones of the "
               "same norm decay there", "§3.3, Fig. 3",
               "per fooled image, log growth per unit of the propagated perturbation in the last {late:.0%} of the "
@@ -66,7 +69,7 @@ CLAIMS = declare(
               "random's > 0, and random's < 0 (random perturbations decay there), each beyond the 95% band (bootstrap over ≥ "
               "{min_images} images); holds: all three; partly: some after Holm's step-down over the three, the row "
               "naming the others; fails: none, and one the other way after Holm; inconclusive: none decided",
-              {"late": 1 / 3, "min_images": 3}, gate=GATE),
+              {"late": 1 / 3, "min_images": 3}, gate=GATE, paper_nets=R110),
     ClaimSpec("P3.5", "Fig. 4: Eq. (1) predicts each unit's growth of the propagated perturbation; at the last "
               "units the adversarial perturbation aligns with the top right singular vectors (random ones do not)",
               "§3.3, Eq. (1), Fig. 4",
@@ -77,7 +80,7 @@ CLAIMS = declare(
               "> 0 beyond the band is only closer); holds: Eq. (1) and both alignments much closer; partly: an "
               "alignment at least closer; inconclusive: Eq. (1) holds and both alignments inside the band; fails "
               "otherwise",
-              {"err": 0.2, "min_images": 3, "closer": 2.0}, gate=GATE),
+              {"err": 0.2, "min_images": 3, "closer": 2.0}, gate=GATE, paper_nets=R110),
     ClaimSpec("P3.6", "Fig. 5: scaling the skip by α moves the plateau to α; interpolating the weights toward "
               "Gaussian noise (Eq. 3) builds the plateau, widest near t = 0.5", "§3.4.1, §3.5, Eq. (3), Fig. 5",
               "skip part (shares are means over images; needs a plateau ≥ {min_plateau:.0%} at α = 1): for every "
@@ -87,7 +90,7 @@ CLAIMS = declare(
               "plateau is ≥ {min_plateau:.0%} and exceeds t = 0's and t = 1's beyond the 95% band (Student's t over images, "
               "n − 1 df, draws averaged within an image); holds: both parts; partly: one; inconclusive: no part decided; "
               "fails otherwise",
-              {"min_plateau": 0.10, "moved": 2.0, "vanish": 0.5}, gate=GATE),
+              {"min_plateau": 0.10, "moved": 2.0, "vanish": 0.5}, gate=GATE, paper_nets=BOTH),
 )
 
 

@@ -20,6 +20,18 @@ def gate_accuracy(result: dict, with_companion: bool = False):
     return {result["config"]["model"]: result.get("test_accuracy"), comp["model"]: comp.get("test_accuracy")}
 
 
+def paper_network(result: dict, name: str) -> str | None:
+    """Return the paper's name for our network ``name`` (a model id: "resnet56") where it is one the paper linearised:
+    ResNet-56 or ResNet-110 with projection shortcuts (option B, as its ref. [12]'s CIFAR ResNets) on all of
+    CIFAR-10; else None."""
+    cfg, comp = result.get("config", {}), result.get("companion") or {}
+    options = cfg.get("model_options", {}) if name == cfg.get("model") else comp.get("model_options", {})
+    data = cfg.get("data", {})
+    full = data.get("name") == "cifar10" and data.get("train_per_class", 0) is None and data.get("classes") is None
+    depth = {"resnet56": 56, "resnet110": 110}.get(name)
+    return f"ResNet-{depth}" if depth and full and options.get("shortcut") == "B" else None
+
+
 def networks(result: dict) -> list[tuple[str, dict, int]]:
     """Return ``(model, fig1, stages)`` for the main network and the companion, if one was measured."""
     nets = [(result.get("config", {}).get("model", "net"), result["fig1"], len(result["layout"]))]

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...ledger import Claim, level, profile_of, tally_family, tally_tests
+from ...ledger import Claim, level, mark_networks, profile_of, tally_family, tally_tests
 from ...stats import bootstrap, exact, sign
 from .paper import claims_for
 from .readings import (eq1_error, gate_accuracy, image_band, image_fractions, interior_rows, jacobian_slopes,
-                       log_growth, networks, plateau, stage_plateaus, trend)
+                       log_growth, networks, paper_network, plateau, stage_plateaus, trend)
 
 
 def claims(result: dict) -> list[Claim]:
@@ -24,7 +24,8 @@ def claims(result: dict) -> list[Claim]:
     rows = [_claim_jacobian_test(result, specs["P3.1"]), _claim_spectra(result, specs["P3.2"]),
             _claim_fractions(result, specs["P3.3"]), _claim_propagation(result, specs["P3.4"]),
             _claim_alignment(result, specs["P3.5"]), _claim_fig5(result, specs["P3.6"])]
-    return [replace(r, profile=profile) for r in rows]
+    rows = [replace(r, profile=profile) for r in rows]
+    return mark_networks(rows, specs, lambda name: paper_network(result, name), nets=[networks(result)[0][0]])
 
 
 def _pct(values) -> str:

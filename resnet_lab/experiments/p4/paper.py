@@ -35,6 +35,10 @@ PAPER_HARD_MNIST_PAIRS = {(4, 6), (1, 2), (2, 5), (2, 6), (2, 7)}  # Fig. 3 capt
 CIFAR_ANIMALS = {2, 3, 4, 5, 6, 7}  # bird, cat, deer, dog, frog, horse
 ANIMAL_PAIRS = {(a, b) for a in CIFAR_ANIMALS for b in CIFAR_ANIMALS if a < b}
 NETWORKS = (("mnist", 18), ("mnist", 50), ("cifar10", 18), ("cifar10", 50))
+# The networks each claim is stated on, in the paper's words (``ledger.mark_networks``).
+TABLE_NETS = ("ResNet-18 (MNIST)", "ResNet-50 (MNIST)", "ResNet-18 (CIFAR-10)", "ResNet-50 (CIFAR-10)")
+FIG3_NETS = ("ResNet-50 (MNIST)", "ResNet-18 (CIFAR-10)")
+MNIST_R50 = ("ResNet-50 (MNIST)",)
 DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 # How far below the paper's F1 a network may be and still test P4.2–P4.5 (P4.1's bar).
 F1_MARGIN = {"mnist": 0.01, "cifar10": 0.04}
@@ -108,7 +112,7 @@ CLAIMS = declare(
         "is what is judged)",
         {"mnist_margin": F1_MARGIN["mnist"], "cifar_margin": F1_MARGIN["cifar10"]},
         Gate("last-epoch gain in test accuracy", 0.005, at_least=False, fmt=".2%",
-             why="a network still improving has not reached its F1: CPU profiles train 3–25 epochs, the paper 100")),
+             why="a network still improving has not reached its F1: CPU profiles train 3–25 epochs, the paper 100"), paper_nets=TABLE_NETS),
     ClaimSpec(
         "P4.2", "Table 2: ResNet-50's g-expansive constant is below ResNet-18's on both datasets, judged pooled "
                 "(“ResNets-50 exhibits a tendency to classify images from different classes with a shorter "
@@ -117,14 +121,14 @@ CLAIMS = declare(
         "§2.2, §3, Table 2, Def. 1",
         ORDERING_RULE.format(pairs="every ResNet-18 seed against every ResNet-50 seed of the same dataset",
                              strata="2 datasets"),
-        {"min_seeds": 3}, TRAINED),
+        {"min_seeds": 3}, TRAINED, paper_nets=TABLE_NETS),
     ClaimSpec(
         "P4.2-datasets", "Table 2: CIFAR-10's g-expansive constant is above MNIST's at both depths, judged "
                          "pooled (“the solution of trained ResNets on CIFAR-10 tends to be generous for "
                          "classification”, hence higher constants than MNIST's).",
         "§2.2, §3, Table 2, Def. 1",
         ORDERING_RULE.format(pairs="every CIFAR-10 seed against every MNIST seed of the same depth", strata="2 depths"),
-        {"min_seeds": 3}, TRAINED),
+        {"min_seeds": 3}, TRAINED, paper_nets=TABLE_NETS),
     ClaimSpec(
         "P4.3", "Fig. 3: the hard class pairs are MNIST 4–6 and 2 with 1, 5, 6, 7 (ResNet-50), and the animals on "
                 "CIFAR-10 (ResNet-18).", "§2.2, §4, Figs. 2–3, Def. 1",
@@ -160,7 +164,8 @@ CLAIMS = declare(
          "partly_seeds": next(s for s in range(1, 10) if 1 / comb(2 * s, s) <= ALPHA / len(JUDGED)),
          "confirm_seeds": CONFIRM_SEEDS, "confirm_draws": TOP * CONFIRM_SEEDS,
          "confirm_k": needed_hits(5, CONFIRM_SEEDS, ALPHA / len(JUDGED)),
-         "confirm_p": chance_tail(needed_hits(5, CONFIRM_SEEDS, ALPHA / len(JUDGED)), 5, CONFIRM_SEEDS)}, TRAINED),
+         "confirm_p": chance_tail(needed_hits(5, CONFIRM_SEEDS, ALPHA / len(JUDGED)), 5, CONFIRM_SEEDS)}, TRAINED,
+        paper_nets=FIG3_NETS),
     ClaimSpec(
         "P4.4", "Table 3 (MNIST, ResNet-50): at some block an image of digit 2 comes within ~4e-5–9e-5 of an image of "
                 "1, of 5, of 6 and of 7 (the paper's four digit-2 pairs: “More details are provided for the "
@@ -174,7 +179,7 @@ CLAIMS = declare(
         "{window:g}× beyond their band: closeness the untrained network already has does not tell training from none. "
         "holds: all 4 come as close; partly: some do; fails: none does and one does not; else inconclusive. Table 3's "
         "4 CIFAR-10 pairs are reported beside their untrained networks' ratios, not judged",
-        {"window": 3.0}, TRAINED),
+        {"window": 3.0}, TRAINED, paper_nets=MNIST_R50),
     ClaimSpec(
         "P4.5", "Tables 4–5: ResNet-50 on MNIST traces along the same class (“residual blocks consistently allowed "
                 "tracing along the same classes”, Table 5); ResNet-18's traced orbits can cross classes (a 4 traced "
@@ -193,5 +198,5 @@ CLAIMS = declare(
         "class-crossing orbits are reported, not judged: any network that errs has one; so are the share of orbits "
         "that keep their class at every hop, and MNIST ResNet-18's per-hop rate against ResNet-50's (the difference "
         "of their means over seeds, Welch's t)",
-        {}, TRAINED),
+        {}, TRAINED, paper_nets=MNIST_R50),
 )

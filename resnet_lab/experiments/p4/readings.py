@@ -37,6 +37,16 @@ def name(key: tuple[str, int]) -> str:
     return f"{DATASET_NAMES[key[0]]} R{key[1]}"
 
 
+def paper_network(result: dict, net: str) -> str | None:
+    """Return the paper's name for our network ``net`` ("MNIST R50") where it is the paper's: its depth and dataset
+    at the paper's width 64 on all the training images; else None."""
+    cfg = result.get("config") or {}   # a synthetic fixture has none: nothing to read, no network of the paper's
+    data, _, depth = net.rpartition(" R")
+    dataset = next((k for k, v in DATASET_NAMES.items() if v == data), None)
+    full = cfg.get("width") == 64 and "train_per_class" in cfg and cfg["train_per_class"] is None
+    return f"ResNet-{depth} ({data})" if full and dataset and (dataset, int(depth)) in PAPER_TABLE1 else None
+
+
 def f1_bar(key: tuple[str, int]) -> float:
     """Return P4.1's bar for a network: the paper's F1 minus the dataset's margin."""
     return PAPER_TABLE1[key][2] - F1_MARGIN[key[0]]

@@ -13,15 +13,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...ledger import Claim, judge, profile_of, tally, tally_family
+from ...ledger import Claim, judge, mark_networks, profile_of, tally, tally_family
 from ...stats import Estimate, over_seeds, sign
 from .paper import (ANIMAL_PAIRS, CLAIMS, DATASET_NAMES, DATASET_ORDERING, DEPTH_ORDERING, JUDGED, NETWORKS,
                     PAPER_HARD_MNIST_PAIRS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TOP, chance_tail)
 from .readings import (BESIDE_R50, JUDGED_RANKING, READINGS, HardPairs, below, blocks_of_max, expansive_estimate,
                        f1_above_bar, f1_bar, f1_from_paper, hard_pairs_test, hits, hops_versus_accuracy,
                        hops_versus_untrained, last_gain, mean_f1, name, networks, orbit_stays, ordering_test,
-                       pair_distance, pair_ratio, per_seed_constant, rate_between, named_counts, trained_margins,
-                       untrained_runs, with_arrays, p43_looks)
+                       pair_distance, pair_ratio, paper_network, per_seed_constant, rate_between, named_counts,
+                       trained_margins, untrained_runs, with_arrays, p43_looks)
 
 STALE = ("the result predates the orbits' ends and the untrained networks: recompute it "
          "(python -m resnet_lab run p4)")
@@ -355,5 +355,6 @@ def claims(result: dict) -> list[Claim]:
     """Return the P4.1–P4.5 ledger rows, every verdict computed from ``result`` (profile from its provenance; the
     arrays saved beside it read back in)."""
     result = with_arrays(result)
-    return [claim_table1(result), claim_depth(result), claim_datasets(result), claim_hard_pairs(result),
+    rows = [claim_table1(result), claim_depth(result), claim_datasets(result), claim_hard_pairs(result),
             claim_close_pairs(result), claim_orbits(result)]
+    return mark_networks(rows, CLAIMS, lambda net: paper_network(result, net))

@@ -13,6 +13,12 @@ PAPER_TABLE1 = {20: {"Plain": (6.7, 20.0), "ResNet": (5.5, 23.1), "ProcResNet": 
 PAPER_TABLE2 = {"ResNet-164": (5.46, 24.33), "ProcResNet-166": (4.75, 22.61)}  # (CIFAR-10, CIFAR-100) error %
 PAPER_TABLE3 = {"ResNet": 24.33, "ProcResNet (no projection)": 23.06, "ProcResNet": 22.61}  # CIFAR-100 error %
 PAPER_OVERHEAD = {"newton_schulz": 0.076, "svd": 0.53}  # ResNet-164 training-time overhead, §4
+# The trained networks each claim is stated on (``ledger.mark_networks``), named as ours are (arch-depth; Table 2
+# counts ProcResNet-164's layers as 166): Fig. 3's nine, Table 1's pairs, Tables 2–3's depth 164.
+FIG3_NETS = tuple(f"{a}-{d}" for d in PAPER_TABLE1 for a in ("Plain", "ResNet", "ProcResNet"))
+TABLE1_NETS = tuple(f"{a}-{d}" for d in PAPER_TABLE1 for a in ("ResNet", "ProcResNet"))
+RESNETS = tuple(f"ResNet-{d}" for d in PAPER_TABLE1)
+TABLE23_NETS = ("ResNet-164", "ProcResNet-164", "ResNet-164 with the modified transition (Table 3, CIFAR-100)")
 
 # ---------------------------------------------------------------- the claims, each declared once
 NET_GATE = Gate("test accuracy (last 3 epochs)", 0.80,
@@ -37,7 +43,7 @@ CLAIMS = declare(
               "at each depth run; holds: it decreases from each depth to the next beyond the 95% band over ≥ {min_depths} "
               "depths; fails: a step reversed beyond the 95% band after Holm's step-down over the steps; inconclusive: fewer than {min_depths} depths, or a step "
               "inside the band",
-              {"min_depths": 2}, gate=NET_GATE),
+              {"min_depths": 2}, gate=NET_GATE, paper_nets=RESNETS),
     ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values (before the crop to k×k) "
               "without SVD; it moves Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
               "holds: Newton–Schulz within {agree:.0e} of SVD and every frequency within {agree:.0e} of the "
@@ -59,13 +65,13 @@ CLAIMS = declare(
               "ResNet and Plain fairly similar at depth 20). A diverged Plain net is not gated: its epochs before "
               "divergence count (§4.1: Plain164 'unable to converge'); a Plain net that converged is gated as the "
               "others (the paper's Plain83 'is able to converge')",
-              {"min_depth": 83}, gate=NET_GATE),
+              {"min_depth": 83}, gate=NET_GATE, paper_nets=FIG3_NETS),
     ClaimSpec("P5.4", "Table 1: ProcResNet has a smaller mean and max generalisation gap than ResNet", "§4, Table 1",
               "per seed, mean and max over epochs ≥ 1 of (train − test accuracy), compared per depth as in Table 1, "
               "at every depth where all seeds train (a depth trained with one seed has no band, cannot be judged and "
               "is shown as context); holds: ProcResNet's mean and max gap smaller beyond the 95% band over seeds; "
               "partly: the mean gap only; fails: the mean gap larger beyond the 95% band at a depth (Holm's step-down over the depths); inconclusive: inside the "
-              "band", {}, gate=NET_GATE),
+              "band", {}, gate=NET_GATE, paper_nets=TABLE1_NETS),
     ClaimSpec("P5.5", "Tables 2–3: ProcResNet beats ResNet; ablation: original > modified transition > modified + "
               "projection (error)", "§4, Tables 2–3",
               "test error = mean of the last {last_k} epochs per seed, then over seeds, at the deepest depth where all "
@@ -73,7 +79,7 @@ CLAIMS = declare(
               "decaying lr where the profile has them, as in Tables 2–3); holds: ProcResNet < ResNet beyond the 95% "
               "band and no step of the ablation reversed beyond the 95% band; partly: ProcResNet < ResNet but the "
               "ablation reversed; fails: ProcResNet > ResNet beyond the 95% band; inconclusive: inside the band",
-              {"last_k": 3}, gate=NET_GATE),
+              {"last_k": 3}, gate=NET_GATE, paper_nets=TABLE23_NETS),
     ClaimSpec("P5.6", "§4: projecting every 2 steps costs +7.6% training time with Newton–Schulz vs +53% with SVD",
               "§4", "on a GPU, per-step overhead of projecting every 2 steps, ours (Newton–Schulz in float64, 1×1 "
               "conv* once) against SVD at every frequency: holds: ours ≤ {max_ns:.0%} and below SVD's beyond the 95% band "

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...stats import Estimate, mean_se
 from .config import ABLATION  # noqa: F401  (Table 3's order, which the verdicts read from here)
-from .paper import CLAIMS
+from .paper import CLAIMS, FIG3_NETS
 
 LAST_K = CLAIMS["P5.5"].t["last_k"]
 # A view of the ratios: (the unit is a transition, which part of it): a whole unit, or ProcResNet's conv* alone.
@@ -96,6 +96,17 @@ def net_name(run: dict) -> str:
     """Return how a net is named where its accuracy is a gate's measured value ("ResNet-20 s0")."""
     suffix = " (decaying lr)" if run.get("purpose") == "table23" else ""
     return f"{run['arch']}-{run['depth']} s{run['seed']}{suffix}"
+
+
+def paper_network(result: dict, name: str) -> str | None:
+    """Return the paper's name for our network ``name`` ("ResNet-20", "ResNet-164 (decaying lr)") where it is one of
+    Fig. 3's nine (Plain, ResNet, ProcResNet at depths 20, 83, 164) at the paper's width on all of CIFAR-10; else
+    None (the modified transition: Table 3 trains it on CIFAR-100 only)."""
+    nets = (result.get("config") or {}).get("nets") or {}   # a synthetic fixture has none: no network of the paper's
+    data = nets.get("data") or {}
+    full = data.get("name") == "cifar10" and data.get("train_per_class", 0) is None and data.get("classes") is None
+    base = name.removesuffix(" (decaying lr)")
+    return base if full and nets.get("width") == 1.0 and base in FIG3_NETS else None
 
 
 def generalization_gap(history: list[dict]) -> tuple[float, float]:

@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 
-from ...ledger import Claim, profile_of, tally_every
+from ...ledger import Claim, mark_networks, profile_of, tally_every
 from ...stats import Estimate, compare, exact, paired_bootstrap, sign
 from .paper import CLAIMS, PAPER_TABLE1
 from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, judged_depths, net_accuracy,
-                       net_error, net_name, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
+                       net_error, net_name, paper_network, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
 
 
 def _sign_text(d: Estimate | None) -> str:
@@ -305,5 +305,6 @@ def claim_overhead(result: dict, profile: str) -> Claim:
 def claims(result: dict) -> list[Claim]:
     """Return the P5 ledger rows; every verdict is computed from ``result``."""
     profile = profile_of(result) or result.get("profile", "")
-    return [f(result, profile) for f in (claim_linear, claim_linear_real, claim_projection, claim_fig3, claim_gap,
+    rows = [f(result, profile) for f in (claim_linear, claim_linear_real, claim_projection, claim_fig3, claim_gap,
                                          claim_error, claim_overhead)]
+    return mark_networks(rows, CLAIMS, lambda name: paper_network(result, name))
