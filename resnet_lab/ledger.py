@@ -189,21 +189,24 @@ _SEED = re.compile(r"(?: s\d+|-seed\d+)(?= \(|$)")
 
 
 def mark_networks(rows: list[Claim], specs: dict[str, ClaimSpec], paper_name: Callable[[str], str | None],
-                  nets: list[str] | None = None) -> list[Claim]:
+                  nets: list[str] | None = None, more: dict[str, list[str]] | None = None) -> list[Claim]:
     """Return ``rows`` with ``networks`` set: which trained networks each verdict rests on, against the paper's.
 
-    Ours are the networks the row's gate measured (its keys, seeds merged; ``nets`` where the gate is one number);
-    ``paper_name(ours)`` is the chapter's reading of the result's config: the paper's name for that network where it
-    is one of the paper's (its architecture, depth, width and data; the recipe may differ, as each chapter's card
-    says), else None. A row rests on the paper's own networks where every one of ours is one the paper states this
-    claim on (``ClaimSpec.paper_nets``); on some, or on stand-ins. Rows whose claim names no trained network
-    (maths, probes), or that measured none, are left as they are.
+    Ours are the networks the row's gate measured (its keys, seeds merged; ``nets`` where the gate is one number),
+    with ``more[row id]`` where a row also rests on networks its gate does not measure; ``paper_name(ours)`` is the
+    chapter's reading of the result's config: the paper's name for that network where it is one of the paper's (its
+    architecture, depth, width and data; the recipe may differ, as each chapter's card says), else None. A row rests
+    on the paper's own networks where every one of ours is one the paper states this claim on
+    (``ClaimSpec.paper_nets``), and the text says how many of the paper's it covers; on some of them, or on
+    stand-ins. Rows whose claim names no trained network (``paper_nets`` empty: maths, units of any network, the
+    probes of P5's Fig. 2), or that measured none, are left as they are.
     """
     out = []
     for row in rows:
         spec = specs.get(row.id)
         measured = (row.gate or {}).get("measured")
         ours = [_SEED.sub("", k) for k in measured] if isinstance(measured, dict) else list(nets or [])
+        ours += [_SEED.sub("", k) for k in (more or {}).get(row.id, [])]
         if spec is None or not spec.paper_nets or not ours or row.verdict == "not run":
             out.append(row)
             continue
@@ -211,16 +214,27 @@ def mark_networks(rows: list[Claim], specs: dict[str, ClaimSpec], paper_name: Ca
         theirs = {n: paper_name(n) for n in seeds}
         own = [n for n in seeds if theirs[n] in spec.paper_nets]
         status = OWN if len(own) == len(seeds) else SOME_OWN if own else STAND_IN + "s" * (len(seeds) > 1)
+        covered = len({theirs[n] for n in own})
         listed = ", ".join(n + (f" ×{k} seeds" if k > 1 else "")
                            + ("" if theirs[n] == n else f" (= {theirs[n]})" if theirs[n] in spec.paper_nets else
                               f" (= {theirs[n]}, not this claim's)" if theirs[n] else "") for n, k in seeds.items())
-        out.append(replace(row, networks=f"{status}: {listed}; the paper's: {', '.join(spec.paper_nets)}"))
+        cover = f" ({covered} of the paper's {len(spec.paper_nets)})" if own else ""
+        out.append(replace(row, networks=f"{status}{cover}: {listed}; the paper's: {', '.join(spec.paper_nets)}"))
     return out
+
+
+def network_status(row: Claim) -> str | None:
+    """Return a row's ``OWN``, ``SOME_OWN`` or ``STAND_IN`` (``mark_networks``), or None where it names none."""
+    if not row.networks:
+        return None
+    head = re.split(r" \(|:", row.networks, maxsplit=1)[0]
+    return STAND_IN if head.startswith(STAND_IN) else head
 
 
 def on_paper_networks(row: Claim) -> bool | None:
     """Return whether a row rests on the paper's own networks (True), not wholly (False), or names none (None)."""
-    return row.networks.startswith(OWN + ":") if row.networks else None
+    status = network_status(row)
+    return None if status is None else status == OWN
 
 
 def declare(*specs: ClaimSpec) -> dict[str, ClaimSpec]:
@@ -286,11 +300,12 @@ def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, part
 
 def tally_tests(tests: list[tuple[int, float] | None], level: float = LEVEL, parts: bool = False) -> str:
     """Return ``tally_family``'s verdict from k tests given as (direction, two-sided p): direction +1 where the
-    statistic points the paper's way, −1 against; a test counts at p < 1 − ``level`` alone and after Holm's
-    step-down over the k (``stats.holm_keep``). For rows whose comparisons are tests, not estimates (rank
-    correlations); ``None`` (too few items to test) stays out of the family."""
+    statistic points the paper's way, −1 against, 0 where it has none (p 1); a test counts at p < 1 − ``level``
+    alone and after Holm's step-down over the k (``stats.holm_keep``). For rows whose comparisons are tests, not
+    estimates (rank correlations); ``None`` (too few items to test) stays out of the family."""
     ps = [None if t is None else t[1] for t in tests]
-    single = [None if t is None or math.isnan(t[1]) else t[0] if t[1] < 1 - level else 0 for t in tests]
+    alpha = round(1 - level, 12)
+    single = [None if t is None or math.isnan(t[1]) else t[0] if t[1] < alpha else 0 for t in tests]
     family = [k if k is None else t[0] if k else 0 for k, t in zip(holm_keep(ps, level), tests)]
     return _family_verdict(single, family, parts)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .ledger import TESTED, VERDICT_COLORS, VERDICTS, Claim, band_text, gate_text, on_paper_networks, read_ledger
+from .ledger import (OWN, SOME_OWN, STAND_IN, TESTED, VERDICT_COLORS, VERDICTS, Claim, band_text, gate_text,
+                     network_status, on_paper_networks, read_ledger)
 
 
 def verdict_counts(ledgers: dict[str, list[Claim]]) -> dict[str, int]:
@@ -35,8 +36,10 @@ def verdict_matrix(ledgers: dict[str, list[Claim]], path: Path) -> Path:
         profiles = sorted({r.profile for r in rows if r.profile in ("smoke", "small", "standard", "paper")})
         labels.append(f"{chapter} ({', '.join(profiles) or '—'})")
         for j, r in enumerate(rows):
-            ax.add_patch(Rectangle((j, -i - 1), 0.94, 0.88, facecolor=VERDICT_COLORS[r.verdict],
-                                   edgecolor="black" if on_paper_networks(r) else "none", linewidth=2.5))
+            ax.add_patch(Rectangle((j, -i - 1), 0.94, 0.88, color=VERDICT_COLORS[r.verdict]))
+            if on_paper_networks(r):   # a frame inside the cell, so neighbouring frames stay apart
+                ax.add_patch(Rectangle((j + 0.07, -i - 0.94), 0.80, 0.76, fill=False, edgecolor="black",
+                                       linewidth=1.5))
             dark = r.verdict in ("holds", "fails", "inconclusive")
             short = r.id.removeprefix(chapter + ".").replace("-", "\n", 1)
             ax.text(j + 0.47, -i - 0.56, short, ha="center", va="center", fontsize=10 if len(short) <= 3 else 7,
@@ -48,7 +51,7 @@ def verdict_matrix(ledgers: dict[str, list[Claim]], path: Path) -> Path:
     ax.tick_params(length=0)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
-    own = Patch(facecolor="white", edgecolor="black", linewidth=2.5, label="on the paper's own networks")
+    own = Patch(facecolor="white", edgecolor="black", linewidth=1.5, label="on the paper's own networks")
     ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()] + [own], loc="upper center",
               bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False, fontsize=9, handlelength=1.0, columnspacing=1.0)
     fig.tight_layout()
@@ -58,12 +61,15 @@ def verdict_matrix(ledgers: dict[str, list[Claim]], path: Path) -> Path:
     return path
 
 
-def networks_counts(ledgers: dict[str, list[Claim]]) -> tuple[int, int, int]:
-    """Return (decided rows on the paper's own networks, decided rows on trained networks, decided rows): a row is
-    decided when it holds, partly holds or fails; on trained networks when its claim names the paper's."""
-    decided = [r for rows in ledgers.values() for r in rows if r.verdict in TESTED]
-    named = [r for r in decided if on_paper_networks(r) is not None]
-    return sum(bool(on_paper_networks(r)) for r in named), len(named), len(decided)
+def networks_counts(ledgers: dict[str, list[Claim]]) -> dict[str, int]:
+    """Return the decided rows (holds, partly, fails) by the networks they rest on: ``OWN``, ``SOME_OWN``,
+    ``STAND_IN`` (``ledger.mark_networks``), and ``None`` where the claim names no trained network."""
+    counts = {OWN: 0, SOME_OWN: 0, STAND_IN: 0, None: 0}
+    for rows in ledgers.values():
+        for r in rows:
+            if r.verdict in TESTED:
+                counts[network_status(r)] += 1
+    return counts
 
 
 def _badge(verdict: str) -> str:
@@ -101,11 +107,12 @@ def render_markdown(chapters: dict[str, str], figure: Path | None = None) -> str
              "it. *Inconclusive* means the run could not test the claim (a quality gate unmet, a difference inside "
              "the noise band, too few depths or seeds); the reason gives the numbers.", "",
              "Totals: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", ""]
-    own, named, decided = networks_counts(ledgers)
-    lines += [f"Of the {decided} decided rows (holds, partly, fails), {named} judge trained networks the paper names; "
-              f"{own} of those rest on the paper's own networks (its architecture, depth, width and data; the "
-              "recipe may differ, as each chapter's card says), the rest on stand-ins. Each line's *Networks* says "
-              "which; in the matrix a black outline marks them.", ""]
+    nets = networks_counts(ledgers)
+    lines += [f"Of the {sum(nets.values())} decided rows (holds, partly, fails), {nets[OWN]} rest on the paper's own "
+              f"networks (its architecture, depth, width and data; the recipe may differ, as each chapter's card says), "
+              f"{nets[SOME_OWN]} partly on them, {nets[STAND_IN]} on stand-ins, and {nets[None]} on no network the "
+              "paper names (maths, units of any network). Each line's *Networks* says which, and how many of the "
+              "paper's networks a row covers; in the matrix a black frame marks rows on the paper's own.", ""]
     if figure is not None and ledgers:
         verdict_matrix(ledgers, figure)
         lines += [f"![Verdict matrix: one row per paper (with the profiles its rows come from), one cell per claim, "

@@ -229,13 +229,14 @@ def holm_signs(estimates: Sequence[Estimate | None], level: float = LEVEL) -> li
 
 
 def holm_keep(ps: Sequence[float | None], level: float = LEVEL) -> list[bool | None]:
-    """Return per p-value whether it survives Holm's step-down at family-wise level ``level`` (the smallest p
-    against (1 − level)/k, the next against (1 − level)/(k − 1), … until one does not); ``None`` for a missing or
-    NaN p (it stays out of the family)."""
+    """Return per p-value whether it survives Holm's step-down at family-wise level ``level`` (the smallest p below
+    (1 − level)/k, the next below (1 − level)/(k − 1), … until one is not); ``None`` for a missing or NaN p (it
+    stays out of the family)."""
+    alpha = round(1 - level, 12)   # 1 − 0.95 is 0.05000000000000004 in floating point
     family = sorted((p, i) for i, p in enumerate(ps) if p is not None and not math.isnan(p))
     out: list[bool | None] = [None if p is None or math.isnan(p) else False for p in ps]
     for rank, (p, i) in enumerate(family):
-        if p > (1 - level) / (len(family) - rank):
+        if p >= alpha / (len(family) - rank):   # as ``sign``: a p-value at the level itself is not beyond the band
             break
         out[i] = True
     return out

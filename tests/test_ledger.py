@@ -157,7 +157,7 @@ def test_level_judges_an_estimate_against_two_bars_beyond_its_band():
 # --- which networks a verdict rests on: the paper's own or stand-ins ---------------------------------------------
 from dataclasses import replace  # noqa: E402
 
-from resnet_lab.ledger import mark_networks, on_paper_networks  # noqa: E402
+from resnet_lab.ledger import OWN, STAND_IN, mark_networks, network_status, on_paper_networks  # noqa: E402
 
 NETS = replace(SPEC, paper_nets=("ResNet-D-18", "ResNet-D-36"))
 
@@ -169,18 +169,23 @@ def _named(name: str) -> str | None:
 def test_mark_networks_merges_seeds_and_reads_each_against_the_paper():
     row = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9, "D n=3 s1": 0.9, "D n=6 s0": 0.9})
     [own] = mark_networks([row], {"P9.1": NETS}, _named)
-    assert own.networks.startswith("the paper's own: D n=3 ×2 seeds (= ResNet-D-18), D n=6 (= ResNet-D-36)")
+    assert own.networks.startswith("the paper's own (2 of the paper's 2): D n=3 ×2 seeds (= ResNet-D-18), D n=6 "
+                                   "(= ResNet-D-36)")
     assert own.networks.endswith("the paper's: ResNet-D-18, ResNet-D-36") and on_paper_networks(own)
+    assert network_status(own) == OWN
     # a network the paper has, but not for this claim; a network the paper has not
     mixed = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9, "D n=9 s0": 0.9, "probe s0": 0.9})
     [some] = mark_networks([mixed], {"P9.1": NETS}, _named)
-    assert some.networks.startswith("some the paper's own: D n=3 (= ResNet-D-18), D n=9 (= ResNet-D-54, not this "
-                                    "claim's), probe;") and on_paper_networks(some) is False
+    assert some.networks.startswith("some the paper's own (1 of the paper's 2): D n=3 (= ResNet-D-18), D n=9 "
+                                    "(= ResNet-D-54, not this claim's), probe;") and on_paper_networks(some) is False
     [one] = mark_networks([NETS.row("v", "holds", gate_measured={"probe s1": 0.9})], {"P9.1": NETS}, _named)
-    assert one.networks.startswith("stand-in: probe;")
-    # one number as the gate: the chapter names the network; a claim on no trained network, or not run: untouched
+    assert one.networks.startswith("stand-in: probe;") and network_status(one) == STAND_IN
+    # one number as the gate: the chapter names the network; a network the gate leaves out; a claim on no trained
+    # network, or not run: untouched
     [scalar] = mark_networks([NETS.row("v", "holds", gate_measured=0.9)], {"P9.1": NETS}, _named, nets=["D n=6"])
-    assert scalar.networks.startswith("the paper's own: D n=6")
+    assert scalar.networks.startswith("the paper's own (1 of the paper's 2): D n=6")
+    [extra] = mark_networks([row], {"P9.1": NETS}, _named, more={"P9.1": ["probe-seed1"]})
+    assert extra.networks.startswith("some the paper's own (2 of the paper's 2): ") and ", probe;" in extra.networks
     bare = SPEC.row("v", "holds", gate_measured=0.9)
     assert mark_networks([bare], {"P9.1": SPEC}, _named, nets=["D n=3"]) == [bare] and on_paper_networks(bare) is None
     skipped = NETS.not_run("needs a GPU")
@@ -190,8 +195,12 @@ def test_mark_networks_merges_seeds_and_reads_each_against_the_paper():
 def test_the_ledger_page_counts_and_marks_rows_on_the_papers_own_networks(tmp_path):
     own = NETS.row("gain", "holds", gate_measured={"D n=3 s0": 0.9})
     stand_in = replace(NETS, id="P9.2").row("gain", "fails", gate_measured={"probe": 0.9})
-    write_ledger("P1", mark_networks([own, stand_in], {"P9.1": NETS, "P9.2": replace(NETS, id="P9.2")}, _named))
+    maths = replace(SPEC, id="P9.3", gate=None).row("gain", "holds")
+    specs = {"P9.1": NETS, "P9.2": replace(NETS, id="P9.2")}
+    write_ledger("P1", mark_networks([own, stand_in, maths], specs, _named))
     page = render_markdown(ledgers(), figure=tmp_path / "m.png")
-    assert "Of the 2 decided rows (holds, partly, fails), 2 judge trained networks the paper names; 1 of those" in page
-    assert "- **Networks:** the paper's own: D n=3 (= ResNet-D-18)" in page and "- **Networks:** stand-in: probe" in page
+    assert ("Of the 3 decided rows (holds, partly, fails), 1 rest on the paper's own networks" in page
+            and "0 partly on them, 1 on stand-ins, and 1 on no network the paper names" in page)
+    assert "- **Networks:** the paper's own (1 of the paper's 2): D n=3 (= ResNet-D-18)" in page
+    assert "- **Networks:** stand-in: probe" in page
     assert ledger_frame(read_ledger("P1")).loc["P9.2", "networks"].startswith("stand-in")

@@ -307,3 +307,29 @@ def test_fig5_band_over_a_few_images_is_students_t():
     assert e.se == pytest.approx(np.std(diffs, ddof=1) / np.sqrt(3))
     assert e.band() == pytest.approx(quantile(2) * e.se)
     assert readings.image_band([0.1]) is None
+
+
+def test_p33_a_constant_share_is_no_trend_not_too_few_units() -> None:
+    """A zero share that is 0 in every last-stage unit has no rank correlation: the row says so (it counts as no
+    trend, p = 1, in Holm's family) instead of calling the units too few."""
+    r = _holds()
+    for u in r["fig2"]:
+        if u["stage"] == 2:
+            u["fractions"]["zero"] = 0.0
+    row = next(c for c in p3.claims(r) if c.id == "P3.3")
+    assert "stage-3 rank drops: constant share, no trend" in row.value and "too few" not in row.value
+    assert row.verdict == "partly"   # the other two trends hold after Holm over the three
+
+
+def test_p34_a_part_beyond_its_own_band_only_is_named_as_holm_reads_it(monkeypatch) -> None:
+    """Holm over the three parts: a part beyond its own band but not after the adjustment is neither counted nor
+    left out of the reason."""
+    from resnet_lab.experiments.p3 import verdicts
+    from resnet_lab.stats import Estimate
+    fake = iter([Estimate(1.0, 1.0 / 2.2, 100, "bootstrap", float("inf")),     # p ≈ 0.028: beyond alone only
+                 Estimate(0.0, 1.0, 100, "bootstrap", float("inf")),           # inside
+                 Estimate(0.0, 1.0, 100, "bootstrap", float("inf"))])
+    monkeypatch.setattr(verdicts, "bootstrap", lambda *a, **k: next(fake))
+    row = verdicts._claim_propagation(_holds(), verdicts.claims_for("small")["P3.4"])
+    assert row.verdict == "inconclusive"
+    assert "FGSM jumps late: beyond its own band only, not after Holm's adjustment" in row.reason

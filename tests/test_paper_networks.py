@@ -20,12 +20,15 @@ def test_p2_names_table_5_2s_networks_on_all_of_cifar10_only():
 
 
 def test_p3_names_the_linearised_networks_with_projection_shortcuts():
+    """The companion record carries its model only: it shares the main network's options (``P3Config``)."""
     result = {"config": {"model": "resnet56", "model_options": {"shortcut": "B"}, "data": FULL},
-              "companion": {"model": "resnet110", "model_options": {"shortcut": "B"}}}
+              "companion": {"model": "resnet110"}}
     assert p3_network(result, "resnet56") == "ResNet-56" and p3_network(result, "resnet110") == "ResNet-110"
-    option_a = copy.deepcopy(result)
-    option_a["config"]["model_options"] = {}
-    assert p3_network(option_a, "resnet56") is None and p3_network(result, "resnet20") is None
+    for options in ({}, {"shortcut": "B", "width": 4}):   # option A; a reduced width
+        changed = copy.deepcopy(result)
+        changed["config"]["model_options"] = options
+        assert p3_network(changed, "resnet56") is None and p3_network(changed, "resnet110") is None
+    assert p3_network(result, "resnet20") is None
     subset = copy.deepcopy(result)
     subset["config"]["data"] = SUBSET
     assert p3_network(subset, "resnet56") is None
@@ -36,6 +39,8 @@ def test_p4_names_table_1s_networks_at_the_papers_width_on_all_images():
     assert p4_network(result, "MNIST R50") == "ResNet-50 (MNIST)"
     assert p4_network(result, "CIFAR-10 R18") == "ResNet-18 (CIFAR-10)"
     assert p4_network({"config": {"width": 4, "train_per_class": 50}}, "MNIST R50") is None
+    capped = {"config": {"width": 64, "train_per_class": None, "per_dataset": {"cifar10": {"train_per_class": 100}}}}
+    assert p4_network(capped, "CIFAR-10 R18") is None and p4_network(capped, "MNIST R18") == "ResNet-18 (MNIST)"
 
 
 def test_p5_names_fig_3s_nine_at_the_papers_width_on_all_of_cifar10():
@@ -58,5 +63,8 @@ def test_p1_counts_cifar10_classes_as_stand_ins_for_the_papers_sets():
     folders["config"]["triple"]["name"] = "imagefolder:/data/imagenet"
     assert p1_network(folders, "resnet18") == "ResNet-18 (Dogs vs Cats)"
     assert p1_network(folders, "resnet34-triple") == "ResNet-34 (three ImageNet-2012 classes)"
+    subset = copy.deepcopy(folders)
+    subset["config"]["pair"]["train_per_class"] = 50
+    assert p1_network(subset, "resnet18") is None
     folders["config"]["width"] = 16
     assert p1_network(folders, "resnet18") is None

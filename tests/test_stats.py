@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from resnet_lab.ledger import tally_every, tally_family, tally_tests
-from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, holm_signs,
-                              over_seeds, p_value, paired_bootstrap, sign)
+from resnet_lab.stats import (Estimate, binomial, bootstrap, bootstrap_joint, difference, exact, greater, holm_keep,
+                              holm_signs, over_seeds, p_value, paired_bootstrap, sign)
 from resnet_lab.two_level import joined, two_level_bootstrap, two_level_difference
 
 
@@ -200,6 +200,14 @@ def test_tests_given_as_direction_and_p_follow_the_family_rule():
     assert tally_tests([(1, 0.02), (1, 0.5)], level=0.9) == "partly"                # Holm at 0.1 / 2
     for fam in ([(1, 0.01), (1, 0.5), (-1, 0.04)], [(1, 0.03), (-1, 0.02)]):        # same rule as tally_family
         assert tally_tests(fam) == tally_family([at_p(p, d) for d, p in fam])
+
+
+def test_a_p_value_at_the_level_itself_is_not_beyond_it_in_holm_or_the_tests_count():
+    """1 − 0.95 is 0.05000000000000004 in floating point: Holm's step-down and ``tally_tests`` both read p = 0.05 as
+    not beyond (as ``sign`` reads a difference equal to its band)."""
+    assert holm_keep([0.05]) == [False] and holm_keep([0.0499]) == [True]
+    assert holm_keep([0.025, 0.03]) == [False, False] and holm_keep([0.0249, 0.03]) == [True, True]
+    assert tally_tests([(1, 0.05)]) == "inconclusive" and tally_tests([(1, 0.0499)]) == "holds"
 
 
 def test_an_every_claim_needs_every_band_to_hold_and_holm_to_fail():

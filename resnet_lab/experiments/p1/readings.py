@@ -124,11 +124,13 @@ _FIGURE_NAMES = {"base18": "Base18", "resnet18-nobn": "ResNet-18 without BN", "r
 
 def paper_network(result: dict, tag: str) -> str | None:
     """Return the paper's name for our run ``tag`` (seed dropped) where it is the paper's network: the standard
-    width 64 on an image folder, which the loaders read for readers who have the paper's data sets (Dogs vs Cats,
-    Animals-10, ImageNet-2012); None where CIFAR-10's 32×32 classes stand in for them (every offline profile)."""
+    width 64 trained on all of an image folder, which the loaders read for readers who have the paper's data sets
+    (Dogs vs Cats, Animals-10, ImageNet-2012; the folder is taken to be the one the task's figure names); None where
+    CIFAR-10's 32×32 classes stand in for them (every offline profile) or a task is cut to a subset."""
     runs = result.get("runs", {})
     data = run_data(result, tag) if "classes" in runs.get(tag, {}) else None
-    if data is None or not data["name"].startswith("imagefolder:") or result["config"].get("width") != 64:
+    if (data is None or not data["name"].startswith("imagefolder:") or data.get("train_per_class") is not None
+            or result["config"].get("width") != 64):
         return None
     other = {OTHER[0]: "ResNet-34 (two Animals-10 classes)", OTHER[1]: "ResNet-34 (three ImageNet-2012 classes)"}
     return other.get(tag) or f"{_FIGURE_NAMES.get(tag, tag)} (Dogs vs Cats)"

@@ -21,7 +21,8 @@ from .config import PAPER_DEPTH
 
 def paper_network(result: dict, name: str) -> str | None:
     """Return the paper's name for our network ``name`` (a gate key, seed dropped: "D n=3") where it is Table 5.2's
-    network on all of CIFAR-10 (its depth, on the paper's data), else None (the §3.1 probes: the paper names none)."""
+    network on all of CIFAR-10 (its depth, on the paper's data), else None (the §3.1 probes: the paper gives no
+    depth for its standard ResNet)."""
     variant, _, n = name.partition(" n=")
     data = (result.get("config") or {}).get("data") or {}   # a synthetic fixture has none: no network of the paper's
     full = data.get("name") == "cifar10" and data.get("train_per_class", 0) is None and data.get("classes") is None

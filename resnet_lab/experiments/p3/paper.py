@@ -57,7 +57,8 @@ CLAIMS = declare(
               "plateau shrinks and the rank drops", "§3.2, Fig. 2",
               "interior units with full spectra only (transitions excluded; shares are means over images): Spearman "
               "ρ(unit, share > 1.01) < 0 over ≥ {min_units} units; over ≥ {min_stage} interior units of the last stage "
-              "ρ(unit, plateau share) < 0 and ρ(unit, zero share) > 0; each significant at p < {p:.2f} (holds: all "
+              "ρ(unit, plateau share) < 0 and ρ(unit, zero share) > 0; each significant at p < {p:.2f} (a permutation "
+              "test over the units' order, exact up to 8 units; a constant share has no trend) (holds: all "
               "three; partly: one or two significant after Holm's step-down over the three, and none significant the "
               "other way; fails: none significant, and one significant the other way after Holm; inconclusive: no "
               "trend beyond noise (or beyond it only before the adjustment, or both ways), or too few units)",
@@ -68,7 +69,9 @@ CLAIMS = declare(
               "last stage's units: FGSM's minus FGSM's over the stage's earlier units > 0 (the jump), FGSM's minus "
               "random's > 0, and random's < 0 (random perturbations decay there), each beyond the 95% band (bootstrap over ≥ "
               "{min_images} images); holds: all three; partly: some after Holm's step-down over the three, the row "
-              "naming the others; fails: none, and one the other way after Holm; inconclusive: none decided",
+              "naming the others; fails: none, and one the other way after Holm; inconclusive: otherwise (none "
+              "beyond the band after Holm, or one for beyond its own band only beside one against; the row says how "
+              "each part reads)",
               {"late": 1 / 3, "min_images": 3}, gate=GATE, paper_nets=R110),
     ClaimSpec("P3.5", "Fig. 4: Eq. (1) predicts each unit's growth of the propagated perturbation; at the last "
               "units the adversarial perturbation aligns with the top right singular vectors (random ones do not)",

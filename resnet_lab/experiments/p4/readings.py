@@ -39,11 +39,13 @@ def name(key: tuple[str, int]) -> str:
 
 def paper_network(result: dict, net: str) -> str | None:
     """Return the paper's name for our network ``net`` ("MNIST R50") where it is the paper's: its depth and dataset
-    at the paper's width 64 on all the training images; else None."""
+    at the paper's width 64 on all the training images (a per-dataset cap too, as ``P4Config.training`` reads it);
+    else None."""
     cfg = result.get("config") or {}   # a synthetic fixture has none: nothing to read, no network of the paper's
     data, _, depth = net.rpartition(" R")
     dataset = next((k for k, v in DATASET_NAMES.items() if v == data), None)
-    full = cfg.get("width") == 64 and "train_per_class" in cfg and cfg["train_per_class"] is None
+    cap = (cfg.get("per_dataset") or {}).get(dataset, {}).get("train_per_class", cfg.get("train_per_class", 0))
+    full = cfg.get("width") == 64 and cap is None
     return f"ResNet-{depth} ({data})" if full and dataset and (dataset, int(depth)) in PAPER_TABLE1 else None
 
 

@@ -40,9 +40,10 @@ CLAIMS = declare(
     ClaimSpec("P5.1-real", "Corollary 1 and §4.1: real ResNets' identity-skip (non-transition) units become more "
               "norm-preserving as the network gets deeper", "Corollary 1, §2, §4.1",
               "ResNet non-transition |log ratio| (median over units, mean over epochs ≥ 1, per seed, then over seeds) "
-              "at each depth run; holds: it decreases from each depth to the next beyond the 95% band over ≥ {min_depths} "
-              "depths; fails: a step reversed beyond the 95% band after Holm's step-down over the steps; inconclusive: fewer than {min_depths} depths, or a step "
-              "inside the band",
+              "at each depth run; holds: it decreases from each depth to the next beyond the 95% band over ≥ "
+              "{min_depths} depths; fails: a step reversed beyond the 95% band after Holm's step-down over the steps; "
+              "inconclusive: fewer than {min_depths} depths, or a step inside the band, or reversed beyond its own band "
+              "only (not after Holm)",
               {"min_depths": 2}, gate=NET_GATE, paper_nets=RESNETS),
     ClaimSpec("P5.2", "Procrustes projection (Eqs. 7–9) sets the nonzero singular values (before the crop to k×k) "
               "without SVD; it moves Conv-ReLU gradient-norm ratios toward 1 (Fig. 2)", "§3 Eqs. 7–9, Algorithm 1, Fig. 2",
@@ -61,8 +62,9 @@ CLAIMS = declare(
               "ProcResNet transition < ResNet transition beyond the 95% band in both views (conv* + its unit; conv* "
               "alone, the paper's 'first transition block'), and projected conv* < unprojected conv* (ProcResNet "
               "without projection) beyond the 95% band; holds: A and B; partly: A only, the row naming B's failed "
-              "parts; fails: A reversed at a depth (Holm's step-down over the depths); inconclusive: A inside the band, or no depth ≥ {min_depth} (the paper calls "
-              "ResNet and Plain fairly similar at depth 20). A diverged Plain net is not gated: its epochs before "
+              "parts; fails: A reversed at a depth (Holm's step-down over the depths); inconclusive: A inside the "
+              "band (or reversed beyond its own band only, not after Holm), or no depth ≥ {min_depth} (the paper "
+              "calls ResNet and Plain fairly similar at depth 20). A diverged Plain net is not gated: its epochs before "
               "divergence count (§4.1: Plain164 'unable to converge'); a Plain net that converged is gated as the "
               "others (the paper's Plain83 'is able to converge')",
               {"min_depth": 83}, gate=NET_GATE, paper_nets=FIG3_NETS),
@@ -70,8 +72,9 @@ CLAIMS = declare(
               "per seed, mean and max over epochs ≥ 1 of (train − test accuracy), compared per depth as in Table 1, "
               "at every depth where all seeds train (a depth trained with one seed has no band, cannot be judged and "
               "is shown as context); holds: ProcResNet's mean and max gap smaller beyond the 95% band over seeds; "
-              "partly: the mean gap only; fails: the mean gap larger beyond the 95% band at a depth (Holm's step-down over the depths); inconclusive: inside the "
-              "band", {}, gate=NET_GATE, paper_nets=TABLE1_NETS),
+              "partly: the mean gap only; fails: the mean gap larger beyond the 95% band at a depth (Holm's step-down "
+              "over the depths); inconclusive: inside the band (or larger beyond its own band only, not after Holm)",
+              {}, gate=NET_GATE, paper_nets=TABLE1_NETS),
     ClaimSpec("P5.5", "Tables 2–3: ProcResNet beats ResNet; ablation: original > modified transition > modified + "
               "projection (error)", "§4, Tables 2–3",
               "test error = mean of the last {last_k} epochs per seed, then over seeds, at the deepest depth where all "

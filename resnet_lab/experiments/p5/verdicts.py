@@ -61,7 +61,8 @@ def claim_linear_real(result: dict, profile: str) -> Claim:
     steps = [compare(ests[a], ests[b]) for a, b in zip(depths, depths[1:])]
     verdict = tally_every([d for _, d in steps])
     reason = {"fails": "the ratio moves away from 1 from one depth to the next beyond the 95% band (Holm over the steps)",
-              "inconclusive": "a step between depths inside the band, or undecidable (one seed)"}.get(verdict, "")
+              "inconclusive": "a step between depths inside the band (or reversed beyond its own band only, not after "
+                              "Holm's adjustment over the steps), or undecidable (one seed)"}.get(verdict, "")
     band = {f"depth {a} − depth {b}": d for (a, b), (_, d) in zip(zip(depths, depths[1:]), steps) if d is not None}
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=band, profile=profile)
 
@@ -151,7 +152,8 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     verdict = _judge_signs([_a_difference(by, est, d) for d in deep], [s for signs in b_parts.values() for s in signs])
     reason = {"partly": "B not met: " + "; ".join(b_failed),
               "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond the 95% band (Holm over the depths)",
-              "inconclusive": "ResNet vs Plain inside the band, or undecidable (one seed, no trained epoch)"
+              "inconclusive": "ResNet vs Plain inside the band (or reversed beyond its own band only, not after Holm's "
+                              "adjustment over the depths), or undecidable (one seed, no trained epoch)"
               }.get(verdict, "")
     return spec.row(value, verdict, reason, gate_measured=_gate(runs), band=bands, profile=profile)
 
@@ -225,7 +227,8 @@ def _sign_reason(verdict: str, p_name: str, s_name: str) -> str:
     """Return the reason of ``_judge_signs``'s verdict for a primary and a secondary comparison."""
     return {"partly": f"{p_name} in the paper's direction beyond the 95% band, {s_name} not",
             "fails": f"{p_name} reversed beyond the 95% band (Holm over the depths judged)",
-            "inconclusive": f"{p_name}: difference inside the band, or undecidable (one seed, no trained epoch)"
+            "inconclusive": f"{p_name}: difference inside the band (or reversed beyond its own band only, not after "
+                            "Holm's adjustment over the depths judged), or undecidable (one seed, no trained epoch)"
             }.get(verdict, "")
 
 
