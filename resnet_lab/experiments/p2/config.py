@@ -90,6 +90,7 @@ PROFILES = {
     # three seeds give a t band with two degrees of freedom per depth (t quantile 4.3; two seeds' 12.7 let only a
     # step far beyond the seed spread decide), joined with the test images' part; the paper's four depths (one run
     # each in the paper), three seeds, are `standard`.
+    # Figs. 5.3/5.4 (P2.4) read the paper's own figure nets, D-36 and S-20 (n = 6, the default), first seed.
     # The BN-free ResNet-S (sp) trains 100 steps only: with the exact spectral clip after every step an epoch is
     # several times dearer and it learns far more slowly, so its gate is out of a CPU's reach.
     # The §3.1 probes are the zoo's ResNet-20 and its BN-free twin (same recipe and seed), shared, not retrained: one
@@ -101,7 +102,7 @@ PROFILES = {
                       train={**{v: replace(zoo.CPU_RECIPE, epochs=34) for v in ("d", "s")},
                              "sp": TrainConfig(epochs=1, batch_size=64, lr=0.1, nesterov=True, schedule="onecycle",
                                                weight_decay=0, augment=False, max_steps_per_epoch=100)},
-                      noise_test_per_class=50, figure_depth={"d": 3, "s": 3}, stability_images=40,
+                      noise_test_per_class=50, stability_images=40,
                       bn_probe_model="resnet20", bn_probe_zoo=("resnet20-cifar10", "resnet20-nobn-cifar10")),
     # One GPU: the paper's four depths, three seeds, 36 nets, each trained with the zoo's CPU recipe at twice its
     # batch and lr for 40 epochs. Gate evidence (82%): on a CPU, 30 epochs of that recipe without label smoothing

@@ -176,7 +176,7 @@ def claim_probabilities(result: dict) -> Claim:
     figs = {v: f for v, f in result["figures"].items() if v in ("d", "s")}
     if not figs:
         return spec.not_run("no figure net in this result", profile)
-    signs, values, band = [], [], {}
+    signs, values, band, missed = [], [], {}, []
     for v, fig in figs.items():
         for kind, pts in fig["p_true"].items():
             if len(pts) < 2:
@@ -185,13 +185,17 @@ def claim_probabilities(result: dict) -> Claim:
             word = {1: "falls at every step", -1: "rises at a step", 0: "some step inside its band"}.get(signs[-1], "?")
             band.update({f"{v.upper()} {kind}@{p['level']:g} step": p_true_drop(p, "step") for p in pts[1:]})
             symbol = "σ" if kind == "gaussian" else "ε"
+            missed += [f"{v.upper()} {kind} step to {symbol} {p['level']:g}: "
+                       + ("a rise beyond its band" if s == -1 else "inside its band" if s == 0 else "no band")
+                       for p in pts[1:] if (s := sign(p_true_drop(p, "step"))) != 1]
             values.append(f"{v.upper()} {kind}: mean p(true) " + " → ".join(
                 f"{p['mean']:.2f}" + (f" ({symbol} {p['level']:g})" if p["level"] else " (clean)") for p in pts)
                           + f": {word}")
         probes = ", ".join(f"{p['class']} {p['p_true']:.2f}" for p in fig.get("probes", []))
         values.append(f"{v.upper()} probes clean p(true): {probes}")
     verdict = tally(signs)
-    reason = ("no figure net's p(true) falls beyond the band at every step" if verdict == "inconclusive" else "")
+    reason = ("no figure net's p(true) falls beyond the band at every step: " if verdict == "inconclusive" else
+              "") + "; ".join(missed) if verdict != "holds" else ""
     gate = {f"{v.upper()} n={f['n']}": f["test_acc"] for v, f in figs.items()}
     return spec.row("; ".join(values), verdict, reason, gate_measured=gate, band=band, profile=profile,
                     gate_first=False)
