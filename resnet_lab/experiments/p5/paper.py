@@ -12,6 +12,7 @@ PAPER_TABLE1 = {20: {"Plain": (6.7, 20.0), "ResNet": (5.5, 23.1), "ProcResNet": 
                 164: {"Plain": (None, None), "ResNet": (5.2, 18.7), "ProcResNet": (3.3, 8.7)}}
 PAPER_TABLE2 = {"ResNet-164": (5.46, 24.33), "ProcResNet-166": (4.75, 22.61)}  # (CIFAR-10, CIFAR-100) error %
 PAPER_TABLE3 = {"ResNet": 24.33, "ProcResNet (no projection)": 23.06, "ProcResNet": 22.61}  # CIFAR-100 error %
+TABLE1_EPOCHS, TABLE1_RUNS = 100, 10   # Table 1: the gap over the first 100 epochs, averaged over 10 runs (§4)
 PAPER_OVERHEAD = {"newton_schulz": 0.076, "svd": 0.53}  # ResNet-164 training-time overhead, §4
 # The trained networks each claim is stated on (``ledger.mark_networks``), named as ours are (arch-depth; Table 2
 # counts ProcResNet-164's layers as 166): Fig. 3's nine, Table 1's pairs, Tables 2–3's depth 164.

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...ledger import Claim, mark_networks, profile_of, tally_every
 from ...stats import Estimate, compare, exact, paired_bootstrap, sign
-from .paper import CLAIMS, PAPER_TABLE1
+from .paper import CLAIMS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TABLE1_EPOCHS, TABLE1_RUNS
 from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, judged_depths, net_accuracy,
                        net_error, net_name, paper_network, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
 
@@ -211,6 +211,10 @@ def claim_gap(result: dict, profile: str) -> Claim:
     if schedules:  # an annealed lr closes the gap at its end: not the paper's measurement
         reason = "; ".join(x for x in [reason, f"gaps along a {'/'.join(schedules)} lr, not Table 1's constant lr"]
                            if x)
+    epochs = max(h["epoch"] for r in runs for h in r["history"])
+    seeds = min(len(by[(d, a)]) for d in depths for a in ("ResNet", "ProcResNet"))
+    reason = "; ".join(x for x in [reason, f"over {epochs} epochs and {seeds} seeds per net (Table 1: the first "
+                                           f"{TABLE1_EPOCHS} epochs, {TABLE1_RUNS} runs)"] if x)
     return spec.row("; ".join(texts), verdict, reason, gate_measured=_gate(runs),
                     band={k: v for k, v in bands.items() if v is not None}, profile=profile)
 
@@ -248,6 +252,12 @@ def claim_error(result: dict, profile: str) -> Claim:
     ordered = [1 if s != -1 else -1 for s, _ in steps]  # a step only counts against when reversed beyond the 95% band
     verdict = _judge_signs([d_main], ordered)
     reason = _sign_reason(verdict, "ProcResNet < ResNet", "the ablation order")
+    reversed_steps = [f"{a} < {b} beyond its band" for (a, b), (s, _) in zip(zip(ABLATION, ABLATION[1:]), steps)
+                      if s == -1]
+    if verdict == "fails":   # a verdict on the stand-ins: the networks the paper tabulates are deeper, on CIFAR-100
+        reason = "; ".join([reason + " on these stand-in nets, not on the paper's ResNet-164"] + (
+            ["the ablation reversed too: " + ", ".join(f"error of {x}" for x in reversed_steps)] if reversed_steps
+            else []))
     if any(e is not None and math.isnan(e.se) for e in est.values()):  # one seed: no band, no sign
         order = [(a, b) for a, b in zip(ABLATION, ABLATION[1:]) if est[a] is not None and est[b] is not None]
         against = [f"{a} {est[a].value:.1f}% < {b} {est[b].value:.1f}%" for a, b in order
@@ -264,7 +274,9 @@ def claim_error(result: dict, profile: str) -> Claim:
                      .get(schedule, f"the Fig. 3 runs ({schedule} lr), not He et al.'s step schedule of Tables 2–3"))
     value = (f"test error (last {LAST_K} epochs) at depth {depth}, {schedule} lr: ResNet {_sign_text(est['ResNet'])}, "
              f"modified transition {_sign_text(est['ProcResNet (no projection)'])}, + projection "
-             f"{_sign_text(est['ProcResNet'])} % (paper, 164 layers, CIFAR-100: 24.33 / 23.06 / 22.61)")
+             f"{_sign_text(est['ProcResNet'])} % (paper, 164 layers, CIFAR-100: "
+             + " / ".join(f"{PAPER_TABLE3[a]:.2f}" for a in ABLATION) + "; Table 2, CIFAR-10: ResNet-164 "
+             f"{PAPER_TABLE2['ResNet-164'][0]:.2f}, ProcResNet-166 {PAPER_TABLE2['ProcResNet-166'][0]:.2f})")
     for d in sorted({d for d, _ in by} - set(judged_depths(result))):
         errs = {a: seed_estimate([net_error(r) for r in by[(d, a)] if not r["diverged"]]) for a in ABLATION
                 if (d, a) in by}
