@@ -205,6 +205,11 @@ def claim_gap(result: dict, profile: str) -> Claim:
         bands.update({f"depth {d} mean gap ResNet − ProcResNet": d_mean,
                       f"depth {d} max gap ResNet − ProcResNet": d_max})
     texts += [f"context, not judged (fewer seeds): {_gaps(by, d)[2]}" for d in pairs if d not in depths]
+    # which design change narrows the gap: the modified transition alone (Table 3's middle row), not judged
+    texts += [f"context, not judged: depth {d} modified transition without projection mean gap "
+              + _sign_text(seed_estimate([generalization_gap(r["history"])[0] for r in by[(d, ABLATION[1])]
+                                          if not r["diverged"]])) + " points"
+              for d in depths if (d, ABLATION[1]) in by]
     verdict = _judge_signs(mean_diffs, max_signs)
     reason = _sign_reason(verdict, "the mean gap", "the max gap")
     schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
