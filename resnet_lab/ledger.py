@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .artifacts import REPO_ROOT, load_json, save_json
-from .stats import LEVEL, Estimate, holm_keep, holm_signs, sign
+from .stats import LEVEL, Estimate, alpha_of, holm_keep, holm_signs, sign
 
 CLAIMS_ENV = "RESNET_LAB_CLAIMS"
 VERDICTS = ("holds", "partly", "fails", "inconclusive", "not run")
@@ -295,7 +295,7 @@ def tally_family(estimates: list[Estimate | None], min_effect: float = 0.0, part
     parts of the claim (each network the paper names), so a part against does not void a part for: ``partly`` if some
     survive Holm the paper's way, whatever the others show.
     """
-    return _family_verdict(*family_signs(estimates, min_effect), parts)
+    return family_verdict(*family_signs(estimates, min_effect), parts)
 
 
 def tally_tests(tests: list[tuple[int, float] | None], level: float = LEVEL, parts: bool = False) -> str:
@@ -304,14 +304,15 @@ def tally_tests(tests: list[tuple[int, float] | None], level: float = LEVEL, par
     alone and after Holm's step-down over the k (``stats.holm_keep``). For rows whose comparisons are tests, not
     estimates (rank correlations); ``None`` (too few items to test) stays out of the family."""
     ps = [None if t is None else t[1] for t in tests]
-    alpha = round(1 - level, 12)
+    alpha = alpha_of(level)
     single = [None if t is None or math.isnan(t[1]) else t[0] if t[1] < alpha else 0 for t in tests]
     family = [k if k is None else t[0] if k else 0 for k, t in zip(holm_keep(ps, level), tests)]
-    return _family_verdict(single, family, parts)
+    return family_verdict(single, family, parts)
 
 
-def _family_verdict(single: list[int | None], family: list[int | None], parts: bool) -> str:
-    """The rule of ``tally_family`` from each comparison's sign alone and after Holm's adjustment."""
+def family_verdict(single: list[int | None], family: list[int | None], parts: bool = False) -> str:
+    """The rule of ``tally_family`` from each comparison's sign alone and after Holm's adjustment (``family_signs``),
+    for rows that word each comparison from those signs too."""
     if single and all(x == 1 for x in single):
         return "holds"
     if 1 in family and (parts or -1 not in single):
@@ -326,13 +327,14 @@ def tally_every(estimates: list[Estimate | None]) -> str:
     paper's way.
 
     ``holds`` if every comparison lies beyond its own band the paper's way (all k must: no adjustment is needed);
-    ``fails`` if one survives Holm's step-down over the k (``stats.holm_signs``) against the paper, since one
+    ``fails`` if one survives Holm's step-down over the k (``family_signs``) against the paper, since one
     reversal refutes an "every"; else ``inconclusive``. Without the adjustment a true null fails one of k comparisons
     up to k·5% of the time. ``None`` (not compared, or undecidable) keeps ``holds`` away and stays out of the family.
     """
-    if estimates and all(sign(e) == 1 for e in estimates):
+    single, family = family_signs(estimates)
+    if single and all(x == 1 for x in single):
         return "holds"
-    return "fails" if -1 in holm_signs(estimates) else "inconclusive"
+    return "fails" if -1 in family else "inconclusive"
 
 
 def level(est: Estimate, hold: float, partly: float) -> str:

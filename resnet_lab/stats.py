@@ -228,11 +228,17 @@ def holm_signs(estimates: Sequence[Estimate | None], level: float = LEVEL) -> li
     return [k if k is None else (1 if e.value > 0 else -1) if k else 0 for k, e in zip(kept, estimates)]
 
 
+def alpha_of(level: float = LEVEL) -> float:
+    """Return a test's significance level 1 − ``level``, rounded (1 − 0.95 is 0.05000000000000004 in floating
+    point, so p = 0.05 would pass a test at 5%)."""
+    return round(1 - level, 12)
+
+
 def holm_keep(ps: Sequence[float | None], level: float = LEVEL) -> list[bool | None]:
     """Return per p-value whether it survives Holm's step-down at family-wise level ``level`` (the smallest p below
     (1 − level)/k, the next below (1 − level)/(k − 1), … until one is not); ``None`` for a missing or NaN p (it
     stays out of the family)."""
-    alpha = round(1 - level, 12)   # 1 − 0.95 is 0.05000000000000004 in floating point
+    alpha = alpha_of(level)
     family = sorted((p, i) for i, p in enumerate(ps) if p is not None and not math.isnan(p))
     out: list[bool | None] = [None if p is None or math.isnan(p) else False for p in ps]
     for rank, (p, i) in enumerate(family):

@@ -8,7 +8,7 @@ is judged. An unmet accuracy gate makes a row inconclusive (``ledger``).
 """
 from __future__ import annotations
 
-from ...ledger import Claim, combine, family_signs, judge, mark_networks, profile_of, tally, tally_family
+from ...ledger import Claim, combine, family_signs, family_verdict, judge, mark_networks, profile_of, tally
 from ...stats import Estimate, sign
 from .lemmas import bn_row, conditioning_row, lemma1_bound_row, lemma2_row
 from .paper import CLAIMS, FIG4_TASKS
@@ -120,8 +120,9 @@ def _claim_depth(result: dict, profile: str) -> Claim:
     for a, b in ((a, b) for a in shallow for b in held):  # a net its pilot held back leaves its pairs undecided
         signs[a, b], diffs[a, b] = None, None
         pairs[a, b] = f"intra({b}) − intra({a}) undecided: {b} {held_back(result, b)}"
-    # each decided pair worded by Holm's adjustment over the pairs, as the verdict reads it (tally_family)
-    kept = dict(zip(diffs, family_signs(list(diffs.values()), spec.t["min_effect"])[1]))
+    # each decided pair worded by Holm's adjustment over the pairs, as the verdict reads it (family_verdict)
+    single, family = family_signs(list(diffs.values()), spec.t["min_effect"])
+    kept = dict(zip(diffs, family))
     for (a, b), s in signs.items():
         if pairs.get((a, b), "") is None:
             text = (word[kept[a, b]] if kept[a, b] or not s
@@ -132,7 +133,7 @@ def _claim_depth(result: dict, profile: str) -> Claim:
                          + ("" if (g := gap_estimate(result, t)) is None else f", gap (context) {g.value:.2f}°")
                          + ("" if dims[t] is None else f", features {dims[t]:,}-dim") for t in nets), *pairs.values(),
                        "pairs at one schedule: " + (", ".join(f"{a}/{b}" for a, b in compared) or "none")])
-    verdict = tally_family(list(diffs.values()), spec.t["min_effect"], parts=True)  # d > 0: the paper's way
+    verdict = family_verdict(single, family, parts=True)  # d > 0: the paper's way
     why = ([text for p, text in pairs.items() if kept.get(p) != 1]
            or ["each of ResNet-18/34 clusters better than each deep net run"])
     if verdict == "inconclusive" and single:

@@ -161,9 +161,9 @@ def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
     return text if verdict != "holds" else ""
 
 
-def _steps_sign(pts: list[dict]) -> int | None:
-    """Return +1 if p(true) falls at every step beyond its band, −1 if it rises at one, 0 otherwise (None: unknown)."""
-    signs = [sign(p_true_drop(p, "step")) for p in pts[1:]]
+def _steps_sign(signs: list[int | None]) -> int | None:
+    """Return +1 if p(true) falls at every step beyond its band (each step's ``sign``), −1 if it rises at one, 0
+    otherwise (None: unknown)."""
     if -1 in signs:
         return -1
     if None in signs:
@@ -181,13 +181,15 @@ def claim_probabilities(result: dict) -> Claim:
         for kind, pts in fig["p_true"].items():
             if len(pts) < 2:
                 continue   # no corrupted level measured
-            signs.append(_steps_sign(pts))
+            drops = [p_true_drop(p, "step") for p in pts[1:]]
+            steps = [sign(d) for d in drops]
+            signs.append(_steps_sign(steps))
             word = {1: "falls at every step", -1: "rises at a step", 0: "some step inside its band"}.get(signs[-1], "?")
-            band.update({f"{v.upper()} {kind}@{p['level']:g} step": p_true_drop(p, "step") for p in pts[1:]})
+            band.update({f"{v.upper()} {kind}@{p['level']:g} step": d for p, d in zip(pts[1:], drops)})
             symbol = "σ" if kind == "gaussian" else "ε"
             missed += [f"{v.upper()} {kind} step to {symbol} {p['level']:g}: "
                        + ("a rise beyond its band" if s == -1 else "inside its band" if s == 0 else "no band")
-                       for p in pts[1:] if (s := sign(p_true_drop(p, "step"))) != 1]
+                       for p, s in zip(pts[1:], steps) if s != 1]
             values.append(f"{v.upper()} {kind}: mean p(true) " + " → ".join(
                 f"{p['mean']:.2f}" + (f" ({symbol} {p['level']:g})" if p["level"] else " (clean)") for p in pts)
                           + f": {word}")

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...ledger import Claim, family_signs, level, mark_networks, profile_of, tally_family, tally_tests
+from ...ledger import Claim, family_signs, family_verdict, level, mark_networks, profile_of, tally_tests
 from ...stats import bootstrap, exact, sign
 from .paper import claims_for
 from .readings import (eq1_error, gate_accuracy, image_band, image_fractions, interior_rows, jacobian_slopes,
@@ -166,7 +166,7 @@ def _claim_propagation(result: dict, spec) -> Claim:
     rnd_late, _ = log_growth(rnd, last, t["late"])
     excess, diverge, rnd_est = bootstrap(adv_late - adv_early), bootstrap(adv_late - rnd_late), bootstrap(rnd_late)
     # three parts of one figure, each signed the paper's way: "partly" on some of them needs Holm's adjustment over
-    # the three (``tally_family``); each part is worded as the adjustment reads it
+    # the three (``ledger.family_verdict``); each part is worded as the adjustment reads it
     signed = {"FGSM jumps late": excess, "FGSM grows more than random late": diverge,
               "random decays late": replace(rnd_est, value=-rnd_est.value)}
     single, family = family_signs(list(signed.values()))
@@ -174,7 +174,7 @@ def _claim_propagation(result: dict, spec) -> Claim:
              f"earlier (log difference {excess}); random ×{math.exp(rnd_late.mean()):.2f} late (log {rnd_est}); "
              f"FGSM − random late log growth {diverge} ({int(fooled.sum())}/{len(fooled)} images fooled)")
     band = {"late − earlier (FGSM)": excess, "FGSM − random (late)": diverge, "random late": rnd_est}
-    verdict = tally_family(list(signed.values()), parts=True)
+    verdict = family_verdict(single, family, parts=True)
     words = {(1, 1): "", (-1, -1): "no, the other way", (1, 0): "beyond its own band only, not after Holm's adjustment",
              (-1, 0): "the other way beyond its own band only, not after Holm's adjustment"}
     missed = [f"{k}: {words.get((s, f), 'inside the band')}" for k, s, f in zip(signed, single, family) if (s, f) != (1, 1)]

@@ -42,11 +42,11 @@ def paper_network(result: dict, net: str) -> str | None:
     at the paper's width 64 on all the training images (a per-dataset cap too, as ``P4Config.training`` reads it);
     else None."""
     cfg = result.get("config") or {}   # a synthetic fixture has none: nothing to read, no network of the paper's
-    data, _, depth = net.rpartition(" R")
-    dataset = next((k for k, v in DATASET_NAMES.items() if v == data), None)
-    cap = (cfg.get("per_dataset") or {}).get(dataset, {}).get("train_per_class", cfg.get("train_per_class", 0))
-    full = cfg.get("width") == 64 and cap is None
-    return f"ResNet-{depth} ({data})" if full and dataset and (dataset, int(depth)) in PAPER_TABLE1 else None
+    key = next((k for k in PAPER_TABLE1 if name(k) == net), None)
+    if key is None:
+        return None
+    cap = (cfg.get("per_dataset") or {}).get(key[0], {}).get("train_per_class", cfg.get("train_per_class", 0))
+    return f"ResNet-{key[1]} ({DATASET_NAMES[key[0]]})" if cfg.get("width") == 64 and cap is None else None
 
 
 def f1_bar(key: tuple[str, int]) -> float:
