@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sp
 
 from resnet_lab.experiments import p1
-from resnet_lab.experiments.p1 import readings, tables
+from resnet_lab.experiments.p1 import readings, tables, unit_readings
 from resnet_lab.stats import K_SE
 
 FIXTURES = p1.synthetic_results()
@@ -19,15 +19,15 @@ NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "p1_dynamical_system.ipynb"
 
 @pytest.mark.parametrize("k,n", [(0, 32), (1, 32), (3, 32), (23, 32), (32, 32), (5, 7)])
 def test_wilson_matches_scipy(k, n):
-    low, high = readings.wilson(k, n)
+    low, high = unit_readings.wilson(k, n)
     ci = sp.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     assert (low, high) == pytest.approx((ci.low, ci.high), abs=1e-9)
     assert (low > 0) == (k > 0)  # one counted violation is a share above 0
 
 
 def test_lemma2_units_counts_each_units_images():
-    trained = readings.trained_units(FIXTURES["one_unit"][0])
-    units = readings.lemma2_units(trained)
+    trained = unit_readings.trained_units(FIXTURES["one_unit"][0])
+    units = unit_readings.lemma2_units(trained)
     assert list(units["k"]) == [29, 0, 0, 0] * 2 and set(units["n"]) == {32}
 
 

@@ -14,7 +14,8 @@ from .config import DEEP, EXPERIMENT, FIG2, OTHER, PROFILES
 from .controls import control_result, synthetic_results
 from .measure import compute_item, items, run
 from .paper import CLAIMS, TRAINED
-from .readings import final_accuracy, seed_tags, unit_frame
+from .readings import final_accuracy, seed_tags
+from .unit_readings import unit_frame
 from .tables import (findings_conditioning, findings_fig2, findings_lemma2, findings_lemma3, findings_other_tasks,
                      findings_stages, gap_frame, gap_table, plot_gaps, plot_mpa, profile_frame, stage_frame, timing)
 from .verdicts import claims

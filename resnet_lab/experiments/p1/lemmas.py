@@ -15,8 +15,9 @@ from ...ledger import Claim, judge
 from ...stats import exact
 from ...two_level import cluster_bootstrap
 from .paper import CLAIMS
-from .readings import (BN_PAIR, FIG2, accuracies, lemma1_outcomes, lemma2_share, lemma2_units, plain_branch_smin,
-                       trained_units, true_kappas, unit_frame)
+from .readings import BN_PAIR, FIG2, accuracies
+from .unit_readings import (lemma1_outcomes, lemma2_share, lemma2_units, plain_branch_smin, trained_units, true_kappas,
+                            unit_frame)
 
 
 def conditioning_row(result: dict, profile: str) -> Claim:

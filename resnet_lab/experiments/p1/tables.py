@@ -6,8 +6,8 @@ import statistics
 from ...stats import K_SE, Estimate
 from .config import BN_PAIR, DEEP, DEPTH18, PROFILES, recipe
 from .paper import CLAIMS, TRAINED
-from .readings import (FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, held_back, lemma2_units,
-                       plain_branch_smin, trained_units)
+from .readings import FIG2, OTHER, final_accuracy, gap_difference, gap_estimate, held_back
+from .unit_readings import lemma2_units, plain_branch_smin, trained_units
 
 
 def mpa_frame(result: dict, level: str = "end"):
