@@ -62,6 +62,22 @@ def test_p53_is_tested_only_at_depth_83_or_more():
     assert verdicts(controls._fake_result(depths=(83,)))["P5.3"].verdict == "holds"
 
 
+def test_p53_gates_the_nets_it_judges_and_only_those():
+    """Plain at depth 20 is context (the paper calls the two fairly similar there): under the gate it must not turn
+    a depth-83 verdict inconclusive; Plain at depth 83 is judged: under the gate it must."""
+    def under_gate(r, depth):
+        for x in r["nets"]["runs"]:
+            if x["arch"] == "Plain" and x["depth"] == depth:
+                for rec in x["history"][1:]:
+                    rec["test_acc"] = 0.5
+        return r
+
+    row = verdicts(under_gate(controls._fake_result(), 20))["P5.3"]
+    assert row.verdict == "holds" and not any(k.startswith("Plain-20") for k in row.gate["measured"])
+    row = verdicts(under_gate(controls._fake_result(), 83))["P5.3"]
+    assert row.verdict == "inconclusive" and "Plain-83" in row.reason
+
+
 def test_p53_a_diverged_plain_counts_with_its_earlier_epochs_or_as_far_from_1():
     """The paper's strongest case is a deep Plain net diverging: it must not drop out of A."""
     r = controls._fake_result(depths=(83,))

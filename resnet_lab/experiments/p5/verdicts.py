@@ -135,13 +135,17 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     value = "; ".join(parts + diverged)
     deep = [d for d in depths if d >= spec.t["min_depth"]
             and all((d, a) in by for a in ("Plain", "ResNet", "ProcResNet"))]
-    runs = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
-            for r in by.get((d, a), []) if not r["diverged"]]
     bands = {f"depth {d} {a} {v}": est[(d, a, v)] for d in depths for a, v in
              (("Plain", "non-transition"), ("ResNet", "non-transition"), ("ResNet", "transition"),
               ("ProcResNet", "transition"), ("ProcResNet", "conv*"), ("ProcResNet (no projection)", "conv*"))
              if (d, a, v) in est}
     b_depths = [d for d in depths if d in judged_depths(result)]  # other depths: one ProcResNet seed, no band
+    # the gate covers the nets a verdict reads: every net at A's depths, the three B compares at B's; the rest
+    # (Plain at depth 20) is context
+    judged = {(d, a) for d in deep for a in ("Plain", "ResNet", "ProcResNet")} | {
+        (d, a) for d in b_depths for a in ("ResNet", "ProcResNet", "ProcResNet (no projection)")}
+    runs = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
+            for r in by.get((d, a), []) if not r["diverged"] and (d, a) in judged]
     b_parts = _b_parts(est, b_depths)
     b_failed = [f"{k} at depth {d}: {'reversed' if s == -1 else 'inside the band'}"
                 for k, signs in b_parts.items() for d, s in zip(b_depths, signs) if s != 1]
