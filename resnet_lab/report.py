@@ -1,7 +1,9 @@
-"""What a reader sees first in a chapter: a summary card generated from the chapter's ledger rows."""
+"""What a reader sees first in a chapter: a summary card generated from the chapter's ledger rows, and the words
+that say what a profile trained (counts and recipes read from the result's config, never typed)."""
 from __future__ import annotations
 
 import html
+import math
 
 from .ledger import VERDICT_COLORS, Claim, on_paper_networks
 
@@ -44,3 +46,58 @@ def summary_card(chapter, claims: list[Claim]):
     from IPython.display import HTML
 
     return HTML(summary_card_html(chapter, claims))
+
+
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def count(n: int, noun: str) -> str:
+    """Return ``n`` times ``noun`` in words up to ten ("three seeds", "one seed"), in digits beyond ("12 seeds")."""
+    return f"{_WORDS[n] if 0 <= n < len(_WORDS) else n} {noun}{'' if n == 1 else 's'}"
+
+
+def listed(items) -> str:
+    """Return items joined as prose: "20", "20 and 83", "20, 56 and 110"."""
+    items = [str(i) for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _short(x: float) -> str:
+    """Return ``x`` as written in papers' recipes: 5e-4 rather than 0.0005."""
+    if x == 0 or 1e-2 <= abs(x) < 1e4:
+        return f"{x:g}"
+    exponent = math.floor(math.log10(abs(x)))
+    return f"{x / 10 ** exponent:g}e{exponent}"
+
+
+def recipe_text(train: dict) -> str:
+    """Return a training recipe, a ``TrainConfig`` as a result stores it, in words: "16 epochs of a step schedule
+    (lr 0.1, ÷10 at 50% and 75%), batch 128, Nesterov, weight decay 5e-4"."""
+    lr = f"{train['lr']:g}"
+    schedule = {"step": lambda: f"a step schedule (lr {lr}, ÷{1 / train['gamma']:g} at "
+                                f"{listed(f'{m:.0%}' for m in train['milestones'])})",
+                "onecycle": lambda: f"a one-cycle schedule (to lr {lr} over the first "
+                                    f"{train['warmup_fraction']:.0%} of steps, then down)",
+                "cosine": lambda: f"a cosine schedule from lr {lr}",
+                "constant": lambda: f"a constant lr {lr}"}
+    if train["schedule"] not in schedule:
+        raise ValueError(f"recipe_text: unknown schedule {train['schedule']!r}; valid: {', '.join(schedule)}")
+    parts = [f"{count(train['epochs'], 'epoch')} of {schedule[train['schedule']]()}", f"batch {train['batch_size']}"]
+    parts += ["Nesterov"] * bool(train.get("nesterov")) + [f"weight decay {_short(train['weight_decay'])}"]
+    parts += [f"label smoothing {train['label_smoothing']:g}"] * bool(train.get("label_smoothing"))
+    if train.get("max_steps_per_epoch"):
+        parts.append(f"at most {train['max_steps_per_epoch']} steps an epoch")
+    return ", ".join(parts)
+
+
+_DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "mnist": "MNIST", "imagefolder": "an image folder"}
+
+
+def data_text(data: dict) -> str:
+    """Return a ``DataSpec`` as a result stores it in words: "all of CIFAR-10", "30 training images a class of
+    CIFAR-10", "2 classes of MNIST"."""
+    name = _DATASETS.get(data["name"], data["name"])
+    parts = [f"{len(data['classes'])} classes"] if data.get("classes") else []
+    if data.get("train_per_class"):
+        parts.insert(0, f"{data['train_per_class']} training images a class")
+    return " and ".join(parts) + f" of {name}" if parts else f"all of {name}"

@@ -19,7 +19,7 @@ from .controls import control_result, synthetic_results
 from .measure import compute_item, items, run, trained_net  # trained_net: the synthesis reads P5's nets
 from .paper import GRID_GATE, PAPER_OVERHEAD, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3
 from .tables import (findings_fig3, findings_gate, findings_grid, findings_linear, findings_overhead,
-                     findings_projection, findings_tables, tables)
+                     findings_projection, findings_tables, profile_note, tables)
 from .timing import step_overhead  # for benchmarks/procrustes_speed.py
 from .verdicts import claims
 

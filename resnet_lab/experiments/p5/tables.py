@@ -3,9 +3,32 @@ from __future__ import annotations
 
 import math
 
-from .paper import GRID_GATE, NET_GATE, PAPER_OVERHEAD, PAPER_TABLE1, PAPER_TABLE3
+from ...report import count, data_text, listed, recipe_text
+from .config import PROFILES
+from .paper import CLAIMS, GRID_GATE, NET_GATE, PAPER_OVERHEAD, PAPER_TABLE1, PAPER_TABLE3
 from .readings import (LAST_K, generalization_gap, net_accuracy, net_error, net_name, ratio_estimates, ratio_summary,
                        runs_by_net, seed_estimate)
+
+
+def profile_note(result: dict) -> str:
+    """Return the card's first words: what the result's profile trained for Fig. 3 and Tables 1–3 and on what recipe,
+    read from its config, and where the deep nets of Fig. 3 are trained when this profile has none."""
+    nets, profile = result["config"]["nets"], result["profile"]
+    width = "the paper's width" if nets["width"] == 1 else f"{nets['width']:g} × the paper's width"
+    plain = "" if nets["plain_seeds"] == nets["seeds"] else f" (Plain: {count(len(nets['plain_seeds']), 'seed')})"
+    text = (f"**How to read the card.** `{profile}` trains the nets of Fig. 3 and Tables 1–3 ({', '.join(nets['archs'])})"
+            f" at depth{'s' * (len(nets['depths']) > 1)} {listed(nets['depths'])} and {width} on {data_text(nets['data'])}, "
+            f"{count(len(nets['seeds']), 'seed')} each{plain}, for {recipe_text(nets['train'])}.")
+    if nets["extra_depths"]:
+        text += (f" Fig. 3 alone also at depth {listed(nets['extra_depths'])}: Plain and ResNet with "
+                 f"{count(len(nets['extra_seeds']), 'seed')}, ProcResNet with one (B's context).")
+    if nets["table_train"]:
+        text += f" Tables 2–3 read nets trained again for {recipe_text(nets['table_train'])}."
+    if max(nets["depths"] + nets["extra_depths"]) < CLAIMS["P5.3"].t["min_depth"]:
+        std = PROFILES["standard"].nets
+        text += (f" Fig. 3's deep nets (P5.3) are not trained here: `standard` trains depths {listed(std.depths)}, "
+                 f"{count(len(std.seeds), 'seed')} each, on a GPU.")
+    return text
 
 
 def tables(result: dict) -> dict[str, list[dict]]:

@@ -1,0 +1,72 @@
+"""The words a card says about what a profile trained, against the configs they are read from: every profile's
+recipe in words carries its epochs, lr and schedule, and P5's card note follows its config (not typed prose)."""
+import json
+import re
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from resnet_lab.experiments import p5
+from resnet_lab.experiments.p5.config import PROFILES
+from resnet_lab.experiments.p5.paper import CLAIMS
+from resnet_lab.report import count, data_text, listed, recipe_text
+from resnet_lab.train import TrainConfig
+
+NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "p5_norm_preservation.ipynb"
+
+
+def test_count_and_listed():
+    assert [count(n, "seed") for n in (0, 1, 3, 10, 12)] == ["no seeds", "one seed", "three seeds", "ten seeds",
+                                                              "12 seeds"]
+    assert [listed(x) for x in ([20], [20, 83], [20, 83, 164])] == ["20", "20 and 83", "20, 83 and 164"]
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_recipe_text_carries_each_profiles_recipe(profile):
+    train = asdict(PROFILES[profile].nets.train)
+    text = recipe_text(train)
+    assert text.startswith(count(train["epochs"], "epoch") + " of ")
+    assert f"lr {train['lr']:g}" in text and f"batch {train['batch_size']}" in text
+    assert {"step": "step schedule", "constant": "constant lr", "onecycle": "one-cycle"}[train["schedule"]] in text
+    assert ("Nesterov" in text) == train["nesterov"]
+
+
+def test_recipe_text_follows_the_config_and_refuses_an_unknown_schedule():
+    base = asdict(TrainConfig(epochs=16, lr=0.1, weight_decay=5e-4, milestones=(0.5, 0.75)))
+    assert recipe_text(base) == "16 epochs of a step schedule (lr 0.1, ÷10 at 50% and 75%), batch 128, weight decay 5e-4"
+    assert recipe_text({**base, "epochs": 8, "milestones": (0.3,)}).startswith("eight epochs of a step schedule "
+                                                                                "(lr 0.1, ÷10 at 30%)")
+    with pytest.raises(ValueError, match="unknown schedule 'warm'"):
+        recipe_text({**base, "schedule": "warm"})
+
+
+def test_data_text():
+    assert data_text({"name": "cifar10", "classes": None, "train_per_class": None}) == "all of CIFAR-10"
+    assert data_text({"name": "cifar10", "classes": None, "train_per_class": 30}) == (
+        "30 training images a class of CIFAR-10")
+    assert data_text({"name": "mnist", "classes": [3, 8], "train_per_class": None}) == "2 classes of MNIST"
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_p5_profile_note_follows_the_config(profile):
+    cfg = PROFILES[profile]
+    note = p5.profile_note({"profile": profile, "config": asdict(cfg)})
+    nets = cfg.nets
+    assert f"`{profile}` trains" in note and recipe_text(asdict(nets.train)) in note
+    assert count(len(nets.seeds), "seed") + " each" in note and listed(nets.depths) in note
+    deep = max(nets.depths + nets.extra_depths) >= CLAIMS["P5.3"].t["min_depth"]
+    assert ("are not trained here" in note) != deep
+    # a change of the config changes the words: the note is read, not typed
+    more = replace(cfg, nets=replace(nets, seeds=(0, 1, 2, 3), extra_depths=(83,), extra_seeds=(0, 1)))
+    note = p5.profile_note({"profile": profile, "config": asdict(more)})
+    assert "four seeds each" in note and "also at depth 83" in note and "not trained here" not in note
+
+
+def test_p5_notebook_generates_its_profile_words():
+    """The card's note is generated; the markdown around it types no count of seeds or epochs of ours."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    assert any(c["cell_type"] == "code" and "p5.profile_note(result)" in "".join(c["source"]) for c in cells)
+    card = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+                and "stated departure" in "".join(c["source"]))
+    assert not re.search(r"\b(\d+|one|two|three|four|five|six|ten)\s+(epochs?|seeds?)\b", card)
