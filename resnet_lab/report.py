@@ -62,7 +62,7 @@ def listed(items) -> str:
     return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _short(x: float) -> str:
+def compact(x: float) -> str:
     """Return ``x`` as written in papers' recipes: 5e-4 rather than 0.0005."""
     if x == 0 or 1e-2 <= abs(x) < 1e4:
         return f"{x:g}"
@@ -82,11 +82,13 @@ def recipe_text(train: dict) -> str:
                 "constant": lambda: f"a constant lr {lr}"}
     if train["schedule"] not in schedule:
         raise ValueError(f"recipe_text: unknown schedule {train['schedule']!r}; valid: {', '.join(schedule)}")
-    parts = [f"{count(train['epochs'], 'epoch')} of {schedule[train['schedule']]()}", f"batch {train['batch_size']}"]
-    parts += ["Nesterov"] * bool(train.get("nesterov")) + [f"weight decay {_short(train['weight_decay'])}"]
+    capped, length = train.get("max_steps_per_epoch"), count(train["epochs"], "epoch")
+    if capped:
+        length = f"{capped} steps" if train["epochs"] == 1 else f"{length} of at most {capped} steps"
+    parts = [f"{length} of {schedule[train['schedule']]()}", f"batch {train['batch_size']}"]
+    parts += ["Nesterov"] * bool(train.get("nesterov"))
+    parts += [f"weight decay {compact(train['weight_decay'])}" if train["weight_decay"] else "no weight decay"]
     parts += [f"label smoothing {train['label_smoothing']:g}"] * bool(train.get("label_smoothing"))
-    if train.get("max_steps_per_epoch"):
-        parts.append(f"at most {train['max_steps_per_epoch']} steps an epoch")
     return ", ".join(parts)
 
 

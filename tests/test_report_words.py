@@ -1,5 +1,6 @@
 """The words a card says about what a profile trained, against the configs they are read from: every profile's
-recipe in words carries its epochs, lr and schedule, and P5's card note follows its config (not typed prose)."""
+recipe in words carries its epochs, lr and schedule, and P2's and P5's card notes follow their config (not typed
+prose)."""
 import json
 import re
 from dataclasses import asdict, replace
@@ -7,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from resnet_lab.experiments import p5
+from resnet_lab import zoo
+from resnet_lab.experiments import p2, p5
+from resnet_lab.experiments.p2.config import PROFILES as P2_PROFILES
 from resnet_lab.experiments.p5.config import PROFILES
 from resnet_lab.experiments.p5.paper import CLAIMS
 from resnet_lab.report import count, data_text, listed, recipe_text
 from resnet_lab.train import TrainConfig
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "p5_norm_preservation.ipynb"
+P2_NOTEBOOK = NOTEBOOK.with_name("p2_forward_stability.ipynb")
 
 
 def test_count_and_listed():
@@ -70,3 +74,33 @@ def test_p5_notebook_generates_its_profile_words():
     card = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
                 and "stated departure" in "".join(c["source"]))
     assert not re.search(r"\b(\d+|one|two|three|four|five|six|ten)\s+(epochs?|seeds?)\b", card)
+
+
+@pytest.mark.parametrize("profile", list(P2_PROFILES))
+def test_p2_profile_note_follows_the_config(profile):
+    cfg = P2_PROFILES[profile]
+    note = p2.profile_note({"provenance": {"profile": profile}, "config": asdict(cfg)})
+    assert f"`{profile}` trains" in note and count(len(cfg.seeds), "seed") + " each" in note
+    assert recipe_text(asdict(cfg.train["sp"])) in note
+    for n in cfg.depths:
+        assert f"$n = {n}$" in note
+    # what P2.6 can read follows the probes: one zoo pair at 5e-4 cannot be read trained nor compared over seeds ...
+    zoo_pair = replace(cfg, bn_probe_model="resnet20", bn_probe_zoo=("resnet20-cifar10", "resnet20-nobn-cifar10"))
+    note = p2.profile_note({"provenance": {"profile": profile}, "config": asdict(zoo_pair)})
+    assert "cannot read the trained probes" in note and "no band over seeds" in note
+    # ... two seeds per arm at the paper's weight decay can
+    trained = replace(zoo_pair, bn_probe_zoo=None, bn_probe_seeds=(0, 1),
+                      bn_probe_train=replace(zoo.CPU_RECIPE, weight_decay=1e-4))
+    note = p2.profile_note({"provenance": {"profile": profile}, "config": asdict(trained)})
+    assert "two seeds per arm" in note and "weight decay 1e-4" in note
+    assert "cannot read" not in note and "no band over seeds" not in note
+
+
+def test_p2_notebook_generates_its_profile_words():
+    cells = json.loads(P2_NOTEBOOK.read_text())["cells"]
+    assert any(c["cell_type"] == "code" and "p2.profile_note(result)" in "".join(c["source"]) for c in cells)
+    for c in cells:
+        if c["cell_type"] == "markdown":
+            text = "".join(c["source"])
+            assert not re.search(r"`(small|standard|paper)` (trains|has) (two|three|four|\d+)", text), text[:80]
+            assert "zoo's ResNet-20 and its BN-free twin" not in text, text[:80]
