@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -99,24 +100,32 @@ def test_p32_rank_check_exempts_the_last_stage() -> None:
     assert row.verdict == "partly" and "rank" in row.reason
 
 
-def test_gate_is_the_profiles() -> None:
-    """small keeps the ResNet-20 bar (85%); standard and paper get He et al.'s ResNet-56/110 less a point (92%), in the row's text."""
+def test_gate_follows_the_network() -> None:
+    """ResNet-20 keeps its bar (85%); the paper's depths trained here get He et al.'s ResNet-56/110 less a point (92%),
+    in the row's text; a zoo ResNet-56 the bar the zoo declared for it before it trained (91%)."""
     r = _holds()
-    r["test_accuracy"] = 0.9
-    r["provenance"] = {"profile": "small"}
+    r["test_accuracy"] = 0.915
     assert _verdicts(r)["P3.2"] == "holds"
-    r["provenance"] = {"profile": "standard"}
+    for profile in ("standard", "paper"):
+        r["config"] = {**r["config"], **asdict(p3.PROFILES[profile])}
+        row = next(c for c in p3.claims(r) if c.id == "P3.2")
+        assert row.verdict == "inconclusive" and row.gate["required"] == 0.92 and "92.0%" in row.criterion
+        assert "states no accuracy" in row.gate["why"] and "93.4" not in row.gate["why"]
+    r["config"] = {**r["config"], "zoo": "resnet56b-restart-cifar10", "model": "resnet56"}
     row = next(c for c in p3.claims(r) if c.id == "P3.2")
-    assert row.verdict == "inconclusive" and row.gate["required"] == 0.92 and "92.0%" in row.criterion
-    assert "states no accuracy" in row.gate["why"] and "93.4" not in row.gate["why"]
+    assert row.verdict == "holds" and row.gate["required"] == 0.91 and "resnet56b-restart-cifar10" in row.gate["why"]
+    r["test_accuracy"] = 0.905
+    assert _verdicts(r)["P3.2"] == "inconclusive"
+    for profile in ("smoke", "small"):
+        assert p3.gate_for(asdict(p3.PROFILES[profile])) is p3.GATE
 
 
 def test_notebook_shows_the_profiles_gate() -> None:
     """The notebook's network table showed ResNet-20's bar (85%) at every profile, standard's included."""
     cells = json.loads((REPO_ROOT / "notebooks" / "p3_linearization.ipynb").read_text())["cells"]
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    assert "p3.GATE" not in code and "p3.gate_for(profile).required" in code
-    assert p3.gate_for("standard").required == 0.92
+    assert "p3.GATE" not in code and "p3.gate_for(cfg).required" in code
+    assert p3.gate_for(asdict(p3.PROFILES["standard"])).required == 0.92
 
 
 def test_findings_name_one_top_k_stage_in_the_singular() -> None:
@@ -330,6 +339,6 @@ def test_p34_a_part_beyond_its_own_band_only_is_named_as_holm_reads_it(monkeypat
                  Estimate(0.0, 1.0, 100, "bootstrap", float("inf")),           # inside
                  Estimate(0.0, 1.0, 100, "bootstrap", float("inf"))])
     monkeypatch.setattr(verdicts, "bootstrap", lambda *a, **k: next(fake))
-    row = verdicts._claim_propagation(_holds(), verdicts.claims_for("small")["P3.4"])
+    row = verdicts._claim_propagation(_holds(), verdicts.claims_for(asdict(p3.PROFILES["small"]))["P3.4"])
     assert row.verdict == "inconclusive"
     assert "FGSM jumps late: beyond its own band only, not after Holm's adjustment" in row.reason

@@ -32,7 +32,7 @@ def _verdict(rows: list[Claim], claim_id: str) -> str:
 
 
 def _net(result: dict) -> str:
-    acc, gate = result.get("test_accuracy"), gate_for(profile_of(result))
+    acc, gate = result.get("test_accuracy"), gate_for(result.get("config", {}))
     model = result.get("config", {}).get("model", "the network")
     if acc is None:
         return f"`{model}` (`{profile_of(result)}`)"

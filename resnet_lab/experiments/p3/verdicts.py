@@ -20,7 +20,7 @@ from .readings import (eq1_error, gate_accuracy, image_band, image_fractions, in
 def claims(result: dict) -> list[Claim]:
     """Return the P3 ledger: one row per declared claim, every verdict computed from ``result``."""
     profile = profile_of(result)
-    specs = claims_for(profile)  # the gate of the result's profile
+    specs = claims_for(result.get("config", {}))  # the gate of the network the result linearises
     rows = [_claim_jacobian_test(result, specs["P3.1"]), _claim_spectra(result, specs["P3.2"]),
             _claim_fractions(result, specs["P3.3"]), _claim_propagation(result, specs["P3.4"]),
             _claim_alignment(result, specs["P3.5"]), _claim_fig5(result, specs["P3.6"])]
