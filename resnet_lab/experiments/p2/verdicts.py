@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ledger import Claim, combine, family_signs, judge, mark_networks, profile_of, tally, tally_family
+from ...ledger import Claim, combine, family_signs, family_verdict, judge, mark_networks, profile_of, tally
 from ...stats import Estimate, difference, exact, over_seeds, sign
 from .paper import CLAIMS, PAPER_DEPTH
 from .readings import (alive_nets, bound_excess, clean_gain, correct_gain, drop_estimate, growth_rate, held_back,
@@ -133,9 +133,10 @@ def claim_noise(result: dict) -> Claim:
                         "compared over seeds, then images (two-level bootstrap), and one seed leaves the seed spread "
                         "unknown", gate_measured=gate, band=band, profile=profile, gate_first=False)
     values.append(_gains_text(band))
-    verdict = tally_family(list(band.values()))
-    return spec.row("; ".join(values), verdict, _family_reason(band, verdict), gate_measured=gate, band=band,
-                    profile=profile, gate_first=False)
+    single, kept = family_signs(list(band.values()))
+    verdict = family_verdict(single, kept)  # tally_family's rule, from the signs the reason words
+    return spec.row("; ".join(values), verdict, _family_reason(band, single, kept, verdict), gate_measured=gate,
+                    band=band, profile=profile, gate_first=False)
 
 
 def _gains_text(band: dict[str, Estimate]) -> str:
@@ -144,11 +145,12 @@ def _gains_text(band: dict[str, Estimate]) -> str:
         f"{key.split(' acc(')[0]} {100 * e.value:+.1f}±{100 * e.band():.1f}" for key, e in band.items()) + " pts"
 
 
-def _family_reason(band: dict[str, Estimate], verdict: str) -> str:
-    """Return which of P2.3 (b)'s comparisons lie beyond their band, alone and after Holm's adjustment over all."""
+def _family_reason(band: dict[str, Estimate], single: list, kept: list, verdict: str) -> str:
+    """Return which of P2.3 (b)'s comparisons lie beyond their band, alone (``single``) and after Holm's adjustment
+    over all (``kept``; ``ledger.family_signs``)."""
     way = {1: "higher", -1: "lower"}
     name = lambda key: key.split(" acc(")[0]  # noqa: E731
-    single, kept = (dict(zip(band, signs)) for signs in family_signs(list(band.values())))
+    single, kept = dict(zip(band, single)), dict(zip(band, kept))
     if not any(single.values()):
         return "every depth difference of the corrupted accuracies is inside the two-level band"
     alone = [f"{way[s]} at {name(k)}" + ("" if kept[k] else " (not after Holm's adjustment)")
