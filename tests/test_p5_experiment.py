@@ -267,6 +267,20 @@ def test_extra_depths_train_plain_and_resnet_at_their_seeds_and_procresnet_at_th
                                                                "procresnet-d83-s0"]
 
 
+def test_extra_archs_let_resnet_alone_train_at_a_deep_depth_and_refuse_an_unknown_arch():
+    """Deep nets land one by one on a CPU: ResNet at depth 83 alone gives P5.1-real its trend under the same unit
+    names, while P5.3 waits for Plain and ProcResNet there and says which ran."""
+    nets = replace(config.PROFILES["small"].nets, seeds=(0, 1, 2), extra_depths=(83,), extra_seeds=(0, 1))
+    assert [k for k in measure.net_plan(replace(nets, extra_archs=("ResNet",))) if k[0] == 83] == [
+        (83, "ResNet", 0, "fig3"), (83, "ResNet", 1, "fig3")]
+    with pytest.raises(ValueError, match="extra_archs .*'Plan'.* unknown"):
+        measure.net_plan(replace(nets, extra_archs=("Plan",)))
+    result = controls._fake_result(depths=(20,), extra={83: {"ResNet": (0, 1)}})
+    rows = verdicts(result)
+    assert rows["P5.3"].verdict == "inconclusive" and "only ResNet-83 ran" in rows["P5.3"].reason
+    assert "depth(s) run" not in rows["P5.1-real"].reason and "depth 83" in rows["P5.1-real"].value
+
+
 def test_adding_nets_or_seeds_renames_no_unit(monkeypatch):
     """The projection checks and the timings are named by what they are computed from: more nets re-time nothing."""
     names = []

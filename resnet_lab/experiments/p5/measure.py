@@ -139,10 +139,14 @@ def _fixed_batch(data: ImageData, size: int) -> tuple[torch.Tensor, torch.Tensor
 
 # ---------------------------------------------------------------- P5.3–P5.5: Plain / ResNet / ProcResNet
 def net_plan(cfg: NetsConfig) -> list[tuple[int, str, int, str]]:
-    """Return every ``(depth, arch, seed, purpose)`` to train; purpose ``fig3`` (constant lr) or ``table23``."""
+    """Return every ``(depth, arch, seed, purpose)`` to train; purpose ``fig3`` (trained with ``train``: Fig. 3 and
+    Table 1) or ``table23`` (``table_train``). An arch outside Fig. 3's three at the extra depths is refused."""
+    unknown = sorted(set(cfg.extra_archs) - {"Plain", "ResNet", "ProcResNet"})
+    if unknown:
+        raise ValueError(f"extra_archs {unknown} unknown; Fig. 3's deep nets are Plain, ResNet and ProcResNet")
     plan = [(d, a, s, "fig3") for d in cfg.depths for a in cfg.archs
             for s in (cfg.plain_seeds if a == "Plain" else cfg.seeds)]
-    plan += [(d, a, s, "fig3") for d in cfg.extra_depths for a in ("Plain", "ResNet", "ProcResNet")
+    plan += [(d, a, s, "fig3") for d in cfg.extra_depths for a in cfg.extra_archs
              for s in (cfg.extra_seeds[:1] if a == "ProcResNet" else cfg.extra_seeds)]
     if cfg.table_train is not None:
         plan += [(max(cfg.depths), a, s, "table23") for a in ABLATION for s in cfg.seeds]

@@ -20,8 +20,11 @@ def profile_note(result: dict) -> str:
             f" at depth{'s' * (len(nets['depths']) > 1)} {listed(nets['depths'])} and {width} on {data_text(nets['data'])}, "
             f"{count(len(nets['seeds']), 'seed')} each{plain}, for {recipe_text(nets['train'])}.")
     if nets["extra_depths"]:
-        text += (f" Fig. 3 alone also at depth {listed(nets['extra_depths'])}: Plain and ResNet with "
-                 f"{count(len(nets['extra_seeds']), 'seed')}, ProcResNet with one (B's context).")
+        seeded = [a for a in nets["extra_archs"] if a != "ProcResNet"]
+        text += (f" Fig. 3 alone also at depth {listed(nets['extra_depths'])}: "
+                 + (f"{listed(seeded)} with {count(len(nets['extra_seeds']), 'seed')}" if seeded else "")
+                 + (", " if seeded and "ProcResNet" in nets["extra_archs"] else "")
+                 + ("ProcResNet with one (B's context)" if "ProcResNet" in nets["extra_archs"] else "") + ".")
     if nets["table_train"]:
         text += f" Tables 2–3 read nets trained again for {recipe_text(nets['table_train'])}."
     if max(nets["depths"] + nets["extra_depths"]) < CLAIMS["P5.3"].t["min_depth"]:

@@ -150,9 +150,11 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     b_failed = [f"{k} at depth {d}: {'reversed' if s == -1 else 'inside the band'}"
                 for k, signs in b_parts.items() for d, s in zip(b_depths, signs) if s != 1]
     if not deep:
-        return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} ran (depths {depths}); the paper "
-                        "calls ResNet and Plain fairly similar at depth 20", gate_measured=_gate(runs), band=bands,
-                        profile=profile)
+        partial = sorted({f"{a}-{d}" for d, a in by if d >= spec.t["min_depth"]})
+        ran = f"only {', '.join(partial)} ran" if partial else f"depths {depths}"
+        return spec.row(value, "inconclusive", f"no depth ≥ {spec.t['min_depth']} with Plain, ResNet and ProcResNet "
+                        f"trained ({ran}); the paper calls ResNet and Plain fairly similar at depth 20",
+                        gate_measured=_gate(runs), band=bands, profile=profile)
     verdict = _judge_signs([_a_difference(by, est, d) for d in deep], [s for signs in b_parts.values() for s in signs])
     reason = {"partly": "B not met: " + "; ".join(b_failed),
               "fails": "ResNet's identity-skip units are further from 1 than Plain's beyond the 95% band (Holm over the depths)",
@@ -177,12 +179,19 @@ def _fig3_text(depth: int, est: dict, end: dict) -> str:
             f"{f('ProcResNet (no projection)', 'conv*', end)}")
 
 
+def _arch_gaps(by: dict, depth: int, arch: str) -> tuple[list[dict], Estimate, Estimate]:
+    """Return ``arch``'s runs at ``depth`` that did not diverge and their mean and max gaps over seeds."""
+    runs = [r for r in by[(depth, arch)] if not r["diverged"]]
+    mean, mx = (seed_estimate([generalization_gap(r["history"])[i] for r in runs]) for i in (0, 1))
+    return runs, mean, mx
+
+
 def _gaps(by: dict, depth: int) -> tuple[list[dict], dict, str]:
     """Return ResNet's and ProcResNet's runs at ``depth`` that did not diverge, their (mean, max) gaps over seeds
     by ``(arch, 0 | 1)``, and the text of that depth beside Table 1's."""
-    runs = {a: [r for r in by[(depth, a)] if not r["diverged"]] for a in ("ResNet", "ProcResNet")}
-    est = {(a, i): seed_estimate([generalization_gap(r["history"])[i] for r in rs])
-           for a, rs in runs.items() for i in (0, 1)}
+    both = {a: _arch_gaps(by, depth, a) for a in ("ResNet", "ProcResNet")}
+    runs = {a: g[0] for a, g in both.items()}
+    est = {(a, i): g[1 + i] for a, g in both.items() for i in (0, 1)}
     paper = PAPER_TABLE1.get(depth, {})
     text = (f"depth {depth}: mean/max gap ResNet {_sign_text(est[('ResNet', 0)])} / {_sign_text(est[('ResNet', 1)])}, "
             f"ProcResNet {_sign_text(est[('ProcResNet', 0)])} / {_sign_text(est[('ProcResNet', 1)])} points "
@@ -211,9 +220,7 @@ def claim_gap(result: dict, profile: str) -> Claim:
     texts += [f"context, not judged (fewer seeds): {_gaps(by, d)[2]}" for d in pairs if d not in depths]
     # which design change narrows the gap: the modified transition alone (Table 3's middle row), not judged
     texts += [f"context, not judged: depth {d} modified transition without projection mean gap "
-              + _sign_text(seed_estimate([generalization_gap(r["history"])[0] for r in by[(d, ABLATION[1])]
-                                          if not r["diverged"]])) + " points"
-              for d in depths if (d, ABLATION[1]) in by]
+              f"{_sign_text(_arch_gaps(by, d, ABLATION[1])[1])} points" for d in depths if (d, ABLATION[1]) in by]
     verdict = _judge_signs(mean_diffs, max_signs)
     reason = _sign_reason(verdict, "the mean gap", "the max gap")
     schedules = sorted({r.get("schedule", "constant") for r in runs} - {"constant"})
