@@ -86,9 +86,11 @@ def recipe_text(train: dict) -> str:
     if capped:
         length = f"{capped} steps" if train["epochs"] == 1 else f"{length} of at most {capped} steps"
     parts = [f"{length} of {schedule[train['schedule']]()}", f"batch {train['batch_size']}"]
+    parts += [{"sgd": "SGD", "adam": "Adam"}.get(train["optimizer"], train["optimizer"])] * (train["optimizer"] != "sgd")
     parts += ["Nesterov"] * bool(train.get("nesterov"))
     parts += [f"weight decay {compact(train['weight_decay'])}" if train["weight_decay"] else "no weight decay"]
     parts += [f"label smoothing {train['label_smoothing']:g}"] * bool(train.get("label_smoothing"))
+    parts += ["no augmentation"] * (not train.get("augment", True))
     return ", ".join(parts)
 
 

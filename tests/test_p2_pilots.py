@@ -8,7 +8,7 @@ import torch
 
 from resnet_lab.artifacts import load_json, save_json
 from resnet_lab.data import DataSpec
-from resnet_lab.experiments.p2 import claims, config, controls, measure, readings, stability, tables
+from resnet_lab.experiments.p2 import card, claims, config, controls, measure, readings, stability
 from resnet_lab.models import build_model
 from resnet_lab.pilots import PilotError
 from resnet_lab.train import TrainConfig, network_stem
@@ -141,8 +141,8 @@ def test_rows_and_card_name_the_pilot_that_held_its_group_back():
     assert rows["P2.6-BN"].verdict == "inconclusive" and rows["P2.6-BN"].reason == held
     assert rows["P2.6"].verdict == "inconclusive" and held in rows["P2.6"].reason
     assert rows["P2.5"].verdict == "holds" and readings.held_back(result, "sp") in rows["P2.5"].value
-    card = tables.findings_nets(result)
-    assert "no other BN-free ResNet-S was trained" in card and "no other §3.1 probe was trained" in card
+    card_note = card.findings_nets(result)
+    assert "no other BN-free ResNet-S was trained" in card_note and "no other §3.1 probe was trained" in card_note
 
 
 def test_dispatch_holds_a_waiting_net_and_never_lists_a_group_whose_pilot_missed(fake):

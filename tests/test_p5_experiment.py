@@ -74,6 +74,7 @@ def test_p53_gates_the_nets_it_judges_and_only_those():
 
     row = verdicts(under_gate(controls._fake_result(), 20))["P5.3"]
     assert row.verdict == "holds" and not any(k.startswith("Plain-20") for k in row.gate["measured"])
+    assert "context, not gated: Plain-20 s0 50.0%" in row.value
     row = verdicts(under_gate(controls._fake_result(), 83))["P5.3"]
     assert row.verdict == "inconclusive" and "Plain-83" in row.reason
 

@@ -41,6 +41,8 @@ def test_recipe_text_follows_the_config_and_refuses_an_unknown_schedule():
     assert recipe_text(base) == "16 epochs of a step schedule (lr 0.1, ÷10 at 50% and 75%), batch 128, weight decay 5e-4"
     assert recipe_text({**base, "epochs": 8, "milestones": (0.3,)}).startswith("eight epochs of a step schedule "
                                                                                 "(lr 0.1, ÷10 at 30%)")
+    assert recipe_text({**base, "optimizer": "adam", "augment": False}) == (
+        "16 epochs of a step schedule (lr 0.1, ÷10 at 50% and 75%), batch 128, Adam, weight decay 5e-4, no augmentation")
     with pytest.raises(ValueError, match="unknown schedule 'warm'"):
         recipe_text({**base, "schedule": "warm"})
 
@@ -59,12 +61,16 @@ def test_p5_profile_note_follows_the_config(profile):
     nets = cfg.nets
     assert f"`{profile}` trains" in note and recipe_text(asdict(nets.train)) in note
     assert count(len(nets.seeds), "seed") + " each" in note and listed(nets.depths) in note
-    deep = max(nets.depths + nets.extra_depths) >= CLAIMS["P5.3"].t["min_depth"]
-    assert ("are not trained here" in note) != deep
+    deep = max(nets.depths) >= CLAIMS["P5.3"].t["min_depth"] or max(nets.extra_depths, default=0) >= 83
+    assert ("are not all trained here" in note) != deep
     # a change of the config changes the words: the note is read, not typed
     more = replace(cfg, nets=replace(nets, seeds=(0, 1, 2, 3), extra_depths=(83,), extra_seeds=(0, 1)))
     note = p5.profile_note({"profile": profile, "config": asdict(more)})
-    assert "four seeds each" in note and "also at depth 83" in note and "not trained here" not in note
+    assert "four seeds each" in note and "also at depth 83" in note and "not all trained here" not in note
+    # ResNet alone at depth 83 is P5.1-real's trend, not P5.3's deep nets (A needs all three at one depth)
+    alone = replace(more, nets=replace(more.nets, depths=(20,), extra_archs=("ResNet",)))
+    note = p5.profile_note({"profile": profile, "config": asdict(alone)})
+    assert "also at depth 83: ResNet with two seeds." in note and "not all trained here" in note
 
 
 def test_p5_notebook_generates_its_profile_words():
@@ -94,6 +100,18 @@ def test_p2_profile_note_follows_the_config(profile):
     note = p2.profile_note({"provenance": {"profile": profile}, "config": asdict(trained)})
     assert "two seeds per arm" in note and "weight decay 1e-4" in note
     assert "cannot read" not in note and "no band over seeds" not in note
+
+
+def test_p2_profile_note_states_the_papers_recipe_and_the_penalty():
+    note = p2.profile_note({"provenance": {"profile": "small"}, "config": asdict(P2_PROFILES["small"])})
+    paper = P2_PROFILES["paper"].train
+    assert f"The paper's own recipe: ResNet-D {recipe_text(asdict(paper['d']))}" in note
+    assert "filter penalty at λ = 1e-4" in note and "with the same penalty" in note
+    assert "no augmentation" in note  # small's BN-free ResNet-S trains without it
+    none = replace(P2_PROFILES["small"], filter_penalty=0.0)
+    assert "no filter penalty" in p2.profile_note({"provenance": {"profile": "small"}, "config": asdict(none)})
+    paper_note = p2.profile_note({"provenance": {"profile": "paper"}, "config": asdict(P2_PROFILES["paper"])})
+    assert "The paper's own recipe" not in paper_note and "`standard` trains" not in paper_note
 
 
 def test_p2_notebook_generates_its_profile_words():

@@ -18,10 +18,11 @@ from .config import EXPERIMENT, NOISE_KINDS, PROFILES, paper_drop_fractions
 from .controls import control_result, synthetic_results
 from .measure import compute_item, items, model_name, model_options, run, step_hooks  # the builders: also benchmarks/nets_cpu.py's
 from .paper import ACC_GATE, PAPER_PROBS, VARIANT_NAMES
+from .card import findings_nets, profile_note
 from .tables import (accuracy_summary, bn_growth_frame, calibration_frame, figure_frame, findings_accuracy,
-                     findings_growth, findings_nets, findings_noise, findings_probs, findings_stability,
-                     findings_table52, growth_summary, layer_frame, noise_summary, p_true_frame, paper_table53,
-                     paper_table54, profile_note, sensitivity_frame, stability_summary, table52_frame)
+                     findings_growth, findings_noise, findings_probs, findings_stability, findings_table52,
+                     growth_summary, layer_frame, noise_summary, p_true_frame, paper_table53, paper_table54,
+                     sensitivity_frame, stability_summary, table52_frame)
 from .verdicts import claims
 
 __all__ = ["ACC_GATE", "CHAPTER", "EXPERIMENT", "NOISE_KINDS", "PAPER_PROBS", "PROFILES", "VARIANT_NAMES",

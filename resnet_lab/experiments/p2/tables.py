@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import zoo
-from ...report import compact, count, data_text, listed, recipe_text
 from ...stats import accuracy_estimate
-from .config import CHANCE, NOISE_KINDS, PROFILES
-from .paper import ACC_GATE, CLAIMS, MAX_WEIGHT_DECAY, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS, SP_GATE
-from .readings import (alive_nets, bound_excess, drop_change, drop_estimate, growth_rate, held_back, init_rate,
+from .config import CHANCE, NOISE_KINDS
+from .paper import CLAIMS, PAPER_ACC, PAPER_DEPTH, PAPER_NOISE, PAPER_NOISE_COLUMNS
+from .readings import (alive_nets, bound_excess, drop_change, drop_estimate, growth_rate, init_rate,
                        noise_nets, p_true_drop, sensitivity_estimates)
 from .readings import table52_frame  # noqa: F401  (Table 5.2: the verdict reads the same frame)
 
@@ -188,67 +186,13 @@ def _verdict(rows, claim_id: str) -> str:
     return f"the verdict on {claim_id} is *{row.verdict}*" + (f" ({row.reason})" if row.reason else "")
 
 
-def _known(x) -> bool:
+def known(x) -> bool:
+    """Return whether ``x`` is a number (not None, not NaN)."""
     return x is not None and x == x
 
 
 def _profile(result: dict) -> str:
     return (result.get("provenance") or {}).get("profile", "?")
-
-
-def profile_note(result: dict) -> str:
-    """Return the card's first words: which nets the result's profile trained and on what recipe, and which §3.1
-    probes and what P2.6 can read from them, from its config."""
-    cfg, profile = result["config"], _profile(result)
-    name = lambda v, n: f"{v.upper()}-{PAPER_DEPTH[v][n]}" if n in PAPER_DEPTH[v] else f"{v.upper()} at $n = {n}$"  # noqa: E731
-    ours, total = [n for n in cfg["depths"] if n in PAPER_DEPTH["d"]], count(len(PAPER_DEPTH["d"]), "depth")
-    nets = listed(f"ResNet-{name('d', n)}/S-{PAPER_DEPTH['s'][n]} ($n = {n}$)" if n in ours else f"$n = {n}$"
-                  for n in cfg["depths"])
-    which = ("none of the paper's depths" if not ours else f"the paper's {total}" if len(ours) == len(PAPER_DEPTH["d"])
-             else f"{count(len(ours), 'depth').split()[0]} of the paper's {total}")
-    which += " and others" if ours and len(ours) < len(cfg["depths"]) else ""
-    text = f"**How to read the card.** `{profile}` trains {which}, {nets}, on {data_text(cfg['data'])}, "
-    text += f"{count(len(cfg['seeds']), 'seed')} each, "
-    d, s, sp = (cfg["train"][v] for v in ("d", "s", "sp"))
-    text += f"for {recipe_text(d)}" if d == s else f"ResNet-D for {recipe_text(d)} and ResNet-S for {recipe_text(s)}"
-    text += (f", plus the paper's filter penalty. The BN-free ResNet-S trains for {recipe_text(sp)}. Figs. 5.3/5.4 "
-             f"(P2.4) read {name('d', cfg['figure_depth']['d'])} and {name('s', cfg['figure_depth']['s'])}, first seed.")
-    model = cfg["bn_probe_model"].replace("resnet", "ResNet-")
-    probe = zoo.entry(cfg["bn_probe_zoo"][0]).train.__dict__ if cfg["bn_probe_zoo"] else cfg["bn_probe_train"]
-    per_arm = 1 if cfg["bn_probe_zoo"] else len(cfg["bn_probe_seeds"])
-    if probe is None:
-        text += f" §3.1's probes are {model}s with and without BN at initialisation only."
-    else:
-        text += (f" §3.1's probes are the zoo's {model} and its BN-free twin" if cfg["bn_probe_zoo"] else
-                 f" §3.1's probes are {model}s with and without BN, {count(per_arm, 'seed')} per arm,")
-        text += f" trained for {recipe_text(probe)}."
-        if probe["weight_decay"] > MAX_WEIGHT_DECAY:
-            text += (f" Their weight decay is above the {compact(MAX_WEIGHT_DECAY)} of the TFLearn ResNet that §3.1 "
-                     "ran, so P2.6 cannot read the trained probes and its reading at initialisation, which weight "
-                     "decay does not touch, decides the row.")
-        if per_arm < CLAIMS["P2.6-BN"].t["min_nets"]:
-            text += (f" With {count(per_arm, 'net')} per arm, P2.6-BN, which compares the arms, has no band over "
-                     "seeds and says *inconclusive*.")
-    if cfg["pilots"]:
-        text += f" Piloted groups: {listed(cfg['pilots'])} (a pilot trains first; its group only if it meets its gate)."
-    std = PROFILES["standard"]
-    return text + (f" `standard` trains the paper's {count(len(std.depths), 'depth')}, {count(len(std.seeds), 'seed')}"
-                   " each." if profile != "standard" else "")
-
-
-def findings_nets(result: dict) -> str:
-    """The card's note: which nets trained at this profile, their accuracy against their gate and the paper's, and
-    which piloted group was held back by a pilot under its gate."""
-    acc = accuracy_summary(result)
-    parts = []
-    for _, a in acc.iterrows():
-        gate = SP_GATE if a["variant"] == "sp" else ACC_GATE
-        paper = f"; the paper's: {a['paper']:.1f}%" if _known(a["paper"]) else ""
-        parts.append(f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% "
-                     f"({'over' if gate.met_by(a['mean'] / 100) else 'under'} its {gate.required:.0%} gate{paper})")
-    held = [held_back(result, g) for g in ("sp", "probes")]
-    held = "".join(f" {h[0].upper()}{h[1:]}." for h in held if h)
-    return (f"At `{_profile(result)}` the nets reach: " + ", ".join(parts) + "." if parts else "No net trained.") + held
 
 
 def findings_table52(result: dict, rows) -> str:
@@ -268,7 +212,7 @@ def findings_accuracy(result: dict, rows) -> str:
     acc = accuracy_summary(result)
     acc = acc[acc["variant"] != "sp"]
     parts = [f"{NAMES[a['variant']]}-{a['depth']} {a['mean']:.2f}% ± {a['half-width']:.1f}% ({a['band']}, 95% band)"
-             + (f" against the paper's {a['paper']:.1f}%" if _known(a["paper"]) else "")
+             + (f" against the paper's {a['paper']:.1f}%" if known(a["paper"]) else "")
              for _, a in acc.iterrows()]
     depths = acc.groupby("variant")["n"].nunique()
     return (f"**What we found.** At `{_profile(result)}`: " + "; ".join(parts) + ". "
@@ -342,12 +286,12 @@ def findings_stability(result: dict, rows) -> str:
             f"implementation check: {_verdict(rows, 'P2.5-bounds')}).")
     for _, s in stab.iterrows():
         name = f"{NAMES[s['variant']]}-{s['depth']}"
-        if s["variant"] == "s" and _known(s["max ‖A‖₂² (raw)"]):
+        if s["variant"] == "s" and known(s["max ‖A‖₂² (raw)"]):
             text += (f" In the BN ResNet-{name} the raw $\\lVert A\\rVert_2^2$ reaches "
                      f"{s['max ‖A‖₂² (raw)']:.0f}"
                      + (f", and clipping the raw filters to 2 leaves the folded quantity at up to "
                         f"{s['max folded ‖A‖₂² after clipping raw to 2']:.0f}"
-                        if _known(s["max folded ‖A‖₂² after clipping raw to 2"])
+                        if known(s["max folded ‖A‖₂² after clipping raw to 2"])
                         else "")
                      + f": the hypothesis holds in {s['‖A‖₂² ≤ 2 (BN folded)']:.0%} of its layers.")
         if s["variant"] == "sp":
@@ -355,7 +299,7 @@ def findings_stability(result: dict, rows) -> str:
             text += (f" The BN-free ResNet-S-{s['depth']} {meets} it "
                      f"(max $h\\lVert A\\rVert_2^2 = {s['max ‖A‖₂² (raw)']:.4f}$).")
     sens = sensitivity_frame(result)
-    band = lambda x: "?" if not _known(x) else f"{x:.1g}"  # noqa: E731
+    band = lambda x: "?" if not known(x) else f"{x:.1g}"  # noqa: E731
     text += " End-to-end sensitivity $s(n)$, and that of the residual stacks alone (context, not judged): " + ", ".join(
         f"{NAMES[s['variant']]} n={s['n']} {s['s(n)']:.2g} ± {band(s['half-width'])} and "
         f"{s['s(n), residual stacks']:.2g} ± {band(s['half-width (stacks)'])}" for _, s in sens.iterrows()) + "."

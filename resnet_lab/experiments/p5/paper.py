@@ -68,7 +68,8 @@ CLAIMS = declare(
               "calls ResNet and Plain fairly similar at depth 20). A diverged Plain net is not gated: its epochs before "
               "divergence count (§4.1: Plain164 'unable to converge'); a Plain net that converged is gated as the "
               "others (the paper's Plain83 'is able to converge'). The gate covers the nets judged (A's depths, B's "
-              "judged depths); a net shown as context only (Plain at depth 20) is not gated",
+              "judged depths); a net shown as context only is not gated and the value says so with its accuracy (a "
+              "rule written after Plain-20, context only, was seen under the gate)",
               {"min_depth": 83}, gate=NET_GATE, paper_nets=FIG3_NETS),
     ClaimSpec("P5.4", "Table 1: ProcResNet has a smaller mean and max generalisation gap than ResNet", "§4, Table 1",
               "per seed, mean and max over epochs ≥ 1 of (train − test accuracy), compared per depth as in Table 1, "

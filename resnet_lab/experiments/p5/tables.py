@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 from ...report import count, data_text, listed, recipe_text
 from .config import PROFILES
@@ -19,18 +20,25 @@ def profile_note(result: dict) -> str:
     text = (f"**How to read the card.** `{profile}` trains the nets of Fig. 3 and Tables 1–3 ({', '.join(nets['archs'])})"
             f" at depth{'s' * (len(nets['depths']) > 1)} {listed(nets['depths'])} and {width} on {data_text(nets['data'])}, "
             f"{count(len(nets['seeds']), 'seed')} each{plain}, for {recipe_text(nets['train'])}.")
+    extra = nets.get("extra_archs", ("Plain", "ResNet", "ProcResNet"))  # results before the field: all three
     if nets["extra_depths"]:
-        seeded = [a for a in nets["extra_archs"] if a != "ProcResNet"]
-        text += (f" Fig. 3 alone also at depth {listed(nets['extra_depths'])}: "
-                 + (f"{listed(seeded)} with {count(len(nets['extra_seeds']), 'seed')}" if seeded else "")
-                 + (", " if seeded and "ProcResNet" in nets["extra_archs"] else "")
-                 + ("ProcResNet with one (B's context)" if "ProcResNet" in nets["extra_archs"] else "") + ".")
+        seeded = [a for a in extra if a != "ProcResNet"]
+        said = ([f"{listed(seeded)} with {count(len(nets['extra_seeds']), 'seed')}"] if seeded else []) + (
+            ["ProcResNet with one (B's context)"] if "ProcResNet" in extra else [])
+        text += f" Fig. 3 alone also at depth {listed(nets['extra_depths'])}: {', '.join(said)}."
     if nets["table_train"]:
         text += f" Tables 2–3 read nets trained again for {recipe_text(nets['table_train'])}."
-    if max(nets["depths"] + nets["extra_depths"]) < CLAIMS["P5.3"].t["min_depth"]:
+    paper = PROFILES["paper"].nets
+    if profile != "paper":
+        text += f" The paper's own recipe for Fig. 3 and Table 1: {recipe_text(asdict(paper.train))}."
+    fig3 = {"Plain", "ResNet", "ProcResNet"}
+    deep = [d for d in nets["depths"] if d >= CLAIMS["P5.3"].t["min_depth"]] + [
+        d for d in nets["extra_depths"] if d >= CLAIMS["P5.3"].t["min_depth"] and fig3 <= set(extra)]
+    if not deep:   # P5.3's A needs the three nets at one deep depth (verdicts.claim_fig3)
         std = PROFILES["standard"].nets
-        text += (f" Fig. 3's deep nets (P5.3) are not trained here: `standard` trains depths {listed(std.depths)}, "
-                 f"{count(len(std.seeds), 'seed')} each, on a GPU.")
+        text += (f" Fig. 3's deep nets (P5.3: Plain, ResNet and ProcResNet at depth ≥ "
+                 f"{CLAIMS['P5.3'].t['min_depth']}) are not all trained here: `standard` trains depths "
+                 f"{listed(std.depths)}, {count(len(std.seeds), 'seed')} each, on a GPU.")
     return text
 
 

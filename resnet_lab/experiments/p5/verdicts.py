@@ -10,7 +10,7 @@ import numpy as np
 
 from ...ledger import Claim, mark_networks, profile_of, tally_every
 from ...stats import Estimate, compare, exact, paired_bootstrap, sign
-from .paper import CLAIMS, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TABLE1_EPOCHS, TABLE1_RUNS
+from .paper import CLAIMS, NET_GATE, PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, TABLE1_EPOCHS, TABLE1_RUNS
 from .readings import (ABLATION, LAST_K, diverged_without_ratio, generalization_gap, judged_depths, net_accuracy,
                        net_error, net_name, paper_network, ratio_estimates, run_ratio, runs_by_net, seed_estimate)
 
@@ -144,8 +144,13 @@ def claim_fig3(result: dict, profile: str) -> Claim:
     # (Plain at depth 20) is context
     judged = {(d, a) for d in deep for a in ("Plain", "ResNet", "ProcResNet")} | {
         (d, a) for d in b_depths for a in ("ResNet", "ProcResNet", "ProcResNet (no projection)")}
-    runs = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
-            for r in by.get((d, a), []) if not r["diverged"] and (d, a) in judged]
+    every = [r for d in depths for a in ("Plain", "ResNet", "ProcResNet", "ProcResNet (no projection)")
+             for r in by.get((d, a), []) if not r["diverged"]]
+    runs = [r for r in every if (r["depth"], r["arch"]) in judged]
+    context = {net_name(r): net_accuracy(r) for r in every if (r["depth"], r["arch"]) not in judged}
+    if context:
+        value += "; context, not gated: " + ", ".join(
+            f"{k} {'—' if v is None else f'{v:.1%}'}" for k, v in context.items()) + f" (gate {NET_GATE.required:.0%})"
     b_parts = _b_parts(est, b_depths)
     b_failed = [f"{k} at depth {d}: {'reversed' if s == -1 else 'inside the band'}"
                 for k, signs in b_parts.items() for d, s in zip(b_depths, signs) if s != 1]
