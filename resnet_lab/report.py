@@ -86,7 +86,8 @@ def recipe_text(train: dict) -> str:
     if capped:
         length = f"{capped} steps" if train["epochs"] == 1 else f"{length} of at most {capped} steps"
     parts = [f"{length} of {schedule[train['schedule']]()}", f"batch {train['batch_size']}"]
-    parts += [{"sgd": "SGD", "adam": "Adam"}.get(train["optimizer"], train["optimizer"])] * (train["optimizer"] != "sgd")
+    optimizer = train.get("optimizer", "sgd")
+    parts += [{"adam": "Adam"}.get(optimizer, optimizer)] * (optimizer != "sgd")
     parts += ["Nesterov"] * bool(train.get("nesterov"))
     parts += [f"weight decay {compact(train['weight_decay'])}" if train["weight_decay"] else "no weight decay"]
     parts += [f"label smoothing {train['label_smoothing']:g}"] * bool(train.get("label_smoothing"))
