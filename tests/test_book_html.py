@@ -21,13 +21,14 @@ import json
 import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from resnet_lab.artifacts import REPO_ROOT
 from resnet_lab.experiments import ledgers
-from resnet_lab.ledger import CLAIMS_ENV, VERDICTS
+from resnet_lab.ledger import CLAIMS_ENV, VERDICTS, on_paper_networks
 from resnet_lab.experiments import get_chapter, list_experiments
 
 bs4 = pytest.importorskip("bs4")
@@ -129,6 +130,9 @@ def summary_card(page):
     return content(page).find(class_="summary-card")
 
 
+OWN_MARK = "★"  # the card's mark of a row on the paper's own networks (``resnet_lab.report.summary_card_html``)
+
+
 def card_problems(page, ledger_rows: list[dict] | None) -> list[str]:
     """Return how the page's summary card fails: missing, after a figure, or not matching the ledger rows."""
     card = summary_card(page)
@@ -140,16 +144,25 @@ def card_problems(page, ledger_rows: list[dict] | None) -> list[str]:
         problems.append("the summary card comes after the first figure: the chapter should open with it")
     if ledger_rows is None:
         return problems + ["no ledger (book/claims/PN.json) to compare the card with"]
-    rows = {}  # claim id → the verdict badge's text (the card's first two cells: id, verdict)
+    rows, starred = {}, set()  # claim id → the verdict badge's text (first two cells: id, verdict); ids marked ★
     for tr in card.find_all("tr"):
         cells = tr.find_all("td")
         if len(cells) >= 2:
-            rows[cells[0].get_text(strip=True)] = " ".join(cells[1].get_text(" ", strip=True).split())
+            cid = cells[0].get_text(strip=True)
+            if cid.endswith(OWN_MARK):
+                cid = cid.removesuffix(OWN_MARK)
+                starred.add(cid)
+            rows[cid] = " ".join(cells[1].get_text(" ", strip=True).split())
     for row in ledger_rows:
         if row["id"] not in rows:
             problems.append(f"claim {row['id']} of the ledger is not on the card")
-        elif rows[row["id"]] != row["verdict"]:
+            continue
+        if rows[row["id"]] != row["verdict"]:
             problems.append(f"claim {row['id']}: the ledger says {row['verdict']!r}, the card {rows[row['id']]!r}")
+        own = bool(on_paper_networks(SimpleNamespace(networks=row.get("networks", ""))))
+        if own != (row["id"] in starred):
+            problems.append(f"claim {row['id']}: the ledger says {'' if own else 'not '}on the paper's own networks, "
+                            f"the card {'marks' if row['id'] in starred else 'does not mark'} it {OWN_MARK}")
     extra = set(rows) - {r["id"] for r in ledger_rows}
     if extra:
         problems.append(f"card rows not in the ledger: {sorted(extra)}")
@@ -245,6 +258,22 @@ def test_checker_reads_the_cards_report_writes():
     assert card_problems(page, rows) == []
     rows[0]["verdict"] = "fails"
     assert card_problems(page, rows) == ["claim P1.1: the ledger says 'fails', the card 'holds'"]
+
+
+def test_checker_reads_the_own_networks_mark():
+    """A row on the paper's own networks carries ★ on the card, and the checker holds the mark to the ledger."""
+    from resnet_lab.ledger import OWN, STAND_IN, Claim
+    from resnet_lab.report import summary_card_html
+
+    nets = {"P1.1": f"{OWN} (1 of the paper's 1): R56", "P1.2": f"{STAND_IN}: R20", "P1.3": ""}
+    claims = [Claim(i, "statement", "criterion", "value", "holds", profile="small", networks=n) for i, n in nets.items()]
+    page = soup(f"<article><h1>P1</h1>{summary_card_html(get_chapter('P1'), claims)}<img src='x.png'></article>")
+    rows = [{"id": c.id, "verdict": c.verdict, "networks": c.networks} for c in claims]
+    assert card_problems(page, rows) == []
+    rows[0]["networks"], rows[1]["networks"] = rows[1]["networks"], rows[0]["networks"]
+    assert card_problems(page, rows) == [
+        "claim P1.1: the ledger says not on the paper's own networks, the card marks it ★",
+        "claim P1.2: the ledger says on the paper's own networks, the card does not mark it ★"]
 
 
 def ledger_page_problems(page, ledgers: dict[str, list[dict]]) -> list[str]:
