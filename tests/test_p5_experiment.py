@@ -318,4 +318,4 @@ def test_tables_1_to_3_judge_the_depths_every_seed_trains_and_show_an_extra_dept
 def test_fig3_findings_count_the_seeds_of_each_depth():
     result, _ = FIXTURES["synthetic: depth 83 with Plain and ResNet at two seeds"]
     text = p5.findings_fig3(result, p5.claims(result))
-    assert "At depth 20 (3 seeds" in text and "At depth 83 (2 seeds" in text
+    assert "At depth 20 (three seeds" in text and "At depth 83 (two seeds" in text

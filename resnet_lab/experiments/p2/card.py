@@ -6,7 +6,7 @@ from ... import zoo
 from ...ledger import profile_of
 from ...report import compact, count, data_text, listed, recipe_text
 from .config import PROFILES
-from .paper import ACC_GATE, CLAIMS, MAX_WEIGHT_DECAY, PAPER_DEPTH, SP_GATE
+from .paper import ACC_GATE, CLAIMS, MAX_WEIGHT_DECAY, PAPER_DEPTH, SP_GATE, table_net
 from .readings import held_back
 from .tables import NAMES, accuracy_summary, known
 
@@ -33,9 +33,9 @@ def profile_note(result: dict) -> str:
     """Return the card's first words: which nets the result's profile trained and on what recipe beside the paper's,
     which §3.1 probes and what P2.6 can read from them, from its config."""
     cfg, profile = result["config"], profile_of(result) or "?"
-    name = lambda v, n: f"{v.upper()}-{PAPER_DEPTH[v][n]}" if n in PAPER_DEPTH[v] else f"{v.upper()} at $n = {n}$"  # noqa: E731
+    name = lambda v, n: table_net(v, n) or f"ResNet-{v.upper()} at $n = {n}$"  # noqa: E731
     ours, total = [n for n in cfg["depths"] if n in PAPER_DEPTH["d"]], count(len(PAPER_DEPTH["d"]), "depth")
-    nets = listed(f"ResNet-{name('d', n)}/S-{PAPER_DEPTH['s'][n]} ($n = {n}$)" if n in ours else f"$n = {n}$"
+    nets = listed(f"{name('d', n)}/S-{PAPER_DEPTH['s'][n]} ($n = {n}$)" if n in ours else f"$n = {n}$"
                   for n in cfg["depths"])
     which = ("none of the paper's depths" if not ours else f"the paper's {total}" if len(ours) == len(PAPER_DEPTH["d"])
              else f"{count(len(ours), 'depth').split()[0]} of the paper's {total}")

@@ -17,7 +17,13 @@ PAPER_ACC = {"d": {3: 87.8509, 6: 90.7245, 9: 91.2045, 12: 91.8091},
              "s": {3: 87.7782, 6: 88.1655, 9: 88.1845, 12: 89.0927}}
 # The networks of Table 5.3/5.4 (depth 6n for D, 3n + 2 for S at n = 3, 6, 9, 12) and of Figs. 5.3/5.4, in the
 # paper's words: the rows that rest on them (``ledger.mark_networks``).
-TABLE_NETS = tuple(f"ResNet-{v.upper()}-{depth}" for v in ("d", "s") for depth in PAPER_DEPTH[v].values())
+def table_net(variant: str, n: int) -> str | None:
+    """Return the paper's name of ``variant`` ("d", "s", any case) at ``n`` ("ResNet-D-18"), None off its depths."""
+    depth = PAPER_DEPTH.get(variant.lower(), {}).get(n)
+    return f"ResNet-{variant.upper()}-{depth}" if depth else None
+
+
+TABLE_NETS = tuple(table_net(v, n) for v in ("d", "s") for n in PAPER_DEPTH[v])
 FIGURE_NETS = ("ResNet-D-36", "ResNet-S-20")
 PROBE_NETS = ("TFLearn's standard ResNet, depth not given (§3.1's footnote)",)
 # Table 5.4's columns: clean, unstructured (two levels), structured (two levels); levels lost from our copy.

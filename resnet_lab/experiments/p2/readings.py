@@ -16,7 +16,7 @@ import numpy as np
 from ...metrics.forward import within_stage_weights
 from ...stats import Estimate, bootstrap, from_moments, mean_se
 from ...two_level import two_level_bootstrap, two_level_difference
-from .config import PAPER_DEPTH
+from .paper import table_net
 
 
 def paper_network(result: dict, name: str) -> str | None:
@@ -26,8 +26,7 @@ def paper_network(result: dict, name: str) -> str | None:
     variant, _, n = name.partition(" n=")
     data = (result.get("config") or {}).get("data") or {}   # a synthetic fixture has none: no network of the paper's
     full = data.get("name") == "cifar10" and data.get("train_per_class", 0) is None and data.get("classes") is None
-    depth = PAPER_DEPTH.get(variant.lower(), {}).get(int(n)) if n.isdigit() else None
-    return f"ResNet-{variant}-{depth}" if full and depth else None
+    return table_net(variant, int(n)) if full and n.isdigit() else None
 
 
 def alive_nets(result: dict, variant: str) -> dict[int, list[dict]]:

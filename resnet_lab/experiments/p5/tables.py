@@ -74,10 +74,6 @@ def _verdict(claims, claim_id: str) -> str:
     return f"the verdict on {claim_id} is *{_row(claims, claim_id).verdict}*"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def _span(values, fmt: str = ".2f", unit: str = "") -> str:
     lo, hi = min(values), max(values)
     return f"{lo:{fmt}}{unit}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}}–{hi:{fmt}}{unit}"
@@ -170,7 +166,7 @@ def findings_grid(result: dict, claims) -> str:
             f"the band." if band.get("se") not in (None, "nan") else "")
     setup = [f"{len(without)} cells"]
     if cfg:
-        setup += [_plural(cfg["train"]["epochs"], "epoch"), f"{_plural(len(cfg['seeds']), 'seed')} per cell"]
+        setup += [count(cfg["train"]["epochs"], "epoch"), f"{count(len(cfg['seeds']), 'seed')} per cell"]
     return (f"**What we found.** At `{profile}` ({', '.join(setup)}){acc_text} without projection the ratios lie "
             f"between "
             f"{min(c['ratio'] for c in without):.2f} and {max(c['ratio'] for c in without):.2f}"
@@ -191,7 +187,7 @@ def findings_fig3(result: dict, claims) -> str:
     for depth in sorted({d for d, _ in runs_by_net(result)}):
         g = lambda est, arch, view: est.get((depth, arch, view))  # noqa: E731
         accs = [net_accuracy(r) for r in runs if r["depth"] == depth and net_accuracy(r) is not None]
-        head = (f"At depth {depth} ({_plural(len({r['seed'] for r in runs if r['depth'] == depth}), 'seed')}"
+        head = (f"At depth {depth} ({count(len({r['seed'] for r in runs if r['depth'] == depth}), 'seed')}"
                 + (f", {_span(accs, '.0%')} test accuracy over the last {LAST_K} epochs" if accs else "") + ")")
         res, plain = g(during, "ResNet", "non-transition"), g(during, "Plain", "non-transition")
         if res and plain:
