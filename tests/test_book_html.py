@@ -108,6 +108,21 @@ def formulas_in_code(page) -> list[str]:
     return [c.get_text() for c in spans if MATH_CHARS.search(c.get_text())]
 
 
+# $…$ or $$…$$ left in the text (MathJax typesets \(…\) only); as in TeX, no space inside either dollar and no digit
+# after the closing one, so prices ("$5 or $6") are not maths
+DOLLAR_MATH = re.compile(r"\$\$?[^$\s](?:[^$]*?[^$\s])?\$\$?(?!\d)")
+
+
+def untypeset_maths(page) -> list[str]:
+    """Return ``$…$`` formulas left as text in the prose (outside code, pre and typeset maths): a Markdown output
+    that Sphinx did not parse as MyST shows them to the reader with their dollar signs."""
+    found = []
+    for text in content(page).find_all(string=DOLLAR_MATH):
+        if not text.find_parent(["code", "pre", "script", "style"]) and not text.find_parent(class_="math"):
+            found += DOLLAR_MATH.findall(text)
+    return found
+
+
 def has_typeset_math(page, page_path: Path | None = None) -> list[str]:
     """Return what is missing for MathJax-typeset maths: math elements, the MathJax script (and, when the
     book serves MathJax itself, its file next to the page)."""
@@ -186,6 +201,7 @@ def missing_papers(page) -> list[str]:
 # ------------------------------------------------------------------ the checkers can fail (no build needed)
 BAD_PAGE = """<html><head></head><body><article class="bd-article">
 <p>The unit is <code class="docutils literal notranslate"><span class="pre">x ↦ x + F(x)</span></code>.</p>
+<div class="output text_markdown"><p>ResNet-D-18 ($n = 3$), a mean $\\lvert\\log r\\rvert$ of 0.17.</p></div>
 <img src="../_images/missing.png">
 <div class="cell_output docutils container"><div class="output traceback highlight-ipythontb">
 <pre>ValueError: boom</pre></div>
@@ -199,7 +215,8 @@ GOOD_PAGE = """<html><head><script src="https://cdn.jsdelivr.net/npm/mathjax@3/e
 <tr><td><b>P9.1</b></td><td><span>not run</span></td><td>a statement</td></tr>
 <tr><td><b>P9.2</b></td><td><span>holds</span></td><td>another</td></tr></table></div>
 <p>The unit is <span class="math notranslate nohighlight">\\(x \\mapsto x + F(x)\\)</span>;
-see <code class="docutils literal notranslate"><span class="pre">resnet_lab.plotting</span></code>.</p>
+see <code class="docutils literal notranslate"><span class="pre">resnet_lab.plotting</span></code>; it costs $5
+or $6 in <code>echo $OUT/$x$</code>.</p>
 <img src="fig.png"><img src="data:image/png;base64,iVBORw0KGgo=">
 <div class="output stream highlight-myst-ansi"><pre>epoch 1: loss 2.3</pre></div>
 </article></body></html>"""
@@ -213,6 +230,7 @@ def test_checkers_pass_a_good_page(tmp_path):
     assert missing_images(page, tmp_path / "p9.html") == []
     assert error_outputs(page) == []
     assert formulas_in_code(page) == []
+    assert untypeset_maths(page) == []
     assert has_typeset_math(page, tmp_path / "p9.html") == []
     assert card_problems(page, GOOD_LEDGER) == []
     local = soup(GOOD_PAGE.replace("https://cdn.jsdelivr.net/npm/mathjax@3/es5/", "_static/mathjax/"))
@@ -228,6 +246,7 @@ def test_checkers_flag_a_bad_page(tmp_path):
     assert len(missing_images(page, tmp_path / "p9.html")) == 1
     assert len(error_outputs(page)) == 2
     assert formulas_in_code(page) == ["x ↦ x + F(x)"]
+    assert untypeset_maths(page) == ["$n = 3$", "$\\lvert\\log r\\rvert$"]
     assert has_typeset_math(page) == ["no typeset maths ($…$ or $$…$$) on the page", "MathJax is not loaded"]
     problems = card_problems(page, GOOD_LEDGER)
     assert any("after the first figure" in p for p in problems)
@@ -359,7 +378,8 @@ def load(html_root: Path, page: str):
 def test_page_figures_load_and_show_no_errors(html_root, page):
     html, path = load(html_root, page)
     problems = ([f"figure does not load: {m}" for m in missing_images(html, path)] + error_outputs(html)
-                + [f"formula in a code span (typeset it with $…$): {f}" for f in formulas_in_code(html)])
+                + [f"formula in a code span (typeset it with $…$): {f}" for f in formulas_in_code(html)]
+                + [f"formula left untypeset (its dollars shown): {f}" for f in untypeset_maths(html)])
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
