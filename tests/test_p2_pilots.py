@@ -56,19 +56,22 @@ def _tags(variant: str) -> list[str]:
 PROBES = [f"resnet20-{arm}-seed{s}" for arm in ("bn", "no_bn") for s in CFG.bn_probe_seeds]
 
 
-def test_standard_and_paper_pilot_the_bn_free_nets_smoke_and_small_do_not():
+def test_standard_and_paper_pilot_the_bn_free_nets_small_its_probes_smoke_none():
     for profile in ("standard", "paper"):
         cfg = config.PROFILES[profile]
         assert measure.pilot_keys(cfg) == {"sp": ("sp", min(cfg.depths), cfg.seeds[0]),
                                            "probes": ("probe", False, cfg.bn_probe_seeds[0])}
-    for cfg in (config.PROFILES["smoke"], config.PROFILES["small"], config.CONTROL):
+    small = config.PROFILES["small"]   # its BN-free ResNet-S trains 100 steps only: no gate to pilot
+    assert measure.pilot_keys(small) == {"probes": ("probe", False, small.bn_probe_seeds[0])}
+    for cfg in (config.PROFILES["smoke"], config.CONTROL):
         assert cfg.pilots == () and measure.pilot_keys(cfg) == {}
 
 
 def test_items_put_the_pilots_first():
     assert [i.args for i in measure.items("standard")[:2]] == [("sp", 3, 0), ("probe", False, 0)]
-    small = measure.select(measure.PROFILES, "small")   # no pilots: its nets in the result's order, bar the zoo's
-    assert [i.args for i in measure.items("small")] == [k for k in measure.planned(small) if k[0] != "probe"]
+    small = measure.select(measure.PROFILES, "small")   # its probe pilot first, then the rest in the result's order
+    pilot = ("probe", False, small.bn_probe_seeds[0])
+    assert [i.args for i in measure.items("small")] == [pilot] + [k for k in measure.planned(small) if k != pilot]
 
 
 def test_run_trains_the_pilots_first_and_their_groups_once_they_meet_the_gate(fake):

@@ -195,9 +195,16 @@ def test_a_zoo_network_training_elsewhere_is_not_started_twice(monkeypatch, fake
     assert any(line.startswith("== fz@small: skipped, it needs zoo/") for line in lines)
 
 
-def test_zoo_needed_finds_names_inside_tuples():
-    """P2's `small` names its §3.1 probes as a pair; the plan trains both before the chapter."""
-    assert runner.zoo_needed("small", ["p2"]) == ["resnet20-cifar10", "resnet20-nobn-cifar10"]
+def test_zoo_needed_finds_names_inside_tuples(monkeypatch):
+    """A config may name zoo networks as a tuple (P2's §3.1 probes as the zoo's pair, as `small` did until it trained
+    its own); the plan trains both before the chapter."""
+    from dataclasses import replace
+
+    from resnet_lab.experiments.p2 import config as p2_config
+    assert runner.zoo_needed("small", ["p2"]) == []   # `small` trains its own probes now
+    pair = ("resnet20-cifar10", "resnet20-nobn-cifar10")
+    monkeypatch.setitem(p2_config.PROFILES, "small", replace(p2_config.PROFILES["small"], bn_probe_zoo=pair))
+    assert runner.zoo_needed("small", ["p2"]) == list(pair)
     assert runner.zoo_needed("smoke", ["p2"]) == []
 
 

@@ -343,6 +343,7 @@ def claim_bn_comparison(result: dict) -> Claim:
                         "leaves out the spread between nets", gate_measured=gate, profile=profile, gate_first=False)
     faster = difference(rates["no_bn"], rates["bn"])
     margin = difference(scaled(rates["no_bn"], 1 / spec.t["ratio"]), rates["bn"])
+    value += f"; trained no-BN − BN {faster.format('.3f')}"   # the judged difference: its band, not the arms', decides
     if sign(faster) == 1:
         dramatic = sign(margin) == 1 and sign(rates["no_bn"]) == 1
         verdict = "holds" if dramatic and sign(rates["bn"]) == 1 else "partly"   # with BN they still “grow”
