@@ -99,7 +99,9 @@ CLAIMS = declare(
               "through every level it is read at (the calibrated levels and Fig. 5.4's σ = {sigmas}), each step "
               "beyond its " + BAND + " (paired over the test images, one figure net) → that pair decreases; a step "
               "up beyond the band → it rises. Holds if every pair decreases, partly if some do; fails if none does "
-              "and one rises; otherwise inconclusive (the three probe images are shown, not judged)",
+              "and one rises; otherwise inconclusive (the three probe images are shown, not judged). At `small` this is a "
+              "second look, as P2.3's: first read on 50 test images a class, where the row stood partly, then on the "
+              "whole test set",
               {"sigmas": ", ".join(f"{x:g}" for x in FIGURE_SIGMAS)}, gate=ACC_GATE,
               paper_nets=FIGURE_NETS),
     ClaimSpec("P2.5-bounds", "Per-layer stability bounds from the weights (BN folded, exact FFT norms) hold",
