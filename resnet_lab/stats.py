@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+from scipy import optimize as _scipy_optimize
 from scipy import stats as _scipy_stats
 
 LEVEL = 0.95   # two-sided level of every band and every comparison
@@ -55,6 +56,9 @@ class Estimate:
     n: int
     method: str
     df: float = math.inf
+    # a joined band's independent parts, (variance, df) each (``two_level.joined``): its half-width at any level
+    # joins each part's own quantile, which ``df`` (fitted at ``LEVEL``) gives at ``LEVEL`` only
+    parts: tuple = ()
 
     @property
     def k(self) -> float:
@@ -62,7 +66,10 @@ class Estimate:
         return quantile(self.df)
 
     def band(self, level: float = LEVEL) -> float:
-        """Return the half-width of the two-sided ``level`` band, ``k·se``."""
+        """Return the half-width of the two-sided ``level`` band: ``k·se``, or for a joined estimate
+        ``√Σ q(df_i, level)²·v_i`` over its parts."""
+        if self.parts and level != LEVEL:
+            return math.sqrt(sum(quantile(df, level) ** 2 * v for v, df in self.parts))
         return quantile(self.df, level) * self.se if self.se > 0 else 0.0 * self.se
 
     def format(self, spec: str = ".3g") -> str:
@@ -76,12 +83,16 @@ class Estimate:
         return self.format()
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "k": self.k, "level": LEVEL}
+        d = {**asdict(self), "k": self.k, "level": LEVEL}
+        if not self.parts:
+            del d["parts"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Estimate:
         """Return the estimate ``to_dict`` wrote (a stored result's band; ``se``/``df`` may come back as text)."""
-        return cls(d["value"], float(d["se"]), d["n"], d["method"], float(d.get("df", "inf")))
+        return cls(d["value"], float(d["se"]), d["n"], d["method"], float(d.get("df", "inf")),
+                   tuple((float(v), float(df)) for v, df in d.get("parts", ())))
 
 
 def from_moments(m: dict, method: str = "paired") -> Estimate:
@@ -207,12 +218,16 @@ def sign(d: Estimate | None, level: float = LEVEL, min_effect: float = 0.0) -> i
 
 
 def p_value(d: Estimate) -> float:
-    """Return the two-sided p-value of ``d`` against zero: Student's t at ``d.df`` (normal if infinite); NaN where
-    the error is unknown; 0 or 1 where it is exactly zero."""
+    """Return the two-sided p-value of ``d`` against zero: Student's t at ``d.df`` (normal if infinite), or for a
+    joined estimate one minus the level whose band (``Estimate.band``) ends at the value, so a Holm level far from 95%
+    reads each part at its own quantile; NaN where the error is unknown; 0 or 1 where it is exactly zero."""
     if math.isnan(d.value) or math.isnan(d.se) or math.isnan(d.df):
         return math.nan
     if d.se == 0:
         return 1.0 if d.value == 0 else 0.0
+    if d.parts:   # the level whose joined band ends at the value: each part keeps its own quantile at that level
+        gap = lambda p: d.band(1 - p) - abs(d.value)  # noqa: E731  (decreasing in p: 0 at p = 1)
+        return 0.0 if gap(1e-15) < 0 else float(_scipy_optimize.brentq(gap, 1e-15, 1.0, xtol=1e-15, rtol=1e-12))
     t = abs(d.value) / d.se
     return float(2 * (_scipy_stats.norm.sf(t) if math.isinf(d.df) else _scipy_stats.t.sf(t, d.df)))
 

@@ -233,3 +233,33 @@ def test_undefined_values_are_undecided_not_called():
     with pytest.raises(ValueError, match="same images"):
         two_level_difference([np.ones(3), np.ones(4)], [np.zeros(3), np.zeros(3)])
     assert joined([(1.0, 1e10)]) == (1.0, math.inf)
+
+
+def test_a_joined_band_reads_each_part_at_its_own_quantile_at_every_level():
+    """A joined estimate keeps its parts: at 95% its band is k·se (``df`` is fitted there), at a Holm level it joins
+    each part's own quantile, and its p-value is one minus the level whose band ends at the value (a t at the 95%
+    df would call a seed-limited difference at a Holm level that the parts do not)."""
+    from scipy import stats as sps
+
+    from resnet_lab.stats import p_value, quantile
+    parts = ((0.00285 ** 2, 2.32), (0.00208 ** 2, 9999.0))   # two seeds' part on few df, the images' on many
+    se, df = joined(parts)
+    joint, fitted = Estimate(0.0276, se, 3, "two-level", df, parts), Estimate(0.0276, se, 3, "two-level", df)
+    assert joint.band() == pytest.approx(fitted.band(), rel=1e-9)
+    holm = 1 - 0.05 / 8
+    direct = math.sqrt(sum(quantile(d, holm) ** 2 * v for v, d in parts))
+    assert joint.band(holm) == pytest.approx(direct, rel=1e-12) and joint.band(holm) > fitted.band(holm)
+    p = p_value(joint)
+    assert joint.band(1 - p) == pytest.approx(0.0276, rel=1e-9)
+    assert p > 0.05 / 8 > p_value(fitted) == pytest.approx(2 * sps.t.sf(0.0276 / se, df))
+    at_95 = Estimate(joint.band(), se, 3, "two-level", df, parts)
+    assert p_value(at_95) == pytest.approx(0.05, abs=1e-9)   # the same call as the 95% band's
+    assert Estimate.from_dict(joint.to_dict()) == joint and "parts" not in fitted.to_dict()
+
+
+def test_two_level_estimates_keep_their_parts():
+    rng = np.random.default_rng(0)
+    a = [rng.normal(0.5 + 0.01 * s, 0.1, 200) for s in range(3)]
+    b = [rng.normal(0.4 + 0.01 * s, 0.1, 200) for s in range(3)]
+    for est in (two_level_difference(a, b), two_level_bootstrap(a, shared_inner=True, n_boot=200)):
+        assert len(est.parts) == 2 and math.isclose(sum(v for v, _ in est.parts), est.se ** 2, rel_tol=1e-9)

@@ -159,7 +159,7 @@ def _family_reason(band: dict[str, Estimate], single: list, kept: list, verdict:
             f"{len(band)} (variant, kind, level): " + ", ".join(alone))
     if verdict == "inconclusive":
         text += f"; after Holm's adjustment over the {len(band)} " + (
-            "none is" if not any(kept.values()) else "they lie beyond it both ways")
+            "none is beyond its band" if not any(kept.values()) else "they lie beyond it both ways")
     return text if verdict != "holds" else ""
 
 
