@@ -350,6 +350,17 @@ def claim_bn_comparison(result: dict) -> Claim:
     else:
         verdict = {-1: "fails"}.get(sign(faster), "inconclusive")
     reason = "the no-BN and BN rates lie within the band of each other" if verdict == "inconclusive" else ""
+    if verdict in ("partly", "fails"):   # what the verdict means, and how much it rests on
+        init = {k: init_rate(growth[k]["init"]) for k in ("no_bn", "bn")}
+        decay = max(t["weight_decay"] for t in nets["no_bn"] + nets["bn"])
+        reason = (f"trained at weight decay {decay:g} (the rest of the recipe is not TFLearn's: the card gives it), "
+                  f"the BN-free probes' feature norms grow {'more' if verdict == 'partly' else 'less'} within stages "
+                  f"than the BN probes' beyond the band of the difference ({few} seeds per arm: a t on "
+                  f"{faster.df:.2g} df" + (f", while each arm's own band, on {few - 1} df, is wider than the difference"
+                                           if min(r.band() for r in rates.values()) > abs(faster.value) else "")
+                  + "); "
+                  f"at initialisation, not judged here, the BN-free rate is {init['no_bn'].value / init['bn'].value:.2g}"
+                  f"× the BN rate")
     regularised = _too_regularised(nets["no_bn"] + nets["bn"], spec.t["max_weight_decay"])
     if regularised:
         reason, verdict = f"{regularised} (the criterion alone gives {verdict})", "inconclusive"
