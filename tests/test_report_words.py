@@ -100,6 +100,12 @@ def test_p2_profile_note_follows_the_config(profile):
     note = p2.profile_note({"provenance": {"profile": profile}, "config": asdict(trained)})
     assert "two seeds per arm" in note and "weight decay 1e-4" in note
     assert "cannot read" not in note and "no band over seeds" not in note
+    # the test images of Table 5.4 and the figures, and the second look where (and only where) it happened
+    per_class = cfg.noise_test_per_class
+    look = p2.paper.FIRST_LOOK
+    second = f"a second look, after a first on {look['test_per_class']} a class where P2.3 stood {look['verdicts']['P2.3']}"
+    assert (f"read {per_class} test images a class." if per_class else "read the whole test set") in note
+    assert (second in note) == (profile == look["profile"] and not per_class)
 
 
 def test_p2_profile_note_states_the_papers_recipe_and_the_penalty():

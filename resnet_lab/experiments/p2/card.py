@@ -6,7 +6,7 @@ from ... import zoo
 from ...ledger import profile_of
 from ...report import compact, count, data_text, listed, recipe_text
 from .config import PROFILES
-from .paper import ACC_GATE, CLAIMS, MAX_WEIGHT_DECAY, PAPER_DEPTH, SP_GATE, table_net
+from .paper import ACC_GATE, CLAIMS, FIRST_LOOK, MAX_WEIGHT_DECAY, PAPER_DEPTH, SP_GATE, table_net
 from .readings import held_back
 from .tables import NAMES, accuracy_summary, known
 
@@ -50,6 +50,11 @@ def profile_note(result: dict) -> str:
         text += f" The paper's own recipe: ResNet-D {paper['d']}; ResNet-S {paper['s']}."
     text += (f" Figs. 5.3/5.4 (P2.4) read {name('d', cfg['figure_depth']['d'])} and "
              f"{name('s', cfg['figure_depth']['s'])}, first seed.")
+    per_class = cfg.get("noise_test_per_class")
+    text += (f" Table 5.4 (P2.3) and the figures read {f'{per_class} test images a class' if per_class else 'the whole test set'}"
+             + (f": a second look, after a first on {FIRST_LOOK['test_per_class']} a class where P2.3 stood "
+                f"{FIRST_LOOK['verdicts']['P2.3']} and P2.4 {FIRST_LOOK['verdicts']['P2.4']}."
+                if profile == FIRST_LOOK["profile"] and not per_class else "."))
     model = cfg["bn_probe_model"].replace("resnet", "ResNet-")
     probe, per_arm, by = _probes(cfg)
     if probe is None:
