@@ -60,6 +60,11 @@ class Estimate:
     # joins each part's own quantile, which ``df`` (fitted at ``LEVEL``) gives at ``LEVEL`` only
     parts: tuple = ()
 
+    def __post_init__(self) -> None:
+        if self.parts and not math.isclose(sum(v for v, _ in self.parts), self.se ** 2, rel_tol=1e-9):
+            raise ValueError("an estimate's parts must add up to its variance (scale them with its se): "
+                             f"{self.parts} against se {self.se}")
+
     @property
     def k(self) -> float:
         """Return the band's half-width in standard errors: the t quantile at ``df`` and ``LEVEL``."""

@@ -255,6 +255,8 @@ def test_a_joined_band_reads_each_part_at_its_own_quantile_at_every_level():
     at_95 = Estimate(joint.band(), se, 3, "two-level", df, parts)
     assert p_value(at_95) == pytest.approx(0.05, abs=1e-9)   # the same call as the 95% band's
     assert Estimate.from_dict(joint.to_dict()) == joint and "parts" not in fitted.to_dict()
+    with pytest.raises(ValueError, match="parts must add up"):
+        Estimate(2.76, 100 * se, 3, "two-level, in percent", df, parts)   # scaled without its parts
 
 
 def test_two_level_estimates_keep_their_parts():
