@@ -156,6 +156,11 @@ CLAIMS = declare(
               "by at least {ratio:g}× while itself growing beyond its band, and the rate with BN is above 0 beyond its "
               "band (“grow”) → holds; exceeds it otherwise → partly; falls below it beyond the band → fails; inside "
               "the band → inconclusive. One net per arm → inconclusive: a band over its images alone leaves out the "
-              "spread between nets",
+              "spread between nets. Why trained only (declared before the probes at 1e-4 trained): §3.1 ties the "
+              "growth to regularisation (“with sufficient regularization on the weights, the growth rate can be "
+              "controlled to some extent”; §6: “without strong enough regularization”), which acts on trained weights "
+              "alone; the probes at initialisation are one net per arm, so by the rule above they would not decide. "
+              "Within-stage growth is this book's reading of §3.1's “residual layers” (the transitions change width and "
+              "resolution); the whole-net growth, transitions included, is printed beside it, not judged",
               {"ratio": 2.0, "min_nets": 2, "max_weight_decay": MAX_WEIGHT_DECAY}, gate=PROBE_GATE, paper_nets=PROBE_NETS),
 )
