@@ -63,9 +63,12 @@ def joined(parts: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return math.sqrt(total), float(df)
 
 
-def _kept(parts) -> tuple:
-    """Return the parts an estimate keeps for its band at other levels (``Estimate.parts``): those with variance."""
-    return tuple((v, float(df)) for v, df in parts if v > 0)
+def _joined_estimate(value: float, parts: Sequence[tuple[float, float]], n: int, method: str) -> Estimate:
+    """Return ``value`` with the band of its joined variance parts (:func:`joined`), keeping the parts with variance
+    (``Estimate.parts``) so the band and p-value at any other level read each part at its own quantile."""
+    parts = tuple((float(v), float(df)) for v, df in parts)
+    se, df = joined(parts)
+    return Estimate(value, se, n, method, df, tuple(p for p in parts if p[0] > 0))
 
 
 def two_level_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable | None = None, n_boot: int = 1000,
@@ -105,9 +108,7 @@ def two_level_bootstrap(groups: Sequence[Sequence[float]], statistic: Callable |
     v_inner = np.var(_outer_inner_draws(gs, statistic, n_boot, rng, True, outer=False), ddof=1)
     if not (math.isfinite(value) and math.isfinite(v_outer) and math.isfinite(v_inner)):
         return Estimate(value, math.nan, g, f"{method}, shared {inner}; a value is not finite", math.nan)
-    parts = ((float(v_outer), g - 1), (float(v_inner), len(gs[0]) - 1))
-    se, df = joined(parts)
-    return Estimate(value, se, g, f"{method}, shared {inner}", df, _kept(parts))
+    return _joined_estimate(value, [(v_outer, g - 1), (v_inner, len(gs[0]) - 1)], g, f"{method}, shared {inner}")
 
 
 def cluster_bootstrap(clusters: Sequence[Sequence[float]], statistic: Callable | None = None, n_boot: int = 1000,
@@ -140,7 +141,6 @@ def two_level_difference(a: Sequence[Sequence[float]], b: Sequence[Sequence[floa
         return Estimate(value, math.nan, min(len(ga), len(gb)), f"{method}; a value is not finite", math.nan)
     arms = [over_seeds(x.mean(1)) for x in (xa, xb)]
     per_image = xa.mean(0) - xb.mean(0)
-    parts = ((float(arms[0].se ** 2 + arms[1].se ** 2), float(welch_df(*arms))),
-             (float(per_image.var(ddof=1) / per_image.size), per_image.size - 1))
-    se, df = joined(parts)
-    return Estimate(value, se, min(len(ga), len(gb)), method, df, _kept(parts))
+    return _joined_estimate(value, [(arms[0].se ** 2 + arms[1].se ** 2, welch_df(*arms)),
+                                    (per_image.var(ddof=1) / per_image.size, per_image.size - 1)],
+                            min(len(ga), len(gb)), method)
