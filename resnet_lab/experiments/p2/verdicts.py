@@ -259,9 +259,13 @@ def _not_trained(growth: dict) -> str:
     return ""
 
 
-def _rates_text(result: dict, rates: dict) -> str:
+def _init_rates(growth: dict) -> dict[str, Estimate]:
+    """Return both arms' growth rates at initialisation (one net each: bootstrap over its probe images)."""
+    return {k: init_rate(growth[k]["init"]) for k in ("no_bn", "bn")}
+
+
+def _rates_text(result: dict, init: dict[str, Estimate], rates: dict) -> str:
     growth, model = result["bn_growth"], result["config"]["bn_probe_model"]
-    init = {k: init_rate(growth[k]["init"]) for k in ("no_bn", "bn")}
     text = f"{model}, decades per unit within stages, per element: at init " + ", ".join(
         f"{k.replace('_', '-')} {e.format('.3f')}" for k, e in init.items())
     if rates:
@@ -298,8 +302,8 @@ def claim_growth_rate(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.6"], profile_of(result)
     growth = result["bn_growth"]
     fast = spec.t["fast"]
-    init = init_rate(growth["no_bn"]["init"])
-    readings, why = {"at initialisation": _rate_verdict(init, fast)}, {}
+    init = _init_rates(growth)
+    readings, why = {"at initialisation": _rate_verdict(init["no_bn"], fast)}, {}
     nets = _trained(growth, "no_bn")[0]
     rates = {}
     if not nets:
@@ -320,22 +324,23 @@ def claim_growth_rate(result: dict) -> Claim:
     decided = {v for v in readings.values() if v != "inconclusive"}
     verdict = ("inconclusive" if not decided else decided.pop() if len(decided) == 1
                else "partly" if decided & {"holds", "partly"} else "fails")
-    value = _rates_text(result, rates) + "; readings: " + ", ".join(f"{k} {v}" for k, v in readings.items())
+    value = _rates_text(result, init, rates) + "; readings: " + ", ".join(f"{k} {v}" for k, v in readings.items())
     reason = "; ".join(f"{k}: {w}" for k, w in why.items())
     return spec.row(value, verdict, reason, gate_measured=_probe_gate(growth, ("no_bn",)),
-                    band={"no BN, at initialisation": init, **({"no BN, trained": rates["no_bn"]} if rates else {})},
+                    band={"no BN, at initialisation": init["no_bn"], **({"no BN, trained": rates["no_bn"]} if rates else {})},
                     profile=profile, gate_first=False)
 
 
 def claim_bn_comparison(result: dict) -> Claim:
     spec, profile = CLAIMS["P2.6-BN"], profile_of(result)
     growth = result["bn_growth"]
+    init = _init_rates(growth)
     why = held_back(result, "probes") or _not_trained(growth)
     if why:
-        return spec.row(_rates_text(result, {}), "inconclusive", why, profile=profile)
+        return spec.row(_rates_text(result, init, {}), "inconclusive", why, profile=profile)
     nets = {k: _trained(growth, k)[0] for k in ("no_bn", "bn")}
     rates = {k: growth_rate(v) for k, v in nets.items()}
-    value, gate = _rates_text(result, rates), _probe_gate(growth, ("no_bn", "bn"))
+    value, gate = _rates_text(result, init, rates), _probe_gate(growth, ("no_bn", "bn"))
     few = min(len(v) for v in nets.values())
     if few < spec.t["min_nets"]:
         return spec.row(value, "inconclusive", f"single network per arm ({few} < {spec.t['min_nets']} trained probes "
@@ -351,7 +356,6 @@ def claim_bn_comparison(result: dict) -> Claim:
         verdict = {-1: "fails"}.get(sign(faster), "inconclusive")
     reason = "the no-BN and BN rates lie within the band of each other" if verdict == "inconclusive" else ""
     if verdict in ("partly", "fails"):   # what the verdict means, and how much it rests on
-        init = {k: init_rate(growth[k]["init"]) for k in ("no_bn", "bn")}
         decay = max(t["weight_decay"] for t in nets["no_bn"] + nets["bn"])
         reason = (f"trained at weight decay {decay:g} (the rest of the recipe is not TFLearn's: the card gives it), "
                   f"the BN-free probes' feature norms grow {'more' if verdict == 'partly' else 'less'} within stages "
