@@ -7,6 +7,8 @@ import math
 
 from .ledger import VERDICT_COLORS, Claim, on_paper_networks
 
+OWN_MARK = "★"   # the card's mark of a row that rests on the paper's own networks (``ledger.on_paper_networks``)
+
 
 def badge(verdict: str) -> str:
     """Return an HTML badge for a verdict, in the book's verdict colour."""
@@ -28,7 +30,7 @@ def summary_card_html(chapter, claims: list[Claim]) -> str:
         if c.gate is not None:
             gate = "gate met" if c.gate["met"] else "gate unmet"
         note = html.escape(c.reason if c.verdict in ("inconclusive", "not run") else c.value)
-        own = ' <span title="on the paper\'s own networks">★</span>' if on_paper_networks(c) else ""
+        own = f' <span title="on the paper\'s own networks">{OWN_MARK}</span>' if on_paper_networks(c) else ""
         rows.append(f"<tr><td><b>{c.id}</b>{own}</td><td>{badge(c.verdict)}</td>"
                     f"<td>{html.escape(c.statement)}</td><td style='font-size:85%'>{gate}</td>"
                     f"<td style='font-size:80%'>{note[:220]}</td></tr>")
@@ -36,7 +38,7 @@ def summary_card_html(chapter, claims: list[Claim]) -> str:
     tally = " ".join(f"{badge(v)}&nbsp;{n}" for v, n in counts.items() if n)
     return (f"<div class='summary-card' style='border:1px solid #ccc;border-radius:6px;padding:8px 12px'>"
             f"<p><b>{label}: <i>{html.escape(title)}</i></b> — profile {', '.join(profiles)}. {tally}"
-            + (" ★: on the paper's own networks." if any(on_paper_networks(c) for c in claims) else "") + "</p>"
+            + (f" {OWN_MARK}: on the paper's own networks." if any(on_paper_networks(c) for c in claims) else "") + "</p>"
             f"<table style='font-size:90%'><tr><th>claim</th><th>verdict</th><th>statement</th><th>gate</th>"
             f"<th>measured / why</th></tr>{''.join(rows)}</table></div>")
 

@@ -29,6 +29,7 @@ import yaml
 from resnet_lab.artifacts import REPO_ROOT
 from resnet_lab.experiments import ledgers
 from resnet_lab.ledger import CLAIMS_ENV, VERDICTS, on_paper_networks
+from resnet_lab.report import OWN_MARK
 from resnet_lab.experiments import get_chapter, list_experiments
 
 bs4 = pytest.importorskip("bs4")
@@ -139,9 +140,6 @@ def has_typeset_math(page, page_path: Path | None = None) -> list[str]:
 def summary_card(page):
     """Return the page's summary card element, or ``None``."""
     return content(page).find(class_="summary-card")
-
-
-OWN_MARK = "★"  # the card's mark of a row on the paper's own networks (``resnet_lab.report.summary_card_html``)
 
 
 def card_problems(page, ledger_rows: list[dict] | None) -> list[str]:
